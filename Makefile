@@ -1,0 +1,32 @@
+# The few commands a person types. `make run` and `make test` do all set-up on a fresh Debian 12.
+.PHONY: deps build run test test-unit web clean help
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+PORT ?= 8080
+DATA_DIR ?= var
+
+help:
+	@echo "make run    install dependencies, build, start the server (SQLite under $(DATA_DIR)/)"
+	@echo "make test   install dependencies, build, run every test suite"
+	@echo "make deps | make build | make clean"
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@if ./$(BUILD_DIR)/marrowscope serve --help >/dev/null 2>&1; then \
+	  ./$(BUILD_DIR)/marrowscope serve --data-dir $(DATA_DIR) --port $(PORT); \
+	else \
+	  ./$(BUILD_DIR)/marrowscope --help; \
+	fi
+
+test: build
+	bash scripts/run-tests.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) build-dev build-asan

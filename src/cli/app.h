@@ -1,0 +1,17 @@
+#pragma once
+// The `marrowscope` command line: one binary, one subcommand per task. Each command lives in its
+// own cmd_<name>.cpp and registers itself in app.cpp.
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace ms::cli {
+// Parses and runs; returns the process exit status. Never throws.
+int run(int argc, char** argv);
+
+// Registration functions (one per cmd_*.cpp).
+void register_info(CLI::App& app);
+}  // namespace ms::cli

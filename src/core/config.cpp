@@ -1,0 +1,99 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace ms {
+
+std::string json_type_name(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "integer";
+    case Json::value_t::number_float: return "number";
+    case Json::value_t::string: return "string";
+    case Json::value_t::array: return "array";
+    case Json::value_t::object: return "object";
+    default: return "binary";
+  }
+}
+
+Result<Json> parse_json(const std::string& text, const std::string& source) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    return fail(ErrorCode::kInvalidArgument,
+                source + ": expected valid JSON, found a syntax error at byte " +
+                    std::to_string(e.byte) + " (" + e.what() + ")");
+  }
+}
+
+Result<Json> read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorCode::kNotFound, path + ": cannot open file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_json(ss.str(), path);
+}
+
+Status write_json_file(const std::string& path, const Json& j, int indent) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return fail(ErrorCode::kIo, path + ": cannot write file");
+    out << j.dump(indent) << "\n";
+    if (!out) return fail(ErrorCode::kIo, path + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail(ErrorCode::kIo, path + ": cannot rename temporary file");
+  return {};
+}
+
+Status apply_override(Json& j, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return fail(ErrorCode::kInvalidArgument, "--set " + assignment, "key.path=value",
+                "no '=' after a key");
+  const std::string key = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  Json value;
+  try {
+    value = Json::parse(text);
+  } catch (const Json::parse_error&) {
+    value = text;
+  }
+  Json* node = &j;
+  size_t start = 0;
+  while (true) {
+    const auto dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (part.empty())
+      return fail(ErrorCode::kInvalidArgument, "--set " + assignment, "key.path=value",
+                  "an empty key segment");
+    if (!node->is_object()) {
+      if (!node->is_null())
+        return fail(ErrorCode::kInvalidArgument, "--set " + assignment,
+                    "an object at '" + key.substr(0, start ? start - 1 : 0) + "'",
+                    json_type_name(*node));
+      *node = Json::object();
+    }
+    node = &(*node)[part];
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  *node = std::move(value);
+  return {};
+}
+
+namespace config_detail {
+void type_error(const std::string& path, const char* expected, const Json& found) {
+  throw MarrowError(ErrorCode::kInvalidArgument,
+                    path + ": expected " + expected + ", found " + json_type_name(found));
+}
+void value_error(const std::string& path, const std::string& expected, const std::string& found) {
+  throw MarrowError(ErrorCode::kInvalidArgument, path + ": expected " + expected + ", found " + found);
+}
+}  // namespace config_detail
+
+}  // namespace ms

@@ -1,0 +1,241 @@
+#include "core/image.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace ms {
+
+std::string_view image_format_name(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::kJpeg: return "JPEG";
+    case ImageFormat::kPng: return "PNG";
+    case ImageFormat::kBmp: return "BMP";
+    case ImageFormat::kTiff: return "TIFF";
+    default: return "unknown";
+  }
+}
+
+ImageFormat sniff_image_format(const std::uint8_t* d, std::size_t n) {
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return ImageFormat::kJpeg;
+  static const std::uint8_t png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (n >= 8 && std::memcmp(d, png, 8) == 0) return ImageFormat::kPng;
+  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return ImageFormat::kBmp;
+  if (n >= 4 && ((d[0] == 'I' && d[1] == 'I' && d[2] == 42 && d[3] == 0) ||
+                 (d[0] == 'M' && d[1] == 'M' && d[2] == 0 && d[3] == 42)))
+    return ImageFormat::kTiff;
+  return ImageFormat::kUnknown;
+}
+
+namespace {
+
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+}
+std::uint16_t be16(const std::uint8_t* p) { return std::uint16_t((p[0] << 8) | p[1]); }
+std::uint32_t le32(const std::uint8_t* p) {
+  return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
+         (std::uint32_t(p[3]) << 24);
+}
+std::uint16_t le16(const std::uint8_t* p) { return std::uint16_t(p[0] | (p[1] << 8)); }
+
+std::string found_bytes(const std::uint8_t* d, std::size_t n) {
+  if (n == 0) return "an empty file (0 bytes)";
+  char buf[64];
+  std::string s = "bytes";
+  for (std::size_t i = 0; i < std::min<std::size_t>(n, 8); ++i) {
+    std::snprintf(buf, sizeof buf, " %02X", d[i]);
+    s += buf;
+  }
+  return s;
+}
+
+Result<ImageInfo> probe_jpeg(const std::uint8_t* d, std::size_t n, const std::string& name) {
+  // Walk the marker segments to the first SOFn (ITU T.81 B.2.2).
+  std::size_t i = 2;
+  while (i + 4 <= n) {
+    if (d[i] != 0xFF) return fail(ErrorCode::kCorruptInput, name, "a JPEG marker", "garbage in the header");
+    std::uint8_t m = d[i + 1];
+    if (m == 0xFF) { ++i; continue; }
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }
+    std::uint16_t len = be16(d + i + 2);
+    if (len < 2) return fail(ErrorCode::kCorruptInput, name, "a JPEG segment length >= 2", std::to_string(len));
+    const bool sof = (m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (sof) {
+      if (i + 9 > n) break;
+      ImageInfo info{ImageFormat::kJpeg, be16(d + i + 7), be16(d + i + 5)};
+      return info;
+    }
+    i += 2 + len;
+  }
+  return fail(ErrorCode::kCorruptInput, name, "a complete JPEG header", "a truncated file");
+}
+
+Result<ImageInfo> probe_tiff(const std::uint8_t* d, std::size_t n, const std::string& name) {
+  const bool le = d[0] == 'I';
+  auto r16 = [&](std::size_t o) { return le ? le16(d + o) : be16(d + o); };
+  auto r32 = [&](std::size_t o) { return le ? le32(d + o) : be32(d + o); };
+  if (n < 8) return fail(ErrorCode::kCorruptInput, name, "a TIFF header", "a truncated file");
+  std::size_t ifd = r32(4);
+  if (ifd + 2 > n) return fail(ErrorCode::kCorruptInput, name, "a TIFF directory inside the file", "an offset past the end");
+  std::uint16_t count = r16(ifd);
+  ImageInfo info{ImageFormat::kTiff, 0, 0};
+  for (std::uint16_t k = 0; k < count; ++k) {
+    std::size_t e = ifd + 2 + 12u * k;
+    if (e + 12 > n) break;
+    std::uint16_t tag = r16(e), type = r16(e + 2);
+    std::uint32_t v = type == 3 ? r16(e + 8) : r32(e + 8);
+    if (tag == 256) info.width = static_cast<int>(v);
+    if (tag == 257) info.height = static_cast<int>(v);
+  }
+  if (info.width <= 0 || info.height <= 0)
+    return fail(ErrorCode::kCorruptInput, name, "TIFF ImageWidth and ImageLength tags", "none");
+  return info;
+}
+
+// Truncation checks: libjpeg and libpng may return a partly decoded image with only a warning.
+bool jpeg_has_end(const std::uint8_t* d, std::size_t n) {
+  // EOI (FF D9) within the last bytes; some cameras append a little trailing data.
+  const std::size_t tail = std::min<std::size_t>(n, 4096);
+  for (std::size_t i = n - tail; i + 1 < n; ++i)
+    if (d[i] == 0xFF && d[i + 1] == 0xD9) return true;
+  return false;
+}
+bool png_has_end(const std::uint8_t* d, std::size_t n) {
+  const std::size_t tail = std::min<std::size_t>(n, 4096);
+  for (std::size_t i = n - tail; i + 4 <= n; ++i)
+    if (std::memcmp(d + i, "IEND", 4) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<ImageInfo> probe_image(const std::uint8_t* d, std::size_t n, const std::string& name) {
+  const ImageFormat f = sniff_image_format(d, n);
+  switch (f) {
+    case ImageFormat::kJpeg: return probe_jpeg(d, n, name);
+    case ImageFormat::kPng:
+      if (n < 24 || std::memcmp(d + 12, "IHDR", 4) != 0)
+        return fail(ErrorCode::kCorruptInput, name, "a PNG IHDR chunk", "a truncated header");
+      return ImageInfo{f, static_cast<int>(be32(d + 16)), static_cast<int>(be32(d + 20))};
+    case ImageFormat::kBmp: {
+      if (n < 26) return fail(ErrorCode::kCorruptInput, name, "a BMP header", "a truncated header");
+      int w = static_cast<int>(le32(d + 18));
+      int h = static_cast<int>(le32(d + 22));
+      return ImageInfo{f, w, h < 0 ? -h : h};
+    }
+    case ImageFormat::kTiff: return probe_tiff(d, n, name);
+    default:
+      return fail(ErrorCode::kUnsupportedFormat, name, "a JPEG, PNG, BMP or TIFF image",
+                  found_bytes(d, n));
+  }
+}
+
+Result<cv::Mat> decode_image(const std::uint8_t* d, std::size_t n, const std::string& name,
+                             const ImageLimits& limits) {
+  if (n > limits.max_bytes)
+    return fail(ErrorCode::kTooLarge, name, "at most " + std::to_string(limits.max_bytes) + " bytes",
+                std::to_string(n) + " bytes");
+  auto info = probe_image(d, n, name);
+  if (!info) return tl::unexpected(info.error());
+  const std::string dims = std::to_string(info->width) + "x" + std::to_string(info->height);
+  if (info->width <= 0 || info->height <= 0)
+    return fail(ErrorCode::kCorruptInput, name, "positive image dimensions", dims);
+  if (info->width > limits.max_side || info->height > limits.max_side ||
+      std::int64_t(info->width) * info->height > limits.max_pixels)
+    return fail(ErrorCode::kTooLarge, name,
+                "at most " + std::to_string(limits.max_pixels) + " pixels and " +
+                    std::to_string(limits.max_side) + " per side",
+                dims);
+  if (info->format == ImageFormat::kJpeg && !jpeg_has_end(d, n))
+    return fail(ErrorCode::kCorruptInput, name, "a complete JPEG ending in an EOI marker",
+                "a truncated file");
+  if (info->format == ImageFormat::kPng && !png_has_end(d, n))
+    return fail(ErrorCode::kCorruptInput, name, "a complete PNG ending in an IEND chunk",
+                "a truncated file");
+  cv::Mat decoded;
+  try {
+    const cv::Mat buf(1, static_cast<int>(n), CV_8UC1, const_cast<std::uint8_t*>(d));
+    decoded = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    return fail(ErrorCode::kCorruptInput, name,
+                "a decodable " + std::string(image_format_name(info->format)) + " image",
+                std::string("a decoder error: ") + e.what());
+  }
+  if (decoded.empty())
+    return fail(ErrorCode::kCorruptInput, name,
+                "a decodable " + std::string(image_format_name(info->format)) + " image",
+                "data the decoder rejected");
+  if (decoded.depth() == CV_16U) decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);
+  if (decoded.depth() != CV_8U)
+    return fail(ErrorCode::kUnsupportedFormat, name, "8 or 16 bits per channel", "another depth");
+  cv::Mat bgr;
+  switch (decoded.channels()) {
+    case 1: cv::cvtColor(decoded, bgr, cv::COLOR_GRAY2BGR); break;
+    case 3: bgr = decoded; break;
+    case 4: cv::cvtColor(decoded, bgr, cv::COLOR_BGRA2BGR); break;
+    default:
+      return fail(ErrorCode::kUnsupportedFormat, name, "1, 3 or 4 channels",
+                  std::to_string(decoded.channels()));
+  }
+  return bgr;
+}
+
+Result<cv::Mat> decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name,
+                             const ImageLimits& limits) {
+  return decode_image(bytes.data(), bytes.size(), name, limits);
+}
+
+Result<std::vector<std::uint8_t>> read_file_bytes(const std::string& path, std::size_t max_bytes) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return fail(ErrorCode::kNotFound, path + ": no such file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return fail(ErrorCode::kIo, path + ": cannot read its size: " + ec.message());
+  if (size > max_bytes)
+    return fail(ErrorCode::kTooLarge, path, "at most " + std::to_string(max_bytes) + " bytes",
+                std::to_string(size) + " bytes");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorCode::kIo, path + ": cannot open file");
+  std::vector<std::uint8_t> bytes(size);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    return fail(ErrorCode::kIo, path + ": read failed");
+  return bytes;
+}
+
+Result<cv::Mat> read_image(const std::string& path, const ImageLimits& limits) {
+  auto bytes = read_file_bytes(path, limits.max_bytes);
+  if (!bytes) return tl::unexpected(bytes.error());
+  return decode_image(*bytes, path, limits);
+}
+
+Result<std::vector<std::uint8_t>> encode_image(const cv::Mat& bgr, const std::string& ext,
+                                               int jpeg_quality) {
+  std::vector<std::uint8_t> out;
+  std::vector<int> params;
+  if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
+  try {
+    if (!cv::imencode(ext, bgr, out, params))
+      return fail(ErrorCode::kInternal, "encoding " + ext + " failed");
+  } catch (const cv::Exception& e) {
+    return fail(ErrorCode::kInvalidArgument, "encoding " + ext + ": " + e.what());
+  }
+  return out;
+}
+
+Status write_image(const std::string& path, const cv::Mat& bgr) {
+  auto ext = std::filesystem::path(path).extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(c));
+  auto bytes = encode_image(bgr, ext.empty() ? ".png" : ext);
+  if (!bytes) return tl::unexpected(bytes.error());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return fail(ErrorCode::kIo, path + ": cannot write file");
+  out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+  if (!out) return fail(ErrorCode::kIo, path + ": write failed");
+  return {};
+}
+
+}  // namespace ms
