@@ -19,6 +19,7 @@ PACKAGES=(
   postgresql
   chromium fonts-noto-cjk
   curl ca-certificates
+  libtinyxml2-dev
 )
 
 missing=()
