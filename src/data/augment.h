@@ -2,12 +2,21 @@
 // Box-aware, seeded augmentations. Every transform takes the image (8-bit BGR) and its boxes
 // (xyxy, pixels of that image) and returns both transformed, so boxes follow the pixels.
 // Randomness comes only from the std::mt19937 passed in: the same seed gives the same output.
+//
+// Coordinates are continuous (core/box.h): pixel i covers [i, i+1), so a flip maps x to W - x and
+// rotations turn about (W/2, H/2). Canvas areas a transform uncovers (arbitrary rotation,
+// scale_crop) are filled with the mean colour of the image's outermost pixel frame, which in a
+// smear field is background, so no false cell edges appear there.
+// Bad parameters (negative sigma, a probability above 1) are broken invariants and throw
+// MarrowError; configs read from files go through validate_augment_options() first.
 #include <random>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "core/box.h"
+#include "core/error.h"
 
 namespace ms {
 
@@ -24,20 +33,40 @@ AugmentSample rotate90(const AugmentSample& s, int quarter_turns);  // counter-c
 // Arbitrary angle (degrees, counter-clockwise) about the centre, same canvas size; boxes become
 // the axis-aligned hull of their rotated corners... shrunk toward an inscribed ellipse (cells are
 // round), clipped; boxes left with < min_visible of their area are dropped.
+// The rule exactly: each box is taken as the ellipse inscribed in it (semi-axes a = w/2, b = h/2)
+// and becomes the bounding box of that ellipse rotated by theta, half-extents
+// sqrt(a^2 cos^2 + b^2 sin^2) and sqrt(a^2 sin^2 + b^2 cos^2) (Kalra et al., "Towards Rotation
+// Invariance in Object Detection", ICCV 2021). For a round cell this is the true box; the corner
+// hull would grow it by up to sqrt(2) at 45 degrees. The box is then clipped to the canvas and
+// dropped (with its label) when less than min_visible of its area stays inside.
 AugmentSample rotate(const AugmentSample& s, float degrees, float min_visible = 0.4f);
-// Scales by `scale` then crops/pads to the original size at offset (dx, dy) in the scaled image.
+// Scales by `scale` (> 0) to round(W*scale) x round(H*scale), then takes the W x H window whose
+// top-left corner is (dx, dy) in the scaled image (negative or overhanging offsets pad). Boxes
+// are scaled, shifted, clipped, and dropped when less than min_visible of their area stays.
 AugmentSample scale_crop(const AugmentSample& s, float scale, int dx, int dy, float min_visible = 0.4f);
 
-// Photometric (boxes unchanged).
+// Photometric (boxes unchanged). img: CV_8UC3 BGR; results saturate to [0,255].
+// Additive zero-mean Gaussian noise per channel value; sigma is a fraction of full scale
+// (0.04 = about 10 grey levels), like brightness below.
 cv::Mat gaussian_noise(const cv::Mat& img, float sigma, std::mt19937& rng);
+// Replaces a fraction `amount` (0..1) of pixels, half with black and half with white.
 cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng);
+// Shot noise: a value v becomes 255/peak * Poisson(v/255 * peak), so peak is the photon count of
+// a white pixel; the mean is kept and the variance is v*255/peak grey levels^2 (lower peak =
+// noisier).
 cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng);
 cv::Mat adjust_brightness(const cv::Mat& img, float delta);       // add delta*255
 cv::Mat adjust_contrast(const cv::Mat& img, float factor);        // about the mean grey
 cv::Mat adjust_hue(const cv::Mat& img, float degrees);            // rotate hue
+// Blends with the image's own grey version (factor 0 = grey, 1 = unchanged), as torchvision.
 cv::Mat adjust_saturation(const cv::Mat& img, float factor);
 
 // A seeded random pipeline with probabilities and ranges (config struct, visit() for JSON).
+// Order: hflip, vflip, rot90 (1-3 quarter turns), rotate (uniform in +-rotate_degrees), scale_crop
+// (scale uniform in [scale_min, scale_max], window offset uniform), then brightness (delta
+// uniform in +-brightness), contrast and saturation (factor uniform in 1 +- value), hue (uniform
+// in +-hue_degrees), Gaussian, Poisson and salt-and-pepper noise, each with its probability.
+// Options at 0 draw no random numbers.
 struct AugmentOptions {
   float hflip = 0.5f, vflip = 0.5f, rot90 = 0.5f;
   float rotate_prob = 0.f, rotate_degrees = 0.f;
@@ -58,6 +87,9 @@ struct AugmentOptions {
     v("poisson_prob", poisson_prob); v("poisson_peak", poisson_peak);
   }
 };
+// Checks ranges (probabilities in [0,1], non-negative magnitudes, 0 < scale_min <= scale_max,
+// contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
+Status validate_augment_options(const AugmentOptions& o, const std::string& source);
 AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, std::mt19937& rng);
 
 }  // namespace ms

@@ -1,0 +1,337 @@
+#include "data/augment.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+namespace ms {
+namespace {
+
+constexpr float kPi = 3.14159265358979323846f;
+
+void check_sample(const AugmentSample& s) {
+  MS_CHECK(!s.image.empty(), "augmentation needs a non-empty image");
+  MS_CHECK(s.labels.empty() || s.labels.size() == s.boxes.size(),
+           std::to_string(s.labels.size()) + " labels for " + std::to_string(s.boxes.size()) +
+               " boxes");
+}
+
+void check_bgr(const cv::Mat& img) {
+  MS_CHECK(!img.empty() && img.type() == CV_8UC3,
+           "expected a non-empty CV_8UC3 image, got type " + std::to_string(img.type()));
+}
+
+// Mean colour of the outermost one-pixel frame: the smear background a transform pads with.
+cv::Scalar border_mean(const cv::Mat& img) {
+  const int w = img.cols, h = img.rows;
+  cv::Scalar sum = cv::mean(img.row(0)) * w;
+  double n = w;
+  if (h > 1) {
+    sum += cv::mean(img.row(h - 1)) * w;
+    n += w;
+  }
+  if (h > 2) {
+    const cv::Mat inner = img.rowRange(1, h - 1);
+    sum += cv::mean(inner.col(0)) * (h - 2);
+    n += h - 2;
+    if (w > 1) {
+      sum += cv::mean(inner.col(w - 1)) * (h - 2);
+      n += h - 2;
+    }
+  }
+  return sum / n;
+}
+
+// Clips every box to the canvas and keeps those with at least min_visible of their area inside;
+// labels follow their boxes.
+void clip_and_filter(AugmentSample& s, float width, float height, float min_visible) {
+  std::vector<Box> boxes;
+  std::vector<int> labels;
+  for (std::size_t i = 0; i < s.boxes.size(); ++i) {
+    const Box& b = s.boxes[i];
+    const float area = b.area();
+    const Box c = clip_box(b, width, height);
+    if (area <= 0.f || c.area() <= 0.f || c.area() < min_visible * area) continue;
+    boxes.push_back(c);
+    if (!s.labels.empty()) labels.push_back(s.labels[i]);
+  }
+  s.boxes = std::move(boxes);
+  s.labels = std::move(labels);
+}
+
+float uniform(std::mt19937& rng, float lo, float hi) {
+  return std::uniform_real_distribution<float>(lo, hi)(rng);
+}
+int uniform_int(std::mt19937& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
+// Draws only when the probability is positive, so disabled options leave the stream untouched.
+bool chance(std::mt19937& rng, float p) {
+  if (p <= 0.f) return false;
+  if (p >= 1.f) return true;
+  return uniform(rng, 0.f, 1.f) < p;
+}
+
+}  // namespace
+
+AugmentSample hflip(const AugmentSample& s) {
+  check_sample(s);
+  AugmentSample out{cv::Mat(), s.boxes, s.labels};
+  cv::flip(s.image, out.image, 1);
+  const float w = static_cast<float>(s.image.cols);
+  for (Box& b : out.boxes) b = {w - b.x2, b.y1, w - b.x1, b.y2};
+  return out;
+}
+
+AugmentSample vflip(const AugmentSample& s) {
+  check_sample(s);
+  AugmentSample out{cv::Mat(), s.boxes, s.labels};
+  cv::flip(s.image, out.image, 0);
+  const float h = static_cast<float>(s.image.rows);
+  for (Box& b : out.boxes) b = {b.x1, h - b.y2, b.x2, h - b.y1};
+  return out;
+}
+
+AugmentSample rotate90(const AugmentSample& s, int quarter_turns) {
+  check_sample(s);
+  const int k = ((quarter_turns % 4) + 4) % 4;
+  AugmentSample out{cv::Mat(), s.boxes, s.labels};
+  const float w = static_cast<float>(s.image.cols), h = static_cast<float>(s.image.rows);
+  // Counter-clockwise on screen (y down): one quarter turn maps (x, y) to (y, W - x); a half
+  // turn to (W - x, H - y); three quarter turns to (H - y, x).
+  switch (k) {
+    case 0: out.image = s.image.clone(); break;
+    case 1:
+      cv::rotate(s.image, out.image, cv::ROTATE_90_COUNTERCLOCKWISE);
+      for (Box& b : out.boxes) b = {b.y1, w - b.x2, b.y2, w - b.x1};
+      break;
+    case 2:
+      cv::rotate(s.image, out.image, cv::ROTATE_180);
+      for (Box& b : out.boxes) b = {w - b.x2, h - b.y2, w - b.x1, h - b.y1};
+      break;
+    default:
+      cv::rotate(s.image, out.image, cv::ROTATE_90_CLOCKWISE);
+      for (Box& b : out.boxes) b = {h - b.y2, b.x1, h - b.y1, b.x2};
+      break;
+  }
+  return out;
+}
+
+AugmentSample rotate(const AugmentSample& s, float degrees, float min_visible) {
+  check_sample(s);
+  MS_CHECK(std::isfinite(degrees), "rotation angle must be finite");
+  const int W = s.image.cols, H = s.image.rows;
+  // Pixel centres sit at integer indices for OpenCV, so the continuous centre (W/2, H/2) is
+  // ((W-1)/2, (H-1)/2) in index space. A positive angle turns counter-clockwise on screen.
+  const cv::Mat m = cv::getRotationMatrix2D(cv::Point2f((W - 1) * 0.5f, (H - 1) * 0.5f), degrees, 1.0);
+  AugmentSample out{cv::Mat(), {}, {}};
+  cv::warpAffine(s.image, out.image, m, s.image.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                 border_mean(s.image));
+  const float t = degrees * kPi / 180.f;
+  const float c = std::cos(t), sn = std::sin(t);
+  const float ox = W * 0.5f, oy = H * 0.5f;
+  out.boxes.reserve(s.boxes.size());
+  for (const Box& b : s.boxes) {
+    const float px = b.cx() - ox, py = b.cy() - oy;
+    // The same map as the matrix above: x' = c x + s y, y' = -s x + c y about the centre.
+    const float cx = ox + c * px + sn * py, cy = oy - sn * px + c * py;
+    const float a = 0.5f * b.width(), e = 0.5f * b.height();
+    const float hx = std::sqrt(a * a * c * c + e * e * sn * sn);
+    const float hy = std::sqrt(a * a * sn * sn + e * e * c * c);
+    out.boxes.push_back({cx - hx, cy - hy, cx + hx, cy + hy});
+  }
+  out.labels = s.labels;
+  clip_and_filter(out, static_cast<float>(W), static_cast<float>(H), min_visible);
+  return out;
+}
+
+AugmentSample scale_crop(const AugmentSample& s, float scale, int dx, int dy, float min_visible) {
+  check_sample(s);
+  MS_CHECK(std::isfinite(scale) && scale > 0.f, "scale must be positive, got " + std::to_string(scale));
+  const int W = s.image.cols, H = s.image.rows;
+  const int sw = std::max(1, static_cast<int>(std::lround(W * scale)));
+  const int sh = std::max(1, static_cast<int>(std::lround(H * scale)));
+  cv::Mat scaled;
+  if (sw == W && sh == H) {
+    scaled = s.image;
+  } else {
+    cv::resize(s.image, scaled, cv::Size(sw, sh), 0, 0, scale < 1.f ? cv::INTER_AREA : cv::INTER_LINEAR);
+  }
+  AugmentSample out{cv::Mat(H, W, s.image.type(), border_mean(s.image)), s.boxes, s.labels};
+  const cv::Rect window(dx, dy, W, H);
+  const cv::Rect have = window & cv::Rect(0, 0, sw, sh);
+  if (have.area() > 0) scaled(have).copyTo(out.image(cv::Rect(have.x - dx, have.y - dy, have.width, have.height)));
+  // The actual per-axis factors (after rounding the size) keep boxes on the resized pixels.
+  const float fx = static_cast<float>(sw) / W, fy = static_cast<float>(sh) / H;
+  for (Box& b : out.boxes) b = {b.x1 * fx - dx, b.y1 * fy - dy, b.x2 * fx - dx, b.y2 * fy - dy};
+  clip_and_filter(out, static_cast<float>(W), static_cast<float>(H), min_visible);
+  return out;
+}
+
+cv::Mat gaussian_noise(const cv::Mat& img, float sigma, std::mt19937& rng) {
+  check_bgr(img);
+  MS_CHECK(std::isfinite(sigma) && sigma >= 0.f, "Gaussian sigma must be >= 0");
+  cv::Mat out = img.clone();
+  if (sigma == 0.f) return out;
+  std::normal_distribution<float> noise(0.f, sigma * 255.f);
+  for (int y = 0; y < out.rows; ++y) {
+    auto* p = out.ptr<std::uint8_t>(y);
+    for (int i = 0; i < out.cols * 3; ++i) p[i] = cv::saturate_cast<std::uint8_t>(p[i] + noise(rng));
+  }
+  return out;
+}
+
+cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng) {
+  check_bgr(img);
+  MS_CHECK(amount >= 0.f && amount <= 1.f, "salt-and-pepper amount must be in [0,1]");
+  cv::Mat out = img.clone();
+  if (amount == 0.f) return out;
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (int y = 0; y < out.rows; ++y) {
+    auto* p = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < out.cols; ++x) {
+      const float r = u(rng);
+      if (r < 0.5f * amount) p[x] = cv::Vec3b(0, 0, 0);
+      else if (r < amount) p[x] = cv::Vec3b(255, 255, 255);
+    }
+  }
+  return out;
+}
+
+cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng) {
+  check_bgr(img);
+  MS_CHECK(std::isfinite(peak) && peak > 0.f, "Poisson peak must be > 0");
+  // One distribution per grey level: 256 set-ups instead of one per pixel.
+  std::array<std::poisson_distribution<int>, 256> dist;
+  for (int v = 0; v < 256; ++v)
+    dist[v] = std::poisson_distribution<int>(std::max(1e-12, double(v) / 255.0 * peak));
+  const float back = 255.f / peak;
+  cv::Mat out = img.clone();
+  for (int y = 0; y < out.rows; ++y) {
+    auto* p = out.ptr<std::uint8_t>(y);
+    for (int i = 0; i < out.cols * 3; ++i)
+      p[i] = cv::saturate_cast<std::uint8_t>(dist[p[i]](rng) * back);
+  }
+  return out;
+}
+
+cv::Mat adjust_brightness(const cv::Mat& img, float delta) {
+  check_bgr(img);
+  cv::Mat out;
+  img.convertTo(out, -1, 1.0, delta * 255.0);
+  return out;
+}
+
+cv::Mat adjust_contrast(const cv::Mat& img, float factor) {
+  check_bgr(img);
+  MS_CHECK(factor >= 0.f, "contrast factor must be >= 0");
+  // torchvision's rule: blend with the mean grey level, v' = mean + factor * (v - mean).
+  cv::Mat grey;
+  cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+  const double mean = cv::mean(grey)[0];
+  cv::Mat out;
+  img.convertTo(out, -1, factor, mean * (1.0 - factor));
+  return out;
+}
+
+cv::Mat adjust_hue(const cv::Mat& img, float degrees) {
+  check_bgr(img);
+  // Float HSV keeps hue in degrees [0,360) at full precision (8-bit HSV has 2-degree steps).
+  cv::Mat f, hsv;
+  img.convertTo(f, CV_32F, 1.0 / 255.0);
+  cv::cvtColor(f, hsv, cv::COLOR_BGR2HSV);
+  const float shift = std::fmod(degrees, 360.f);
+  for (int y = 0; y < hsv.rows; ++y) {
+    auto* p = hsv.ptr<cv::Vec3f>(y);
+    for (int x = 0; x < hsv.cols; ++x) {
+      float h = p[x][0] + shift;
+      if (h < 0.f) h += 360.f;
+      if (h >= 360.f) h -= 360.f;
+      p[x][0] = h;
+    }
+  }
+  cv::cvtColor(hsv, f, cv::COLOR_HSV2BGR);
+  cv::Mat out;
+  f.convertTo(out, CV_8U, 255.0);
+  return out;
+}
+
+cv::Mat adjust_saturation(const cv::Mat& img, float factor) {
+  check_bgr(img);
+  MS_CHECK(factor >= 0.f, "saturation factor must be >= 0");
+  cv::Mat grey, grey3, out;
+  cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(grey, grey3, cv::COLOR_GRAY2BGR);
+  cv::addWeighted(img, factor, grey3, 1.0 - factor, 0.0, out);
+  return out;
+}
+
+Status validate_augment_options(const AugmentOptions& o, const std::string& source) {
+  const std::string where = source.empty() ? "augment" : source;
+  auto bad = [&](const char* key, const std::string& expected, float v) {
+    return fail(ErrorCode::kInvalidArgument, where + "." + key, expected, std::to_string(v));
+  };
+  const std::pair<const char*, float> probs[] = {
+      {"hflip", o.hflip},           {"vflip", o.vflip},
+      {"rot90", o.rot90},           {"rotate_prob", o.rotate_prob},
+      {"scale_prob", o.scale_prob}, {"gaussian_prob", o.gaussian_prob},
+      {"salt_pepper_prob", o.salt_pepper_prob}, {"poisson_prob", o.poisson_prob},
+      {"salt_pepper_amount", o.salt_pepper_amount}};
+  for (const auto& [key, v] : probs)
+    if (!(v >= 0.f && v <= 1.f)) return bad(key, "a value in [0,1]", v);
+  const std::pair<const char*, float> magnitudes[] = {
+      {"rotate_degrees", o.rotate_degrees}, {"brightness", o.brightness},
+      {"hue_degrees", o.hue_degrees},       {"gaussian_sigma", o.gaussian_sigma}};
+  for (const auto& [key, v] : magnitudes)
+    if (!(v >= 0.f && std::isfinite(v))) return bad(key, "a finite value >= 0", v);
+  if (!(o.contrast >= 0.f && o.contrast <= 1.f)) return bad("contrast", "a value in [0,1]", o.contrast);
+  if (!(o.saturation >= 0.f && o.saturation <= 1.f))
+    return bad("saturation", "a value in [0,1]", o.saturation);
+  if (!(o.scale_min > 0.f && std::isfinite(o.scale_min))) return bad("scale_min", "a value > 0", o.scale_min);
+  if (!(o.scale_max >= o.scale_min && std::isfinite(o.scale_max)))
+    return bad("scale_max", "a value >= scale_min (" + std::to_string(o.scale_min) + ")", o.scale_max);
+  if (o.poisson_prob > 0.f && !(o.poisson_peak > 0.f && std::isfinite(o.poisson_peak)))
+    return bad("poisson_peak", "a value > 0 when poisson_prob > 0", o.poisson_peak);
+  return {};
+}
+
+AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, std::mt19937& rng) {
+  check_sample(s);
+  const auto valid = validate_augment_options(o, "AugmentOptions");
+  if (!valid) throw MarrowError(valid.error());
+  AugmentSample out = s;
+  out.image = s.image.clone();
+  if (chance(rng, o.hflip)) out = hflip(out);
+  if (chance(rng, o.vflip)) out = vflip(out);
+  if (chance(rng, o.rot90)) out = rotate90(out, uniform_int(rng, 1, 3));
+  if (o.rotate_degrees > 0.f && chance(rng, o.rotate_prob))
+    out = rotate(out, uniform(rng, -o.rotate_degrees, o.rotate_degrees));
+  if (chance(rng, o.scale_prob)) {
+    const float scale = o.scale_min < o.scale_max ? uniform(rng, o.scale_min, o.scale_max) : o.scale_min;
+    const int W = out.image.cols, H = out.image.rows;
+    const int sw = std::max(1, static_cast<int>(std::lround(W * scale)));
+    const int sh = std::max(1, static_cast<int>(std::lround(H * scale)));
+    // Zoom in: the window lies inside the scaled image; zoom out: the scaled image lies inside
+    // the window (negative offsets pad around it).
+    const int dx = uniform_int(rng, std::min(0, sw - W), std::max(0, sw - W));
+    const int dy = uniform_int(rng, std::min(0, sh - H), std::max(0, sh - H));
+    out = scale_crop(out, scale, dx, dy);
+  }
+  if (out.image.type() != CV_8UC3) return out;  // photometric jitter is defined on BGR only
+  if (o.brightness > 0.f) out.image = adjust_brightness(out.image, uniform(rng, -o.brightness, o.brightness));
+  if (o.contrast > 0.f)
+    out.image = adjust_contrast(out.image, uniform(rng, 1.f - o.contrast, 1.f + o.contrast));
+  if (o.saturation > 0.f)
+    out.image = adjust_saturation(out.image, uniform(rng, 1.f - o.saturation, 1.f + o.saturation));
+  if (o.hue_degrees > 0.f) out.image = adjust_hue(out.image, uniform(rng, -o.hue_degrees, o.hue_degrees));
+  if (o.gaussian_sigma > 0.f && chance(rng, o.gaussian_prob))
+    out.image = gaussian_noise(out.image, o.gaussian_sigma, rng);
+  if (chance(rng, o.poisson_prob)) out.image = poisson_noise(out.image, o.poisson_peak, rng);
+  if (o.salt_pepper_amount > 0.f && chance(rng, o.salt_pepper_prob))
+    out.image = salt_pepper_noise(out.image, o.salt_pepper_amount, rng);
+  return out;
+}
+
+}  // namespace ms
