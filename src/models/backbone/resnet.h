@@ -1,0 +1,76 @@
+#pragma once
+// ResNet backbone (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016) returning
+// the C2..C5 feature maps a feature pyramid (Lin et al., CVPR 2017) or a pooled classifier head
+// consumes. Depth 18/34 use BasicBlock, 50 uses Bottleneck (expansion 4, stride on the 3x3 conv as
+// in torchvision's "ResNet v1.5"). Total stride 32: C2 stride 4, C3 8, C4 16, C5 32.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include "core/config.h"
+
+namespace ms {
+
+enum class NormKind {
+  kBatch,   // ordinary BatchNorm2d: trains weights and updates running stats
+  kFrozen,  // BatchNorm2d kept in eval mode with weight/bias frozen (fine-tuning from a
+            // pretrained backbone with batches too small for stable statistics, as in
+            // Detectron/torchvision detection models). From random init it is close to identity.
+};
+const std::vector<std::pair<NormKind, std::string>>& enum_names(NormKind);
+
+struct ResNetOptions {
+  int depth = 18;       // 18 | 34 | 50
+  float width = 1.0f;   // multiplier on the stage widths 64/128/256/512 (and the stem)
+  NormKind norm = NormKind::kBatch;
+  // Stages whose parameters get no gradient: 0 none, 1 stem, 2 stem+C2, ... 5 everything.
+  int frozen_stages = 0;
+  // Zero-init the last BN gamma of each residual branch (Goyal et al. 2017): each block starts
+  // as identity, which helps training from scratch.
+  bool zero_init_residual = true;
+  int in_channels = 3;
+  template <class V>
+  void visit(V& v) {
+    v("depth", depth);
+    v("width", width);
+    v("norm", norm);
+    v("frozen_stages", frozen_stages);
+    v("zero_init_residual", zero_init_residual);
+    v("in_channels", in_channels);
+  }
+};
+
+// Throws MarrowError(kInvalidArgument) naming the bad field (depth not 18/34/50, width <= 0, ...).
+void validate(const ResNetOptions& o);
+
+class ResNetImpl : public torch::nn::Module {
+ public:
+  explicit ResNetImpl(const ResNetOptions& options = {});
+
+  // x: [B, in_channels, H, W] float (normalised pixels). Returns {C2, C3, C4, C5}:
+  //   C_l: [B, out_channels()[l-2], ceil(H / 2^l), ceil(W / 2^l)] (for H, W multiples of 32 exact).
+  std::vector<at::Tensor> forward(const at::Tensor& x);
+
+  // Channels of C2..C5 (with width 1: 64,128,256,512 for depth 18/34; 256,...,2048 for 50).
+  const std::vector<int64_t>& out_channels() const { return out_channels_; }
+  const ResNetOptions& options() const { return options_; }
+
+  // Keeps frozen BatchNorm layers in eval mode whatever `on` is, so their running statistics
+  // never move (weights are frozen through requires_grad(false)).
+  void train(bool on = true) override;
+
+ private:
+  ResNetOptions options_;
+  std::vector<int64_t> out_channels_;
+  torch::nn::Sequential stem_{nullptr};         // conv7x7/2, norm, relu, maxpool3x3/2
+  std::vector<torch::nn::Sequential> stages_;   // layer1..layer4 -> C2..C5
+  std::vector<torch::nn::BatchNorm2d> norms_;   // every norm layer, for the frozen mode
+};
+TORCH_MODULE(ResNet);
+
+}  // namespace ms
