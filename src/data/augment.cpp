@@ -45,20 +45,40 @@ cv::Scalar border_mean(const cv::Mat& img) {
 }
 
 // Clips every box to the canvas and keeps those with at least min_visible of their area inside;
-// labels follow their boxes.
-void clip_and_filter(AugmentSample& s, float width, float height, float min_visible) {
+// labels follow their boxes. Returns the indices kept.
+std::vector<std::size_t> clip_and_filter(AugmentSample& s, float width, float height,
+                                         float min_visible) {
   std::vector<Box> boxes;
   std::vector<int> labels;
+  std::vector<std::size_t> kept;
   for (std::size_t i = 0; i < s.boxes.size(); ++i) {
     const Box& b = s.boxes[i];
     const float area = b.area();
     const Box c = clip_box(b, width, height);
     if (area <= 0.f || c.area() <= 0.f || c.area() < min_visible * area) continue;
     boxes.push_back(c);
+    kept.push_back(i);
     if (!s.labels.empty()) labels.push_back(s.labels[i]);
   }
   s.boxes = std::move(boxes);
   s.labels = std::move(labels);
+  return kept;
+}
+
+// Tight box of (the ellipse inscribed in b) intersected with [0,W]x[0,H]. The intersection is
+// convex, so its x-extent is the ellipse's x-extent inside the horizontal strip [0,H] (widest at
+// the strip's y nearest the centre), clipped to [0,W]; likewise for y. For a round cell cut by
+// the canvas edge this is the box of the visible cap, not of the whole cell.
+Box clip_ellipse_box(const Box& b, float width, float height) {
+  const float cx = b.cx(), cy = b.cy(), a = 0.5f * b.width(), e = 0.5f * b.height();
+  if (a <= 0.f || e <= 0.f) return clip_box(b, width, height);
+  auto half_chord = [](float semi, float other_semi, float offset) {
+    const float t = offset / other_semi;
+    return t >= 1.f ? 0.f : semi * std::sqrt(1.f - t * t);
+  };
+  const float ny = std::clamp(cy, 0.f, height), nx = std::clamp(cx, 0.f, width);
+  const float hw = half_chord(a, e, std::abs(ny - cy)), hh = half_chord(e, a, std::abs(nx - cx));
+  return clip_box({cx - hw, cy - hh, cx + hw, cy + hh}, width, height);
 }
 
 float uniform(std::mt19937& rng, float lo, float hi) {
@@ -143,7 +163,11 @@ AugmentSample rotate(const AugmentSample& s, float degrees, float min_visible) {
     out.boxes.push_back({cx - hx, cy - hy, cx + hx, cy + hy});
   }
   out.labels = s.labels;
-  clip_and_filter(out, static_cast<float>(W), static_cast<float>(H), min_visible);
+  const std::vector<Box> unclipped = out.boxes;
+  const auto kept = clip_and_filter(out, static_cast<float>(W), static_cast<float>(H), min_visible);
+  // Kept boxes cut by the canvas shrink to the visible part of their cell's ellipse.
+  for (std::size_t i = 0; i < out.boxes.size(); ++i)
+    out.boxes[i] = clip_ellipse_box(unclipped[kept[i]], static_cast<float>(W), static_cast<float>(H));
   return out;
 }
 

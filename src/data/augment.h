@@ -37,8 +37,9 @@ AugmentSample rotate90(const AugmentSample& s, int quarter_turns);  // counter-c
 // and becomes the bounding box of that ellipse rotated by theta, half-extents
 // sqrt(a^2 cos^2 + b^2 sin^2) and sqrt(a^2 sin^2 + b^2 cos^2) (Kalra et al., "Towards Rotation
 // Invariance in Object Detection", ICCV 2021). For a round cell this is the true box; the corner
-// hull would grow it by up to sqrt(2) at 45 degrees. The box is then clipped to the canvas and
-// dropped (with its label) when less than min_visible of its area stays inside.
+// hull would grow it by up to sqrt(2) at 45 degrees. A box with less than min_visible of its area
+// inside the canvas is dropped with its label; a kept box cut by the edge becomes the box of the
+// visible part of its ellipse (for a round cell, the box of the visible cap).
 AugmentSample rotate(const AugmentSample& s, float degrees, float min_visible = 0.4f);
 // Scales by `scale` (> 0) to round(W*scale) x round(H*scale), then takes the W x H window whose
 // top-left corner is (dx, dy) in the scaled image (negative or overhanging offsets pad). Boxes

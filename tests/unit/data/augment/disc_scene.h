@@ -11,7 +11,7 @@
 
 #include "core/box.h"
 
-namespace ms::testing {
+namespace ms::scene {
 
 // Bounding box (xyxy, continuous pixels: columns c0..c1 -> [c0, c1+1)) of the pixels whose
 // colour is within `tol` of `colour` in every channel; an invalid box when there are none.
@@ -49,4 +49,4 @@ inline void expect_box_near(const Box& a, const Box& b, float tol) {
   EXPECT_NEAR(a.y2, b.y2, tol);
 }
 
-}  // namespace ms::testing
+}  // namespace ms::scene

@@ -8,9 +8,9 @@
 namespace ms {
 namespace {
 
-using testing::draw_disc;
-using testing::expect_box_near;
-using testing::extent_of;
+using scene::draw_disc;
+using scene::expect_box_near;
+using scene::extent_of;
 
 const cv::Vec3b kRed(40, 40, 230), kGreen(40, 220, 40), kBlue(230, 60, 30);
 
@@ -134,6 +134,24 @@ TEST(Geometric, ArbitraryRotationOfAnEllipseUsesTheRotatedEllipseHull) {
   const float w = s.boxes[0].width(), h = s.boxes[0].height();
   EXPECT_LT(b.width(), 0.8f * (w + h) / std::sqrt(2.f));
   EXPECT_NEAR(b.width(), 2.f * std::sqrt((w * w + h * h) / 8.f), 1e-3);
+}
+
+TEST(Geometric, RotationShrinksCutCellsToTheirVisibleCap) {
+  AugmentSample s;
+  s.image = cv::Mat(100, 100, CV_8UC3, cv::Scalar(0, 0, 0));
+  // A disc in the bottom-right corner, turned about 45 degrees counter-clockwise about (50,50),
+  // lands with its centre ~6.5 px beyond the right edge: only a thin cap stays visible.
+  s.boxes.push_back(draw_disc(s.image, {90, 90}, 10, kRed));
+  s.labels = {0};
+  for (float deg : {40.f, 45.f, 50.f}) {
+    SCOPED_TRACE("degrees " + std::to_string(deg));
+    const AugmentSample r = rotate(s, deg, 0.1f);
+    ASSERT_EQ(r.boxes.size(), 1u);
+    // The cap's tips meet the edge at a shallow angle, where bilinear blending smears them over
+    // several rows: count pixels at least half covered (half of red's 230 is 115).
+    expect_box_near(r.boxes[0], extent_of(r.image, kRed, 110), 2.f);
+    EXPECT_LT(r.boxes[0].height(), s.boxes[0].height() - 3.f);  // shorter than the whole disc
+  }
 }
 
 TEST(Geometric, RotationDropsBoxesMostlyOutsideAndKeepsLabelsInStep) {
