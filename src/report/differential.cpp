@@ -1,0 +1,241 @@
+#include "report/differential.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace ms {
+
+const std::vector<std::pair<RangeFlag, std::string>>& enum_names(RangeFlag) {
+  static const std::vector<std::pair<RangeFlag, std::string>> names{
+      {RangeFlag::kNone, "none"}, {RangeFlag::kNormal, "normal"}, {RangeFlag::kLow, "low"},
+      {RangeFlag::kHigh, "high"}};
+  return names;
+}
+
+const DifferentialRow* Differential::row(const std::string& id) const {
+  for (const auto& r : rows)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+int display_decimals(int cells_counted) { return cells_counted >= 1000 ? 1 : 0; }
+
+double round_to(double value, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  // std::round rounds half away from zero; printf-style formatting alone would round half to
+  // even (2.5 -> "2"), which is not how a differential is read.
+  const double rounded = std::round(value * scale) / scale;
+  return rounded == 0 ? 0.0 : rounded;  // no "-0"
+}
+
+std::string format_fixed(double value, int decimals) {
+  return fmt::format("{:.{}f}", round_to(value, decimals), decimals);
+}
+
+namespace {
+
+double percent_of(int part, int whole) { return 100.0 * part / whole; }
+
+// A value is flagged as it is printed: a blast percentage of 2.4 shown as "2" next to a range of
+// 0-2 must not carry an H that the reader cannot reproduce from the page.
+RangeFlag flag_for(double shown, const std::optional<ReferenceRange>& range) {
+  if (!range) return RangeFlag::kNone;
+  if (shown < range->low) return RangeFlag::kLow;
+  if (shown > range->high) return RangeFlag::kHigh;
+  return RangeFlag::kNormal;
+}
+
+constexpr int kRatioDecimals = 2;
+
+CountRatio make_ratio(int numerator, int denominator, const std::optional<ReferenceRange>& range) {
+  CountRatio r;
+  r.numerator = numerator;
+  r.denominator = denominator;
+  r.range = range;
+  if (denominator == 0) {
+    r.display = "n/a";
+    return r;
+  }
+  r.value = static_cast<double>(numerator) / denominator;
+  r.display = format_fixed(*r.value, kRatioDecimals) + ":1";
+  r.flag = flag_for(round_to(*r.value, kRatioDecimals), range);
+  return r;
+}
+
+Status check_input(const Taxonomy& t, const DifferentialInput& in) {
+  for (const auto& [id, n] : in.counts) {
+    if (!t.find(id)) {
+      std::string known;
+      for (const auto& c : t.classes) known += (known.empty() ? "" : ", ") + c.id;
+      return fail(ErrorCode::kInvalidArgument, "counts." + id,
+                  "a class of taxonomy \"" + t.name + "\" (" + known + ")", "an unknown class");
+    }
+    if (n < 0)
+      return fail(ErrorCode::kInvalidArgument, "counts." + id, "a count >= 0", std::to_string(n));
+  }
+  if (in.unreviewed < 0)
+    return fail(ErrorCode::kInvalidArgument, "unreviewed", "a count >= 0",
+                std::to_string(in.unreviewed));
+  if (in.count_target && *in.count_target <= 0)
+    return fail(ErrorCode::kInvalidArgument, "count_target", "a positive cell count",
+                std::to_string(*in.count_target));
+  if (!(in.confidence > 0 && in.confidence < 1))
+    return fail(ErrorCode::kInvalidArgument, "confidence", "a level in (0, 1)",
+                std::to_string(in.confidence));
+  return {};
+}
+
+}  // namespace
+
+Result<Differential> compute_differential(const Taxonomy& taxonomy,
+                                          const DifferentialInput& input) {
+  if (auto s = check_input(taxonomy, input); !s) return tl::unexpected(s.error());
+  const SpecimenProfile& profile = taxonomy.profile(input.specimen);
+  const bool blood = input.specimen == Specimen::kPeripheralBlood;
+  auto count_of = [&](const std::string& id) {
+    auto it = input.counts.find(id);
+    return it == input.counts.end() ? 0 : it->second;
+  };
+
+  Differential d;
+  d.specimen = input.specimen;
+  d.taxonomy = taxonomy.name;
+  d.unreviewed = input.unreviewed;
+  int me_numerator = 0, immature = 0, mature = 0;
+  for (const CellClass& c : taxonomy.classes) {
+    const int n = count_of(c.id);
+    if (!c.counted) {
+      d.total_excluded += n;
+      continue;
+    }
+    d.total_nucleated += n;
+    if (c.is_erythroid) d.erythroid += n;
+    if (c.is_blast) d.blasts.count += n;
+    if (c.is_abnormal_promyelocyte) d.abnormal_promyelocytes += n;
+    if (c.in_me_numerator) me_numerator += n;
+    if (c.maturity == MaturityRole::kImmature) immature += n;
+    if (c.maturity == MaturityRole::kMature) mature += n;
+  }
+  d.total_wbc = d.total_nucleated - d.erythroid;
+  d.denominator = blood ? d.total_wbc : d.total_nucleated;
+  d.decimals = display_decimals(d.denominator);
+
+  for (size_t i : taxonomy.reporting_order()) {
+    const CellClass& c = taxonomy.classes[i];
+    DifferentialRow r;
+    r.id = c.id;
+    r.names = c.names;
+    r.colour = c.colour;
+    r.lineage = c.lineage;
+    r.count = count_of(c.id);
+    r.counted = c.counted;
+    if (auto it = profile.ranges.find(c.id); it != profile.ranges.end()) r.range = it->second;
+    if (!c.counted) {
+      r.display = std::to_string(r.count);
+    } else if (d.denominator == 0) {
+      r.display = "-";
+    } else {
+      const double value = percent_of(r.count, d.denominator);
+      (blood && c.is_erythroid ? r.per_100_wbc : r.percent) = value;
+      r.display = format_fixed(value, d.decimals);
+      r.flag = flag_for(round_to(value, d.decimals), r.range);
+    }
+    d.rows.push_back(std::move(r));
+  }
+
+  if (d.total_nucleated > 0) {
+    d.erythroid_percent = percent_of(d.erythroid, d.total_nucleated);
+    d.abnormal_promyelocyte_percent = percent_of(d.abnormal_promyelocytes, d.total_nucleated);
+    d.blast_percent_of_nucleated = percent_of(d.blasts.count, d.total_nucleated);
+  }
+  if (d.total_wbc > 0) d.blast_percent_of_non_erythroid = percent_of(d.blasts.count, d.total_wbc);
+  // M:E is a marrow ratio; in blood the erythroid side is NRBC per 100 WBC instead.
+  if (!blood) d.me_ratio = make_ratio(me_numerator, d.erythroid, profile.me_ratio);
+  d.i_mg_ratio = make_ratio(immature, mature, profile.i_mg_ratio);
+
+  d.blasts.method = input.interval_method;
+  d.blasts.confidence = input.confidence;
+  if (d.denominator > 0) {
+    d.blasts.percent = percent_of(d.blasts.count, d.denominator);
+    d.blasts.interval = proportion_interval(input.interval_method, d.blasts.count, d.denominator,
+                                            input.confidence);
+    d.blasts.display = fmt::format(
+        "{} % ({}% CI {}-{} %)", format_fixed(*d.blasts.percent, d.decimals),
+        format_fixed(input.confidence * 100, 0), format_fixed(d.blasts.interval->low * 100, 1),
+        format_fixed(d.blasts.interval->high * 100, 1));
+  } else {
+    d.blasts.display = "-";
+  }
+
+  d.progress.counted = d.denominator;
+  d.progress.target = input.count_target.value_or(profile.count_target);
+  d.progress.fraction = static_cast<double>(d.progress.counted) / d.progress.target;
+  d.progress.reached = d.progress.counted >= d.progress.target;
+  return d;
+}
+
+namespace {
+
+Json optional_number(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
+
+Json range_json(const std::optional<ReferenceRange>& r) {
+  return r ? Json{{"low", r->low}, {"high", r->high}} : Json(nullptr);
+}
+
+Json ratio_json(const CountRatio& r) {
+  return {{"numerator", r.numerator}, {"denominator", r.denominator},
+          {"value", optional_number(r.value)}, {"display", r.display},
+          {"range", range_json(r.range)}, {"flag", config_to_json(r.flag)}};
+}
+
+}  // namespace
+
+Json differential_to_json(const Differential& d) {
+  Json rows = Json::array();
+  for (const auto& r : d.rows)
+    rows.push_back({{"id", r.id},
+                    {"names", config_to_json(r.names)},
+                    {"colour", r.colour},
+                    {"lineage", config_to_json(r.lineage)},
+                    {"count", r.count},
+                    {"counted", r.counted},
+                    {"percent", optional_number(r.percent)},
+                    {"per_100_wbc", optional_number(r.per_100_wbc)},
+                    {"display", r.display},
+                    {"range", range_json(r.range)},
+                    {"flag", config_to_json(r.flag)}});
+  Json blasts{{"count", d.blasts.count},
+              {"percent", optional_number(d.blasts.percent)},
+              {"method", config_to_json(d.blasts.method)},
+              {"confidence", d.blasts.confidence},
+              {"display", d.blasts.display},
+              {"interval", nullptr}};
+  if (d.blasts.interval)
+    blasts["interval"] = {{"low", d.blasts.interval->low * 100},
+                          {"high", d.blasts.interval->high * 100}};
+  return {{"specimen", specimen_name(d.specimen)},
+          {"taxonomy", d.taxonomy},
+          {"rows", rows},
+          {"total_nucleated", d.total_nucleated},
+          {"total_wbc", d.total_wbc},
+          {"total_excluded", d.total_excluded},
+          {"denominator", d.denominator},
+          {"decimals", d.decimals},
+          {"erythroid_percent", optional_number(d.erythroid_percent)},
+          {"blast_percent_of_nucleated", optional_number(d.blast_percent_of_nucleated)},
+          {"blast_percent_of_non_erythroid", optional_number(d.blast_percent_of_non_erythroid)},
+          {"abnormal_promyelocyte_percent", optional_number(d.abnormal_promyelocyte_percent)},
+          {"me_ratio", d.me_ratio ? ratio_json(*d.me_ratio) : Json(nullptr)},
+          {"i_mg_ratio", ratio_json(d.i_mg_ratio)},
+          {"blasts", blasts},
+          {"progress",
+           {{"counted", d.progress.counted},
+            {"target", d.progress.target},
+            {"fraction", d.progress.fraction},
+            {"reached", d.progress.reached}}},
+          {"unreviewed", d.unreviewed},
+          {"final_count", d.is_final_count()}};
+}
+
+}  // namespace ms

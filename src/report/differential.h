@@ -1,0 +1,118 @@
+#pragma once
+// The differential count of one sample: per-class counts (reviewed labels where present) become
+// rows in hematology order with percentages, reference-range flags, the M:E and I:Mg ratios, the
+// blast percentage with a binomial confidence interval, and progress toward the count target
+// (../shared/docs/DOMAIN.md). The result is self-contained (names and ranges copied out of the
+// taxonomy) so a report can be rendered or exported from it alone.
+//
+// Denominators:
+//  - bone marrow: all counted (nucleated) cells; excluded classes (platelets, smudge cells,
+//    artefacts) are shown with their count and no percentage.
+//  - peripheral blood: white cells, i.e. counted non-erythroid cells; nucleated red cells are
+//    reported per 100 WBC instead of as a percentage (ICSH convention).
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "report/binomial_interval.h"
+#include "report/taxonomy.h"
+
+namespace ms {
+
+enum class RangeFlag { kNone, kNormal, kLow, kHigh };  // kNone: no reference range configured
+const std::vector<std::pair<RangeFlag, std::string>>& enum_names(RangeFlag);
+
+struct DifferentialInput {
+  std::map<std::string, int> counts;  // class id -> cells; absent classes count 0
+  Specimen specimen = Specimen::kBoneMarrow;
+  int unreviewed = 0;  // cells whose label is still the model's suggestion
+  std::optional<int> count_target;  // default: the taxonomy's profile for the specimen
+  IntervalMethod interval_method = IntervalMethod::kWilson;
+  double confidence = 0.95;
+};
+
+struct DifferentialRow {
+  std::string id;
+  DisplayNames names;
+  std::string colour;
+  Lineage lineage = Lineage::kOther;
+  int count = 0;
+  bool counted = true;  // false: shown, kept out of every denominator
+  // Percent of the denominator (nucleated cells in marrow, WBC in blood); empty for excluded
+  // classes, for nucleated red cells in blood, and when nothing has been counted.
+  std::optional<double> percent;
+  std::optional<double> per_100_wbc;  // nucleated red cells in peripheral blood only
+  std::string display;  // the value as printed, with the display precision rule applied
+  std::optional<ReferenceRange> range;
+  RangeFlag flag = RangeFlag::kNone;
+};
+
+// numerator : denominator, reported as value = numerator / denominator (X in "X:1").
+struct CountRatio {
+  int numerator = 0;
+  int denominator = 0;
+  std::optional<double> value;  // empty when the denominator is 0
+  std::string display;          // "3.20:1", or "n/a" when undefined
+  std::optional<ReferenceRange> range;
+  RangeFlag flag = RangeFlag::kNone;
+};
+
+struct BlastSummary {
+  int count = 0;  // blasts and configured blast equivalents
+  std::optional<double> percent;  // of the differential's denominator
+  std::optional<ProportionInterval> interval;  // fractions in [0, 1]
+  IntervalMethod method = IntervalMethod::kWilson;
+  double confidence = 0.95;
+  std::string display;  // "5 % (95% CI 2.2-11.2 %)"
+};
+
+struct CountProgress {
+  int counted = 0;  // cells in the denominator so far
+  int target = 0;
+  double fraction = 0;  // counted / target, may exceed 1
+  bool reached = false;
+};
+
+struct Differential {
+  Specimen specimen = Specimen::kBoneMarrow;
+  std::string taxonomy;  // the taxonomy's name
+  std::vector<DifferentialRow> rows;  // hematology order
+  int total_nucleated = 0;  // counted cells (erythroid included)
+  int total_wbc = 0;        // counted non-erythroid cells
+  int total_excluded = 0;   // platelets, smudge cells, artefacts
+  int denominator = 0;      // total_nucleated in marrow, total_wbc in blood
+  int decimals = 0;         // display precision: 0 under 1000 cells, 1 otherwise
+  int erythroid = 0;
+  int abnormal_promyelocytes = 0;
+  std::optional<double> erythroid_percent;  // of all nucleated cells (FAB M6)
+  std::optional<double> abnormal_promyelocyte_percent;  // of all nucleated cells (FAB M3)
+  // Blasts over non-erythroid nucleated cells (FAB M6's second denominator).
+  std::optional<double> blast_percent_of_non_erythroid;
+  std::optional<double> blast_percent_of_nucleated;
+  std::optional<CountRatio> me_ratio;  // bone marrow only
+  CountRatio i_mg_ratio;
+  BlastSummary blasts;
+  CountProgress progress;
+  int unreviewed = 0;
+  bool is_final_count() const { return unreviewed == 0 && denominator > 0; }
+  const DifferentialRow* row(const std::string& id) const;  // nullptr when absent
+};
+
+// Builds the differential. Errors (input, naming it): a count for a class the taxonomy does not
+// know, a negative count or unreviewed number, a non-positive count target, a confidence outside
+// (0, 1). Zero counted cells is not an error: percentages and ratios are then empty.
+Result<Differential> compute_differential(const Taxonomy& taxonomy, const DifferentialInput& input);
+
+// Display precision rule (DOMAIN.md): no decimals when fewer than 1000 cells were counted, one
+// decimal otherwise. Rounds half away from zero.
+int display_decimals(int cells_counted);
+double round_to(double value, int decimals);
+std::string format_fixed(double value, int decimals);  // round_to, then fixed notation
+
+// JSON for the API, the CLI and the web app (the differential table component).
+Json differential_to_json(const Differential& d);
+
+}  // namespace ms

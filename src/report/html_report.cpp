@@ -1,0 +1,218 @@
+#include "report/html_report.h"
+
+#include <fmt/format.h>
+
+namespace ms {
+
+const std::vector<std::pair<Language, std::string>>& enum_names(Language) {
+  static const std::vector<std::pair<Language, std::string>> names{{Language::kEnglish, "en"},
+                                                                   {Language::kChinese, "zh"}};
+  return names;
+}
+
+std::string escape_html(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+struct Labels {
+  const char* lang;
+  const char* title_marrow;
+  const char* title_blood;
+  const char* patient;
+  const char* patient_id;
+  const char* sex;
+  const char* birth_date;
+  const char* accession;
+  const char* specimen;
+  const char* marrow;
+  const char* blood;
+  const char* site;
+  const char* adequacy;
+  const char* collected;
+  const char* cells_counted;
+  const char* excluded;
+  const char* cell_class;
+  const char* count;
+  const char* percent;
+  const char* per_100_wbc;
+  const char* reference;
+  const char* flag;
+  const char* not_counted;
+  const char* me_ratio;
+  const char* i_mg_ratio;
+  const char* blasts;
+  const char* comments;
+  const char* suggestion;
+  const char* reviewer;
+  const char* signed_by;
+  const char* signed_at;
+  const char* signature;
+  const char* not_signed;
+  const char* preliminary_unreviewed;  // fmt pattern, {} = number of cells
+  const char* preliminary_unsigned;
+  const char* generated;
+  const char* high;
+  const char* low;
+};
+
+const Labels kEnglish{
+    "en", "Bone marrow differential report", "Peripheral blood differential report", "Patient",
+    "Patient ID", "Sex", "Date of birth", "Accession", "Specimen", "Bone marrow aspirate",
+    "Peripheral blood", "Site", "Adequacy", "Collected", "Cells counted",
+    "Excluded from the count", "Cell class", "Count", "%", "/100 WBC", "Reference", "Flag",
+    "not counted", "M:E ratio", "I:Mg ratio", "Blasts", "Comments", "Morphology-based suggestion",
+    "Reviewed by", "Signed by", "Signed at", "Signature", "Not signed",
+    "PRELIMINARY \u2014 {} cells unreviewed", "PRELIMINARY \u2014 not signed", "Generated", "H", "L"};
+
+const Labels kChinese{
+    "zh-CN", "骨髓细胞形态学分类报告", "外周血细胞分类报告", "患者", "患者编号", "性别", "出生日期",
+    "标本号", "标本类型", "骨髓穿刺液", "外周血", "取材部位", "标本质量", "采集时间", "计数细胞数",
+    "不计入分类", "细胞类别", "数量", "%", "/100 WBC", "参考范围", "提示", "不计入", "粒红比 (M:E)",
+    "I:Mg 比", "原始细胞", "备注", "形态学建议", "审核人", "签发人", "签发时间", "签名", "未签发",
+    "初步报告 \u2014 {} 个细胞未审核", "初步报告 \u2014 未签发", "生成时间", "↑", "↓"};
+
+constexpr const char* kStyle = R"(
+@page { size: A4; margin: 14mm 12mm; }
+* { box-sizing: border-box; }
+body { font-family: "Helvetica Neue", Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
+       font-size: 10.5pt; color: #111; margin: 0 auto; max-width: 190mm; line-height: 1.35; }
+h1 { font-size: 15pt; margin: 0 0 4mm; border-bottom: 2px solid #111; padding-bottom: 2mm; }
+h2 { font-size: 11pt; margin: 4mm 0 1.5mm; }
+.banner { border: 2px solid #b00; color: #b00; font-weight: bold; text-align: center;
+          padding: 1.5mm; margin-bottom: 3mm; letter-spacing: 0.05em; }
+table { border-collapse: collapse; width: 100%; }
+table.ids td { padding: 0.6mm 2mm 0.6mm 0; vertical-align: top; }
+table.ids td.k { color: #555; white-space: nowrap; width: 1%; }
+table.diff th, table.diff td { border-bottom: 1px solid #ccc; padding: 0.8mm 1.5mm; }
+table.diff th { text-align: left; border-bottom: 1.5px solid #111; }
+table.diff td.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr.excluded td { color: #666; font-style: italic; }
+td.flag-high, td.flag-low { font-weight: bold; }
+.swatch { display: inline-block; width: 2.5mm; height: 2.5mm; margin-right: 1.5mm;
+          -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.disclaimer { font-size: 9pt; color: #444; }
+.signature { margin-top: 6mm; border-top: 1px solid #111; padding-top: 2mm; }
+table, tr, .suggestion, .signature { page-break-inside: avoid; break-inside: avoid; }
+@media screen { body { padding: 10mm; } }
+)";
+
+std::string e(std::string_view s) { return escape_html(s); }
+
+void id_row(std::string& out, const char* key, const std::string& value) {
+  if (value.empty()) return;
+  out += fmt::format("<tr><td class=\"k\">{}</td><td>{}</td></tr>\n", e(key), e(value));
+}
+
+std::string range_text(const std::optional<ReferenceRange>& r, int decimals) {
+  if (!r) return "";
+  return format_fixed(r->low, decimals) + "\u2013" + format_fixed(r->high, decimals);
+}
+
+std::string flag_text(RangeFlag f, const Labels& l) {
+  return f == RangeFlag::kHigh ? l.high : f == RangeFlag::kLow ? l.low : "";
+}
+
+const char* flag_class(RangeFlag f) {
+  return f == RangeFlag::kHigh ? "flag-high" : f == RangeFlag::kLow ? "flag-low" : "flag";
+}
+
+}  // namespace
+
+std::string render_report_html(const ReportData& r, Language language) {
+  const Labels& l = language == Language::kChinese ? kChinese : kEnglish;
+  const bool zh = language == Language::kChinese;
+  const Differential& d = r.differential;
+  const bool marrow = d.specimen == Specimen::kBoneMarrow;
+  const char* title = marrow ? l.title_marrow : l.title_blood;
+  std::string out;
+  out += fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>{} \u2014 {}</title>\n<style>{}</style>\n</head>\n<body>\n",
+      l.lang, e(title), e(r.sample.accession), kStyle);
+  if (!r.is_final()) {
+    const std::string banner = d.unreviewed > 0
+                                   ? fmt::format(fmt::runtime(l.preliminary_unreviewed), d.unreviewed)
+                                   : std::string(l.preliminary_unsigned);
+    out += "<div class=\"banner\">" + e(banner) + "</div>\n";
+  }
+  out += fmt::format("<h1>{}</h1>\n<table class=\"ids\">\n", e(title));
+  id_row(out, l.patient, r.patient.name);
+  id_row(out, l.patient_id, r.patient.id);
+  id_row(out, l.sex, r.patient.sex);
+  id_row(out, l.birth_date, r.patient.birth_date);
+  id_row(out, l.accession, r.sample.accession);
+  id_row(out, l.specimen, marrow ? l.marrow : l.blood);
+  id_row(out, l.site, r.sample.site);
+  id_row(out, l.adequacy, r.sample.adequacy);
+  id_row(out, l.collected, r.sample.collected_at);
+  id_row(out, l.cells_counted,
+         fmt::format("{} / {}{}", d.denominator, d.progress.target, marrow ? "" : " WBC"));
+  if (d.total_excluded > 0) id_row(out, l.excluded, std::to_string(d.total_excluded));
+  out += "</table>\n";
+
+  out += fmt::format(
+      "<table class=\"diff\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}"
+      "</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+      e(l.cell_class), e(l.count), e(l.percent), e(l.reference), e(l.flag));
+  for (const auto& row : d.rows) {
+    const std::string name = zh ? row.names.zh : row.names.en;
+    std::string value = row.counted ? row.display : l.not_counted;
+    if (row.per_100_wbc) value += std::string(" ") + l.per_100_wbc;
+    out += fmt::format(
+        "<tr class=\"{}\"><td><span class=\"swatch\" style=\"background:{}\"></span>{}</td>"
+        "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{}</td></tr>\n",
+        row.counted ? "counted" : "excluded", e(row.colour), e(name), row.count, e(value),
+        e(range_text(row.range, 0)), flag_class(row.flag), e(flag_text(row.flag, l)));
+  }
+  out += "</tbody>\n</table>\n<table class=\"ids\">\n";
+  if (d.me_ratio) {
+    std::string me = d.me_ratio->display;
+    if (d.me_ratio->range)
+      me += " (" + range_text(d.me_ratio->range, 0) + ":1) " + flag_text(d.me_ratio->flag, l);
+    id_row(out, l.me_ratio, me);
+  }
+  id_row(out, l.i_mg_ratio, d.i_mg_ratio.display);
+  id_row(out, l.blasts, d.blasts.display);
+  out += "</table>\n";
+
+  if (!r.comments.empty())
+    out += fmt::format("<h2>{}</h2>\n<p class=\"comments\">{}</p>\n", e(l.comments), e(r.comments));
+  if (!r.suggestions.empty()) {
+    out += fmt::format("<h2>{}</h2>\n", e(l.suggestion));
+    for (const auto& s : r.suggestions)
+      out += fmt::format("<p class=\"suggestion\"><strong>{}</strong>: {}</p>\n",
+                         e(rule_set_title(s.rule_set)), e(zh ? s.text.zh : s.text.en));
+    const DisplayNames& disclaimer = morphology_disclaimer();
+    out += fmt::format("<p class=\"disclaimer\">{}</p>\n", e(zh ? disclaimer.zh : disclaimer.en));
+  }
+
+  out += "<div class=\"signature\">\n<table class=\"ids\">\n";
+  id_row(out, l.reviewer, r.reviewer);
+  if (r.sign_off) {
+    id_row(out, l.signed_by, r.sign_off->signed_by);
+    id_row(out, l.signed_at, r.sign_off->signed_at);
+    id_row(out, l.signature, r.sign_off->signature);
+  } else {
+    id_row(out, l.signed_by, l.not_signed);
+  }
+  id_row(out, l.generated, r.generated_at);
+  out += "</table>\n</div>\n</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace ms

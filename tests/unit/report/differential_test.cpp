@@ -1,0 +1,235 @@
+#include <gtest/gtest.h>
+
+#include "report/differential.h"
+#include "report_fixtures.h"
+
+namespace ms {
+namespace {
+
+using test::differential_of;
+using test::normal_marrow_counts;
+using test::shipped_taxonomy;
+
+TEST(Differential, RowsFollowHematologyOrderWithExcludedClassesLast) {
+  const Taxonomy t = shipped_taxonomy("marrow");
+  const Differential d = differential_of(t, normal_marrow_counts());
+  std::vector<std::string> ids;
+  for (const auto& r : d.rows) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"blast", "promyelocyte", "myelocyte", "metamyelocyte",
+                                           "band_neutrophil", "segmented_neutrophil",
+                                           "eosinophil", "monocyte", "lymphocyte", "plasma_cell",
+                                           "erythroblast", "other", "smudge"}));
+}
+
+TEST(Differential, PercentagesOfNucleatedCellsExcludeSmudgeCells) {
+  const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts());
+  EXPECT_EQ(d.total_nucleated, 500);
+  EXPECT_EQ(d.total_excluded, 7);
+  EXPECT_EQ(d.denominator, 500);
+  EXPECT_EQ(d.decimals, 0);
+  // 110 / 500 = 22 %, not 110 / 507.
+  EXPECT_DOUBLE_EQ(*d.row("segmented_neutrophil")->percent, 22.0);
+  EXPECT_EQ(d.row("segmented_neutrophil")->display, "22");
+  const DifferentialRow* smudge = d.row("smudge");
+  EXPECT_FALSE(smudge->counted);
+  EXPECT_EQ(smudge->count, 7);
+  EXPECT_FALSE(smudge->percent.has_value());
+  EXPECT_EQ(smudge->display, "7");
+  double sum = 0;
+  for (const auto& r : d.rows) sum += r.percent.value_or(0);
+  EXPECT_NEAR(sum, 100.0, 1e-9);
+}
+
+TEST(Differential, ReferenceFlags) {
+  const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts());
+  EXPECT_EQ(d.row("blast")->flag, RangeFlag::kNormal);       // 2 % in 0-2
+  EXPECT_EQ(d.row("eosinophil")->flag, RangeFlag::kHigh);    // 8 % > 5
+  EXPECT_EQ(d.row("plasma_cell")->flag, RangeFlag::kNormal); // 1 % in 0-1
+  EXPECT_EQ(d.row("other")->flag, RangeFlag::kNone);         // no range configured
+  EXPECT_EQ(d.row("smudge")->flag, RangeFlag::kNone);
+  auto counts = normal_marrow_counts();
+  counts["lymphocyte"] = 20;  // 20 / 440 = 4.5 % -> "5" < 9: low
+  const Differential low = differential_of(shipped_taxonomy("marrow"), counts);
+  EXPECT_EQ(low.row("lymphocyte")->display, "5");
+  EXPECT_EQ(low.row("lymphocyte")->flag, RangeFlag::kLow);
+}
+
+TEST(Differential, FlagsFollowTheDisplayedValue) {
+  // 2.4 % blasts on 500 cells is printed "2"; with a 0-2 range it must not be flagged high.
+  Taxonomy t = shipped_taxonomy("marrow");
+  std::map<std::string, int> counts{{"blast", 12}, {"lymphocyte", 488}};  // 2.4 %
+  EXPECT_EQ(differential_of(t, counts).row("blast")->display, "2");
+  EXPECT_EQ(differential_of(t, counts).row("blast")->flag, RangeFlag::kNormal);
+  counts = {{"blast", 13}, {"lymphocyte", 487}};  // 2.6 % -> "3": high
+  EXPECT_EQ(differential_of(t, counts).row("blast")->flag, RangeFlag::kHigh);
+}
+
+TEST(Differential, DisplayPrecisionRule) {
+  EXPECT_EQ(display_decimals(999), 0);
+  EXPECT_EQ(display_decimals(1000), 1);
+  EXPECT_EQ(format_fixed(2.5, 0), "3");  // half away from zero, not to even
+  EXPECT_EQ(format_fixed(0.25, 1), "0.3");
+  EXPECT_EQ(format_fixed(0.0, 1), "0.0");
+  const Taxonomy t = shipped_taxonomy("marrow");
+  // 999 cells: 1 blast = 0.1001 % -> "0"; 1000 cells: 1 blast = 0.1 % -> "0.1".
+  Differential d = differential_of(t, {{"blast", 1}, {"lymphocyte", 998}});
+  EXPECT_EQ(d.decimals, 0);
+  EXPECT_EQ(d.row("blast")->display, "0");
+  EXPECT_EQ(d.row("lymphocyte")->display, "100");
+  d = differential_of(t, {{"blast", 1}, {"lymphocyte", 999}});
+  EXPECT_EQ(d.decimals, 1);
+  EXPECT_EQ(d.row("blast")->display, "0.1");
+  EXPECT_EQ(d.row("lymphocyte")->display, "99.9");
+  // Smudge cells do not count toward the 1000.
+  d = differential_of(t, {{"blast", 1}, {"lymphocyte", 998}, {"smudge", 50}});
+  EXPECT_EQ(d.decimals, 0);
+}
+
+TEST(Differential, MeRatioWithConfigurableNumerator) {
+  Taxonomy t = shipped_taxonomy("marrow");
+  const Differential d = differential_of(t, normal_marrow_counts());
+  ASSERT_TRUE(d.me_ratio.has_value());
+  EXPECT_EQ(d.me_ratio->numerator, 300);
+  EXPECT_EQ(d.me_ratio->denominator, 100);
+  EXPECT_DOUBLE_EQ(*d.me_ratio->value, 3.0);
+  EXPECT_EQ(d.me_ratio->display, "3.00:1");
+  EXPECT_EQ(d.me_ratio->flag, RangeFlag::kNormal);
+  // Monocytes on the myeloid side (a lab's choice): (300 + 15) / 100.
+  for (auto& c : t.classes)
+    if (c.id == "monocyte") c.in_me_numerator = true;
+  const Differential with_mono = differential_of(t, normal_marrow_counts());
+  EXPECT_EQ(with_mono.me_ratio->numerator, 315);
+  EXPECT_EQ(with_mono.me_ratio->display, "3.15:1");
+  // Erythroid hyperplasia: 300 / 200 = 1.5 -> low.
+  auto counts = normal_marrow_counts();
+  counts["erythroblast"] = 200;
+  EXPECT_EQ(differential_of(shipped_taxonomy("marrow"), counts).me_ratio->flag, RangeFlag::kLow);
+  // No erythroid cells: undefined, not infinite.
+  counts["erythroblast"] = 0;
+  const Differential none = differential_of(shipped_taxonomy("marrow"), counts);
+  EXPECT_FALSE(none.me_ratio->value.has_value());
+  EXPECT_EQ(none.me_ratio->display, "n/a");
+}
+
+TEST(Differential, ImmatureToMatureGranulocyteRatio) {
+  const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts());
+  EXPECT_EQ(d.i_mg_ratio.numerator, 90);    // 10 + 20 + 25 + 35
+  EXPECT_EQ(d.i_mg_ratio.denominator, 170);  // 60 + 110
+  EXPECT_NEAR(*d.i_mg_ratio.value, 90.0 / 170.0, 1e-12);
+  EXPECT_EQ(d.i_mg_ratio.display, "0.53:1");
+}
+
+TEST(Differential, BlastPercentWithIntervalAndBothFabDenominators) {
+  const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts());
+  EXPECT_EQ(d.blasts.count, 10);
+  EXPECT_DOUBLE_EQ(*d.blasts.percent, 2.0);
+  // Wilson 10/500 by the formula: 1.090 % .. 3.642 %.
+  EXPECT_NEAR(d.blasts.interval->low * 100, 1.0899, 1e-3);
+  EXPECT_NEAR(d.blasts.interval->high * 100, 3.6420, 1e-3);
+  EXPECT_EQ(d.blasts.display, "2 % (95% CI 1.1-3.6 %)");
+  EXPECT_DOUBLE_EQ(*d.erythroid_percent, 20.0);  // 100 / 500
+  EXPECT_DOUBLE_EQ(*d.blast_percent_of_nucleated, 2.0);
+  EXPECT_DOUBLE_EQ(*d.blast_percent_of_non_erythroid, 2.5);  // 10 / 400
+  EXPECT_EQ(d.total_wbc, 400);
+
+  DifferentialInput in;
+  in.counts = {{"blast", 5}, {"lymphocyte", 95}};
+  in.interval_method = IntervalMethod::kClopperPearson;
+  const Differential cp = *compute_differential(shipped_taxonomy("marrow"), in);
+  EXPECT_EQ(cp.blasts.display, "5 % (95% CI 1.6-11.3 %)");  // DOMAIN.md anchor
+}
+
+TEST(Differential, PeripheralBloodReportsNucleatedRedCellsPer100Wbc) {
+  const Taxonomy t = shipped_taxonomy("pbc11");
+  // 200 WBC + 10 NRBC + 30 platelets.
+  const Differential d = differential_of(
+      t,
+      {{"segmented_neutrophil", 120}, {"band_neutrophil", 6}, {"lymphocyte", 50},
+       {"monocyte", 14}, {"eosinophil", 8}, {"basophil", 2}, {"erythroblast", 10},
+       {"platelet", 30}},
+      Specimen::kPeripheralBlood);
+  EXPECT_EQ(d.total_wbc, 200);
+  EXPECT_EQ(d.total_nucleated, 210);
+  EXPECT_EQ(d.denominator, 200);
+  EXPECT_DOUBLE_EQ(*d.row("segmented_neutrophil")->percent, 60.0);  // 120 / 200, not / 210
+  const DifferentialRow* nrbc = d.row("erythroblast");
+  EXPECT_FALSE(nrbc->percent.has_value());
+  EXPECT_DOUBLE_EQ(*nrbc->per_100_wbc, 5.0);
+  EXPECT_EQ(nrbc->flag, RangeFlag::kHigh);  // blood range 0-0
+  EXPECT_EQ(d.row("band_neutrophil")->flag, RangeFlag::kNormal);  // 3 % in 0-5
+  EXPECT_EQ(d.row("lymphocyte")->flag, RangeFlag::kNormal);       // 25 % in 20-45
+  EXPECT_FALSE(d.me_ratio.has_value());  // a marrow ratio
+  EXPECT_EQ(d.progress.target, 200);
+  EXPECT_TRUE(d.progress.reached);
+}
+
+TEST(Differential, ProgressTowardTargetAndUnreviewedCells) {
+  const Taxonomy t = shipped_taxonomy("marrow");
+  Differential d = differential_of(t, {{"lymphocyte", 100}, {"erythroblast", 25}}, Specimen::kBoneMarrow, 12);
+  EXPECT_EQ(d.progress.counted, 125);
+  EXPECT_EQ(d.progress.target, 500);
+  EXPECT_DOUBLE_EQ(d.progress.fraction, 0.25);
+  EXPECT_FALSE(d.progress.reached);
+  EXPECT_EQ(d.unreviewed, 12);
+  EXPECT_FALSE(d.is_final_count());
+  DifferentialInput in;
+  in.counts = {{"lymphocyte", 100}};
+  in.count_target = 100;
+  d = *compute_differential(t, in);
+  EXPECT_TRUE(d.progress.reached);
+  EXPECT_TRUE(d.is_final_count());
+}
+
+TEST(Differential, NothingCountedGivesEmptyValuesNotErrors) {
+  const Differential d = differential_of(shipped_taxonomy("marrow"), {{"smudge", 3}});
+  EXPECT_EQ(d.denominator, 0);
+  EXPECT_FALSE(d.blasts.percent.has_value());
+  EXPECT_FALSE(d.blasts.interval.has_value());
+  EXPECT_FALSE(d.row("blast")->percent.has_value());
+  EXPECT_EQ(d.row("blast")->display, "-");
+  EXPECT_FALSE(d.is_final_count());
+}
+
+TEST(Differential, BadInputIsAnErrorNamingIt) {
+  const Taxonomy t = shipped_taxonomy("marrow");
+  DifferentialInput in;
+  in.counts = {{"megakaryocyte", 2}};
+  auto d = compute_differential(t, in);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(d.error().message.find("counts.megakaryocyte"), std::string::npos);
+  EXPECT_NE(d.error().message.find("blast, lymphocyte"), std::string::npos);
+  in.counts = {{"blast", -1}};
+  d = compute_differential(t, in);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("counts.blast: expected a count >= 0, found -1"),
+            std::string::npos);
+  in.counts = {};
+  in.unreviewed = -3;
+  EXPECT_FALSE(compute_differential(t, in));
+  in.unreviewed = 0;
+  in.count_target = 0;
+  EXPECT_FALSE(compute_differential(t, in));
+  in.count_target.reset();
+  in.confidence = 1.5;
+  EXPECT_FALSE(compute_differential(t, in));
+}
+
+TEST(Differential, JsonCarriesRowsRatiosAndBlasts) {
+  const Json j = differential_to_json(differential_of(shipped_taxonomy("marrow"),
+                                                      normal_marrow_counts(), Specimen::kBoneMarrow, 4));
+  EXPECT_EQ(j["specimen"], "bone_marrow");
+  EXPECT_EQ(j["rows"].size(), 13u);
+  EXPECT_EQ(j["rows"][0]["id"], "blast");
+  EXPECT_EQ(j["rows"][0]["names"]["zh"], "原始细胞");
+  EXPECT_EQ(j["rows"][6]["flag"], "high");
+  EXPECT_TRUE(j["rows"][12]["percent"].is_null());
+  EXPECT_EQ(j["me_ratio"]["display"], "3.00:1");
+  EXPECT_EQ(j["blasts"]["method"], "wilson");
+  EXPECT_NEAR(j["blasts"]["interval"]["low"].get<double>(), 1.0899, 1e-3);
+  EXPECT_EQ(j["unreviewed"], 4);
+  EXPECT_EQ(j["final_count"], false);
+}
+
+}  // namespace
+}  // namespace ms
