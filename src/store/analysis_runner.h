@@ -1,0 +1,50 @@
+#pragma once
+// What an analysis job runs: one field image in, the cells found in it out. The detection and
+// classification pipeline implements this interface; the job queue only stores what it returns,
+// so the queue, its durability and its tests do not depend on LibTorch or on trained models.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/box.h"
+#include "core/error.h"
+
+namespace ms::store {
+
+struct AnalysisInput {
+  std::int64_t job_id = 0, image_id = 0, sample_id = 0;
+  std::string image_path;  // absolute path of the original in the content-addressed store
+  std::string sha256;      // of the image bytes
+  std::string specimen;    // "bone_marrow" | "peripheral_blood"
+};
+
+struct AnalysedCell {
+  Box box;                 // xyxy, pixels of the field image
+  float det_score = 0.f;   // detector confidence in [0,1]
+  std::string cell_class;  // the classifier's suggestion
+  float probability = 0.f; // its softmax probability
+  std::vector<std::pair<std::string, float>> top_k;  // best first, probabilities
+  float entropy = 0.f;     // nats, of the full class distribution
+  bool flagged = false;    // needs attention (low confidence / high entropy)
+};
+
+struct AnalysisOutput {
+  std::vector<AnalysedCell> cells;
+  std::string detector_version, classifier_version;
+};
+
+class AnalysisRunner {
+ public:
+  virtual ~AnalysisRunner() = default;
+  // Names the models in logs and on /api/health.
+  virtual std::string name() const = 0;
+  // Must be safe to call from several worker threads at once. `progress` takes a fraction in
+  // [0,1]. Errors are kept on the job (input errors such as an undecodable file fail the job;
+  // the job can be retried).
+  virtual Result<AnalysisOutput> analyse(const AnalysisInput& input,
+                                         const std::function<void(double)>& progress) = 0;
+};
+
+}  // namespace ms::store

@@ -1,0 +1,26 @@
+#pragma once
+// Uploaded field images of a sample: metadata and content hashes (the bytes live in the server's
+// content-addressed file store). One image per content hash per sample.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/records.h"
+
+namespace ms::store {
+
+struct NewImage {
+  std::int64_t sample_id = 0;
+  std::string sha256, filename, format;
+  std::int64_t width = 0, height = 0, bytes = 0;
+  std::optional<std::string> thumbnail_sha256;
+  std::optional<std::int64_t> uploaded_by;
+};
+
+Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,
+                                                const std::string& sha256);
+Result<Image> insert_image(Tx& tx, const NewImage& m);
+Result<Image> get_image(Tx& tx, std::int64_t id);
+Result<std::vector<Image>> list_images(Tx& tx, std::int64_t sample_id);
+
+}  // namespace ms::store

@@ -1,0 +1,200 @@
+#include "store/job_queue.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace ms::store {
+namespace {
+
+constexpr const char* kJobSelect =
+    "SELECT id, kind, image_id, sample_id, status, progress, attempts, error, worker, lease_until, "
+    "created_at, started_at, finished_at FROM jobs";
+
+// The job row locked for this transaction (PostgreSQL); SQLite's write transaction already
+// excludes other writers.
+std::string owned_job_sql(Dialect d) {
+  std::string sql = "SELECT id FROM jobs WHERE id = ? AND status = 'running' AND worker = ?";
+  if (d == Dialect::kPostgres) sql += " FOR UPDATE";
+  return sql;
+}
+
+}  // namespace
+
+Result<Job> enqueue_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_id,
+                             std::optional<std::int64_t> user_id) {
+  MS_ASSIGN_OR_RETURN(auto id, tx.insert("INSERT INTO jobs (kind, image_id, sample_id, status, "
+                                         "created_by, created_at) VALUES ('analyse_image', ?, ?, "
+                                         "'queued', ?, ?) RETURNING id",
+                                         {image_id, sample_id, Value(user_id), now_ms()}));
+  return get_job(tx, id);
+}
+
+Result<std::optional<Job>> claim_job(Database& db, const std::string& worker,
+                                     std::int64_t lease_ms) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<std::optional<Job>> {
+    const auto now = now_ms();
+    std::string pick =
+        "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < ?) "
+        "ORDER BY id LIMIT 1";
+    if (tx.dialect() == Dialect::kPostgres) pick += " FOR UPDATE SKIP LOCKED";
+    MS_ASSIGN_OR_RETURN(auto row, tx.query_one(pick, {now}));
+    if (!row) return std::optional<Job>{};
+    const auto id = row->i("id");
+    MS_ASSIGN_OR_RETURN(auto changed,
+                        tx.exec("UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, "
+                                "attempts = attempts + 1, progress = 0, started_at = ? "
+                                "WHERE id = ?",
+                                {worker, now + lease_ms, now, id}));
+    MS_CHECK(changed == 1, "claimed job vanished inside its transaction");
+    MS_ASSIGN_OR_RETURN(Job job, get_job(tx, id));
+    return std::optional<Job>(std::move(job));
+  });
+}
+
+Result<bool> renew_job(Database& db, std::int64_t job_id, const std::string& worker,
+                       double progress, std::int64_t lease_ms) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<bool> {
+    MS_ASSIGN_OR_RETURN(auto changed,
+                        tx.exec("UPDATE jobs SET progress = ?, lease_until = ? WHERE id = ? AND "
+                                "status = 'running' AND worker = ?",
+                                {progress, now_ms() + lease_ms, job_id, worker}));
+    return changed == 1;
+  });
+}
+
+Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& worker,
+                          const AnalysisOutput& out) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<bool> {
+    MS_ASSIGN_OR_RETURN(auto owned, tx.query_one(owned_job_sql(tx.dialect()), {job_id, worker}));
+    if (!owned) return false;
+    MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
+    const auto now = now_ms();
+    for (std::size_t k = 0; k < out.cells.size(); ++k) {
+      const AnalysedCell& c = out.cells[k];
+      Json top = Json::array();
+      for (const auto& [name, p] : c.top_k) top.push_back({{"class", name}, {"p", p}});
+      MS_RETURN_IF_ERROR(tx.exec(
+          "INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, y2, det_score, "
+          "suggested_class, probability, top_k, entropy, flagged, detector_version, "
+          "classifier_version, confirmed, created_at, updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+          {job_id, static_cast<std::int64_t>(k), job.image_id, job.sample_id, c.box.x1, c.box.y1,
+           c.box.x2, c.box.y2, c.det_score, c.cell_class, c.probability, top.dump(), c.entropy,
+           c.flagged, out.detector_version, out.classifier_version, now, now}));
+    }
+    MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'done', progress = 1, error = NULL, "
+                               "lease_until = NULL, finished_at = ? WHERE id = ?",
+                               {now, job_id}));
+    return true;
+  });
+}
+
+Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& worker,
+                      const std::string& error) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<bool> {
+    MS_ASSIGN_OR_RETURN(auto changed,
+                        tx.exec("UPDATE jobs SET status = 'failed', error = ?, lease_until = NULL, "
+                                "finished_at = ? WHERE id = ? AND status = 'running' AND worker = ?",
+                                {error.substr(0, 4000), now_ms(), job_id, worker}));
+    return changed == 1;
+  });
+}
+
+Result<Job> retry_job(Tx& tx, std::int64_t job_id) {
+  MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
+  if (job.status != JobStatus::kFailed)
+    return fail(ErrorCode::kConflict,
+                fmt::format("job {} is {}; only failed jobs can be retried", job_id,
+                            config_to_json(job.status).get<std::string>()));
+  MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'queued', progress = 0, worker = NULL, "
+                             "finished_at = NULL WHERE id = ? AND status = 'failed'",
+                             {job_id}));
+  return get_job(tx, job_id);
+}
+
+Result<std::int64_t> requeue_running_jobs(Database& db, bool all) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<std::int64_t> {
+    if (all)
+      return tx.exec("UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, "
+                     "progress = 0 WHERE status = 'running'");
+    return tx.exec("UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, "
+                   "progress = 0 WHERE status = 'running' AND lease_until < ?",
+                   {now_ms()});
+  });
+}
+
+Result<Job> get_job(Tx& tx, std::int64_t id) {
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one(std::string(kJobSelect) + " WHERE id = ?", {id}));
+  if (!row) return fail(ErrorCode::kNotFound, "job " + std::to_string(id) + " does not exist");
+  return from_row<Job>(*row);
+}
+
+Result<std::vector<Job>> list_jobs(Tx& tx, const JobQuery& q) {
+  std::string sql = std::string(kJobSelect) + " WHERE 1 = 1";
+  Params params;
+  if (q.sample_id) {
+    sql += " AND sample_id = ?";
+    params.push_back(*q.sample_id);
+  }
+  if (q.status) {
+    sql += " AND status = ?";
+    params.push_back(config_to_json(*q.status).get<std::string>());
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  params.push_back(std::clamp<std::int64_t>(q.limit, 1, 1000));
+  MS_ASSIGN_OR_RETURN(auto rows, tx.query(sql, params));
+  std::vector<Job> out;
+  for (const auto& r : rows) out.push_back(from_row<Job>(r));
+  return out;
+}
+
+Result<SampleProgress> sample_progress(Tx& tx, std::int64_t sample_id) {
+  SampleProgress p;
+  MS_ASSIGN_OR_RETURN(auto target, tx.query_one("SELECT count_target FROM samples WHERE id = ?",
+                                                {sample_id}));
+  if (!target)
+    return fail(ErrorCode::kNotFound, "sample " + std::to_string(sample_id) + " does not exist");
+  p.count_target = target->i("count_target");
+  MS_ASSIGN_OR_RETURN(auto images,
+                      tx.query_one("SELECT COUNT(*) AS n FROM images WHERE sample_id = ?", {sample_id}));
+  p.images = images->i("n");
+  MS_ASSIGN_OR_RETURN(auto rows, tx.query("SELECT status, COUNT(*) AS n, SUM(progress) AS pr FROM "
+                                          "jobs WHERE sample_id = ? GROUP BY status",
+                                          {sample_id}));
+  double running_progress = 0;
+  for (const auto& r : rows) {
+    const auto s = r.s("status");
+    const auto n = r.i("n");
+    if (s == "queued") p.queued = n;
+    if (s == "running") {
+      p.running = n;
+      running_progress = r.d("pr");
+    }
+    if (s == "done") p.done = n;
+    if (s == "failed") p.failed = n;
+  }
+  const auto total = p.queued + p.running + p.done + p.failed;
+  p.fraction = total == 0 ? 0.0 : (p.done + p.failed + running_progress) / static_cast<double>(total);
+  MS_ASSIGN_OR_RETURN(auto cells, tx.query_one("SELECT COUNT(*) AS n, COALESCE(SUM(confirmed), 0) "
+                                               "AS r FROM cells WHERE sample_id = ?",
+                                               {sample_id}));
+  p.cells = cells->i("n");
+  p.reviewed_cells = cells->i("r");
+  return p;
+}
+
+Result<QueueCounts> queue_counts(Tx& tx) {
+  QueueCounts c;
+  MS_ASSIGN_OR_RETURN(auto rows, tx.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"));
+  for (const auto& r : rows) {
+    const auto s = r.s("status");
+    if (s == "queued") c.queued = r.i("n");
+    if (s == "running") c.running = r.i("n");
+    if (s == "done") c.done = r.i("n");
+    if (s == "failed") c.failed = r.i("n");
+  }
+  return c;
+}
+
+}  // namespace ms::store

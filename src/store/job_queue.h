@@ -1,0 +1,67 @@
+#pragma once
+// Durable analysis jobs: a table is the queue. A worker claims the oldest queued job atomically
+// (SQLite: BEGIN IMMEDIATE serialises writers; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so
+// workers on several machines never take the same row) and holds a lease it renews while it
+// works. A job whose lease ran out (its worker died) is claimable again. Results are written in
+// one transaction that first checks the worker still owns the job, and UNIQUE (job_id,
+// cell_index) forbids a second copy of any cell: a job's cells are written exactly once.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/analysis_runner.h"
+#include "store/records.h"
+
+namespace ms::store {
+
+Result<Job> enqueue_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_id,
+                             std::optional<std::int64_t> user_id);
+// The oldest claimable job, now running under `worker` until now + lease_ms; nullopt if none.
+Result<std::optional<Job>> claim_job(Database& db, const std::string& worker, std::int64_t lease_ms);
+// Renews the lease and records progress; false when the worker no longer owns the job.
+Result<bool> renew_job(Database& db, std::int64_t job_id, const std::string& worker,
+                       double progress, std::int64_t lease_ms);
+// Writes the cells and marks the job done, all or nothing; false (nothing written) when the
+// worker no longer owns the job.
+Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& worker,
+                          const AnalysisOutput& out);
+// Marks the job failed with its error (kept until a retry succeeds).
+Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& worker,
+                      const std::string& error);
+// failed -> queued. kConflict for any other status.
+Result<Job> retry_job(Tx& tx, std::int64_t job_id);
+// Start-up recovery: running jobs go back to the queue. `all`: every running job (a single
+// process owns the database, as with SQLite); otherwise only those whose lease has run out.
+Result<std::int64_t> requeue_running_jobs(Database& db, bool all);
+
+Result<Job> get_job(Tx& tx, std::int64_t id);
+struct JobQuery {
+  std::optional<std::int64_t> sample_id;
+  std::optional<JobStatus> status;
+  std::int64_t limit = 100;
+};
+Result<std::vector<Job>> list_jobs(Tx& tx, const JobQuery& q);
+
+struct SampleProgress {
+  std::int64_t images = 0, queued = 0, running = 0, done = 0, failed = 0;
+  std::int64_t cells = 0, reviewed_cells = 0, count_target = 0;
+  double fraction = 0;  // jobs finished (done or failed) / jobs, with running jobs' progress
+  template <class V>
+  void visit(V& v) {
+    v("images", images); v("queued", queued); v("running", running); v("done", done);
+    v("failed", failed); v("cells", cells); v("reviewed_cells", reviewed_cells);
+    v("count_target", count_target); v("fraction", fraction);
+  }
+};
+Result<SampleProgress> sample_progress(Tx& tx, std::int64_t sample_id);
+
+struct QueueCounts {
+  std::int64_t queued = 0, running = 0, done = 0, failed = 0;
+  template <class V>
+  void visit(V& v) {
+    v("queued", queued); v("running", running); v("done", done); v("failed", failed);
+  }
+};
+Result<QueueCounts> queue_counts(Tx& tx);
+
+}  // namespace ms::store

@@ -1,0 +1,242 @@
+#include "store/schema.h"
+
+#include <fmt/format.h>
+
+namespace ms::store {
+namespace {
+
+// Timestamps are Unix milliseconds (BIGINT) everywhere: portable, sortable, one unit.
+// Booleans are INTEGER 0/1 (SQLite has no BOOLEAN; PostgreSQL's would need casts in shared SQL).
+// Cells hold what review and reports need later: the model's suggestion with its top-k JSON, the
+// reviewer's class, who confirmed it and when. UNIQUE (job_id, cell_index) makes writing a job's
+// cells twice impossible even if two workers raced past the job-status check.
+const char* kSchemaV1 = R"SQL(
+CREATE TABLE users (
+  id {id},
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'doctor', 'technician', 'viewer')),
+  enabled INTEGER NOT NULL DEFAULT 0,
+  display_name TEXT NOT NULL DEFAULT '',
+  email TEXT NOT NULL DEFAULT '',
+  phone TEXT NOT NULL DEFAULT '',
+  department TEXT NOT NULL DEFAULT '',
+  gender TEXT NOT NULL DEFAULT '',
+  avatar_sha256 TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  last_login_at BIGINT
+);
+CREATE TABLE sessions (
+  id {id},
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  csrf_token TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  ip TEXT NOT NULL DEFAULT '',
+  user_agent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE login_failures (
+  id {id},
+  username TEXT NOT NULL,
+  ip TEXT NOT NULL DEFAULT '',
+  at BIGINT NOT NULL
+);
+CREATE INDEX login_failures_user ON login_failures (username, at);
+CREATE TABLE patients (
+  id {id},
+  identifier TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  sex TEXT NOT NULL DEFAULT 'unknown' CHECK (sex IN ('female', 'male', 'other', 'unknown')),
+  birth_date TEXT,
+  keywords TEXT NOT NULL DEFAULT '',
+  notes TEXT NOT NULL DEFAULT '',
+  created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX patients_name ON patients (name);
+CREATE TABLE samples (
+  id {id},
+  patient_id BIGINT NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+  accession TEXT NOT NULL UNIQUE,
+  specimen TEXT NOT NULL CHECK (specimen IN ('bone_marrow', 'peripheral_blood')),
+  collection_date TEXT,
+  count_target INTEGER NOT NULL CHECK (count_target > 0),
+  status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'in_review', 'signed')),
+  notes TEXT NOT NULL DEFAULT '',
+  signed_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  signed_at BIGINT,
+  created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX samples_patient ON samples (patient_id);
+CREATE TABLE images (
+  id {id},
+  sample_id BIGINT NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  sha256 TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  format TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  bytes BIGINT NOT NULL,
+  thumbnail_sha256 TEXT,
+  uploaded_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (sample_id, sha256)
+);
+CREATE TABLE model_versions (
+  id {id},
+  kind TEXT NOT NULL CHECK (kind IN ('detector', 'classifier')),
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  sha256 TEXT NOT NULL DEFAULT '',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  active INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  UNIQUE (kind, name, version)
+);
+CREATE TABLE jobs (
+  id {id},
+  kind TEXT NOT NULL DEFAULT 'analyse_image',
+  image_id BIGINT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  sample_id BIGINT NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+  progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  worker TEXT,
+  lease_until BIGINT,
+  created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT
+);
+CREATE INDEX jobs_status ON jobs (status, id);
+CREATE INDEX jobs_sample ON jobs (sample_id);
+CREATE TABLE cells (
+  id {id},
+  job_id BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  cell_index INTEGER NOT NULL,
+  image_id BIGINT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  sample_id BIGINT NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  x1 DOUBLE PRECISION NOT NULL,
+  y1 DOUBLE PRECISION NOT NULL,
+  x2 DOUBLE PRECISION NOT NULL,
+  y2 DOUBLE PRECISION NOT NULL,
+  det_score DOUBLE PRECISION NOT NULL,
+  suggested_class TEXT NOT NULL,
+  probability DOUBLE PRECISION NOT NULL,
+  top_k TEXT NOT NULL DEFAULT '[]',
+  entropy DOUBLE PRECISION NOT NULL DEFAULT 0,
+  flagged INTEGER NOT NULL DEFAULT 0,
+  detector_version TEXT NOT NULL DEFAULT '',
+  classifier_version TEXT NOT NULL DEFAULT '',
+  reviewed_class TEXT,
+  reviewer_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  confirmed INTEGER NOT NULL DEFAULT 0,
+  reviewed_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (job_id, cell_index)
+);
+CREATE INDEX cells_sample ON cells (sample_id, suggested_class);
+CREATE INDEX cells_image ON cells (image_id);
+CREATE TABLE audit_events (
+  id {id},
+  at BIGINT NOT NULL,
+  user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  entity_type TEXT NOT NULL,
+  entity_id BIGINT NOT NULL,
+  action TEXT NOT NULL,
+  from_value TEXT,
+  to_value TEXT,
+  ip TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_events_entity ON audit_events (entity_type, entity_id);
+CREATE TABLE log_entries (
+  id {id},
+  at BIGINT NOT NULL,
+  user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  username TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  details TEXT NOT NULL DEFAULT '',
+  ip TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX log_entries_at ON log_entries (at);
+CREATE INDEX log_entries_action ON log_entries (action, at);
+)SQL";
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "users, sessions, patients, samples, images, jobs, cells, audit, log", kSchemaV1},
+  };
+  return all;
+}
+
+std::string migration_sql(const Migration& m, Dialect d) {
+  std::string sql = m.sql;
+  replace_all(sql, "{id}",
+              d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY");
+  return sql;
+}
+
+Status migrate(Database& db) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Status {
+    if (tx.dialect() == Dialect::kPostgres) {
+      // Serialises concurrent first starts; released at commit.
+      auto locked = tx.query("SELECT pg_advisory_xact_lock(726173)");
+      if (!locked) return tl::unexpected(locked.error());
+    }
+    auto created = tx.exec_script(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+    if (!created) return created;
+    auto cur = tx.query_one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version");
+    if (!cur) return tl::unexpected(cur.error());
+    const int current = static_cast<int>((*cur)->i("v"));
+    const int newest = migrations().back().version;
+    if (current > newest)
+      return fail(ErrorCode::kConflict, "database schema",
+                  fmt::format("version <= {} (this build)", newest), std::to_string(current));
+    for (const auto& m : migrations()) {
+      if (m.version <= current) continue;
+      auto applied = tx.exec_script(migration_sql(m, tx.dialect()));
+      if (!applied) return applied;
+      auto rec = tx.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                         {m.version, m.name, now_ms()});
+      if (!rec) return tl::unexpected(rec.error());
+    }
+    return {};
+  });
+}
+
+Result<int> schema_version(Database& db) {
+  return db.transact(TxMode::kRead, [&](Tx& tx) -> Result<int> {
+    const char* sql = tx.dialect() == Dialect::kSqlite
+                          ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'schema_version'"
+                          : "SELECT COUNT(*) AS n FROM information_schema.tables "
+                            "WHERE table_name = 'schema_version' AND table_schema = current_schema()";
+    auto exists = tx.query_one(sql);
+    if (!exists) return tl::unexpected(exists.error());
+    if ((*exists)->i("n") == 0) return 0;
+    auto cur = tx.query_one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version");
+    if (!cur) return tl::unexpected(cur.error());
+    return static_cast<int>((*cur)->i("v"));
+  });
+}
+
+}  // namespace ms::store

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include "store/csv.h"
+#include "store/user_store.h"
+#include "unit/store/store_fixture.h"
+
+namespace ms::store {
+namespace {
+
+TEST(Placeholders, NumberedOutsideQuotes) {
+  EXPECT_EQ(number_placeholders("SELECT ? , '?' , \"a?\" WHERE x = ? AND y LIKE '%?%' OR z = ?"),
+            "SELECT $1 , '?' , \"a?\" WHERE x = $2 AND y LIKE '%?%' OR z = $3");
+}
+
+TEST(OpenDatabase, RejectsUnknownUrl) {
+  auto db = open_database("mysql://x");
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(db.error().message.find("postgresql://"), std::string::npos);
+}
+
+TEST(OpenDatabase, UnreachablePostgresIsAnIoError) {
+  auto db = open_database("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2");
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, ErrorCode::kIo);
+  EXPECT_EQ(db.error().message.find("secret"), std::string::npos) << "password leaked";
+}
+
+TEST(Csv, QuotesCommasAndLineBreaks) {
+  auto rows = parse_csv("\xEF\xBB\xBF" "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n1,,3", "t");
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[1][0], "x, y");
+  EXPECT_EQ((*rows)[1][1], "say \"hi\"");
+  EXPECT_EQ((*rows)[1][2], "two\nlines");
+  EXPECT_EQ((*rows)[2][1], "");
+  EXPECT_EQ(csv_line({"a,b", "=SUM(A1)", "q\""}), "\"a,b\",'=SUM(A1),\"q\"\"\"\r\n");
+  auto bad = parse_csv("a\n\"open", "upload.csv");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("upload.csv line 2"), std::string::npos);
+}
+
+TEST_P(StoreTest, MigrationsAreIdempotentAndVersioned) {
+  auto v = schema_version(*db_);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, migrations().back().version);
+  ASSERT_TRUE(migrate(*db_));
+  EXPECT_EQ(*schema_version(*db_), migrations().back().version);
+}
+
+TEST_P(StoreTest, TransactionRollsBackOnErrorAndOnException) {
+  NewUser u{"alice", "password1", Role::kDoctor, true, "", "", "", "", ""};
+  auto r = db_->transact(TxMode::kWrite, [&](Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(create_user(tx, u, "hash"));
+    return fail(ErrorCode::kInvalidArgument, "second step failed");
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "second step failed");
+  EXPECT_THROW(db_->transact(TxMode::kWrite, [&](Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(create_user(tx, u, "hash"));
+    throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  auto n = db_->transact(TxMode::kRead, [&](Tx& tx) { return count_users(tx); });
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0);
+}
+
+TEST_P(StoreTest, UniqueViolationIsAConflict) {
+  auto r = db_->transact(TxMode::kWrite, [&](Tx& tx) -> Status {
+    for (int k = 0; k < 2; ++k)
+      MS_RETURN_IF_ERROR(tx.exec("INSERT INTO users (username, password_hash, role, created_at, "
+                                 "updated_at) VALUES (?, 'h', 'viewer', 0, 0)",
+                                 {"bob"}));
+    return {};
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict) << r.error().message;
+  // A CHECK constraint names the refused value as invalid input.
+  auto c = db_->transact(TxMode::kWrite, [&](Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(tx.exec("INSERT INTO users (username, password_hash, role, created_at, "
+                               "updated_at) VALUES ('carol', 'h', 'king', 0, 0)"));
+    return {};
+  });
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument) << c.error().message;
+}
+
+TEST_P(StoreTest, ValuesRoundTripWithTypes) {
+  auto r = write([&](Tx& tx) -> Result<Row> {
+    MS_RETURN_IF_ERROR(tx.exec(
+        "INSERT INTO log_entries (at, user_id, username, action, details) VALUES (?, ?, ?, ?, ?)",
+        {std::int64_t{1} << 40, nullptr, "Zoë 李", "test.types", "it's \"quoted\" ?"}));
+    MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT at, user_id, username, details, 0.25 AS q "
+                                               "FROM log_entries WHERE action = ?",
+                                               {"test.types"}));
+    return *row;
+  });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->i("at"), std::int64_t{1} << 40);
+  EXPECT_TRUE(r->is_null("user_id"));
+  EXPECT_EQ(r->s("username"), "Zoë 李");
+  EXPECT_EQ(r->s("details"), "it's \"quoted\" ?");
+  EXPECT_DOUBLE_EQ(r->d("q"), 0.25);
+  EXPECT_THROW(r->i("missing"), MarrowError);
+}
+
+TEST_P(StoreTest, SessionsAreFoundOnlyWhileLive) {
+  auto user = write([&](Tx& tx) {
+    return create_user(tx, NewUser{"dora", "password1", Role::kTechnician, true, "", "", "", "", ""},
+                       "h");
+  });
+  ASSERT_TRUE(user);
+  const auto now = now_ms();
+  ASSERT_TRUE(write([&](Tx& tx) {
+    return insert_session(tx, user->id, "tokenhash", "csrf", now + 60000, "127.0.0.1", "test");
+  }));
+  auto find = [&](std::int64_t at) {
+    return db_->transact(TxMode::kRead, [&](Tx& tx) { return find_session(tx, "tokenhash", at); });
+  };
+  auto live = find(now);
+  ASSERT_TRUE(live && *live);
+  EXPECT_EQ((*live)->user.username, "dora");
+  EXPECT_EQ((*live)->session.csrf_token, "csrf");
+  EXPECT_FALSE(*find(now + 120000)) << "expired session found";
+  ASSERT_TRUE(write([&](Tx& tx) { return revoke_user_sessions(tx, user->id); }));
+  EXPECT_FALSE(*find(now)) << "revoked session found";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(ms::testing::test_backends()),
+                         ms::testing::backend_name);
+
+}  // namespace
+}  // namespace ms::store
