@@ -139,6 +139,13 @@ AugmentSample rotate90(const AugmentSample& s, int quarter_turns) {
   return out;
 }
 
+AugmentSample dihedral_augment(const AugmentSample& s, std::mt19937& rng) {
+  // Element e in 1..7 of D4 = (flip or not) x (0..3 quarter turns), identity excluded.
+  const int e = uniform_int(rng, 1, 7);
+  const AugmentSample turned = rotate90(s, e % 4);
+  return e >= 4 ? hflip(turned) : turned;
+}
+
 AugmentSample rotate(const AugmentSample& s, float degrees, float min_visible) {
   check_sample(s);
   MS_CHECK(std::isfinite(degrees), "rotation angle must be finite");

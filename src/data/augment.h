@@ -30,6 +30,11 @@ struct AugmentSample {
 AugmentSample hflip(const AugmentSample& s);
 AugmentSample vflip(const AugmentSample& s);
 AugmentSample rotate90(const AugmentSample& s, int quarter_turns);  // counter-clockwise
+// One of the 7 non-identity symmetries of the square (horizontal or vertical flip, a flip about
+// either diagonal, a 90/180/270-degree turn), uniformly: the thesis's flips and rotations for
+// oversampled minority classes (data/sampler.h draws marked augment). Lossless: no
+// interpolation, no box ever dropped.
+AugmentSample dihedral_augment(const AugmentSample& s, std::mt19937& rng);
 // Arbitrary angle (degrees, counter-clockwise) about the centre, same canvas size; boxes become
 // the axis-aligned hull of their rotated corners... shrunk toward an inscribed ellipse (cells are
 // round), clipped; boxes left with < min_visible of their area are dropped.
