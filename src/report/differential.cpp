@@ -63,6 +63,9 @@ CountRatio make_ratio(int numerator, int denominator, const std::optional<Refere
   return r;
 }
 
+// Far above any manual or automated count; keeps the int sums over a few dozen classes exact.
+constexpr int kMaxCount = 10'000'000;
+
 Status check_input(const Taxonomy& t, const DifferentialInput& in) {
   for (const auto& [id, n] : in.counts) {
     if (!t.find(id)) {
@@ -71,12 +74,13 @@ Status check_input(const Taxonomy& t, const DifferentialInput& in) {
       return fail(ErrorCode::kInvalidArgument, "counts." + id,
                   "a class of taxonomy \"" + t.name + "\" (" + known + ")", "an unknown class");
     }
-    if (n < 0)
-      return fail(ErrorCode::kInvalidArgument, "counts." + id, "a count >= 0", std::to_string(n));
+    if (n < 0 || n > kMaxCount)
+      return fail(ErrorCode::kInvalidArgument, "counts." + id,
+                  "a count in [0, " + std::to_string(kMaxCount) + "]", std::to_string(n));
   }
-  if (in.unreviewed < 0)
-    return fail(ErrorCode::kInvalidArgument, "unreviewed", "a count >= 0",
-                std::to_string(in.unreviewed));
+  if (in.unreviewed < 0 || in.unreviewed > kMaxCount)
+    return fail(ErrorCode::kInvalidArgument, "unreviewed",
+                "a count in [0, " + std::to_string(kMaxCount) + "]", std::to_string(in.unreviewed));
   if (in.count_target && *in.count_target <= 0)
     return fail(ErrorCode::kInvalidArgument, "count_target", "a positive cell count",
                 std::to_string(*in.count_target));

@@ -112,6 +112,16 @@ table, tr, .suggestion, .signature { page-break-inside: avoid; break-inside: avo
 
 std::string e(std::string_view s) { return escape_html(s); }
 
+// Comments are typed with line breaks; keep them on paper (the text is already escaped).
+std::string with_line_breaks(const std::string& escaped) {
+  std::string out;
+  for (char c : escaped) {
+    if (c == '\r') continue;
+    out += c == '\n' ? std::string("<br>\n") : std::string(1, c);
+  }
+  return out;
+}
+
 void id_row(std::string& out, const char* key, const std::string& value) {
   if (value.empty()) return;
   out += fmt::format("<tr><td class=\"k\">{}</td><td>{}</td></tr>\n", e(key), e(value));
@@ -182,8 +192,8 @@ std::string render_report_html(const ReportData& r, Language language) {
   out += "</tbody>\n</table>\n<table class=\"ids\">\n";
   if (d.me_ratio) {
     std::string me = d.me_ratio->display;
-    if (d.me_ratio->range)
-      me += " (" + range_text(d.me_ratio->range, 0) + ":1) " + flag_text(d.me_ratio->flag, l);
+    if (d.me_ratio->range) me += " (" + range_text(d.me_ratio->range, 0) + ":1)";
+    if (const std::string flag = flag_text(d.me_ratio->flag, l); !flag.empty()) me += " " + flag;
     id_row(out, l.me_ratio, me);
   }
   id_row(out, l.i_mg_ratio, d.i_mg_ratio.display);
@@ -191,7 +201,8 @@ std::string render_report_html(const ReportData& r, Language language) {
   out += "</table>\n";
 
   if (!r.comments.empty())
-    out += fmt::format("<h2>{}</h2>\n<p class=\"comments\">{}</p>\n", e(l.comments), e(r.comments));
+    out += fmt::format("<h2>{}</h2>\n<p class=\"comments\">{}</p>\n", e(l.comments),
+                       with_line_breaks(e(r.comments)));
   if (!r.suggestions.empty()) {
     out += fmt::format("<h2>{}</h2>\n", e(l.suggestion));
     for (const auto& s : r.suggestions)

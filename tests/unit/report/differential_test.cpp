@@ -202,8 +202,11 @@ TEST(Differential, BadInputIsAnErrorNamingIt) {
   in.counts = {{"blast", -1}};
   d = compute_differential(t, in);
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().message.find("counts.blast: expected a count >= 0, found -1"),
-            std::string::npos);
+  EXPECT_NE(d.error().message.find("counts.blast: expected a count in [0, 10000000], found -1"),
+            std::string::npos)
+      << d.error().message;
+  in.counts = {{"blast", 2'000'000'000}};  // would overflow the sums
+  EXPECT_FALSE(compute_differential(t, in));
   in.counts = {};
   in.unreviewed = -3;
   EXPECT_FALSE(compute_differential(t, in));
