@@ -57,32 +57,38 @@ Status apply_override(Json& j, const std::string& assignment) {
                 "no '=' after a key");
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
+  // Split and check the whole key first, and edit a copy, so a failed override changes nothing.
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const auto dot = key.find('.', start);
+    parts.push_back(key.substr(start, dot == std::string::npos ? dot : dot - start));
+    if (parts.back().empty())
+      return fail(ErrorCode::kInvalidArgument, "--set " + assignment, "key.path=value",
+                  "an empty key segment");
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
   Json value;
   try {
     value = Json::parse(text);
   } catch (const Json::parse_error&) {
     value = text;
   }
-  Json* node = &j;
-  size_t start = 0;
-  while (true) {
-    const auto dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
-    if (part.empty())
-      return fail(ErrorCode::kInvalidArgument, "--set " + assignment, "key.path=value",
-                  "an empty key segment");
+  Json edited = j;
+  Json* node = &edited;
+  std::string walked;
+  for (const auto& part : parts) {
     if (!node->is_object()) {
       if (!node->is_null())
-        return fail(ErrorCode::kInvalidArgument, "--set " + assignment,
-                    "an object at '" + key.substr(0, start ? start - 1 : 0) + "'",
+        return fail(ErrorCode::kInvalidArgument, "--set " + assignment, "an object at '" + walked + "'",
                     json_type_name(*node));
       *node = Json::object();
     }
     node = &(*node)[part];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
+    walked += (walked.empty() ? "" : ".") + part;
   }
   *node = std::move(value);
+  j = std::move(edited);
   return {};
 }
 

@@ -14,7 +14,9 @@
 // types with the JSON path ("$.neck.levels[2]: expected integer, found string").
 // Enums are read and written as strings through an ADL function returning their names:
 //   const std::vector<std::pair<Assigner, std::string>>& enum_names(Assigner);
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -76,6 +78,16 @@ struct is_optional<std::optional<T>> : std::true_type {};
 [[noreturn]] void value_error(const std::string& path, const std::string& expected,
                               const std::string& found);
 
+// Whether the JSON integer j fits T (nlohmann's get<T>() would wrap silently).
+template <typename T>
+bool integer_fits(const Json& j) {
+  if (j.is_number_unsigned())
+    return j.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  const std::int64_t v = j.get<std::int64_t>();
+  if (v < 0) return std::is_signed_v<T> && v >= static_cast<std::int64_t>(std::numeric_limits<T>::min());
+  return static_cast<std::uint64_t>(v) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+}
+
 template <typename T>
 void read_value(const Json& j, const std::string& path, T& out);
 template <typename T>
@@ -109,10 +121,16 @@ void read_value(const Json& j, const std::string& path, T& out) {
     out = j.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
     if (!j.is_number_integer()) type_error(path, "integer", j);
+    if (!integer_fits<T>(j))
+      value_error(path,
+                  "an integer in [" + std::to_string(std::numeric_limits<T>::min()) + ", " +
+                      std::to_string(std::numeric_limits<T>::max()) + "]",
+                  j.dump());
     out = j.get<T>();
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!j.is_number()) type_error(path, "number", j);
     out = j.get<T>();
+    if (!std::isfinite(out)) value_error(path, "a number within float range", j.dump());
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!j.is_string()) type_error(path, "string", j);
     out = j.get<std::string>();
