@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -123,9 +124,14 @@ Result<ImageInfo> probe_image(const std::uint8_t* d, std::size_t n, const std::s
       return ImageInfo{f, static_cast<int>(be32(d + 16)), static_cast<int>(be32(d + 20))};
     case ImageFormat::kBmp: {
       if (n < 26) return fail(ErrorCode::kCorruptInput, name, "a BMP header", "a truncated header");
-      int w = static_cast<int>(le32(d + 18));
-      int h = static_cast<int>(le32(d + 22));
-      return ImageInfo{f, w, h < 0 ? -h : h};
+      // Signed 32-bit fields (a negative height means top-down rows); widen before negating so
+      // a hostile INT_MIN height is an error, not undefined behaviour.
+      const std::int64_t w = static_cast<std::int32_t>(le32(d + 18));
+      const std::int64_t h = static_cast<std::int32_t>(le32(d + 22));
+      const std::int64_t rows = h < 0 ? -h : h;
+      if (rows > std::numeric_limits<int>::max())
+        return fail(ErrorCode::kCorruptInput, name, "a BMP height within 31 bits", std::to_string(h));
+      return ImageInfo{f, static_cast<int>(w), static_cast<int>(rows)};
     }
     case ImageFormat::kTiff: return probe_tiff(d, n, name);
     default:
