@@ -5,6 +5,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/error.h"
+
 namespace ms {
 
 float intersection_area(const Box& a, const Box& b) {
@@ -36,6 +38,10 @@ Box clip_box(const Box& b, float width, float height) {
 }
 
 Letterbox make_letterbox(int src_w, int src_h, int dst_w, int dst_h) {
+  // A zero side would give an infinite scale and a huge resize further on.
+  MS_CHECK(src_w > 0 && src_h > 0 && dst_w > 0 && dst_h > 0,
+           "letterbox " + std::to_string(src_w) + "x" + std::to_string(src_h) + " -> " +
+               std::to_string(dst_w) + "x" + std::to_string(dst_h));
   Letterbox lb;
   lb.src_w = src_w;
   lb.src_h = src_h;
