@@ -29,7 +29,8 @@ struct AugmentSample {
 // Deterministic geometric transforms.
 AugmentSample hflip(const AugmentSample& s);
 AugmentSample vflip(const AugmentSample& s);
-AugmentSample rotate90(const AugmentSample& s, int quarter_turns);  // counter-clockwise
+// Counter-clockwise quarter turns (any integer, taken mod 4); odd turns swap width and height.
+AugmentSample rotate90(const AugmentSample& s, int quarter_turns);
 // One of the 7 non-identity symmetries of the square (horizontal or vertical flip, a flip about
 // either diagonal, a 90/180/270-degree turn), uniformly: the thesis's flips and rotations for
 // oversampled minority classes (data/sampler.h draws marked augment). Lossless: no

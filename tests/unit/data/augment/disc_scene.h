@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/box.h"
+#include "data/augment.h"
 
 namespace ms::scene {
 
@@ -47,6 +48,37 @@ inline void expect_box_near(const Box& a, const Box& b, float tol) {
   EXPECT_NEAR(a.y1, b.y1, tol);
   EXPECT_NEAR(a.x2, b.x2, tol);
   EXPECT_NEAR(a.y2, b.y2, tol);
+}
+
+// A field of discs whose colour identifies their label: disc i has colours[i] and label i.
+struct DiscField {
+  AugmentSample s;
+  std::vector<cv::Vec3b> colours;
+};
+struct Disc {
+  cv::Point centre;
+  int radius;
+  cv::Vec3b colour;
+};
+inline DiscField disc_field(cv::Size size, const cv::Scalar& background, const std::vector<Disc>& discs) {
+  DiscField f;
+  f.s.image = cv::Mat(size, CV_8UC3, background);
+  for (const Disc& d : discs) {
+    f.colours.push_back(d.colour);
+    f.s.labels.push_back(static_cast<int>(f.s.boxes.size()));
+    f.s.boxes.push_back(draw_disc(f.s.image, d.centre, d.radius, d.colour));
+  }
+  return f;
+}
+
+// Every box equals the extent of the pixels of its label's colour, within tol pixels.
+inline void expect_boxes_follow_pixels(const AugmentSample& out, const std::vector<cv::Vec3b>& colours,
+                                       float tol) {
+  ASSERT_EQ(out.boxes.size(), out.labels.size());
+  for (size_t i = 0; i < out.boxes.size(); ++i) {
+    SCOPED_TRACE("label " + std::to_string(out.labels[i]));
+    expect_box_near(out.boxes[i], extent_of(out.image, colours[out.labels[i]]), tol);
+  }
 }
 
 }  // namespace ms::scene

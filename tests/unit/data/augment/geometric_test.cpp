@@ -9,6 +9,7 @@ namespace ms {
 namespace {
 
 using scene::draw_disc;
+using scene::expect_boxes_follow_pixels;
 using scene::expect_box_near;
 using scene::extent_of;
 
@@ -59,32 +60,13 @@ TEST(Geometric, Rotate90FourTimesIsIdentity) {
 
 // Off-centre discs on a non-square canvas: after each transform every box must equal the
 // extent of its disc's pixels.
-struct DiscScene {
-  AugmentSample s;
-  std::vector<cv::Vec3b> colours;
-};
-DiscScene disc_scene() {
-  DiscScene d;
-  d.s.image = cv::Mat(90, 140, CV_8UC3, cv::Scalar(0, 0, 0));
-  for (const cv::Vec3b& c : {kRed, kGreen, kBlue}) d.colours.push_back(c);
-  d.s.boxes.push_back(draw_disc(d.s.image, {30, 25}, 12, kRed));
-  d.s.boxes.push_back(draw_disc(d.s.image, {100, 60}, 20, kGreen));
-  d.s.boxes.push_back(draw_disc(d.s.image, {70, 40}, 6, kBlue));
-  d.s.labels = {0, 1, 2};
-  return d;
-}
-
-void expect_boxes_follow_pixels(const AugmentSample& out, const std::vector<cv::Vec3b>& colours,
-                                float tol) {
-  ASSERT_EQ(out.boxes.size(), out.labels.size());
-  for (size_t i = 0; i < out.boxes.size(); ++i) {
-    SCOPED_TRACE("label " + std::to_string(out.labels[i]));
-    expect_box_near(out.boxes[i], extent_of(out.image, colours[out.labels[i]]), tol);
-  }
+scene::DiscField disc_scene() {
+  return scene::disc_field({140, 90}, cv::Scalar(0, 0, 0),
+                           {{{30, 25}, 12, kRed}, {{100, 60}, 20, kGreen}, {{70, 40}, 6, kBlue}});
 }
 
 TEST(Geometric, BoxesFollowPixelsExactlyForFlipsAndQuarterTurns) {
-  const DiscScene d = disc_scene();
+  const scene::DiscField d = disc_scene();
   expect_boxes_follow_pixels(hflip(d.s), d.colours, 0.f);
   expect_boxes_follow_pixels(vflip(d.s), d.colours, 0.f);
   for (int k = 1; k < 4; ++k) {
@@ -100,7 +82,7 @@ TEST(Geometric, BoxesFollowPixelsExactlyForFlipsAndQuarterTurns) {
 }
 
 TEST(Geometric, ArbitraryRotationKeepsRoundCellsTight) {
-  const DiscScene d = disc_scene();
+  const scene::DiscField d = disc_scene();
   for (float deg : {15.f, 33.f, -70.f, 137.f, 180.f}) {
     SCOPED_TRACE("degrees " + std::to_string(deg));
     const AugmentSample r = rotate(d.s, deg, 0.f);
@@ -172,7 +154,7 @@ TEST(Geometric, RotationDropsBoxesMostlyOutsideAndKeepsLabelsInStep) {
 }
 
 TEST(Geometric, ScaleCropZoomInAndOut) {
-  const DiscScene d = disc_scene();
+  const scene::DiscField d = disc_scene();
   const AugmentSample in = scale_crop(d.s, 1.5f, 20, 10, 0.f);
   EXPECT_EQ(in.image.size(), d.s.image.size());
   EXPECT_FLOAT_EQ(in.boxes[0].x1, d.s.boxes[0].x1 * 1.5f - 20.f);
@@ -194,7 +176,7 @@ TEST(Geometric, ScaleCropZoomInAndOut) {
 }
 
 TEST(Geometric, ScaleCropDropsBoxesCutOffAndKeepsLabelsInStep) {
-  const DiscScene d = disc_scene();
+  const scene::DiscField d = disc_scene();
   // Zoom 2x on the bottom-right: the red disc (top-left) is gone, the green one stays.
   const AugmentSample r = scale_crop(d.s, 2.f, 140, 90);
   EXPECT_EQ(r.labels, std::vector<int>{1});

@@ -9,27 +9,17 @@
 namespace ms {
 namespace {
 
-using scene::draw_disc;
 using scene::expect_box_near;
 using scene::extent_of;
 
 // Eight discs, each in its own colour that encodes its label, on a grey field.
-struct LabelledField {
-  AugmentSample s;
-  std::vector<cv::Vec3b> colours;
-};
-LabelledField labelled_field() {
-  LabelledField f;
-  f.s.image = cv::Mat(120, 160, CV_8UC3, cv::Scalar(200, 200, 200));
+scene::DiscField labelled_field() {
   const cv::Point centres[] = {{12, 12}, {60, 20}, {140, 15}, {20, 100}, {80, 60},
                                {148, 108}, {110, 90}, {40, 60}};
-  for (int i = 0; i < 8; ++i) {
-    const cv::Vec3b colour(uchar(30 * i), uchar(200 - 25 * i), uchar(i % 2 ? 20 : 90));
-    f.colours.push_back(colour);
-    f.s.boxes.push_back(draw_disc(f.s.image, centres[i], 9, colour));
-    f.s.labels.push_back(i);
-  }
-  return f;
+  std::vector<scene::Disc> discs;
+  for (int i = 0; i < 8; ++i)
+    discs.push_back({centres[i], 9, cv::Vec3b(uchar(30 * i), uchar(200 - 25 * i), uchar(i % 2 ? 20 : 90))});
+  return scene::disc_field({160, 120}, cv::Scalar(200, 200, 200), discs);
 }
 
 AugmentOptions everything() {
@@ -53,7 +43,7 @@ AugmentOptions everything() {
 }
 
 TEST(RandomAugment, SameSeedSameOutputDifferentSeedDifferent) {
-  const LabelledField f = labelled_field();
+  const scene::DiscField f = labelled_field();
   const AugmentOptions o = everything();
   std::mt19937 a(42), b(42), c(43);
   const AugmentSample x = random_augment(f.s, o, a), y = random_augment(f.s, o, b);
@@ -68,7 +58,7 @@ TEST(RandomAugment, SameSeedSameOutputDifferentSeedDifferent) {
 }
 
 TEST(RandomAugment, LabelsStayWithTheirCellsWhenBoxesDrop) {
-  const LabelledField f = labelled_field();
+  const scene::DiscField f = labelled_field();
   AugmentOptions o;  // geometry only, so colours still identify the cells
   o.rotate_prob = 1.f;
   o.rotate_degrees = 180.f;
@@ -102,7 +92,7 @@ TEST(RandomAugment, LabelsStayWithTheirCellsWhenBoxesDrop) {
 }
 
 TEST(RandomAugment, DefaultOptionsOnlyFlipAndTurn) {
-  const LabelledField f = labelled_field();
+  const scene::DiscField f = labelled_field();
   std::mt19937 rng(9);
   for (int i = 0; i < 10; ++i) {
     const AugmentSample r = random_augment(f.s, AugmentOptions{}, rng);
