@@ -15,6 +15,11 @@ const std::vector<std::pair<IntervalMethod, std::string>>& enum_names(IntervalMe
 struct ProportionInterval {
   double low = 0;
   double high = 0;
+  template <class V>
+  void visit(V& v) {
+    v("low", low);
+    v("high", high);
+  }
 };
 
 // Wilson score interval (Wilson, JASA 1927;22:209) for k successes in n trials at the two-sided

@@ -179,67 +179,25 @@ Result<Differential> compute_differential(const Taxonomy& taxonomy,
   return d;
 }
 
-namespace {
+Json differential_to_json(const Differential& d) { return config_to_json(d); }
 
-Json optional_number(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
-
-Json range_json(const std::optional<ReferenceRange>& r) {
-  return r ? Json{{"low", r->low}, {"high", r->high}} : Json(nullptr);
+Status validate_differential_snapshot(const Differential& d, const std::string& path) {
+  // A stored snapshot drives rendering; keep its numbers within what the renderers expect.
+  if (d.decimals < 0 || d.decimals > 3)
+    return fail(ErrorCode::kInvalidArgument, path + ".decimals", "0..3", std::to_string(d.decimals));
+  for (size_t i = 0; i < d.rows.size(); ++i)
+    if (d.rows[i].count < 0)
+      return fail(ErrorCode::kInvalidArgument, path + ".rows[" + std::to_string(i) + "].count",
+                  "a count >= 0", std::to_string(d.rows[i].count));
+  return {};
 }
 
-Json ratio_json(const CountRatio& r) {
-  return {{"numerator", r.numerator}, {"denominator", r.denominator},
-          {"value", optional_number(r.value)}, {"display", r.display},
-          {"range", range_json(r.range)}, {"flag", config_to_json(r.flag)}};
-}
-
-}  // namespace
-
-Json differential_to_json(const Differential& d) {
-  Json rows = Json::array();
-  for (const auto& r : d.rows)
-    rows.push_back({{"id", r.id},
-                    {"names", config_to_json(r.names)},
-                    {"colour", r.colour},
-                    {"lineage", config_to_json(r.lineage)},
-                    {"count", r.count},
-                    {"counted", r.counted},
-                    {"percent", optional_number(r.percent)},
-                    {"per_100_wbc", optional_number(r.per_100_wbc)},
-                    {"display", r.display},
-                    {"range", range_json(r.range)},
-                    {"flag", config_to_json(r.flag)}});
-  Json blasts{{"count", d.blasts.count},
-              {"percent", optional_number(d.blasts.percent)},
-              {"method", config_to_json(d.blasts.method)},
-              {"confidence", d.blasts.confidence},
-              {"display", d.blasts.display},
-              {"interval", nullptr}};
-  if (d.blasts.interval)
-    blasts["interval"] = {{"low", d.blasts.interval->low * 100},
-                          {"high", d.blasts.interval->high * 100}};
-  return {{"specimen", specimen_name(d.specimen)},
-          {"taxonomy", d.taxonomy},
-          {"rows", rows},
-          {"total_nucleated", d.total_nucleated},
-          {"total_wbc", d.total_wbc},
-          {"total_excluded", d.total_excluded},
-          {"denominator", d.denominator},
-          {"decimals", d.decimals},
-          {"erythroid_percent", optional_number(d.erythroid_percent)},
-          {"blast_percent_of_nucleated", optional_number(d.blast_percent_of_nucleated)},
-          {"blast_percent_of_non_erythroid", optional_number(d.blast_percent_of_non_erythroid)},
-          {"abnormal_promyelocyte_percent", optional_number(d.abnormal_promyelocyte_percent)},
-          {"me_ratio", d.me_ratio ? ratio_json(*d.me_ratio) : Json(nullptr)},
-          {"i_mg_ratio", ratio_json(d.i_mg_ratio)},
-          {"blasts", blasts},
-          {"progress",
-           {{"counted", d.progress.counted},
-            {"target", d.progress.target},
-            {"fraction", d.progress.fraction},
-            {"reached", d.progress.reached}}},
-          {"unreviewed", d.unreviewed},
-          {"final_count", d.is_final_count()}};
+Result<Differential> differential_from_json(const Json& j, const std::string& source) {
+  auto d = parse_config<Differential>(j, source);
+  if (!d) return d;
+  if (auto s = validate_differential_snapshot(*d, (source.empty() ? "" : source + ":") + "$"); !s)
+    return tl::unexpected(s.error());
+  return d;
 }
 
 }  // namespace ms

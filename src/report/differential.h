@@ -48,6 +48,20 @@ struct DifferentialRow {
   std::string display;  // the value as printed, with the display precision rule applied
   std::optional<ReferenceRange> range;
   RangeFlag flag = RangeFlag::kNone;
+  template <class V>
+  void visit(V& v) {
+    v("id", id);
+    v("names", names);
+    v("colour", colour);
+    v("lineage", lineage);
+    v("count", count);
+    v("counted", counted);
+    v("percent", percent);
+    v("per_100_wbc", per_100_wbc);
+    v("display", display);
+    v("range", range);
+    v("flag", flag);
+  }
 };
 
 // numerator : denominator, reported as value = numerator / denominator (X in "X:1").
@@ -58,6 +72,15 @@ struct CountRatio {
   std::string display;          // "3.20:1", or "n/a" when undefined
   std::optional<ReferenceRange> range;
   RangeFlag flag = RangeFlag::kNone;
+  template <class V>
+  void visit(V& v) {
+    v("numerator", numerator);
+    v("denominator", denominator);
+    v("value", value);
+    v("display", display);
+    v("range", range);
+    v("flag", flag);
+  }
 };
 
 struct BlastSummary {
@@ -67,6 +90,15 @@ struct BlastSummary {
   IntervalMethod method = IntervalMethod::kWilson;
   double confidence = 0.95;
   std::string display;  // "5 % (95% CI 2.2-11.2 %)"
+  template <class V>
+  void visit(V& v) {
+    v("count", count);
+    v("percent", percent);
+    v("interval", interval);
+    v("method", method);
+    v("confidence", confidence);
+    v("display", display);
+  }
 };
 
 struct CountProgress {
@@ -74,6 +106,13 @@ struct CountProgress {
   int target = 0;
   double fraction = 0;  // counted / target, may exceed 1
   bool reached = false;
+  template <class V>
+  void visit(V& v) {
+    v("counted", counted);
+    v("target", target);
+    v("fraction", fraction);
+    v("reached", reached);
+  }
 };
 
 struct Differential {
@@ -99,6 +138,28 @@ struct Differential {
   int unreviewed = 0;
   bool is_final_count() const { return unreviewed == 0 && denominator > 0; }
   const DifferentialRow* row(const std::string& id) const;  // nullptr when absent
+  template <class V>
+  void visit(V& v) {
+    v("specimen", specimen);
+    v("taxonomy", taxonomy);
+    v("rows", rows);
+    v("total_nucleated", total_nucleated);
+    v("total_wbc", total_wbc);
+    v("total_excluded", total_excluded);
+    v("denominator", denominator);
+    v("decimals", decimals);
+    v("erythroid", erythroid);
+    v("abnormal_promyelocytes", abnormal_promyelocytes);
+    v("erythroid_percent", erythroid_percent);
+    v("abnormal_promyelocyte_percent", abnormal_promyelocyte_percent);
+    v("blast_percent_of_non_erythroid", blast_percent_of_non_erythroid);
+    v("blast_percent_of_nucleated", blast_percent_of_nucleated);
+    v("me_ratio", me_ratio);
+    v("i_mg_ratio", i_mg_ratio);
+    v("blasts", blasts);
+    v("progress", progress);
+    v("unreviewed", unreviewed);
+  }
 };
 
 // Builds the differential. Errors (input, naming it): a count for a class the taxonomy does not
@@ -112,7 +173,12 @@ int display_decimals(int cells_counted);
 double round_to(double value, int decimals);
 std::string format_fixed(double value, int decimals);  // round_to, then fixed notation
 
-// JSON for the API, the CLI and the web app (the differential table component).
+// JSON for the API, the CLI and the web app (the differential table component), field for field
+// as above (interval bounds as fractions); differential_from_json reads it back (a stored
+// snapshot), with errors naming the JSON path.
 Json differential_to_json(const Differential& d);
+Result<Differential> differential_from_json(const Json& j, const std::string& source);
+// What differential_from_json checks beyond types: decimals in 0..3, no negative counts.
+Status validate_differential_snapshot(const Differential& d, const std::string& path);
 
 }  // namespace ms

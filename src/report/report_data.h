@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
+#include "core/error.h"
 #include "report/differential.h"
 #include "report/rule_set.h"
 
@@ -17,6 +19,13 @@ struct PatientInfo {
   std::string name;
   std::string sex;         // free text as recorded
   std::string birth_date;  // "YYYY-MM-DD" or empty
+  template <class V>
+  void visit(V& v) {
+    v("id", id);
+    v("name", name);
+    v("sex", sex);
+    v("birth_date", birth_date);
+  }
 };
 
 struct SampleInfo {
@@ -24,12 +33,25 @@ struct SampleInfo {
   std::string site;          // e.g. "posterior iliac crest"
   std::string adequacy;      // e.g. "adequate, particulate"
   std::string collected_at;  // ISO 8601 date or date-time; FHIR effectiveDateTime
+  template <class V>
+  void visit(V& v) {
+    v("accession", accession);
+    v("site", site);
+    v("adequacy", adequacy);
+    v("collected_at", collected_at);
+  }
 };
 
 struct SignOff {
   std::string signed_by;   // name of the qualified person
   std::string signed_at;   // ISO 8601 date-time
   std::string signature;   // e.g. a signature hash or statement recorded by the server
+  template <class V>
+  void visit(V& v) {
+    v("signed_by", signed_by);
+    v("signed_at", signed_at);
+    v("signature", signature);
+  }
 };
 
 struct ReportData {
@@ -43,6 +65,24 @@ struct ReportData {
   std::string generated_at;  // ISO 8601 date-time the report was produced
   std::optional<SignOff> sign_off;  // present: final and locked; absent: preliminary
   bool is_final() const { return sign_off.has_value(); }
+  template <class V>
+  void visit(V& v) {
+    v("report_id", report_id);
+    v("patient", patient);
+    v("sample", sample);
+    v("differential", differential);
+    v("suggestions", suggestions);
+    v("comments", comments);
+    v("reviewer", reviewer);
+    v("generated_at", generated_at);
+    v("sign_off", sign_off);
+  }
 };
+
+// A report as JSON, field for field: the snapshot a server stores at sign-off, so the locked
+// report renders and exports the same way later. report_from_json validates like
+// differential_from_json and names the JSON path in errors.
+Json report_to_json(const ReportData& report);
+Result<ReportData> report_from_json(const Json& j, const std::string& source);
 
 }  // namespace ms

@@ -88,17 +88,9 @@ std::vector<Suggestion> suggest_all(const Differential& d) {
 }
 
 Json suggestion_to_json(const Suggestion& s) {
-  Json numbers = Json::array();
-  for (const auto& n : s.numbers)
-    numbers.push_back({{"name", n.name}, {"value", n.value}, {"unit", n.unit}});
-  return {{"rule_set", config_to_json(s.rule_set)},
-          {"rule_set_title", rule_set_title(s.rule_set)},
-          {"specimen", specimen_name(s.specimen)},
-          {"rule_id", s.rule_id},
-          {"criterion_met", s.criterion_met},
-          {"text", config_to_json(s.text)},
-          {"numbers", numbers},
-          {"disclaimer", config_to_json(s.disclaimer)}};
+  Json j = config_to_json(s);
+  j["rule_set_title"] = rule_set_title(s.rule_set);
+  return j;
 }
 
 }  // namespace ms

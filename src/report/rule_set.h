@@ -22,6 +22,12 @@ struct SuggestionNumber {
   std::string name;  // e.g. "blast_percent_of_nucleated"
   double value = 0;
   std::string unit;  // "%" or "cells"
+  template <class V>
+  void visit(V& v) {
+    v("name", name);
+    v("value", value);
+    v("unit", unit);
+  }
 };
 
 struct Suggestion {
@@ -35,6 +41,16 @@ struct Suggestion {
   DisplayNames text;
   std::vector<SuggestionNumber> numbers;
   DisplayNames disclaimer;
+  template <class V>
+  void visit(V& v) {
+    v("rule_set", rule_set);
+    v("specimen", specimen);
+    v("rule_id", rule_id);
+    v("criterion_met", criterion_met);
+    v("text", text);
+    v("numbers", numbers);
+    v("disclaimer", disclaimer);
+  }
 };
 
 // The morphology-only disclaimer carried by every suggestion.
@@ -55,6 +71,7 @@ Suggestion suggest_icc2022(const Differential& d);
 Suggestion suggest(RuleSet rule_set, const Differential& d);
 std::vector<Suggestion> suggest_all(const Differential& d);  // FAB, WHO 2022, ICC 2022
 
+// The Suggestion's fields plus "rule_set_title" ("WHO 2022") for display.
 Json suggestion_to_json(const Suggestion& s);
 
 // Shared by the rule-set files: a suggestion with the disclaimer and specimen filled in, and the

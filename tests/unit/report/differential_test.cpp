@@ -218,9 +218,10 @@ TEST(Differential, BadInputIsAnErrorNamingIt) {
   EXPECT_FALSE(compute_differential(t, in));
 }
 
-TEST(Differential, JsonCarriesRowsRatiosAndBlasts) {
-  const Json j = differential_to_json(differential_of(shipped_taxonomy("marrow"),
-                                                      normal_marrow_counts(), Specimen::kBoneMarrow, 4));
+TEST(Differential, JsonCarriesRowsRatiosAndBlastsAndReadsBack) {
+  const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts(),
+                                         Specimen::kBoneMarrow, 4);
+  const Json j = differential_to_json(d);
   EXPECT_EQ(j["specimen"], "bone_marrow");
   EXPECT_EQ(j["rows"].size(), 13u);
   EXPECT_EQ(j["rows"][0]["id"], "blast");
@@ -229,9 +230,25 @@ TEST(Differential, JsonCarriesRowsRatiosAndBlasts) {
   EXPECT_TRUE(j["rows"][12]["percent"].is_null());
   EXPECT_EQ(j["me_ratio"]["display"], "3.00:1");
   EXPECT_EQ(j["blasts"]["method"], "wilson");
-  EXPECT_NEAR(j["blasts"]["interval"]["low"].get<double>(), 1.0899, 1e-3);
+  EXPECT_NEAR(j["blasts"]["interval"]["low"].get<double>(), 0.010899, 1e-5);
   EXPECT_EQ(j["unreviewed"], 4);
-  EXPECT_EQ(j["final_count"], false);
+  const Differential back = *differential_from_json(j, "snapshot");
+  EXPECT_EQ(differential_to_json(back), j);
+  EXPECT_EQ(back.row("eosinophil")->flag, RangeFlag::kHigh);
+  EXPECT_DOUBLE_EQ(back.blasts.interval->high, d.blasts.interval->high);
+}
+
+TEST(Differential, SnapshotErrorsNameThePath) {
+  Json j = differential_to_json(differential_of(shipped_taxonomy("marrow"), normal_marrow_counts()));
+  j["rows"][2]["flag"] = "very_high";
+  auto d = differential_from_json(j, "snapshot");
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("snapshot:$.rows[2].flag"), std::string::npos) << d.error().message;
+  j = differential_to_json(differential_of(shipped_taxonomy("marrow"), normal_marrow_counts()));
+  j["decimals"] = 1000000;
+  d = differential_from_json(j, "snapshot");
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("$.decimals"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+#include <gtest/gtest.h>
+
+#include "report/csv_export.h"
+#include "report/fhir_export.h"
+#include "report/html_report.h"
+#include "report/report_data.h"
+#include "report_fixtures.h"
+
+namespace ms {
+namespace {
+
+TEST(ReportData, SnapshotRoundTripRendersTheSameDocuments) {
+  for (const ReportData& original : {test::sample_report(), test::signed_report()}) {
+    const Json j = report_to_json(original);
+    // Through text, as a database column would hold it.
+    const auto back = report_from_json(Json::parse(j.dump()), "reports.snapshot");
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->is_final(), original.is_final());
+    EXPECT_EQ(report_to_json(*back), j);
+    EXPECT_EQ(render_report_html(*back), render_report_html(original));
+    EXPECT_EQ(report_to_csv(*back), report_to_csv(original));
+    EXPECT_EQ(report_to_fhir(*back)->dump(), report_to_fhir(original)->dump());
+  }
+}
+
+TEST(ReportData, SnapshotShape) {
+  const Json j = report_to_json(test::signed_report());
+  EXPECT_EQ(j["patient"]["id"], "P-001");
+  EXPECT_EQ(j["sign_off"]["signed_by"], "Dr. Li");
+  EXPECT_EQ(j["suggestions"].size(), 3u);
+  EXPECT_EQ(j["suggestions"][1]["rule_set"], "who2022");
+  EXPECT_TRUE(report_to_json(test::sample_report())["sign_off"].is_null());
+}
+
+TEST(ReportData, BadSnapshotIsAnErrorNotACrash) {
+  Json j = report_to_json(test::sample_report());
+  j["differential"]["rows"][0]["count"] = -5;
+  auto r = report_from_json(j, "reports.snapshot");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("$.differential.rows[0].count"), std::string::npos)
+      << r.error().message;
+  j = report_to_json(test::sample_report());
+  j["suggestions"][0]["rule_set"] = "fab1976";
+  r = report_from_json(j, "reports.snapshot");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("$.suggestions[0].rule_set"), std::string::npos);
+  j = report_to_json(test::sample_report());
+  j["patient"]["mrn"] = "x";
+  EXPECT_FALSE(report_from_json(j, "reports.snapshot"));
+  EXPECT_FALSE(report_from_json(Json::array(), "reports.snapshot"));
+}
+
+}  // namespace
+}  // namespace ms
