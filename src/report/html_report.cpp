@@ -95,15 +95,18 @@ h2 { font-size: 11pt; margin: 4mm 0 1.5mm; }
 .banner { border: 2px solid #b00; color: #b00; font-weight: bold; text-align: center;
           padding: 1.5mm; margin-bottom: 3mm; letter-spacing: 0.05em; }
 table { border-collapse: collapse; width: 100%; }
-table.ids td { padding: 0.6mm 2mm 0.6mm 0; vertical-align: top; }
+table.ids { margin-bottom: 2mm; }
+table.ids td { padding: 0.4mm 3mm 0.4mm 0; vertical-align: top; }
 table.ids td.k { color: #555; white-space: nowrap; width: 1%; }
-table.diff th, table.diff td { border-bottom: 1px solid #ccc; padding: 0.8mm 1.5mm; }
+table.diff th, table.diff td { border-bottom: 1px solid #ccc; padding: 0.5mm 1.5mm; }
+table.diff { margin-bottom: 2mm; }
 table.diff th { text-align: left; border-bottom: 1.5px solid #111; }
-table.diff td.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.diff .n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.excluded td { color: #666; font-style: italic; }
 td.flag-high, td.flag-low { font-weight: bold; }
 .swatch { display: inline-block; width: 2.5mm; height: 2.5mm; margin-right: 1.5mm;
           -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+p { margin: 1mm 0; }
 .disclaimer { font-size: 9pt; color: #444; }
 .signature { margin-top: 6mm; border-top: 1px solid #111; padding-top: 2mm; }
 table, tr, .suggestion, .signature { page-break-inside: avoid; break-inside: avoid; }
@@ -122,9 +125,24 @@ std::string with_line_breaks(const std::string& escaped) {
   return out;
 }
 
-void id_row(std::string& out, const char* key, const std::string& value) {
-  if (value.empty()) return;
-  out += fmt::format("<tr><td class=\"k\">{}</td><td>{}</td></tr>\n", e(key), e(value));
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// Label/value pairs laid out `per_row` to a table row, so the header block stays a few lines
+// high and the whole report fits one A4 page. Pairs with an empty value are left out.
+std::string key_value_table(const KeyValues& pairs, size_t per_row) {
+  std::string out = "<table class=\"ids\">\n";
+  size_t in_row = 0;
+  for (const auto& [key, value] : pairs) {
+    if (value.empty()) continue;
+    if (in_row == 0) out += "<tr>";
+    out += fmt::format("<td class=\"k\">{}</td><td>{}</td>", e(key), e(value));
+    if (++in_row == per_row) {
+      out += "</tr>\n";
+      in_row = 0;
+    }
+  }
+  if (in_row != 0) out += "</tr>\n";
+  return out + "</table>\n";
 }
 
 std::string range_text(const std::optional<ReferenceRange>& r, int decimals) {
@@ -160,20 +178,21 @@ std::string render_report_html(const ReportData& r, Language language) {
                                    : std::string(l.preliminary_unsigned);
     out += "<div class=\"banner\">" + e(banner) + "</div>\n";
   }
-  out += fmt::format("<h1>{}</h1>\n<table class=\"ids\">\n", e(title));
-  id_row(out, l.patient, r.patient.name);
-  id_row(out, l.patient_id, r.patient.id);
-  id_row(out, l.sex, r.patient.sex);
-  id_row(out, l.birth_date, r.patient.birth_date);
-  id_row(out, l.accession, r.sample.accession);
-  id_row(out, l.specimen, marrow ? l.marrow : l.blood);
-  id_row(out, l.site, r.sample.site);
-  id_row(out, l.adequacy, r.sample.adequacy);
-  id_row(out, l.collected, r.sample.collected_at);
-  id_row(out, l.cells_counted,
-         fmt::format("{} / {}{}", d.denominator, d.progress.target, marrow ? "" : " WBC"));
-  if (d.total_excluded > 0) id_row(out, l.excluded, std::to_string(d.total_excluded));
-  out += "</table>\n";
+  out += fmt::format("<h1>{}</h1>\n", e(title));
+  out += key_value_table(
+      {{l.patient, r.patient.name},
+       {l.patient_id, r.patient.id},
+       {l.sex, r.patient.sex},
+       {l.birth_date, r.patient.birth_date},
+       {l.accession, r.sample.accession},
+       {l.specimen, marrow ? l.marrow : l.blood},
+       {l.site, r.sample.site},
+       {l.adequacy, r.sample.adequacy},
+       {l.collected, r.sample.collected_at},
+       {l.cells_counted,
+        fmt::format("{} / {}{}", d.denominator, d.progress.target, marrow ? "" : " WBC")},
+       {l.excluded, d.total_excluded > 0 ? std::to_string(d.total_excluded) : ""}},
+      3);
 
   out += fmt::format(
       "<table class=\"diff\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}"
@@ -189,16 +208,15 @@ std::string render_report_html(const ReportData& r, Language language) {
         row.counted ? "counted" : "excluded", e(row.colour), e(name), row.count, e(value),
         e(range_text(row.range, 0)), flag_class(row.flag), e(flag_text(row.flag, l)));
   }
-  out += "</tbody>\n</table>\n<table class=\"ids\">\n";
+  out += "</tbody>\n</table>\n";
+  std::string me;
   if (d.me_ratio) {
-    std::string me = d.me_ratio->display;
+    me = d.me_ratio->display;
     if (d.me_ratio->range) me += " (" + range_text(d.me_ratio->range, 0) + ":1)";
     if (const std::string flag = flag_text(d.me_ratio->flag, l); !flag.empty()) me += " " + flag;
-    id_row(out, l.me_ratio, me);
   }
-  id_row(out, l.i_mg_ratio, d.i_mg_ratio.display);
-  id_row(out, l.blasts, d.blasts.display);
-  out += "</table>\n";
+  out += key_value_table(
+      {{l.me_ratio, me}, {l.i_mg_ratio, d.i_mg_ratio.display}, {l.blasts, d.blasts.display}}, 3);
 
   if (!r.comments.empty())
     out += fmt::format("<h2>{}</h2>\n<p class=\"comments\">{}</p>\n", e(l.comments),
@@ -212,17 +230,17 @@ std::string render_report_html(const ReportData& r, Language language) {
     out += fmt::format("<p class=\"disclaimer\">{}</p>\n", e(zh ? disclaimer.zh : disclaimer.en));
   }
 
-  out += "<div class=\"signature\">\n<table class=\"ids\">\n";
-  id_row(out, l.reviewer, r.reviewer);
+  KeyValues signature{{l.reviewer, r.reviewer}};
   if (r.sign_off) {
-    id_row(out, l.signed_by, r.sign_off->signed_by);
-    id_row(out, l.signed_at, r.sign_off->signed_at);
-    id_row(out, l.signature, r.sign_off->signature);
+    signature.insert(signature.end(), {{l.signed_by, r.sign_off->signed_by},
+                                       {l.signed_at, r.sign_off->signed_at},
+                                       {l.signature, r.sign_off->signature}});
   } else {
-    id_row(out, l.signed_by, l.not_signed);
+    signature.push_back({l.signed_by, l.not_signed});
   }
-  id_row(out, l.generated, r.generated_at);
-  out += "</table>\n</div>\n</body>\n</html>\n";
+  signature.push_back({l.generated, r.generated_at});
+  out += "<div class=\"signature\">\n" + key_value_table(signature, 2) + "</div>\n";
+  out += "</body>\n</html>\n";
   return out;
 }
 
