@@ -16,9 +16,8 @@ const std::vector<std::pair<IntervalMethod, std::string>>& enum_names(IntervalMe
 namespace {
 
 void check_arguments(int k, int n, double confidence) {
-  MS_CHECK(n > 0 && k >= 0 && k <= n,
-           "binomial interval needs 0 <= k <= n, n > 0; got k=" + std::to_string(k) +
-               ", n=" + std::to_string(n));
+  MS_CHECK(n > 0 && k >= 0 && k <= n, "binomial interval needs 0 <= k <= n, n > 0; got k=" +
+                                          std::to_string(k) + ", n=" + std::to_string(n));
   MS_CHECK(confidence > 0 && confidence < 1,
            "confidence must lie in (0, 1); got " + std::to_string(confidence));
 }
@@ -76,8 +75,8 @@ double regularized_incomplete_beta(double a, double b, double x) {
   MS_CHECK(a > 0 && b > 0 && x >= 0 && x <= 1, "regularized_incomplete_beta: a, b > 0, x in [0,1]");
   if (x == 0) return 0;
   if (x == 1) return 1;
-  const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                           a * std::log(x) + b * std::log1p(-x);
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
   const double front = std::exp(log_front);
   if (x < (a + 1) / (a + b + 2)) return front * beta_continued_fraction(a, b, x) / a;
   return 1 - front * beta_continued_fraction(b, a, 1 - x) / b;
@@ -87,17 +86,14 @@ double normal_quantile(double p) {
   MS_CHECK(p > 0 && p < 1, "normal_quantile: p must lie in (0, 1)");
   // Acklam's rational approximation (relative error 1.15e-9), then one Halley step on
   // Phi(x) - p, which brings it to full double precision.
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                             -2.759285104469687e+02, 1.383577518672690e+02,
-                             -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                             -1.556989798598866e+02, 6.680131188771972e+01,
-                             -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                             -2.400758277161838e+00, -2.549732539343734e+00,
-                             4.374664141464968e+00,  2.938163982698783e+00};
-  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                             2.445134137142996e+00, 3.754408661907416e+00};
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
   constexpr double kLow = 0.02425;
   constexpr double kPi = 3.14159265358979323846;
   double x;

@@ -6,8 +6,8 @@ namespace ms {
 
 std::string csv_field(std::string_view text) {
   std::string s(text);
-  if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
-                     s[0] == '\r'))
+  if (!s.empty() &&
+      (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
     s.insert(s.begin(), '\'');
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -35,7 +35,9 @@ void write(std::string& out, const CsvRow& r) {
          csv_field(r.display) + "," + r.low + "," + r.high + "," + csv_field(r.flag) + "\r\n";
 }
 
-std::string flag_name(RangeFlag f) { return f == RangeFlag::kNone ? "" : config_to_json(f).get<std::string>(); }
+std::string flag_name(RangeFlag f) {
+  return f == RangeFlag::kNone ? "" : config_to_json(f).get<std::string>();
+}
 
 CsvRow meta(const std::string& id, const std::string& value) {
   CsvRow r;
@@ -78,7 +80,8 @@ CsvRow count_row(const std::string& id, const std::string& name, int count) {
 std::string report_to_csv(const ReportData& rep, const CsvOptions& options) {
   const Differential& d = rep.differential;
   std::string out = options.utf8_bom ? "\xEF\xBB\xBF" : "";
-  out += "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag\r\n";
+  out +=
+      "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag\r\n";
   write(out, meta("report_id", rep.report_id));
   write(out, meta("patient_id", rep.patient.id));
   write(out, meta("patient_name", rep.patient.name));
@@ -112,8 +115,8 @@ std::string report_to_csv(const ReportData& rep, const CsvOptions& options) {
 
   write(out, count_row("total_nucleated", "Nucleated cells", d.total_nucleated));
   write(out, count_row("total_wbc", "White cells (non-erythroid nucleated)", d.total_wbc));
-  write(out, count_row("total_excluded", "Excluded (platelets, smudge, artefacts)",
-                       d.total_excluded));
+  write(out,
+        count_row("total_excluded", "Excluded (platelets, smudge, artefacts)", d.total_excluded));
   CsvRow blasts;
   blasts.section = "summary";
   blasts.id = "blasts";

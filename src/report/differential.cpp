@@ -1,15 +1,16 @@
 #include "report/differential.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace ms {
 
 const std::vector<std::pair<RangeFlag, std::string>>& enum_names(RangeFlag) {
-  static const std::vector<std::pair<RangeFlag, std::string>> names{
-      {RangeFlag::kNone, "none"}, {RangeFlag::kNormal, "normal"}, {RangeFlag::kLow, "low"},
-      {RangeFlag::kHigh, "high"}};
+  static const std::vector<std::pair<RangeFlag, std::string>> names{{RangeFlag::kNone, "none"},
+                                                                    {RangeFlag::kNormal, "normal"},
+                                                                    {RangeFlag::kLow, "low"},
+                                                                    {RangeFlag::kHigh, "high"}};
   return names;
 }
 
@@ -162,8 +163,8 @@ Result<Differential> compute_differential(const Taxonomy& taxonomy,
   d.blasts.confidence = input.confidence;
   if (d.denominator > 0) {
     d.blasts.percent = percent_of(d.blasts.count, d.denominator);
-    d.blasts.interval = proportion_interval(input.interval_method, d.blasts.count, d.denominator,
-                                            input.confidence);
+    d.blasts.interval =
+        proportion_interval(input.interval_method, d.blasts.count, d.denominator, input.confidence);
     d.blasts.display = fmt::format(
         "{} % ({}% CI {}-{} %)", format_fixed(*d.blasts.percent, d.decimals),
         format_fixed(input.confidence * 100, 0), format_fixed(d.blasts.interval->low * 100, 1),
@@ -184,7 +185,8 @@ Json differential_to_json(const Differential& d) { return config_to_json(d); }
 Status validate_differential_snapshot(const Differential& d, const std::string& path) {
   // A stored snapshot drives rendering; keep its numbers within what the renderers expect.
   if (d.decimals < 0 || d.decimals > 3)
-    return fail(ErrorCode::kInvalidArgument, path + ".decimals", "0..3", std::to_string(d.decimals));
+    return fail(ErrorCode::kInvalidArgument, path + ".decimals", "0..3",
+                std::to_string(d.decimals));
   for (size_t i = 0; i < d.rows.size(); ++i)
     if (d.rows[i].count < 0)
       return fail(ErrorCode::kInvalidArgument, path + ".rows[" + std::to_string(i) + "].count",

@@ -28,7 +28,7 @@ const std::vector<std::pair<RangeFlag, std::string>>& enum_names(RangeFlag);
 struct DifferentialInput {
   std::map<std::string, int> counts;  // class id -> cells; absent classes count 0
   Specimen specimen = Specimen::kBoneMarrow;
-  int unreviewed = 0;  // cells whose label is still the model's suggestion
+  int unreviewed = 0;               // cells whose label is still the model's suggestion
   std::optional<int> count_target;  // default: the taxonomy's profile for the specimen
   IntervalMethod interval_method = IntervalMethod::kWilson;
   double confidence = 0.95;
@@ -84,8 +84,8 @@ struct CountRatio {
 };
 
 struct BlastSummary {
-  int count = 0;  // blasts and configured blast equivalents
-  std::optional<double> percent;  // of the differential's denominator
+  int count = 0;                               // blasts and configured blast equivalents
+  std::optional<double> percent;               // of the differential's denominator
   std::optional<ProportionInterval> interval;  // fractions in [0, 1]
   IntervalMethod method = IntervalMethod::kWilson;
   double confidence = 0.95;
@@ -117,16 +117,16 @@ struct CountProgress {
 
 struct Differential {
   Specimen specimen = Specimen::kBoneMarrow;
-  std::string taxonomy;  // the taxonomy's name
+  std::string taxonomy;               // the taxonomy's name
   std::vector<DifferentialRow> rows;  // hematology order
-  int total_nucleated = 0;  // counted cells (erythroid included)
-  int total_wbc = 0;        // counted non-erythroid cells
-  int total_excluded = 0;   // platelets, smudge cells, artefacts
-  int denominator = 0;      // total_nucleated in marrow, total_wbc in blood
-  int decimals = 0;         // display precision: 0 under 1000 cells, 1 otherwise
+  int total_nucleated = 0;            // counted cells (erythroid included)
+  int total_wbc = 0;                  // counted non-erythroid cells
+  int total_excluded = 0;             // platelets, smudge cells, artefacts
+  int denominator = 0;                // total_nucleated in marrow, total_wbc in blood
+  int decimals = 0;                   // display precision: 0 under 1000 cells, 1 otherwise
   int erythroid = 0;
   int abnormal_promyelocytes = 0;
-  std::optional<double> erythroid_percent;  // of all nucleated cells (FAB M6)
+  std::optional<double> erythroid_percent;              // of all nucleated cells (FAB M6)
   std::optional<double> abnormal_promyelocyte_percent;  // of all nucleated cells (FAB M3)
   // Blasts over non-erythroid nucleated cells (FAB M6's second denominator).
   std::optional<double> blast_percent_of_non_erythroid;

@@ -7,9 +7,9 @@
 namespace ms {
 
 namespace {
-constexpr double kBlastThreshold = 30;     // % of nucleated cells: acute leukaemia
-constexpr double kPromyelocyteThreshold = 30;  // % abnormal promyelocytes: M3
-constexpr double kErythroidThreshold = 50;  // % erythroid of nucleated cells: M6 ...
+constexpr double kBlastThreshold = 30;              // % of nucleated cells: acute leukaemia
+constexpr double kPromyelocyteThreshold = 30;       // % abnormal promyelocytes: M3
+constexpr double kErythroidThreshold = 50;          // % erythroid of nucleated cells: M6 ...
 constexpr double kNonErythroidBlastThreshold = 30;  // ... with blasts >= 30 % of non-erythroid
 }  // namespace
 
@@ -46,9 +46,10 @@ Suggestion suggest_fab(const Differential& d) {
         {fmt::format("FAB M6 (erythroleukaemia) suggested: erythroid cells {} % of nucleated "
                      "cells (>= 50 %) and blasts {} % of non-erythroid cells (>= 30 %).",
                      pct(erythroid), pct(blasts_non_erythroid)),
-         fmt::format("提示 FAB M6（红白血病）：红系细胞占有核细胞 {}%（≥50%），原始细胞占非红系细胞 "
-                     "{}%（≥30%）。",
-                     pct(erythroid), pct(blasts_non_erythroid))});
+         fmt::format(
+             "提示 FAB M6（红白血病）：红系细胞占有核细胞 {}%（≥50%），原始细胞占非红系细胞 "
+             "{}%（≥30%）。",
+             pct(erythroid), pct(blasts_non_erythroid))});
   } else if (blasts >= kBlastThreshold) {
     s = make_suggestion(
         RuleSet::kFab, d, "acute_leukaemia", true,

@@ -1,9 +1,9 @@
 #include "report/fhir_export.h"
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <regex>
-
-#include <fmt/format.h>
 
 namespace ms {
 
@@ -37,10 +37,12 @@ Json ucum_quantity(double value, const std::string& unit, const std::string& cod
 
 Json interpretation(RangeFlag flag) {
   const char* code = flag == RangeFlag::kHigh ? "H" : flag == RangeFlag::kLow ? "L" : "N";
-  const char* display = flag == RangeFlag::kHigh ? "High" : flag == RangeFlag::kLow ? "Low" : "Normal";
-  return Json::array({{{"coding", Json::array({{{"system", kInterpretation},
-                                                 {"code", code},
-                                                 {"display", display}}})}}});
+  const char* display = flag == RangeFlag::kHigh  ? "High"
+                        : flag == RangeFlag::kLow ? "Low"
+                                                  : "Normal";
+  return Json::array(
+      {{{"coding",
+         Json::array({{{"system", kInterpretation}, {"code", code}, {"display", display}}})}}});
 }
 
 Json loinc_concept(const char* code, const std::string& text) {
@@ -72,9 +74,11 @@ Json observation_base(const std::string& uuid, const Common& c, Json code) {
 
 Json class_observation(const std::string& uuid, const Common& c, const Differential& d,
                        const DifferentialRow& row) {
-  const std::string system = "urn:marrowscope:taxonomy:" + (d.taxonomy.empty() ? "default" : d.taxonomy);
-  Json code{{"coding", Json::array({{{"system", system}, {"code", row.id}, {"display", row.names.en}}})},
-            {"text", row.names.en}};
+  const std::string system =
+      "urn:marrowscope:taxonomy:" + (d.taxonomy.empty() ? "default" : d.taxonomy);
+  Json code{
+      {"coding", Json::array({{{"system", system}, {"code", row.id}, {"display", row.names.en}}})},
+      {"text", row.names.en}};
   Json o = observation_base(uuid, c, std::move(code));
   const bool per_wbc = row.per_100_wbc.has_value();
   const std::string unit = per_wbc ? "/100 WBC" : "%";
@@ -91,9 +95,9 @@ Json class_observation(const std::string& uuid, const Common& c, const Different
         {"text", "no cells counted"}};
   }
   if (row.counted)
-    o["component"] = Json::array(
-        {{{"code", {{"text", "cells counted in this class"}}},
-          {"valueQuantity", ucum_quantity(row.count, "cells", "{cells}")}}});
+    o["component"] =
+        Json::array({{{"code", {{"text", "cells counted in this class"}}},
+                      {"valueQuantity", ucum_quantity(row.count, "cells", "{cells}")}}});
   if (row.range) {
     o["referenceRange"] = Json::array({{{"low", ucum_quantity(row.range->low, unit, ucum)},
                                         {"high", ucum_quantity(row.range->high, unit, ucum)}}});
@@ -114,13 +118,13 @@ Json me_observation(const std::string& uuid, const Common& c, const CountRatio& 
         {"text", "no erythroid cells counted"}};
   }
   if (me.range)
-    o["referenceRange"] = Json::array(
-        {{{"text", format_fixed(me.range->low, 2) + ":1-" + format_fixed(me.range->high, 2) + ":1"}}});
-  o["component"] = Json::array(
-      {{{"code", {{"text", "myeloid cells"}}},
-        {"valueQuantity", ucum_quantity(me.numerator, "cells", "{cells}")}},
-       {{"code", {{"text", "erythroid cells"}}},
-        {"valueQuantity", ucum_quantity(me.denominator, "cells", "{cells}")}}});
+    o["referenceRange"] = Json::array({{{"text", format_fixed(me.range->low, 2) + ":1-" +
+                                                     format_fixed(me.range->high, 2) + ":1"}}});
+  o["component"] =
+      Json::array({{{"code", {{"text", "myeloid cells"}}},
+                    {"valueQuantity", ucum_quantity(me.numerator, "cells", "{cells}")}},
+                   {{"code", {{"text", "erythroid cells"}}},
+                    {"valueQuantity", ucum_quantity(me.denominator, "cells", "{cells}")}}});
   return o;
 }
 
@@ -174,7 +178,7 @@ Status check_date_time(const std::string& value, const std::string& field, bool 
 std::string deterministic_uuid(const std::string& seed) {
   uint64_t hi = fnv1a(seed, 0xcbf29ce484222325ULL);
   uint64_t lo = fnv1a(seed + "\x1f", 0x84222325cbf29ce4ULL);
-  hi = (hi & ~0xF000ULL) | 0x8000ULL;                       // version 8 (custom)
+  hi = (hi & ~0xF000ULL) | 0x8000ULL;                         // version 8 (custom)
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC variant 10xx
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
                      hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFULL);
@@ -191,8 +195,8 @@ Result<Json> report_to_fhir(const ReportData& r) {
   if (r.report_id.empty())
     return fail(ErrorCode::kInvalidArgument, "report_id", "a non-empty identifier", "\"\"");
   if (!std::regex_match(r.patient.id, fhir_id))
-    return fail(ErrorCode::kInvalidArgument, "patient.id",
-                "a FHIR id (1-64 of A-Z a-z 0-9 - .)", "\"" + r.patient.id + "\"");
+    return fail(ErrorCode::kInvalidArgument, "patient.id", "a FHIR id (1-64 of A-Z a-z 0-9 - .)",
+                "\"" + r.patient.id + "\"");
   if (auto s = check_date_time(r.sample.collected_at, "sample.collected_at", false); !s)
     return tl::unexpected(s.error());
   if (auto s = check_date_time(r.generated_at, "generated_at", false); !s)
@@ -220,7 +224,8 @@ Result<Json> report_to_fhir(const ReportData& r) {
     class_observations.push_back(class_observation(uuid, c, d, row));
   }
 
-  const char* panel_code = marrow ? kLoincMarrowDifferentialPanel : kLoincBloodManualDifferentialPanel;
+  const char* panel_code =
+      marrow ? kLoincMarrowDifferentialPanel : kLoincBloodManualDifferentialPanel;
   const std::string panel_text =
       marrow ? "Bone marrow differential panel" : "Manual differential panel, blood";
   Json panel = observation_base(panel_uuid, c, loinc_concept(panel_code, panel_text));
@@ -235,27 +240,28 @@ Result<Json> report_to_fhir(const ReportData& r) {
     results.push_back({{"reference", full_url(me_uuid)}});
   }
 
-  Json report{{"resourceType", "DiagnosticReport"},
-              {"id", report_uuid},
-              {"identifier", Json::array({{{"system", "urn:marrowscope:report"},
-                                           {"value", r.report_id}}})},
-              {"status", c.status},
-              {"category", Json::array({{{"coding", Json::array({{{"system", kDiagnosticServiceSection},
-                                                                  {"code", "HM"},
-                                                                  {"display", "Hematology"}}})}}})},
-              {"code", loinc_concept(panel_code, panel_text)},
-              {"subject", c.subject},
-              {"result", results}};
+  Json report{
+      {"resourceType", "DiagnosticReport"},
+      {"id", report_uuid},
+      {"identifier", Json::array({{{"system", "urn:marrowscope:report"}, {"value", r.report_id}}})},
+      {"status", c.status},
+      {"category", Json::array({{{"coding", Json::array({{{"system", kDiagnosticServiceSection},
+                                                          {"code", "HM"},
+                                                          {"display", "Hematology"}}})}}})},
+      {"code", loinc_concept(panel_code, panel_text)},
+      {"subject", c.subject},
+      {"result", results}};
   if (!c.effective.empty()) report["effectiveDateTime"] = c.effective;
   // issued is an instant: the sign-off time for a final report, else the generation time when
   // it carries a full date-time.
   const std::string issued = r.sign_off ? r.sign_off->signed_at : r.generated_at;
   if (issued.size() > 10) report["issued"] = issued;
   if (!r.sample.accession.empty())
-    report["identifier"].push_back({{"system", "urn:marrowscope:accession"},
-                                    {"value", r.sample.accession}});
+    report["identifier"].push_back(
+        {{"system", "urn:marrowscope:accession"}, {"value", r.sample.accession}});
   if (!r.reviewer.empty()) report["performer"] = Json::array({{{"display", r.reviewer}}});
-  if (r.sign_off) report["resultsInterpreter"] = Json::array({{{"display", r.sign_off->signed_by}}});
+  if (r.sign_off)
+    report["resultsInterpreter"] = Json::array({{{"display", r.sign_off->signed_by}}});
   const std::string concl = conclusion(r);
   if (!concl.empty()) report["conclusion"] = concl;
 

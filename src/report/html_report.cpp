@@ -15,12 +15,23 @@ std::string escape_html(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -69,21 +80,83 @@ struct Labels {
   const char* low;
 };
 
-const Labels kEnglish{
-    "en", "Bone marrow differential report", "Peripheral blood differential report", "Patient",
-    "Patient ID", "Sex", "Date of birth", "Accession", "Specimen", "Bone marrow aspirate",
-    "Peripheral blood", "Site", "Adequacy", "Collected", "Cells counted",
-    "Excluded from the count", "Cell class", "Count", "%", "/100 WBC", "Reference", "Flag",
-    "not counted", "M:E ratio", "I:Mg ratio", "Blasts", "Comments", "Morphology-based suggestion",
-    "Reviewed by", "Signed by", "Signed at", "Signature", "Not signed",
-    "PRELIMINARY \u2014 {} cells unreviewed", "PRELIMINARY \u2014 not signed", "Generated", "H", "L"};
+const Labels kEnglish{"en",
+                      "Bone marrow differential report",
+                      "Peripheral blood differential report",
+                      "Patient",
+                      "Patient ID",
+                      "Sex",
+                      "Date of birth",
+                      "Accession",
+                      "Specimen",
+                      "Bone marrow aspirate",
+                      "Peripheral blood",
+                      "Site",
+                      "Adequacy",
+                      "Collected",
+                      "Cells counted",
+                      "Excluded from the count",
+                      "Cell class",
+                      "Count",
+                      "%",
+                      "/100 WBC",
+                      "Reference",
+                      "Flag",
+                      "not counted",
+                      "M:E ratio",
+                      "I:Mg ratio",
+                      "Blasts",
+                      "Comments",
+                      "Morphology-based suggestion",
+                      "Reviewed by",
+                      "Signed by",
+                      "Signed at",
+                      "Signature",
+                      "Not signed",
+                      "PRELIMINARY \u2014 {} cells unreviewed",
+                      "PRELIMINARY \u2014 not signed",
+                      "Generated",
+                      "H",
+                      "L"};
 
-const Labels kChinese{
-    "zh-CN", "骨髓细胞形态学分类报告", "外周血细胞分类报告", "患者", "患者编号", "性别", "出生日期",
-    "标本号", "标本类型", "骨髓穿刺液", "外周血", "取材部位", "标本质量", "采集时间", "计数细胞数",
-    "不计入分类", "细胞类别", "数量", "%", "/100 WBC", "参考范围", "提示", "不计入", "粒红比 (M:E)",
-    "I:Mg 比", "原始细胞", "备注", "形态学建议", "审核人", "签发人", "签发时间", "签名", "未签发",
-    "初步报告 \u2014 {} 个细胞未审核", "初步报告 \u2014 未签发", "生成时间", "↑", "↓"};
+const Labels kChinese{"zh-CN",
+                      "骨髓细胞形态学分类报告",
+                      "外周血细胞分类报告",
+                      "患者",
+                      "患者编号",
+                      "性别",
+                      "出生日期",
+                      "标本号",
+                      "标本类型",
+                      "骨髓穿刺液",
+                      "外周血",
+                      "取材部位",
+                      "标本质量",
+                      "采集时间",
+                      "计数细胞数",
+                      "不计入分类",
+                      "细胞类别",
+                      "数量",
+                      "%",
+                      "/100 WBC",
+                      "参考范围",
+                      "提示",
+                      "不计入",
+                      "粒红比 (M:E)",
+                      "I:Mg 比",
+                      "原始细胞",
+                      "备注",
+                      "形态学建议",
+                      "审核人",
+                      "签发人",
+                      "签发时间",
+                      "签名",
+                      "未签发",
+                      "初步报告 \u2014 {} 个细胞未审核",
+                      "初步报告 \u2014 未签发",
+                      "生成时间",
+                      "↑",
+                      "↓"};
 
 constexpr const char* kStyle = R"(
 @page { size: A4; margin: 14mm 12mm; }
@@ -173,9 +246,9 @@ std::string render_report_html(const ReportData& r, Language language) {
       "<title>{} \u2014 {}</title>\n<style>{}</style>\n</head>\n<body>\n",
       l.lang, e(title), e(r.sample.accession), kStyle);
   if (!r.is_final()) {
-    const std::string banner = d.unreviewed > 0
-                                   ? fmt::format(fmt::runtime(l.preliminary_unreviewed), d.unreviewed)
-                                   : std::string(l.preliminary_unsigned);
+    const std::string banner =
+        d.unreviewed > 0 ? fmt::format(fmt::runtime(l.preliminary_unreviewed), d.unreviewed)
+                         : std::string(l.preliminary_unsigned);
     out += "<div class=\"banner\">" + e(banner) + "</div>\n";
   }
   out += fmt::format("<h1>{}</h1>\n", e(title));

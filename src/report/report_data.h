@@ -15,7 +15,7 @@
 namespace ms {
 
 struct PatientInfo {
-  std::string id;    // the lab's patient identifier (MRN); FHIR subject Patient/<id>
+  std::string id;  // the lab's patient identifier (MRN); FHIR subject Patient/<id>
   std::string name;
   std::string sex;         // free text as recorded
   std::string birth_date;  // "YYYY-MM-DD" or empty
@@ -43,9 +43,9 @@ struct SampleInfo {
 };
 
 struct SignOff {
-  std::string signed_by;   // name of the qualified person
-  std::string signed_at;   // ISO 8601 date-time
-  std::string signature;   // e.g. a signature hash or statement recorded by the server
+  std::string signed_by;  // name of the qualified person
+  std::string signed_at;  // ISO 8601 date-time
+  std::string signature;  // e.g. a signature hash or statement recorded by the server
   template <class V>
   void visit(V& v) {
     v("signed_by", signed_by);
@@ -61,8 +61,8 @@ struct ReportData {
   Differential differential;  // its specimen is the report's specimen
   std::vector<Suggestion> suggestions;
   std::string comments;
-  std::string reviewer;      // who reviewed the cells
-  std::string generated_at;  // ISO 8601 date-time the report was produced
+  std::string reviewer;             // who reviewed the cells
+  std::string generated_at;         // ISO 8601 date-time the report was produced
   std::optional<SignOff> sign_off;  // present: final and locked; absent: preliminary
   bool is_final() const { return sign_off.has_value(); }
   template <class V>

@@ -1,8 +1,8 @@
 #include "report/rule_set.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace ms {
 
@@ -14,9 +14,12 @@ const std::vector<std::pair<RuleSet, std::string>>& enum_names(RuleSet) {
 
 std::string rule_set_title(RuleSet r) {
   switch (r) {
-    case RuleSet::kFab: return "FAB";
-    case RuleSet::kWho2022: return "WHO 2022";
-    case RuleSet::kIcc2022: return "ICC 2022";
+    case RuleSet::kFab:
+      return "FAB";
+    case RuleSet::kWho2022:
+      return "WHO 2022";
+    case RuleSet::kIcc2022:
+      return "ICC 2022";
   }
   throw MarrowError(ErrorCode::kInternal, "rule_set_title: unnamed RuleSet value");
 }
@@ -76,9 +79,12 @@ Suggestion suggest_by_blast_tiers(RuleSet rule_set, const Differential& d,
 
 Suggestion suggest(RuleSet rule_set, const Differential& d) {
   switch (rule_set) {
-    case RuleSet::kFab: return suggest_fab(d);
-    case RuleSet::kWho2022: return suggest_who2022(d);
-    case RuleSet::kIcc2022: return suggest_icc2022(d);
+    case RuleSet::kFab:
+      return suggest_fab(d);
+    case RuleSet::kWho2022:
+      return suggest_who2022(d);
+    case RuleSet::kIcc2022:
+      return suggest_icc2022(d);
   }
   throw MarrowError(ErrorCode::kInternal, "suggest: unnamed RuleSet value");
 }

@@ -76,8 +76,8 @@ Json suggestion_to_json(const Suggestion& s);
 
 // Shared by the rule-set files: a suggestion with the disclaimer and specimen filled in, and the
 // "nothing counted yet" answer.
-Suggestion make_suggestion(RuleSet rule_set, const Differential& d, std::string rule,
-                           bool met, DisplayNames text);
+Suggestion make_suggestion(RuleSet rule_set, const Differential& d, std::string rule, bool met,
+                           DisplayNames text);
 Suggestion no_cells_suggestion(RuleSet rule_set, const Differential& d);
 std::string format_percent_for_rule(double percent);  // one decimal, e.g. "29.8"
 
@@ -92,6 +92,7 @@ struct BlastTier {
 // Picks the first tier (ordered by descending min_percent) that the blast percentage reaches;
 // none_text when none does.
 Suggestion suggest_by_blast_tiers(RuleSet rule_set, const Differential& d,
-                                  const std::vector<BlastTier>& tiers, const DisplayNames& none_text);
+                                  const std::vector<BlastTier>& tiers,
+                                  const DisplayNames& none_text);
 
 }  // namespace ms

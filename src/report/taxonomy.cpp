@@ -7,8 +7,10 @@ namespace ms {
 
 const std::vector<std::pair<Lineage, std::string>>& enum_names(Lineage) {
   static const std::vector<std::pair<Lineage, std::string>> names{
-      {Lineage::kMyeloid, "myeloid"},     {Lineage::kErythroid, "erythroid"},
-      {Lineage::kLymphoid, "lymphoid"},   {Lineage::kMonocytic, "monocytic"},
+      {Lineage::kMyeloid, "myeloid"},
+      {Lineage::kErythroid, "erythroid"},
+      {Lineage::kLymphoid, "lymphoid"},
+      {Lineage::kMonocytic, "monocytic"},
       {Lineage::kOther, "other"}};
   return names;
 }
@@ -116,8 +118,8 @@ Status validate_taxonomy(const Taxonomy& t, const std::string& source) {
     const CellClass& c = t.classes[i];
     const std::string path = root + ".classes[" + std::to_string(i) + "]";
     if (!is_snake_case(c.id))
-      return fail(ErrorCode::kInvalidArgument, path + ".id",
-                  "a snake_case id ([a-z][a-z0-9_]*)", quoted(c.id));
+      return fail(ErrorCode::kInvalidArgument, path + ".id", "a snake_case id ([a-z][a-z0-9_]*)",
+                  quoted(c.id));
     if (auto [it, inserted] = first_index.emplace(c.id, i); !inserted)
       return fail(ErrorCode::kInvalidArgument, path + ".id", "a unique class id",
                   "duplicate " + quoted(c.id) + " (first at " + root + ".classes[" +
@@ -129,9 +131,8 @@ Status validate_taxonomy(const Taxonomy& t, const std::string& source) {
     if (!is_hex_colour(c.colour))
       return fail(ErrorCode::kInvalidArgument, path + ".colour", "a colour \"#rrggbb\"",
                   quoted(c.colour));
-    const bool needs_count =
-        c.is_blast || c.is_erythroid || c.is_abnormal_promyelocyte || c.in_me_numerator ||
-        c.maturity != MaturityRole::kNone;
+    const bool needs_count = c.is_blast || c.is_erythroid || c.is_abnormal_promyelocyte ||
+                             c.in_me_numerator || c.maturity != MaturityRole::kNone;
     if (!c.counted && needs_count)
       return fail(ErrorCode::kInvalidArgument, path + ".counted",
                   "true for a class that enters blasts, M:E, I:Mg or FAB M3", "false");

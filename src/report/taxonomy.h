@@ -43,16 +43,16 @@ struct DisplayNames {
 };
 
 struct CellClass {
-  std::string id;      // snake_case, the label the models and the database use
+  std::string id;  // snake_case, the label the models and the database use
   DisplayNames names;
-  int order = 0;       // hematology reporting rank; rows sort by it (ties keep file order)
+  int order = 0;  // hematology reporting rank; rows sort by it (ties keep file order)
   Lineage lineage = Lineage::kOther;
   // In the nucleated-cell denominator. Platelets, smudge cells and artefacts are shown in the
   // differential but are not nucleated cells of the count (DOMAIN.md "Classes").
   bool counted = true;
-  bool is_blast = false;       // blast or blast equivalent (WHO: e.g. promonocytes)
+  bool is_blast = false;                  // blast or blast equivalent (WHO: e.g. promonocytes)
   bool is_abnormal_promyelocyte = false;  // FAB M3 numerator (hypergranular promyelocytes)
-  bool is_erythroid = false;   // nucleated red cell: M:E denominator, NRBC/100 WBC in blood
+  bool is_erythroid = false;     // nucleated red cell: M:E denominator, NRBC/100 WBC in blood
   bool in_me_numerator = false;  // myeloid side of M:E (definitions differ: configurable)
   MaturityRole maturity = MaturityRole::kNone;
   std::string colour = "#808080";  // "#rrggbb", for charts and the UI

@@ -16,12 +16,14 @@ Suggestion suggest_who2022(const Differential& d) {
     return suggest_by_blast_tiers(
         RuleSet::kWho2022, d,
         {{20, "aml", aml},
-         {10, "mds_ib2",
+         {10,
+          "mds_ib2",
           {"Marrow blasts {0} % (10-19 %): consistent with MDS with increased blasts 2 (MDS-IB2, "
            "WHO 2022) in the presence of cytopenia and after AML-defining genetics are excluded.",
            "骨髓原始细胞 {0}%（10%–19%）：在存在血细胞减少且排除 AML 定义性遗传学异常后，符合 MDS "
            "伴原始细胞增多 2 型（MDS-IB2，WHO 2022）。"}},
-         {5, "mds_ib1",
+         {5,
+          "mds_ib1",
           {"Marrow blasts {0} % (5-9 %): consistent with MDS with increased blasts 1 (MDS-IB1, "
            "WHO 2022) in the presence of cytopenia.",
            "骨髓原始细胞 {0}%（5%–9%）：在存在血细胞减少时，符合 MDS 伴原始细胞增多 1 型"
@@ -34,13 +36,15 @@ Suggestion suggest_who2022(const Differential& d) {
   return suggest_by_blast_tiers(
       RuleSet::kWho2022, d,
       {{20, "aml", aml},
-       {5, "mds_ib2",
+       {5,
+        "mds_ib2",
         {"Blood blasts {0} % (5-19 %): meets the peripheral-blood blast criterion of MDS-IB2 "
          "(WHO 2022); marrow criteria do not apply to a blood count; a marrow examination is "
          "needed.",
          "外周血原始细胞 {0}%（5%–19%）：达到 MDS-IB2 的外周血原始细胞标准（WHO 2022）；骨髓标准"
          "不适用于外周血计数，需行骨髓检查。"}},
-       {2, "mds_ib1",
+       {2,
+        "mds_ib1",
         {"Blood blasts {0} % (2-4 %): meets the peripheral-blood blast criterion of MDS-IB1 "
          "(WHO 2022); marrow criteria do not apply to a blood count; a marrow examination is "
          "needed.",

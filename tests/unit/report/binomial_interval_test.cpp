@@ -1,9 +1,10 @@
+#include "report/binomial_interval.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/error.h"
-#include "report/binomial_interval.h"
 
 namespace ms {
 namespace {

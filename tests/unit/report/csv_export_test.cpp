@@ -1,8 +1,9 @@
+#include "report/csv_export.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "report/csv_export.h"
 #include "report_fixtures.h"
 
 namespace ms {
@@ -28,8 +29,9 @@ TEST(CsvExport, OneRowPerClassInOrderPlusSummary) {
   const std::string csv = report_to_csv(test::sample_report());
   const auto lines = lines_of(csv);
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines[0],
-            "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag");
+  EXPECT_EQ(
+      lines[0],
+      "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag");
   std::vector<std::string> class_ids;
   for (const auto& l : lines)
     if (l.rfind("class,", 0) == 0) class_ids.push_back(l.substr(6, l.find(',', 6) - 6));
@@ -48,7 +50,8 @@ TEST(CsvExport, OneRowPerClassInOrderPlusSummary) {
   EXPECT_EQ(line_starting(lines, "summary,blasts,"),
             "summary,blasts,Blasts and blast equivalents,,10,2.0000,%,2 % (95% CI 1.1-3.6 %),"
             "1.0899,3.6420,wilson 95% CI");
-  EXPECT_EQ(line_starting(lines, "summary,unreviewed,"), "summary,unreviewed,Cells not yet reviewed,,3,,cells,3,,,");
+  EXPECT_EQ(line_starting(lines, "summary,unreviewed,"),
+            "summary,unreviewed,Cells not yet reviewed,,3,,cells,3,,,");
   EXPECT_EQ(line_starting(lines, "meta,status,"), "meta,status,,,,,,preliminary,,,");
   EXPECT_NE(line_starting(lines, "suggestion,fab.none,").find("No FAB criterion met"),
             std::string::npos);

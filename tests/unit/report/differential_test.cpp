@@ -1,6 +1,7 @@
+#include "report/differential.h"
+
 #include <gtest/gtest.h>
 
-#include "report/differential.h"
 #include "report_fixtures.h"
 
 namespace ms {
@@ -16,9 +17,9 @@ TEST(Differential, RowsFollowHematologyOrderWithExcludedClassesLast) {
   std::vector<std::string> ids;
   for (const auto& r : d.rows) ids.push_back(r.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"blast", "promyelocyte", "myelocyte", "metamyelocyte",
-                                           "band_neutrophil", "segmented_neutrophil",
-                                           "eosinophil", "monocyte", "lymphocyte", "plasma_cell",
-                                           "erythroblast", "other", "smudge"}));
+                                           "band_neutrophil", "segmented_neutrophil", "eosinophil",
+                                           "monocyte", "lymphocyte", "plasma_cell", "erythroblast",
+                                           "other", "smudge"}));
 }
 
 TEST(Differential, PercentagesOfNucleatedCellsExcludeSmudgeCells) {
@@ -42,10 +43,10 @@ TEST(Differential, PercentagesOfNucleatedCellsExcludeSmudgeCells) {
 
 TEST(Differential, ReferenceFlags) {
   const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts());
-  EXPECT_EQ(d.row("blast")->flag, RangeFlag::kNormal);       // 2 % in 0-2
-  EXPECT_EQ(d.row("eosinophil")->flag, RangeFlag::kHigh);    // 8 % > 5
-  EXPECT_EQ(d.row("plasma_cell")->flag, RangeFlag::kNormal); // 1 % in 0-1
-  EXPECT_EQ(d.row("other")->flag, RangeFlag::kNone);         // no range configured
+  EXPECT_EQ(d.row("blast")->flag, RangeFlag::kNormal);        // 2 % in 0-2
+  EXPECT_EQ(d.row("eosinophil")->flag, RangeFlag::kHigh);     // 8 % > 5
+  EXPECT_EQ(d.row("plasma_cell")->flag, RangeFlag::kNormal);  // 1 % in 0-1
+  EXPECT_EQ(d.row("other")->flag, RangeFlag::kNone);          // no range configured
   EXPECT_EQ(d.row("smudge")->flag, RangeFlag::kNone);
   auto counts = normal_marrow_counts();
   counts["lymphocyte"] = 20;  // 20 / 440 = 4.5 % -> "5" < 9: low
@@ -113,7 +114,7 @@ TEST(Differential, MeRatioWithConfigurableNumerator) {
 
 TEST(Differential, ImmatureToMatureGranulocyteRatio) {
   const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts());
-  EXPECT_EQ(d.i_mg_ratio.numerator, 90);    // 10 + 20 + 25 + 35
+  EXPECT_EQ(d.i_mg_ratio.numerator, 90);     // 10 + 20 + 25 + 35
   EXPECT_EQ(d.i_mg_ratio.denominator, 170);  // 60 + 110
   EXPECT_NEAR(*d.i_mg_ratio.value, 90.0 / 170.0, 1e-12);
   EXPECT_EQ(d.i_mg_ratio.display, "0.53:1");
@@ -142,12 +143,16 @@ TEST(Differential, BlastPercentWithIntervalAndBothFabDenominators) {
 TEST(Differential, PeripheralBloodReportsNucleatedRedCellsPer100Wbc) {
   const Taxonomy t = shipped_taxonomy("pbc11");
   // 200 WBC + 10 NRBC + 30 platelets.
-  const Differential d = differential_of(
-      t,
-      {{"segmented_neutrophil", 120}, {"band_neutrophil", 6}, {"lymphocyte", 50},
-       {"monocyte", 14}, {"eosinophil", 8}, {"basophil", 2}, {"erythroblast", 10},
-       {"platelet", 30}},
-      Specimen::kPeripheralBlood);
+  const Differential d = differential_of(t,
+                                         {{"segmented_neutrophil", 120},
+                                          {"band_neutrophil", 6},
+                                          {"lymphocyte", 50},
+                                          {"monocyte", 14},
+                                          {"eosinophil", 8},
+                                          {"basophil", 2},
+                                          {"erythroblast", 10},
+                                          {"platelet", 30}},
+                                         Specimen::kPeripheralBlood);
   EXPECT_EQ(d.total_wbc, 200);
   EXPECT_EQ(d.total_nucleated, 210);
   EXPECT_EQ(d.denominator, 200);
@@ -155,17 +160,18 @@ TEST(Differential, PeripheralBloodReportsNucleatedRedCellsPer100Wbc) {
   const DifferentialRow* nrbc = d.row("erythroblast");
   EXPECT_FALSE(nrbc->percent.has_value());
   EXPECT_DOUBLE_EQ(*nrbc->per_100_wbc, 5.0);
-  EXPECT_EQ(nrbc->flag, RangeFlag::kHigh);  // blood range 0-0
+  EXPECT_EQ(nrbc->flag, RangeFlag::kHigh);                        // blood range 0-0
   EXPECT_EQ(d.row("band_neutrophil")->flag, RangeFlag::kNormal);  // 3 % in 0-5
   EXPECT_EQ(d.row("lymphocyte")->flag, RangeFlag::kNormal);       // 25 % in 20-45
-  EXPECT_FALSE(d.me_ratio.has_value());  // a marrow ratio
+  EXPECT_FALSE(d.me_ratio.has_value());                           // a marrow ratio
   EXPECT_EQ(d.progress.target, 200);
   EXPECT_TRUE(d.progress.reached);
 }
 
 TEST(Differential, ProgressTowardTargetAndUnreviewedCells) {
   const Taxonomy t = shipped_taxonomy("marrow");
-  Differential d = differential_of(t, {{"lymphocyte", 100}, {"erythroblast", 25}}, Specimen::kBoneMarrow, 12);
+  Differential d =
+      differential_of(t, {{"lymphocyte", 100}, {"erythroblast", 25}}, Specimen::kBoneMarrow, 12);
   EXPECT_EQ(d.progress.counted, 125);
   EXPECT_EQ(d.progress.target, 500);
   EXPECT_DOUBLE_EQ(d.progress.fraction, 0.25);
@@ -219,8 +225,8 @@ TEST(Differential, BadInputIsAnErrorNamingIt) {
 }
 
 TEST(Differential, JsonCarriesRowsRatiosAndBlastsAndReadsBack) {
-  const Differential d = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts(),
-                                         Specimen::kBoneMarrow, 4);
+  const Differential d =
+      differential_of(shipped_taxonomy("marrow"), normal_marrow_counts(), Specimen::kBoneMarrow, 4);
   const Json j = differential_to_json(d);
   EXPECT_EQ(j["specimen"], "bone_marrow");
   EXPECT_EQ(j["rows"].size(), 13u);
@@ -239,11 +245,13 @@ TEST(Differential, JsonCarriesRowsRatiosAndBlastsAndReadsBack) {
 }
 
 TEST(Differential, SnapshotErrorsNameThePath) {
-  Json j = differential_to_json(differential_of(shipped_taxonomy("marrow"), normal_marrow_counts()));
+  Json j =
+      differential_to_json(differential_of(shipped_taxonomy("marrow"), normal_marrow_counts()));
   j["rows"][2]["flag"] = "very_high";
   auto d = differential_from_json(j, "snapshot");
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().message.find("snapshot:$.rows[2].flag"), std::string::npos) << d.error().message;
+  EXPECT_NE(d.error().message.find("snapshot:$.rows[2].flag"), std::string::npos)
+      << d.error().message;
   j = differential_to_json(differential_of(shipped_taxonomy("marrow"), normal_marrow_counts()));
   j["decimals"] = 1000000;
   d = differential_from_json(j, "snapshot");

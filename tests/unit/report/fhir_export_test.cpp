@@ -1,8 +1,9 @@
+#include "report/fhir_export.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "report/fhir_export.h"
 #include "report_fixtures.h"
 
 namespace ms {
@@ -73,7 +74,8 @@ TEST(FhirExport, BundleHoldsReportPanelClassObservationsAndMeRatio) {
 
 TEST(FhirExport, ClassObservationsCarryUcumPercentRangesAndFlags) {
   const Json b = *report_to_fhir(test::sample_report());
-  const Json* panel = resource_by_url(b, resource_of_type(b, "DiagnosticReport")["result"][0]["reference"]);
+  const Json* panel =
+      resource_by_url(b, resource_of_type(b, "DiagnosticReport")["result"][0]["reference"]);
   // hasMember follows hematology order: [6] is eosinophil (40 / 500 = 8 %, range 1-5: high).
   const Json* eos = resource_by_url(b, (*panel)["hasMember"][6]["reference"]);
   EXPECT_EQ((*eos)["code"]["coding"][0]["code"], "eosinophil");
@@ -102,10 +104,10 @@ TEST(FhirExport, SignedReportIsFinalWithIssuedAndInterpreter) {
 
 TEST(FhirExport, BloodUsesTheManualDifferentialPanelAndNrbcPer100Wbc) {
   ReportData rep = test::sample_report();
-  rep.differential = test::differential_of(test::shipped_taxonomy("pbc11"),
-                                           {{"segmented_neutrophil", 150}, {"lymphocyte", 50},
-                                            {"erythroblast", 4}},
-                                           Specimen::kPeripheralBlood);
+  rep.differential = test::differential_of(
+      test::shipped_taxonomy("pbc11"),
+      {{"segmented_neutrophil", 150}, {"lymphocyte", 50}, {"erythroblast", 4}},
+      Specimen::kPeripheralBlood);
   const Json b = *report_to_fhir(rep);
   const Json report = resource_of_type(b, "DiagnosticReport");
   EXPECT_EQ(report["code"]["coding"][0]["code"], "24318-8");
@@ -125,14 +127,15 @@ TEST(FhirExport, BloodUsesTheManualDifferentialPanelAndNrbcPer100Wbc) {
 }
 
 TEST(FhirExport, SameReportSameDocument) {
-  EXPECT_EQ(report_to_fhir(test::sample_report())->dump(), report_to_fhir(test::sample_report())->dump());
+  EXPECT_EQ(report_to_fhir(test::sample_report())->dump(),
+            report_to_fhir(test::sample_report())->dump());
   ReportData other = test::sample_report();
   other.report_id = "S-2026-0042-v2";
   EXPECT_NE((*report_to_fhir(other))["entry"][0]["fullUrl"],
             (*report_to_fhir(test::sample_report()))["entry"][0]["fullUrl"]);
   const std::string u = deterministic_uuid("x");
   EXPECT_EQ(u.size(), 36u);
-  EXPECT_EQ(u[14], '8');  // version 8
+  EXPECT_EQ(u[14], '8');                                          // version 8
   EXPECT_NE(std::string("89ab").find(u[19]), std::string::npos);  // RFC variant
 }
 

@@ -1,6 +1,7 @@
+#include "report/html_report.h"
+
 #include <gtest/gtest.h>
 
-#include "report/html_report.h"
 #include "report_fixtures.h"
 
 namespace ms {
@@ -53,8 +54,9 @@ TEST(HtmlReport, OnePrintablePageWithTheReportContent) {
   EXPECT_TRUE(has(html, "S-2026-0042"));
   EXPECT_TRUE(has(html, "500 / 500"));  // cells counted / target
   // Eosinophils: count 40, 8 %, range 1-5, flagged high.
-  EXPECT_TRUE(has(html, "Eosinophil</td><td class=\"n\">40</td><td class=\"n\">8</td><td>1\u20135</td>"
-                        "<td class=\"flag-high\">H</td>"));
+  EXPECT_TRUE(has(html,
+                  "Eosinophil</td><td class=\"n\">40</td><td class=\"n\">8</td><td>1\u20135</td>"
+                  "<td class=\"flag-high\">H</td>"));
   EXPECT_TRUE(has(html, "<td>3.00:1 (2\u20134:1)</td>"));
   EXPECT_TRUE(has(html, "2 % (95% CI 1.1-3.6 %)"));
   EXPECT_TRUE(has(html, "<strong>WHO 2022</strong>"));

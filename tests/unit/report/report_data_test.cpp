@@ -1,9 +1,10 @@
+#include "report/report_data.h"
+
 #include <gtest/gtest.h>
 
 #include "report/csv_export.h"
 #include "report/fhir_export.h"
 #include "report/html_report.h"
-#include "report/report_data.h"
 #include "report_fixtures.h"
 
 namespace ms {

@@ -1,9 +1,9 @@
 #pragma once
 // Shared helpers for the report tests: the shipped taxonomies and hand-made count sets.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "report/differential.h"
 #include "report/taxonomy.h"
@@ -11,7 +11,8 @@
 namespace ms::test {
 
 inline Taxonomy shipped_taxonomy(const std::string& name) {
-  auto t = load_taxonomy(std::string(MARROWSCOPE_SOURCE_DIR) + "/configs/taxonomy/" + name + ".json");
+  auto t =
+      load_taxonomy(std::string(MARROWSCOPE_SOURCE_DIR) + "/configs/taxonomy/" + name + ".json");
   if (!t) throw MarrowError(t.error());
   return *t;
 }
@@ -33,10 +34,10 @@ inline Differential differential_of(const Taxonomy& t, std::map<std::string, int
 // Counted: 300 + monocytes 15 + lymphocytes 80 + plasma cells 5 + erythroblasts 100 = 500;
 // 7 smudge cells are excluded.
 inline std::map<std::string, int> normal_marrow_counts() {
-  return {{"blast", 10},        {"promyelocyte", 20},      {"myelocyte", 25},
-          {"metamyelocyte", 35}, {"band_neutrophil", 60},  {"segmented_neutrophil", 110},
-          {"eosinophil", 40},   {"monocyte", 15},          {"lymphocyte", 80},
-          {"plasma_cell", 5},   {"erythroblast", 100},     {"other", 0},
+  return {{"blast", 10},         {"promyelocyte", 20},    {"myelocyte", 25},
+          {"metamyelocyte", 35}, {"band_neutrophil", 60}, {"segmented_neutrophil", 110},
+          {"eosinophil", 40},    {"monocyte", 15},        {"lymphocyte", 80},
+          {"plasma_cell", 5},    {"erythroblast", 100},   {"other", 0},
           {"smudge", 7}};
 }
 
@@ -53,8 +54,8 @@ inline ReportData sample_report() {
   r.report_id = "S-2026-0042-v1";
   r.patient = {"P-001", "Zhang Wei", "M", "1970-05-01"};
   r.sample = {"S-2026-0042", "posterior iliac crest", "adequate, particulate", "2026-11-20"};
-  r.differential = differential_of(shipped_taxonomy("marrow"), normal_marrow_counts(),
-                                   Specimen::kBoneMarrow, 3);
+  r.differential =
+      differential_of(shipped_taxonomy("marrow"), normal_marrow_counts(), Specimen::kBoneMarrow, 3);
   r.suggestions = suggest_all(r.differential);
   r.comments = "Mild eosinophilia.";
   r.reviewer = "Dr. Li";

@@ -1,6 +1,7 @@
+#include "report/rule_set.h"
+
 #include <gtest/gtest.h>
 
-#include "report/rule_set.h"
 #include "report_fixtures.h"
 
 namespace ms {
@@ -41,8 +42,8 @@ Taxonomy with_abnormal_promyelocytes() {
 }
 
 TEST(FabRuleSet, NormalMarrowMeetsNoCriterion) {
-  const Suggestion s = suggest_fab(differential_of(shipped_taxonomy("marrow"),
-                                                   test::normal_marrow_counts()));
+  const Suggestion s =
+      suggest_fab(differential_of(shipped_taxonomy("marrow"), test::normal_marrow_counts()));
   EXPECT_EQ(s.rule_id, "fab.none");
   EXPECT_FALSE(s.criterion_met);
   EXPECT_TRUE(contains(s.text.en, "No FAB criterion met: blasts 2.0 %")) << s.text.en;
@@ -68,8 +69,8 @@ TEST(FabRuleSet, AcuteLeukaemiaFromThirtyPercentBlasts) {
 TEST(FabRuleSet, M6UsesTheNonErythroidDenominator) {
   // Erythroid 250/500 = 50 %, blasts 75/500 = 15 % of all but 75/250 = 30 % of non-erythroid.
   const Taxonomy t = shipped_taxonomy("marrow");
-  Suggestion s = suggest_fab(
-      differential_of(t, {{"erythroblast", 250}, {"blast", 75}, {"lymphocyte", 175}}));
+  Suggestion s =
+      suggest_fab(differential_of(t, {{"erythroblast", 250}, {"blast", 75}, {"lymphocyte", 175}}));
   EXPECT_EQ(s.rule_id, "fab.m6");
   EXPECT_DOUBLE_EQ(number(s, "erythroid_percent"), 50.0);
   EXPECT_DOUBLE_EQ(number(s, "blast_percent_of_nucleated"), 15.0);
@@ -86,8 +87,8 @@ TEST(FabRuleSet, M6UsesTheNonErythroidDenominator) {
 
 TEST(FabRuleSet, M3FromAbnormalPromyelocytes) {
   const Taxonomy t = with_abnormal_promyelocytes();
-  Suggestion s = suggest_fab(differential_of(t, {{"abnormal_promyelocyte", 150}, {"blast", 20},
-                                                 {"lymphocyte", 330}}));
+  Suggestion s = suggest_fab(
+      differential_of(t, {{"abnormal_promyelocyte", 150}, {"blast", 20}, {"lymphocyte", 330}}));
   EXPECT_EQ(s.rule_id, "fab.m3");
   EXPECT_DOUBLE_EQ(number(s, "abnormal_promyelocyte_percent"), 30.0);
   EXPECT_TRUE(contains(s.text.en, "acute promyelocytic leukaemia")) << s.text.en;
@@ -131,14 +132,14 @@ TEST(Who2022RuleSet, MarrowThresholds) {
 
 TEST(Who2022RuleSet, BloodThresholdsSayMarrowCriteriaDoNotApply) {
   const Specimen pb = Specimen::kPeripheralBlood;
-  EXPECT_EQ(suggest_who2022(blasts_of(40, 200, pb)).rule_id, "who2022.aml");     // 20 %
-  EXPECT_EQ(suggest_who2022(blasts_of(10, 200, pb)).rule_id, "who2022.mds_ib2"); // 5 %
+  EXPECT_EQ(suggest_who2022(blasts_of(40, 200, pb)).rule_id, "who2022.aml");      // 20 %
+  EXPECT_EQ(suggest_who2022(blasts_of(10, 200, pb)).rule_id, "who2022.mds_ib2");  // 5 %
   const Suggestion ib1 = suggest_who2022(blasts_of(4, 200, pb));                  // 2 %
   EXPECT_EQ(ib1.rule_id, "who2022.mds_ib1");
   EXPECT_TRUE(contains(ib1.text.en, "marrow criteria do not apply")) << ib1.text.en;
   EXPECT_DOUBLE_EQ(number(ib1, "blast_percent_of_wbc"), 2.0);
   EXPECT_DOUBLE_EQ(number(ib1, "wbc"), 200);
-  EXPECT_EQ(suggest_who2022(blasts_of(3, 200, pb)).rule_id, "who2022.none");      // 1.5 %
+  EXPECT_EQ(suggest_who2022(blasts_of(3, 200, pb)).rule_id, "who2022.none");  // 1.5 %
 }
 
 TEST(Icc2022RuleSet, MarrowAndBloodThresholds) {
@@ -155,7 +156,7 @@ TEST(Icc2022RuleSet, MarrowAndBloodThresholds) {
   EXPECT_EQ(suggest_icc2022(blasts_of(40, 200, pb)).rule_id, "icc2022.aml");
   EXPECT_EQ(suggest_icc2022(blasts_of(20, 200, pb)).rule_id, "icc2022.mds_aml");  // 10 %
   EXPECT_EQ(suggest_icc2022(blasts_of(18, 200, pb)).rule_id, "icc2022.mds_eb");   // 9 %
-  const Suggestion eb = suggest_icc2022(blasts_of(4, 200, pb));                    // 2 %
+  const Suggestion eb = suggest_icc2022(blasts_of(4, 200, pb));                   // 2 %
   EXPECT_EQ(eb.rule_id, "icc2022.mds_eb");
   EXPECT_TRUE(contains(eb.text.en, "Blood blasts 2.0 % (2-9 %)")) << eb.text.en;
   EXPECT_TRUE(contains(eb.text.en, "Marrow criteria do not apply")) << eb.text.en;

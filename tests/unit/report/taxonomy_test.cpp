@@ -1,6 +1,7 @@
+#include "report/taxonomy.h"
+
 #include <gtest/gtest.h>
 
-#include "report/taxonomy.h"
 #include "report_fixtures.h"
 
 namespace ms {
@@ -31,10 +32,10 @@ TEST(Taxonomy, ShippedPbc11HasTheModelClassesInHematologyOrder) {
   ASSERT_EQ(t.classes.size(), 11u);
   std::vector<std::string> ordered;
   for (size_t i : t.reporting_order()) ordered.push_back(t.classes[i].id);
-  EXPECT_EQ(ordered, (std::vector<std::string>{
-                         "promyelocyte", "myelocyte", "metamyelocyte", "band_neutrophil",
-                         "segmented_neutrophil", "eosinophil", "basophil", "monocyte",
-                         "lymphocyte", "erythroblast", "platelet"}));
+  EXPECT_EQ(ordered, (std::vector<std::string>{"promyelocyte", "myelocyte", "metamyelocyte",
+                                               "band_neutrophil", "segmented_neutrophil",
+                                               "eosinophil", "basophil", "monocyte", "lymphocyte",
+                                               "erythroblast", "platelet"}));
   EXPECT_FALSE(t.find("platelet")->counted);
   EXPECT_TRUE(t.find("erythroblast")->is_erythroid);
   EXPECT_EQ(t.find("monocyte")->lineage, Lineage::kMonocytic);
