@@ -87,6 +87,95 @@ float uniform(std::mt19937& rng, float lo, float hi) {
 int uniform_int(std::mt19937& rng, int lo, int hi) {
   return std::uniform_int_distribution<int>(lo, hi)(rng);
 }
+// Uniform in [0, 1) from the top 24 bits of one draw: exact in float, and the same on every
+// platform (the std distributions are implementation-defined).
+float unit_float(std::mt19937& rng) { return static_cast<float>(rng() >> 8) * (1.f / 16777216.f); }
+
+// Per-value noise as a lookup. The output is a byte, so the exact distribution of the rounded,
+// saturated noisy value given the input byte v is a 256-bin histogram; sampling it with Walker's
+// alias method (Vose's construction, IEEE TSE 1991) costs one 32-bit draw and one comparison,
+// instead of a normal or Poisson variate per channel value.
+using BytePmf = std::array<double, 256>;
+struct AliasRow {
+  std::array<float, 256> keep{};          // probability of keeping the drawn column
+  std::array<std::uint8_t, 256> alias{};  // the value taken otherwise
+};
+using ByteNoise = std::vector<AliasRow>;  // one row per input byte; heap, cached per thread
+
+AliasRow make_alias_row(const BytePmf& pmf) {
+  double total = 0.0;
+  for (double m : pmf) total += m;
+  std::array<double, 256> scaled{};
+  std::vector<int> small, large;
+  for (int b = 0; b < 256; ++b) {
+    scaled[b] = pmf[b] / total * 256.0;
+    (scaled[b] < 1.0 ? small : large).push_back(b);
+  }
+  AliasRow row;
+  while (!small.empty() && !large.empty()) {
+    const int l = small.back(), g = large.back();
+    small.pop_back();
+    large.pop_back();
+    row.keep[l] = static_cast<float>(scaled[l]);
+    row.alias[l] = static_cast<std::uint8_t>(g);
+    scaled[g] += scaled[l] - 1.0;
+    (scaled[g] < 1.0 ? small : large).push_back(g);
+  }
+  // Left-overs hold probability 1 up to rounding.
+  for (int b : small) row.keep[b] = 1.f, row.alias[b] = static_cast<std::uint8_t>(b);
+  for (int b : large) row.keep[b] = 1.f, row.alias[b] = static_cast<std::uint8_t>(b);
+  return row;
+}
+
+// Histogram of saturate(round(mean + N(0, sigma^2))), sigma in grey levels.
+BytePmf gaussian_pmf(double mean, double sigma) {
+  auto cdf = [&](double x) { return 0.5 * std::erfc(-(x - mean) / (sigma * std::sqrt(2.0))); };
+  BytePmf pmf{};
+  double below = 0.0;
+  for (int b = 0; b < 255; ++b) {
+    const double upto = cdf(b + 0.5);
+    pmf[b] = upto - below;
+    below = upto;
+  }
+  pmf[255] = 1.0 - below;
+  return pmf;
+}
+
+// Histogram of saturate(round(255/peak * K)), K ~ Poisson(lambda = v/255 * peak).
+BytePmf poisson_pmf(int v, double peak) {
+  const double lambda = v / 255.0 * peak;
+  // Beyond ~1e5 photons the Poisson is a normal to within its 1/sqrt(lambda) skew.
+  if (lambda > 1e5) return gaussian_pmf(v, std::sqrt(lambda) * 255.0 / peak);
+  BytePmf pmf{};
+  if (lambda == 0.0) {
+    pmf[0] = 1.0;
+    return pmf;
+  }
+  // 12 standard deviations either side hold all but ~1e-30 of the mass.
+  const double spread = 12.0 * std::sqrt(lambda) + 20.0;
+  const auto lo = static_cast<long>(std::max(0.0, std::floor(lambda - spread)));
+  const auto hi = static_cast<long>(std::ceil(lambda + spread));
+  const double log_lambda = std::log(lambda);
+  for (long k = lo; k <= hi; ++k) {
+    const double out = std::min(255.0, std::nearbyint(k * 255.0 / peak));
+    pmf[static_cast<std::size_t>(out)] += std::exp(k * log_lambda - lambda - std::lgamma(k + 1.0));
+  }
+  return pmf;
+}
+
+void apply_byte_noise(cv::Mat& img, const ByteNoise& noise, std::mt19937& rng) {
+  for (int y = 0; y < img.rows; ++y) {
+    auto* p = img.ptr<std::uint8_t>(y);
+    for (int i = 0; i < img.cols * img.channels(); ++i) {
+      const AliasRow& row = noise[p[i]];
+      const std::uint32_t r = rng();
+      const std::uint32_t column = r >> 24;                                  // top 8 bits
+      const float u = static_cast<float>(r & 0xFFFFFFu) * (1.f / 16777216.f);  // low 24 bits
+      p[i] = u < row.keep[column] ? static_cast<std::uint8_t>(column) : row.alias[column];
+    }
+  }
+}
+
 // Draws only when the probability is positive, so disabled options leave the stream untouched.
 bool chance(std::mt19937& rng, float p) {
   if (p <= 0.f) return false;
@@ -206,11 +295,14 @@ cv::Mat gaussian_noise(const cv::Mat& img, float sigma, std::mt19937& rng) {
   MS_CHECK(std::isfinite(sigma) && sigma >= 0.f, "Gaussian sigma must be >= 0");
   cv::Mat out = img.clone();
   if (sigma == 0.f) return out;
-  std::normal_distribution<float> noise(0.f, sigma * 255.f);
-  for (int y = 0; y < out.rows; ++y) {
-    auto* p = out.ptr<std::uint8_t>(y);
-    for (int i = 0; i < out.cols * 3; ++i) p[i] = cv::saturate_cast<std::uint8_t>(p[i] + noise(rng));
+  thread_local float cached_sigma = -1.f;
+  thread_local ByteNoise table;
+  if (cached_sigma != sigma) {
+    table.resize(256);
+    for (int v = 0; v < 256; ++v) table[v] = make_alias_row(gaussian_pmf(v, sigma * 255.0));
+    cached_sigma = sigma;
   }
+  apply_byte_noise(out, table, rng);
   return out;
 }
 
@@ -219,11 +311,10 @@ cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng) {
   MS_CHECK(amount >= 0.f && amount <= 1.f, "salt-and-pepper amount must be in [0,1]");
   cv::Mat out = img.clone();
   if (amount == 0.f) return out;
-  std::uniform_real_distribution<float> u(0.f, 1.f);
   for (int y = 0; y < out.rows; ++y) {
     auto* p = out.ptr<cv::Vec3b>(y);
     for (int x = 0; x < out.cols; ++x) {
-      const float r = u(rng);
+      const float r = unit_float(rng);
       if (r < 0.5f * amount) p[x] = cv::Vec3b(0, 0, 0);
       else if (r < amount) p[x] = cv::Vec3b(255, 255, 255);
     }
@@ -234,17 +325,15 @@ cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng) {
 cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng) {
   check_bgr(img);
   MS_CHECK(std::isfinite(peak) && peak > 0.f, "Poisson peak must be > 0");
-  // One distribution per grey level: 256 set-ups instead of one per pixel.
-  std::array<std::poisson_distribution<int>, 256> dist;
-  for (int v = 0; v < 256; ++v)
-    dist[v] = std::poisson_distribution<int>(std::max(1e-12, double(v) / 255.0 * peak));
-  const float back = 255.f / peak;
-  cv::Mat out = img.clone();
-  for (int y = 0; y < out.rows; ++y) {
-    auto* p = out.ptr<std::uint8_t>(y);
-    for (int i = 0; i < out.cols * 3; ++i)
-      p[i] = cv::saturate_cast<std::uint8_t>(dist[p[i]](rng) * back);
+  thread_local float cached_peak = -1.f;
+  thread_local ByteNoise table;
+  if (cached_peak != peak) {
+    table.resize(256);
+    for (int v = 0; v < 256; ++v) table[v] = make_alias_row(poisson_pmf(v, peak));
+    cached_peak = peak;
   }
+  cv::Mat out = img.clone();
+  apply_byte_noise(out, table, rng);
   return out;
 }
 
@@ -269,23 +358,42 @@ cv::Mat adjust_contrast(const cv::Mat& img, float factor) {
 
 cv::Mat adjust_hue(const cv::Mat& img, float degrees) {
   check_bgr(img);
-  // Float HSV keeps hue in degrees [0,360) at full precision (8-bit HSV has 2-degree steps).
-  cv::Mat f, hsv;
-  img.convertTo(f, CV_32F, 1.0 / 255.0);
-  cv::cvtColor(f, hsv, cv::COLOR_BGR2HSV);
-  const float shift = std::fmod(degrees, 360.f);
-  for (int y = 0; y < hsv.rows; ++y) {
-    auto* p = hsv.ptr<cv::Vec3f>(y);
-    for (int x = 0; x < hsv.cols; ++x) {
-      float h = p[x][0] + shift;
-      if (h < 0.f) h += 360.f;
-      if (h >= 360.f) h -= 360.f;
-      p[x][0] = h;
+  MS_CHECK(std::isfinite(degrees), "hue shift must be finite");
+  // HSV hue rotation done in place per pixel: max and min channel (V and chroma) stay, only the
+  // hue sector and position move (the hexcone model, Smith, SIGGRAPH 1978). Same result as
+  // OpenCV's float HSV round trip, without converting the image three times.
+  float shift = std::fmod(degrees, 360.f) / 60.f;
+  if (shift < 0.f) shift += 6.f;
+  cv::Mat out = img.clone();
+  for (int y = 0; y < out.rows; ++y) {
+    auto* p = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < out.cols; ++x) {
+      const float b = p[x][0], g = p[x][1], r = p[x][2];
+      const float mx = std::max({r, g, b}), mn = std::min({r, g, b}), c = mx - mn;
+      if (c == 0.f) continue;  // grey: no hue
+      float h;  // sector units, [0, 6)
+      if (mx == r) h = (g - b) / c;
+      else if (mx == g) h = (b - r) / c + 2.f;
+      else h = (r - g) / c + 4.f;
+      h += shift;
+      h = std::fmod(h + 12.f, 6.f);
+      const int sector = std::min(5, static_cast<int>(h));
+      const float f = h - sector;
+      // The rising or falling middle channel of the sector.
+      const float up = mn + c * f, down = mn + c * (1.f - f);
+      float rr, gg, bb;
+      switch (sector) {
+        case 0: rr = mx, gg = up, bb = mn; break;
+        case 1: rr = down, gg = mx, bb = mn; break;
+        case 2: rr = mn, gg = mx, bb = up; break;
+        case 3: rr = mn, gg = down, bb = mx; break;
+        case 4: rr = up, gg = mn, bb = mx; break;
+        default: rr = mx, gg = mn, bb = down; break;
+      }
+      p[x] = cv::Vec3b(cv::saturate_cast<std::uint8_t>(bb), cv::saturate_cast<std::uint8_t>(gg),
+                       cv::saturate_cast<std::uint8_t>(rr));
     }
   }
-  cv::cvtColor(hsv, f, cv::COLOR_HSV2BGR);
-  cv::Mat out;
-  f.convertTo(out, CV_8U, 255.0);
   return out;
 }
 

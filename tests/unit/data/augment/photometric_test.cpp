@@ -27,6 +27,14 @@ TEST(Photometric, GaussianNoiseHasTheAskedMeanAndVariance) {
   EXPECT_NEAR(mean, 128.0, 0.2);
   EXPECT_NEAR(std::sqrt(var), 0.04 * 255, 0.04 * 255 * 0.03);
   EXPECT_EQ(cv::norm(gaussian_noise(flat(128), 0.f, rng), flat(128), cv::NORM_INF), 0.0);
+  // Near white the noise saturates: P(out = 255 | 250) = P(N(0, 10.2^2) > 4.5) = 0.3296.
+  const cv::Mat bright = gaussian_noise(flat(250), 0.04f, rng);
+  EXPECT_NEAR(cv::countNonZero(bright.reshape(1) == 255) / double(bright.total() * 3), 0.3296, 0.005);
+}
+
+// Fraction of channel values equal to v.
+double fraction_of(const cv::Mat& img, int v) {
+  return cv::countNonZero(img.reshape(1) == v) / double(img.total() * img.channels());
 }
 
 TEST(Photometric, PoissonNoiseKeepsTheMeanWithVarianceFromThePeak) {
@@ -39,6 +47,13 @@ TEST(Photometric, PoissonNoiseKeepsTheMeanWithVarianceFromThePeak) {
     // Var[255/peak * K] with K ~ Poisson(v/255 * peak) is v * 255 / peak.
     EXPECT_NEAR(var, v * 255.0 / peak, 0.05 * v * 255.0 / peak);
   }
+  // The whole discrete law at a low peak: white (lambda = 3 photons) becomes 85 * K, K ~
+  // Poisson(3), saturating at 255 for K >= 3.
+  const cv::Mat low = poisson_noise(flat(255), 3.f, rng);
+  EXPECT_NEAR(fraction_of(low, 0), 0.049787, 0.003);
+  EXPECT_NEAR(fraction_of(low, 85), 0.149361, 0.003);
+  EXPECT_NEAR(fraction_of(low, 170), 0.224042, 0.003);
+  EXPECT_NEAR(fraction_of(low, 255), 0.576810, 0.003);
   // Black stays black: Poisson(0) is 0.
   EXPECT_EQ(cv::countNonZero(poisson_noise(flat(0, 32), 10.f, rng).reshape(1)), 0);
 }
@@ -96,6 +111,28 @@ TEST(Photometric, HueRotatesPrimaries) {
   EXPECT_GT(cv::norm(adjust_hue(mauve, 30.f), mauve, cv::NORM_INF), 10.0);
   // Grey has no hue to turn.
   EXPECT_LE(cv::norm(adjust_hue(flat(77, 4), 90.f), flat(77, 4), cv::NORM_INF), 1.0);
+}
+
+TEST(Photometric, HueMatchesOpenCvsHsvRoundTrip) {
+  // Reference: OpenCV's float BGR->HSV, shift H (degrees), HSV->BGR.
+  cv::Mat img(40, 40, CV_8UC3);
+  cv::theRNG().state = 12;
+  cv::randu(img, cv::Scalar::all(0), cv::Scalar::all(256));
+  for (float deg : {7.f, 60.f, 145.f, -100.f, 359.f}) {
+    SCOPED_TRACE(deg);
+    cv::Mat f, hsv;
+    img.convertTo(f, CV_32F, 1.0 / 255.0);
+    cv::cvtColor(f, hsv, cv::COLOR_BGR2HSV);
+    for (int y = 0; y < hsv.rows; ++y)
+      for (int x = 0; x < hsv.cols; ++x) {
+        float& h = hsv.at<cv::Vec3f>(y, x)[0];
+        h = std::fmod(h + deg + 720.f, 360.f);
+      }
+    cv::cvtColor(hsv, f, cv::COLOR_HSV2BGR);
+    cv::Mat want;
+    f.convertTo(want, CV_8U, 255.0);
+    EXPECT_LE(cv::norm(adjust_hue(img, deg), want, cv::NORM_INF), 1.0);
+  }
 }
 
 TEST(Photometric, SaturationBlendsWithGrey) {
