@@ -117,7 +117,10 @@ Result<Differential> compute_differential(const Taxonomy& taxonomy,
     d.total_nucleated += n;
     if (c.is_erythroid) d.erythroid += n;
     if (c.is_blast) d.blasts.count += n;
-    if (c.is_abnormal_promyelocyte) d.abnormal_promyelocytes += n;
+    if (c.is_abnormal_promyelocyte) {
+      d.distinguishes_abnormal_promyelocytes = true;
+      d.abnormal_promyelocytes += n;
+    }
     if (c.in_me_numerator) me_numerator += n;
     if (c.maturity == MaturityRole::kImmature) immature += n;
     if (c.maturity == MaturityRole::kMature) mature += n;
@@ -151,7 +154,8 @@ Result<Differential> compute_differential(const Taxonomy& taxonomy,
 
   if (d.total_nucleated > 0) {
     d.erythroid_percent = percent_of(d.erythroid, d.total_nucleated);
-    d.abnormal_promyelocyte_percent = percent_of(d.abnormal_promyelocytes, d.total_nucleated);
+    if (d.distinguishes_abnormal_promyelocytes)
+      d.abnormal_promyelocyte_percent = percent_of(d.abnormal_promyelocytes, d.total_nucleated);
     d.blast_percent_of_nucleated = percent_of(d.blasts.count, d.total_nucleated);
   }
   if (d.total_wbc > 0) d.blast_percent_of_non_erythroid = percent_of(d.blasts.count, d.total_wbc);

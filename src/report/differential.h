@@ -126,7 +126,10 @@ struct Differential {
   int decimals = 0;                   // display precision: 0 under 1000 cells, 1 otherwise
   int erythroid = 0;
   int abnormal_promyelocytes = 0;
-  std::optional<double> erythroid_percent;              // of all nucleated cells (FAB M6)
+  std::optional<double> erythroid_percent;  // of all nucleated cells (FAB M6)
+  // Whether the taxonomy has an abnormal-promyelocyte class at all; without one FAB M3 cannot be
+  // evaluated and abnormal_promyelocyte_percent stays empty.
+  bool distinguishes_abnormal_promyelocytes = false;
   std::optional<double> abnormal_promyelocyte_percent;  // of all nucleated cells (FAB M3)
   // Blasts over non-erythroid nucleated cells (FAB M6's second denominator).
   std::optional<double> blast_percent_of_non_erythroid;
@@ -151,6 +154,7 @@ struct Differential {
     v("erythroid", erythroid);
     v("abnormal_promyelocytes", abnormal_promyelocytes);
     v("erythroid_percent", erythroid_percent);
+    v("distinguishes_abnormal_promyelocytes", distinguishes_abnormal_promyelocytes);
     v("abnormal_promyelocyte_percent", abnormal_promyelocyte_percent);
     v("blast_percent_of_non_erythroid", blast_percent_of_non_erythroid);
     v("blast_percent_of_nucleated", blast_percent_of_nucleated);

@@ -23,7 +23,7 @@ Suggestion suggest_fab(const Differential& d) {
   if (d.total_nucleated == 0) return no_cells_suggestion(RuleSet::kFab, d);
 
   const double blasts = *d.blast_percent_of_nucleated;
-  const double promyelocytes = *d.abnormal_promyelocyte_percent;
+  const std::optional<double> promyelocytes = d.abnormal_promyelocyte_percent;
   const double erythroid = *d.erythroid_percent;
   // With no non-erythroid cell at all, the blasts-of-non-erythroid share is undefined; 0 keeps
   // M6 (which needs blasts) from firing.
@@ -31,14 +31,14 @@ Suggestion suggest_fab(const Differential& d) {
   const auto pct = format_percent_for_rule;
 
   Suggestion s;
-  if (promyelocytes >= kPromyelocyteThreshold) {
+  if (promyelocytes && *promyelocytes >= kPromyelocyteThreshold) {
     s = make_suggestion(
         RuleSet::kFab, d, "m3", true,
         {fmt::format("FAB M3 (acute promyelocytic leukaemia) suggested: abnormal promyelocytes "
                      "{} % of nucleated cells (>= 30 %).",
-                     pct(promyelocytes)),
+                     pct(*promyelocytes)),
          fmt::format("提示 FAB M3（急性早幼粒细胞白血病）：异常早幼粒细胞占有核细胞 {}%（≥30%）。",
-                     pct(promyelocytes))});
+                     pct(*promyelocytes))});
   } else if (erythroid >= kErythroidThreshold &&
              blasts_non_erythroid >= kNonErythroidBlastThreshold) {
     s = make_suggestion(
@@ -60,22 +60,34 @@ Suggestion suggest_fab(const Differential& d) {
                      "需进一步鉴定原始细胞类型。",
                      pct(blasts))});
   } else {
-    s = make_suggestion(
-        RuleSet::kFab, d, "none", false,
-        {fmt::format("No FAB criterion met: blasts {} % of nucleated cells (< 30 %), abnormal "
-                     "promyelocytes {} % (< 30 %), erythroid cells {} % (M6 needs >= 50 % with "
-                     "blasts >= 30 % of non-erythroid cells; found {} %).",
-                     pct(blasts), pct(promyelocytes), pct(erythroid), pct(blasts_non_erythroid)),
-         fmt::format("未达到任何 FAB 标准：原始细胞占有核细胞 {}%（<30%），异常早幼粒细胞 {}%"
-                     "（<30%），红系细胞 {}%（M6 需 ≥50% 且原始细胞占非红系细胞 ≥30%；实为 {}%）。",
-                     pct(blasts), pct(promyelocytes), pct(erythroid), pct(blasts_non_erythroid))});
+    // Say where each criterion stands; the erythroid share may pass while M6's blasts do not.
+    auto cmp_en = [](double v, double t) { return v >= t ? ">=" : "<"; };
+    auto cmp_zh = [](double v, double t) { return v >= t ? "≥" : "<"; };
+    std::string en = fmt::format(
+        "No FAB criterion met: blasts {} % of nucleated cells (< 30 %); erythroid cells {} % "
+        "({} 50 %) with blasts {} % of non-erythroid cells ({} 30 %); ",
+        pct(blasts), pct(erythroid), cmp_en(erythroid, kErythroidThreshold),
+        pct(blasts_non_erythroid), cmp_en(blasts_non_erythroid, kNonErythroidBlastThreshold));
+    std::string zh = fmt::format(
+        "未达到任何 FAB 标准：原始细胞占有核细胞 {}%（<30%）；红系细胞 {}%（{}50%），原始细胞占"
+        "非红系细胞 {}%（{}30%）；",
+        pct(blasts), pct(erythroid), cmp_zh(erythroid, kErythroidThreshold),
+        pct(blasts_non_erythroid), cmp_zh(blasts_non_erythroid, kNonErythroidBlastThreshold));
+    if (promyelocytes) {
+      en += fmt::format("abnormal promyelocytes {} % (< 30 %).", pct(*promyelocytes));
+      zh += fmt::format("异常早幼粒细胞 {}%（<30%）。", pct(*promyelocytes));
+    } else {
+      en += "this taxonomy has no abnormal-promyelocyte class, so M3 was not evaluated.";
+      zh += "本分类体系未区分异常早幼粒细胞，未评估 M3。";
+    }
+    s = make_suggestion(RuleSet::kFab, d, "none", false, {en, zh});
   }
   s.numbers = {{"blast_percent_of_nucleated", blasts, "%"},
-               {"abnormal_promyelocyte_percent", promyelocytes, "%"},
                {"erythroid_percent", erythroid, "%"},
                {"blast_percent_of_non_erythroid", blasts_non_erythroid, "%"},
                {"nucleated_cells", static_cast<double>(d.total_nucleated), "cells"},
                {"non_erythroid_cells", static_cast<double>(d.total_wbc), "cells"}};
+  if (promyelocytes) s.numbers.push_back({"abnormal_promyelocyte_percent", *promyelocytes, "%"});
   return s;
 }
 

@@ -46,7 +46,12 @@ TEST(FabRuleSet, NormalMarrowMeetsNoCriterion) {
       suggest_fab(differential_of(shipped_taxonomy("marrow"), test::normal_marrow_counts()));
   EXPECT_EQ(s.rule_id, "fab.none");
   EXPECT_FALSE(s.criterion_met);
-  EXPECT_TRUE(contains(s.text.en, "No FAB criterion met: blasts 2.0 %")) << s.text.en;
+  EXPECT_TRUE(contains(s.text.en,
+                       "No FAB criterion met: blasts 2.0 % of nucleated cells (< 30 %); "
+                       "erythroid cells 20.0 % (< 50 %) with blasts 2.5 % of "
+                       "non-erythroid cells (< 30 %); this taxonomy has no "
+                       "abnormal-promyelocyte class, so M3 was not evaluated."))
+      << s.text.en;
   EXPECT_TRUE(contains(s.text.zh, "未达到任何 FAB 标准")) << s.text.zh;
   EXPECT_DOUBLE_EQ(number(s, "blast_percent_of_nucleated"), 2.0);
   EXPECT_DOUBLE_EQ(number(s, "erythroid_percent"), 20.0);
@@ -80,6 +85,10 @@ TEST(FabRuleSet, M6UsesTheNonErythroidDenominator) {
   // One blast fewer: 74 / 250 = 29.6 % of non-erythroid -> no criterion.
   s = suggest_fab(differential_of(t, {{"erythroblast", 250}, {"blast", 74}, {"lymphocyte", 176}}));
   EXPECT_EQ(s.rule_id, "fab.none");
+  EXPECT_TRUE(contains(s.text.en,
+                       "erythroid cells 50.0 % (>= 50 %) with blasts 29.6 % of "
+                       "non-erythroid cells (< 30 %)"))
+      << s.text.en;
   // Erythroid 249 / 500 < 50 % with many blasts of the rest: not M6 either.
   s = suggest_fab(differential_of(t, {{"erythroblast", 249}, {"blast", 100}, {"lymphocyte", 151}}));
   EXPECT_EQ(s.rule_id, "fab.none");
@@ -94,6 +103,8 @@ TEST(FabRuleSet, M3FromAbnormalPromyelocytes) {
   EXPECT_TRUE(contains(s.text.en, "acute promyelocytic leukaemia")) << s.text.en;
   s = suggest_fab(differential_of(t, {{"abnormal_promyelocyte", 149}, {"lymphocyte", 351}}));
   EXPECT_EQ(s.rule_id, "fab.none");
+  EXPECT_TRUE(contains(s.text.en, "abnormal promyelocytes 29.8 % (< 30 %).")) << s.text.en;
+  EXPECT_DOUBLE_EQ(number(s, "abnormal_promyelocyte_percent"), 29.8);
   // Normal promyelocytes never suggest M3.
   s = suggest_fab(differential_of(t, {{"promyelocyte", 200}, {"lymphocyte", 300}}));
   EXPECT_EQ(s.rule_id, "fab.none");
