@@ -81,15 +81,21 @@ Box clip_ellipse_box(const Box& b, float width, float height) {
   return clip_box({cx - hw, cy - hh, cx + hw, cy + hh}, width, height);
 }
 
-float uniform(std::mt19937& rng, float lo, float hi) {
-  return std::uniform_real_distribution<float>(lo, hi)(rng);
-}
-int uniform_int(std::mt19937& rng, int lo, int hi) {
-  return std::uniform_int_distribution<int>(lo, hi)(rng);
-}
-// Uniform in [0, 1) from the top 24 bits of one draw: exact in float, and the same on every
-// platform (the std distributions are implementation-defined).
+// Randomness is drawn from raw mt19937 words (whose sequence the standard fixes) rather than the
+// std distributions (implementation-defined), so a seed gives the same augmentation with any
+// standard library.
+// Uniform in [0, 1) from the top 24 bits of one draw: exact in float.
 float unit_float(std::mt19937& rng) { return static_cast<float>(rng() >> 8) * (1.f / 16777216.f); }
+float uniform(std::mt19937& rng, float lo, float hi) { return lo + (hi - lo) * unit_float(rng); }
+// Uniform integer in [lo, hi] without modulo bias: words below 2^32 mod n are redrawn.
+int uniform_int(std::mt19937& rng, int lo, int hi) {
+  const std::uint32_t n = static_cast<std::uint32_t>(static_cast<std::int64_t>(hi) - lo + 1);
+  if (n == 0) return static_cast<int>(rng());  // the full 32-bit range
+  const std::uint32_t reject_below = (0u - n) % n;
+  std::uint32_t x = rng();
+  while (x < reject_below) x = rng();
+  return static_cast<int>(static_cast<std::int64_t>(lo) + x % n);
+}
 
 // Per-value noise as a lookup. The output is a byte, so the exact distribution of the rounded,
 // saturated noisy value given the input byte v is a 256-bin histogram; sampling it with Walker's

@@ -1,7 +1,8 @@
 #pragma once
 // Box-aware, seeded augmentations. Every transform takes the image (8-bit BGR) and its boxes
 // (xyxy, pixels of that image) and returns both transformed, so boxes follow the pixels.
-// Randomness comes only from the std::mt19937 passed in: the same seed gives the same output.
+// Randomness comes only from the std::mt19937 passed in: the same seed gives the same output
+// (raw mt19937 words are used, not the implementation-defined std distributions).
 //
 // Coordinates are continuous (core/box.h): pixel i covers [i, i+1), so a flip maps x to W - x and
 // rotations turn about (W/2, H/2). Canvas areas a transform uncovers (arbitrary rotation,

@@ -168,3 +168,22 @@ TEST(StratifiedKFold, SeededAndValidated) {
 
 }  // namespace
 }  // namespace ms
+
+namespace ms {
+namespace {
+
+// Pinned streams: mt19937_64, std::seed_seq and the hand-written Fisher-Yates are fully specified,
+// so these values hold with any conforming standard library. A change here silently changes every
+// recorded split, so it must be deliberate.
+TEST(Pinned, PermutationAndSplitAreStableAcrossPlatforms) {
+  std::mt19937_64 rng(1);
+  EXPECT_EQ(seeded_permutation(10, rng), (std::vector<std::size_t>{1, 7, 3, 9, 4, 0, 5, 2, 6, 8}));
+  std::vector<int> labels;
+  for (int i = 0; i < 30; ++i) labels.push_back(i % 3);
+  const auto s = value_or_throw(stratified_split(labels, {0.6, 0.2, 0.2}, 7));
+  EXPECT_EQ(s.val, (std::vector<std::size_t>{2, 10, 13, 15, 17, 18}));
+  EXPECT_EQ(s.test, (std::vector<std::size_t>{0, 3, 4, 16, 20, 23}));
+}
+
+}  // namespace
+}  // namespace ms
