@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -54,25 +55,40 @@ std::string found_bytes(const std::uint8_t* d, std::size_t n) {
   return s;
 }
 
-Result<ImageInfo> probe_jpeg(const std::uint8_t* d, std::size_t n, const std::string& name) {
-  // Walk the marker segments to the first SOFn (ITU T.81 B.2.2).
+// Walks the JPEG marker segments after SOI (ITU T.81 B.1.1) up to the first marker m for which
+// stop(m) holds. Returns its offset, or nullopt with `problem` saying what broke.
+template <typename Stop>
+std::optional<std::size_t> walk_jpeg_markers(const std::uint8_t* d, std::size_t n, Stop stop,
+                                             std::string& problem) {
   std::size_t i = 2;
   while (i + 4 <= n) {
-    if (d[i] != 0xFF) return fail(ErrorCode::kCorruptInput, name, "a JPEG marker", "garbage in the header");
-    std::uint8_t m = d[i + 1];
-    if (m == 0xFF) { ++i; continue; }
-    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }
-    std::uint16_t len = be16(d + i + 2);
-    if (len < 2) return fail(ErrorCode::kCorruptInput, name, "a JPEG segment length >= 2", std::to_string(len));
-    const bool sof = (m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC;
-    if (sof) {
-      if (i + 9 > n) break;
-      ImageInfo info{ImageFormat::kJpeg, be16(d + i + 7), be16(d + i + 5)};
-      return info;
+    if (d[i] != 0xFF) {
+      problem = "garbage where a JPEG marker belongs";
+      return std::nullopt;
+    }
+    const std::uint8_t m = d[i + 1];
+    if (m == 0xFF) { ++i; continue; }  // fill byte
+    if (stop(m)) return i;
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }  // no length
+    const std::uint16_t len = be16(d + i + 2);
+    if (len < 2) {
+      problem = "a JPEG segment length of " + std::to_string(len);
+      return std::nullopt;
     }
     i += 2 + len;
   }
-  return fail(ErrorCode::kCorruptInput, name, "a complete JPEG header", "a truncated file");
+  problem = "a truncated file";
+  return std::nullopt;
+}
+
+Result<ImageInfo> probe_jpeg(const std::uint8_t* d, std::size_t n, const std::string& name) {
+  // The frame header (SOFn, T.81 B.2.2) holds the size; DHT, JPG and DAC share the C0-CF range.
+  auto is_sof = [](std::uint8_t m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; };
+  std::string problem;
+  const auto sof = walk_jpeg_markers(d, n, is_sof, problem);
+  if (sof && *sof + 9 > n) problem = "a truncated file";
+  if (!sof || *sof + 9 > n) return fail(ErrorCode::kCorruptInput, name, "a complete JPEG header", problem);
+  return ImageInfo{ImageFormat::kJpeg, be16(d + *sof + 7), be16(d + *sof + 5)};
 }
 
 Result<ImageInfo> probe_tiff(const std::uint8_t* d, std::size_t n, const std::string& name) {
@@ -98,11 +114,15 @@ Result<ImageInfo> probe_tiff(const std::uint8_t* d, std::size_t n, const std::st
 }
 
 // Truncation checks: libjpeg and libpng may return a partly decoded image with only a warning.
+// A complete JPEG has an EOI (FF D9) after its first start-of-scan: an EXIF thumbnail carries its
+// own EOI inside APP1, before any scan of the main image, so an EOI anywhere does not prove the
+// main image complete. Trailing bytes after the EOI (some cameras append data) are allowed.
 bool jpeg_has_end(const std::uint8_t* d, std::size_t n) {
-  // EOI (FF D9) within the last bytes; some cameras append a little trailing data.
-  const std::size_t tail = std::min<std::size_t>(n, 4096);
-  for (std::size_t i = n - tail; i + 1 < n; ++i)
-    if (d[i] == 0xFF && d[i + 1] == 0xD9) return true;
+  std::string problem;
+  const auto sos = walk_jpeg_markers(d, n, [](std::uint8_t m) { return m == 0xDA; }, problem);
+  if (!sos) return false;
+  for (std::size_t k = n - 1; k > *sos + 2; --k)
+    if (d[k - 1] == 0xFF && d[k] == 0xD9) return true;
   return false;
 }
 bool png_has_end(const std::uint8_t* d, std::size_t n) {

@@ -168,6 +168,27 @@ TEST(Image, TruncatedFilesAreCorruptInput) {
   EXPECT_EQ(r.error().code, ErrorCode::kCorruptInput);
 }
 
+TEST(Image, TruncatedJpegWithAThumbnailIsCorruptInput) {
+  // Camera JPEGs carry an EXIF thumbnail (a whole JPEG, EOI included) in APP1 before the main
+  // image: its EOI must not make a truncated main image look complete.
+  const auto thumb = encoded(".jpg", test_card(16, 12));
+  const auto main = encoded(".jpg", test_card(160, 120));
+  std::vector<std::uint8_t> file{0xFF, 0xD8, 0xFF, 0xE1};
+  const std::size_t app1_len = 2 + 6 + thumb.size();
+  file.push_back(std::uint8_t(app1_len >> 8));
+  file.push_back(std::uint8_t(app1_len & 0xFF));
+  for (char c : std::string("Exif\0\0", 6)) file.push_back(std::uint8_t(c));
+  file.insert(file.end(), thumb.begin(), thumb.end());
+  file.insert(file.end(), main.begin() + 2, main.end());  // the main image after its SOI
+  auto whole = decode_image(file, "camera.jpg");
+  ASSERT_TRUE(whole.has_value()) << whole.error().message;
+  EXPECT_EQ(whole->size(), cv::Size(160, 120));
+  const std::vector<std::uint8_t> cut(file.begin(), file.end() - main.size() / 3);
+  auto r = decode_image(cut, "camera.jpg");
+  ASSERT_FALSE(r.has_value()) << "a truncated image decoded as " << r->cols << "x" << r->rows;
+  EXPECT_EQ(r.error().code, ErrorCode::kCorruptInput);
+}
+
 TEST(Image, DecompressionBombIsTooLargeWithoutAllocating) {
   const long before = peak_rss_kib();
   for (std::uint32_t side : {100000u, 20000u}) {
