@@ -162,10 +162,15 @@ TEST(Image, TruncatedFilesAreCorruptInput) {
       EXPECT_NE(r.error().message.find("cut" + ext), std::string::npos);
     }
   }
-  auto tiff = encoded(".tiff");
-  auto r = decode_image(std::vector<std::uint8_t>(tiff.begin(), tiff.begin() + 6), "cut.tiff");
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, ErrorCode::kCorruptInput);
+  for (const std::string ext : {".bmp", ".tiff"}) {
+    const auto bytes = encoded(ext);
+    for (std::size_t keep : {bytes.size() * 9 / 10, bytes.size() / 2, std::size_t{6}}) {
+      SCOPED_TRACE(ext + " keeping " + std::to_string(keep) + " bytes");
+      auto r = decode_image(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + keep), "cut" + ext);
+      ASSERT_FALSE(r.has_value());
+      EXPECT_EQ(r.error().code, ErrorCode::kCorruptInput) << r.error().message;
+    }
+  }
 }
 
 TEST(Image, TruncatedJpegWithAThumbnailIsCorruptInput) {
