@@ -37,10 +37,9 @@ AugmentSample rotate90(const AugmentSample& s, int quarter_turns);
 // oversampled minority classes (data/sampler.h draws marked augment). Lossless: no
 // interpolation, no box ever dropped.
 AugmentSample dihedral_augment(const AugmentSample& s, std::mt19937& rng);
-// Arbitrary angle (degrees, counter-clockwise) about the centre, same canvas size; boxes become
-// the axis-aligned hull of their rotated corners... shrunk toward an inscribed ellipse (cells are
-// round), clipped; boxes left with < min_visible of their area are dropped.
-// The rule exactly: each box is taken as the ellipse inscribed in it (semi-axes a = w/2, b = h/2)
+// Arbitrary angle (degrees, counter-clockwise) about the centre, same canvas size, bilinear.
+// Boxes: the hull of a box's rotated corners is too loose for round cells, so each box is taken
+// as the ellipse inscribed in it (semi-axes a = w/2, b = h/2)
 // and becomes the bounding box of that ellipse rotated by theta, half-extents
 // sqrt(a^2 cos^2 + b^2 sin^2) and sqrt(a^2 sin^2 + b^2 cos^2) (Kalra et al., "Towards Rotation
 // Invariance in Object Detection", ICCV 2021). For a round cell this is the true box; the corner
@@ -65,7 +64,7 @@ cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng);
 cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng);
 cv::Mat adjust_brightness(const cv::Mat& img, float delta);       // add delta*255
 cv::Mat adjust_contrast(const cv::Mat& img, float factor);        // about the mean grey
-cv::Mat adjust_hue(const cv::Mat& img, float degrees);            // rotate hue
+cv::Mat adjust_hue(const cv::Mat& img, float degrees);            // rotate HSV hue (red+120=green)
 // Blends with the image's own grey version (factor 0 = grey, 1 = unchanged), as torchvision.
 cv::Mat adjust_saturation(const cv::Mat& img, float factor);
 
@@ -98,6 +97,7 @@ struct AugmentOptions {
 // Checks ranges (probabilities in [0,1], non-negative magnitudes, 0 < scale_min <= scale_max,
 // contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
 Status validate_augment_options(const AugmentOptions& o, const std::string& source);
+// Throws MarrowError (kInvalidArgument) for options validate_augment_options() rejects.
 AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, std::mt19937& rng);
 
 }  // namespace ms
