@@ -14,6 +14,8 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "marrowscope 0.1.0");
   register_info(app);
+  register_convert(app);
+  register_stats(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -14,4 +14,6 @@ int run(int argc, char** argv);
 
 // Registration functions (one per cmd_*.cpp).
 void register_info(CLI::App& app);
+void register_convert(CLI::App& app);
+void register_stats(CLI::App& app);
 }  // namespace ms::cli
