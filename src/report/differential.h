@@ -167,8 +167,8 @@ struct Differential {
 };
 
 // Builds the differential. Errors (input, naming it): a count for a class the taxonomy does not
-// know, a negative count or unreviewed number, a non-positive count target, a confidence outside
-// (0, 1). Zero counted cells is not an error: percentages and ratios are then empty.
+// know, a count or unreviewed number outside [0, 10,000,000], a non-positive count target, a
+// confidence outside (0, 1). Zero counted cells is not an error: percentages and ratios are then empty.
 Result<Differential> compute_differential(const Taxonomy& taxonomy, const DifferentialInput& input);
 
 // Display precision rule (DOMAIN.md): no decimals when fewer than 1000 cells were counted, one
