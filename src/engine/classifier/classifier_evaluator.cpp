@@ -1,0 +1,64 @@
+#include "engine/classifier/classifier_evaluator.h"
+
+#include <chrono>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include "core/error.h"
+
+namespace ms {
+
+ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cache,
+                                    const std::vector<int>& indices, int input_size,
+                                    const Normalization& norm, int batch_size,
+                                    const std::string& device, bool want_embeddings) {
+  ClassifierPredictions out;
+  const bool was_training = net.is_training();
+  net.eval();
+  c10::NoGradGuard no_grad;
+  CellLoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.input_size = input_size;
+  lo.train = false;
+  lo.norm = norm;
+  CellBatchLoader loader(cache, indices, lo);
+  const at::Device dev(device);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (auto batch = loader.next()) {
+    auto r = net.forward(batch->images.to(dev));
+    auto probs = at::softmax(r.logits, 1).to(at::kCPU).contiguous();
+    const int64_t n = probs.size(0), c = probs.size(1);
+    const float* p = probs.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      out.probs.emplace_back(p + i * c, p + (i + 1) * c);
+      out.truth.push_back(static_cast<int>(batch->labels[i].item<int64_t>()));
+      out.indices.push_back(batch->indices[i]);
+    }
+    if (want_embeddings) {
+      auto e = r.embedding.to(at::kCPU).contiguous();
+      const int64_t d = e.size(1);
+      const float* ep = e.data_ptr<float>();
+      for (int64_t i = 0; i < n; ++i) out.embeddings.emplace_back(ep + i * d, ep + (i + 1) * d);
+    }
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (was_training) net.train();
+  return out;
+}
+
+Result<ClassificationMetrics> score_predictions(const ClassifierPredictions& p,
+                                                const std::vector<std::string>& classes) {
+  std::vector<float> flat;
+  flat.reserve(p.probs.size() * classes.size());
+  for (const auto& row : p.probs) flat.insert(flat.end(), row.begin(), row.end());
+  return evaluate_classification(p.truth, flat, classes, 5);
+}
+
+Json evaluation_json(const ClassificationMetrics& m, const ClassifierPredictions& p) {
+  Json j = classification_metrics_json(m);
+  j["cells_per_second"] = p.seconds > 0 ? static_cast<double>(p.truth.size()) / p.seconds : 0.0;
+  return j;
+}
+
+}  // namespace ms

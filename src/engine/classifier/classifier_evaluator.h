@@ -1,0 +1,38 @@
+#pragma once
+// Runs a classifier over cached cells and summarises the predictions (accuracy, top-5, per-class
+// precision/recall/F1, confusion matrix, speed). Used after every training epoch and by
+// `eval-classifier`.
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "engine/classifier/cell_batch_loader.h"
+#include "engine/metrics/classification_metrics.h"
+#include "models/classifier/classifier_net.h"
+
+namespace ms {
+
+struct ClassifierPredictions {
+  std::vector<int> truth;                       // class id per sample
+  std::vector<std::vector<float>> probs;        // softmax [N][C]
+  std::vector<std::vector<float>> embeddings;   // [N][D] when requested
+  std::vector<int> indices;                     // cache index per sample
+  double seconds = 0;                           // model time (batching and forward)
+};
+
+// Evaluates `indices` of the cache in batches (center crop, no augmentation), in eval mode,
+// without gradients. device: where the model lives.
+ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cache,
+                                    const std::vector<int>& indices, int input_size,
+                                    const Normalization& norm, int batch_size,
+                                    const std::string& device, bool want_embeddings);
+
+// Metrics of the predictions (engine/metrics, sklearn definitions). Fails on an empty set.
+Result<ClassificationMetrics> score_predictions(const ClassifierPredictions& p,
+                                                const std::vector<std::string>& classes);
+
+// JSON with the keys of `eval-classifier` (issue 4): accuracy, top5, macro_f1, weighted_f1,
+// per_class.<name>.{precision,recall,f1,support}, classes, confusion, cells_per_second.
+Json evaluation_json(const ClassificationMetrics& m, const ClassifierPredictions& p);
+
+}  // namespace ms

@@ -1,0 +1,80 @@
+#include "engine/predict/classifier_predictor.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <torch/cuda.h>
+
+#include "engine/classifier/cell_cache.h"
+#include "engine/predict/classifier_predictor_impl.h"
+#include "engine/train/image_tensor.h"
+
+namespace ms {
+
+at::Tensor ClassifierPredictor::Impl::preprocess(const std::vector<cv::Mat>& crops) const {
+  const int s = info.model.input_size;
+  auto t = at::empty({static_cast<int64_t>(crops.size()), 3, s, s}, at::kFloat);
+  float* dst = t.data_ptr<float>();
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const cv::Mat& c = crops[i];
+    if (c.empty() || c.type() != CV_8UC3)
+      throw MarrowError(ErrorCode::kInvalidArgument,
+                        "crop " + std::to_string(i) + ": expected a non-empty 8-bit BGR image, found " +
+                            (c.empty() ? std::string("an empty image") : "type " + std::to_string(c.type())));
+    const cv::Mat view = center_crop(resize_square(c, cache_side), s);
+    bgr_to_chw(view, info.normalization, dst + i * 3 * s * s);
+  }
+  return t.to(at::Device(device));
+}
+
+ClassifierPredictor::ClassifierPredictor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClassifierPredictor::~ClassifierPredictor() = default;
+
+Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std::string& model_dir,
+                                                                       const std::string& device) {
+  if (device != "cpu" && (device.rfind("cuda", 0) != 0 || !torch::cuda::is_available()))
+    return fail(ErrorCode::kInvalidArgument, "device", "cpu, or cuda with a CUDA build and GPU", device);
+  auto impl = std::make_unique<Impl>();
+  auto net = load_classifier_model(model_dir, impl->info);
+  if (!net) return tl::unexpected(net.error());
+  impl->net = *net;
+  impl->device = device;
+  impl->net->to(at::Device(device));
+  impl->net->eval();
+  impl->cache_side = cache_side_for(impl->info.model.input_size, impl->info.crop_fraction);
+  return std::unique_ptr<ClassifierPredictor>(new ClassifierPredictor(std::move(impl)));
+}
+
+const std::vector<std::string>& ClassifierPredictor::classes() const { return impl_->info.classes; }
+std::string ClassifierPredictor::version() const { return impl_->info.version; }
+int ClassifierPredictor::input_size() const { return impl_->info.model.input_size; }
+
+std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv::Mat>& crops_bgr) {
+  constexpr size_t kBatch = 64;
+  std::vector<ClassPrediction> out;
+  out.reserve(crops_bgr.size());
+  c10::NoGradGuard no_grad;
+  for (size_t begin = 0; begin < crops_bgr.size(); begin += kBatch) {
+    const size_t end = std::min(crops_bgr.size(), begin + kBatch);
+    std::vector<cv::Mat> chunk(crops_bgr.begin() + begin, crops_bgr.begin() + end);
+    auto probs = at::softmax(impl_->net->forward(impl_->preprocess(chunk)).logits, 1)
+                     .to(at::kCPU)
+                     .contiguous();
+    const int64_t c = probs.size(1);
+    const float* p = probs.data_ptr<float>();
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      ClassPrediction pr;
+      pr.probs.assign(p + i * c, p + (i + 1) * c);
+      pr.class_id = static_cast<int>(std::max_element(pr.probs.begin(), pr.probs.end()) - pr.probs.begin());
+      pr.probability = pr.probs[pr.class_id];
+      for (float q : pr.probs)
+        if (q > 0) pr.entropy -= q * std::log(q);
+      out.push_back(std::move(pr));
+    }
+  }
+  return out;
+}
+
+}  // namespace ms

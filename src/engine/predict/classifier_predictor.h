@@ -1,0 +1,46 @@
+#pragma once
+// Inference with a shipped cell classifier (the pipeline and the server call this). Torch-free
+// header (pimpl): callers need not parse LibTorch headers.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/error.h"
+
+namespace ms {
+
+struct ClassPrediction {
+  int class_id = -1;            // arg-max class
+  float probability = 0.f;      // its softmax probability
+  std::vector<float> probs;     // [C] softmax over the model's classes
+  float entropy = 0.f;          // -sum p log p, nats (0 = certain, log C = uniform)
+};
+
+class ClassifierPredictor {
+ public:
+  // model_dir: a folder with model.json + model.pt (engine/classifier/classifier_model_file.h).
+  // device: "cpu" or "cuda[:N]".
+  static Result<std::unique_ptr<ClassifierPredictor>> load(const std::string& model_dir,
+                                                          const std::string& device = "cpu");
+  ~ClassifierPredictor();
+
+  const std::vector<std::string>& classes() const;
+  std::string version() const;
+  int input_size() const;
+
+  // crops_bgr: single-cell crops, CV_8UC3 BGR, any size (resized to the model's cache size and
+  // center-cropped to input_size, as in validation). One prediction per crop, in order; run in
+  // batches of up to 64. An empty or non-BGR crop throws MarrowError(kInvalidArgument).
+  std::vector<ClassPrediction> classify(const std::vector<cv::Mat>& crops_bgr);
+
+  struct Impl;
+  Impl& impl() { return *impl_; }  // for `explain` and evaluation (engine-internal)
+
+ private:
+  explicit ClassifierPredictor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ms

@@ -1,0 +1,40 @@
+#pragma once
+// The common face of every cell classifier (ViT or CNN), so the trainer, evaluator, predictor and
+// `explain` work with any of them.
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace ms {
+
+struct ClassifierOutput {
+  at::Tensor logits;                   // [B,C]
+  at::Tensor embedding;                // [B,D] features before the linear head (ViT: class token)
+  std::vector<at::Tensor> attentions;  // ViT only: per block [B,h,N,N]; empty for a CNN
+  at::Tensor selected;                 // ViT with part selection: [B,h] token indices; else undefined
+  int grid = 0;                        // ViT: side of the patch grid (token i>=1 is cell (i-1)/grid, (i-1)%grid)
+};
+
+class ClassifierNetImpl : public torch::nn::Module {
+ public:
+  // images: [B,3,S,S] float, normalised RGB.
+  virtual ClassifierOutput forward(const at::Tensor& images) = 0;
+  // Parameters that get weight decay (weights of linear/conv layers) and those that do not
+  // (biases, norms, embeddings, tokens): AdamW practice for ViTs (Touvron et al., DeiT 2021).
+  virtual void split_decay(std::vector<at::Tensor>& decay, std::vector<at::Tensor>& no_decay);
+};
+
+inline void ClassifierNetImpl::split_decay(std::vector<at::Tensor>& decay,
+                                           std::vector<at::Tensor>& no_decay) {
+  for (const auto& p : named_parameters(true)) {
+    const auto& name = p.key();
+    const bool is_bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    (p.value().dim() <= 1 || is_bias || name.find("token") != std::string::npos ||
+             name.find("pos_embed") != std::string::npos
+         ? no_decay
+         : decay)
+        .push_back(p.value());
+  }
+}
+
+}  // namespace ms

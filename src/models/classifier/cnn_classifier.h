@@ -1,0 +1,31 @@
+#pragma once
+// CNN baseline for single-cell classification (thesis table 5.3): a ResNet backbone, global
+// average pooling of C5 and a linear head.
+#include "models/backbone/resnet.h"
+#include "models/classifier/classifier_net.h"
+
+namespace ms {
+
+struct CnnClassifierOptions {
+  ResNetOptions backbone;
+  float dropout = 0.f;  // before the linear head
+  template <class V>
+  void visit(V& v) {
+    v("backbone", backbone); v("dropout", dropout);
+  }
+};
+
+class CnnClassifierImpl : public ClassifierNetImpl {
+ public:
+  CnnClassifierImpl(const CnnClassifierOptions& o, int num_classes);
+  // images: [B,3,S,S] -> logits [B,C], embedding = pooled C5 [B,C5 channels].
+  ClassifierOutput forward(const at::Tensor& images) override;
+
+ private:
+  CnnClassifierOptions options_;
+  ResNet backbone_{nullptr};
+  torch::nn::Linear head_{nullptr};
+};
+TORCH_MODULE(CnnClassifier);
+
+}  // namespace ms
