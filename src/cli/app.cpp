@@ -16,6 +16,7 @@ int run(int argc, char** argv) {
   register_info(app);
   register_convert(app);
   register_stats(app);
+  register_train_classifier(app);
   try {
     app.parse(argc, argv);
     return 0;

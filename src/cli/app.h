@@ -16,4 +16,5 @@ int run(int argc, char** argv);
 void register_info(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_stats(CLI::App& app);
+void register_train_classifier(CLI::App& app);
 }  // namespace ms::cli
