@@ -34,6 +34,15 @@ struct ChartSeries {
 };
 
 struct LineChartSpec {
+  LineChartSpec() = default;
+  // The common case in one expression: {title, x label, y label, {{name, x, y}, ...}}.
+  LineChartSpec(std::string title_, std::string x_label_, std::string y_label_,
+                std::vector<ChartSeries> series_ = {})
+      : title(std::move(title_)),
+        x_label(std::move(x_label_)),
+        y_label(std::move(y_label_)),
+        series(std::move(series_)) {}
+
   std::string title;
   std::string x_label;
   std::string y_label;
