@@ -214,7 +214,9 @@ std::string svg_heatmap(const HeatmapSpec& spec) {
   const int width = int(left + cell * double(cols) + 20);
   const int height = int(top + cell * double(rows) + 20);
 
-  std::string s = svg_open(std::max(width, 240), height, spec.title);
+  // The title (14 px, about 8 px per character) must fit too.
+  const int title_w = int(16 + 8.0 * double(spec.title.size()));
+  std::string s = svg_open(std::max({width, title_w, 240}), height, spec.title);
   s += svg_text(8, 18, spec.title, " font-size=\"14\" font-weight=\"600\"");
   s += svg_text(left + cell * double(cols) / 2, 34, spec.col_axis + " →",
                 " text-anchor=\"middle\" fill=\"#555\"");
