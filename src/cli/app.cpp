@@ -14,6 +14,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "marrowscope 0.1.0");
   register_info(app);
+  register_serve(app);
   register_convert(app);
   register_stats(app);
   register_train_classifier(app);

@@ -1,0 +1,265 @@
+#include "server/api.h"
+
+#include <regex>
+
+#include <spdlog/spdlog.h>
+
+#include "server/crypto.h"
+#include "server/http_error.h"
+#include "store/operation_log.h"
+#include "store/user_store.h"
+
+namespace ms::server {
+
+Reply Reply::error(const Error& e, Json details) {
+  Reply r;
+  r.status = http_status(e.code);
+  r.body = error_json(e, details);
+  return r;
+}
+
+void send_error(httplib::Response& res, const Error& e, const Json& details) {
+  res.status = http_status(e.code);
+  res.set_content(error_json(e, details).dump(), "application/json");
+}
+
+std::string session_cookie_value(const httplib::Request& req) {
+  const std::string cookies = req.get_header_value("Cookie");
+  const std::string key = std::string(kSessionCookie) + "=";
+  std::size_t pos = 0;
+  while (pos < cookies.size()) {
+    while (pos < cookies.size() && (cookies[pos] == ' ' || cookies[pos] == ';')) ++pos;
+    const std::size_t end = cookies.find(';', pos);
+    const std::string part = cookies.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (part.rfind(key, 0) == 0) return part.substr(key.size());
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return {};
+}
+
+bool has_role(const Caller& c, Access a) {
+  using store::Role;
+  if (a == Access::kPublic) return true;
+  if (!c.signed_in) return false;
+  const Role r = c.user.role;
+  switch (a) {
+    case Access::kPublic:
+    case Access::kAnyUser: return true;
+    case Access::kStaff: return r == Role::kAdmin || r == Role::kDoctor || r == Role::kTechnician;
+    case Access::kDoctor: return r == Role::kAdmin || r == Role::kDoctor;
+    case Access::kAdmin: return r == Role::kAdmin;
+  }
+  return false;
+}
+
+namespace {
+const char* access_text(Access a) {
+  switch (a) {
+    case Access::kPublic: return "public";
+    case Access::kAnyUser: return "any signed-in user";
+    case Access::kStaff: return "admin, doctor or technician";
+    case Access::kDoctor: return "admin or doctor";
+    case Access::kAdmin: return "admin";
+  }
+  return "";
+}
+bool changes_state(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+}  // namespace
+
+Result<Caller> Api::authenticate(const httplib::Request& req, Access a) {
+  Caller c;
+  c.ip = req.remote_addr;
+  const std::string token = session_cookie_value(req);
+  if (!token.empty()) {
+    const std::string hash = sha256_hex(token);
+    const auto now = store::now_ms();
+    auto found = db().transact(store::TxMode::kRead, [&](store::Tx& tx) {
+      return store::find_session(tx, hash, now);
+    });
+    if (!found) return tl::unexpected(found.error());
+    if (*found) {
+      c.signed_in = true;
+      c.user = (*found)->user;
+      c.session = (*found)->session;
+      // Sliding expiry, written at most once a minute per session.
+      if (now - c.session.last_seen_at > 60000) {
+        auto touched = db().transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+          return store::touch_session(tx, c.session.id, now, now + ctx_.options.session_ttl_ms);
+        });
+        if (!touched) spdlog::warn("session touch: {}", touched.error().message);
+      }
+    }
+  }
+  if (a == Access::kPublic) return c;
+  if (!c.signed_in)
+    return fail(ErrorCode::kUnauthenticated, "sign in first (no valid session cookie)");
+  if (changes_state(req.method)) {
+    const std::string sent = req.get_header_value(kCsrfHeader);
+    if (sent.empty() || !equal_constant_time(sent, c.session.csrf_token))
+      return fail(ErrorCode::kPermissionDenied,
+                  std::string("missing or wrong ") + kCsrfHeader +
+                      " header (get the token from POST /api/auth/login or GET /api/session)");
+  }
+  if (!has_role(c, a))
+    return fail(ErrorCode::kPermissionDenied,
+                "role '" + store::role_name(c.user.role) + "' may not do this (needs " +
+                    access_text(a) + ")");
+  return c;
+}
+
+void Api::dispatch(const httplib::Request& req, httplib::Response& res, Access a, const Handler& h) {
+  try {
+    auto caller = authenticate(req, a);
+    Result<Reply> reply = caller ? h(req, *caller) : tl::unexpected(caller.error());
+    if (!reply) {
+      const Error& e = reply.error();
+      if (http_status(e.code) >= 500) {
+        const std::string ref = random_hex(4);
+        spdlog::error("{} {} failed [{}]: {}", req.method, req.path, ref, e.message);
+        send_error(res, Error{e.code, "internal error (logged as " + ref + ")"});
+      } else {
+        send_error(res, e);
+      }
+      return;
+    }
+    res.status = reply->status;
+    for (const auto& [k, v] : reply->headers) res.set_header(k, v);
+    if (reply->status == 204) return;
+    if (!reply->content_type.empty())
+      res.set_content(reply->raw, reply->content_type.c_str());
+    else
+      res.set_content(reply->body.dump(-1, ' ', false, Json::error_handler_t::replace),
+                      "application/json");
+  } catch (const std::exception& e) {
+    const std::string ref = random_hex(4);
+    spdlog::error("{} {} threw [{}]: {}", req.method, req.path, ref, e.what());
+    send_error(res, Error{ErrorCode::kInternal, "internal error (logged as " + ref + ")"});
+  }
+}
+
+void Api::add(const std::string& method, const std::string& pattern, Access a,
+              const std::string& summary, Handler h) {
+  routes_.push_back({method, pattern, summary, a});
+  auto fn = [this, a, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+    dispatch(req, res, a, h);
+  };
+  if (method == "GET") http_.Get(pattern, fn);
+  else if (method == "POST") http_.Post(pattern, fn);
+  else if (method == "PATCH") http_.Patch(pattern, fn);
+  else if (method == "PUT") http_.Put(pattern, fn);
+  else if (method == "DELETE") http_.Delete(pattern, fn);
+  else throw MarrowError(ErrorCode::kInternal, "unknown HTTP method " + method);
+}
+
+void Api::get(const std::string& p, Access a, const std::string& s, Handler h) { add("GET", p, a, s, std::move(h)); }
+void Api::post(const std::string& p, Access a, const std::string& s, Handler h) { add("POST", p, a, s, std::move(h)); }
+void Api::patch(const std::string& p, Access a, const std::string& s, Handler h) { add("PATCH", p, a, s, std::move(h)); }
+void Api::put(const std::string& p, Access a, const std::string& s, Handler h) { add("PUT", p, a, s, std::move(h)); }
+void Api::del(const std::string& p, Access a, const std::string& s, Handler h) { add("DELETE", p, a, s, std::move(h)); }
+
+Json Api::openapi() const {
+  Json paths = Json::object();
+  for (const auto& r : routes_) {
+    std::string path;
+    Json params = Json::array();
+    int n = 0;
+    for (std::size_t i = 0; i < r.pattern.size();) {
+      if (r.pattern.compare(i, 5, "(\\d+)") == 0) {
+        const std::string name = n == 0 ? "id" : "id" + std::to_string(n + 1);
+        path += "{" + name + "}";
+        params.push_back({{"name", name}, {"in", "path"}, {"required", true},
+                          {"schema", {{"type", "integer"}}}});
+        ++n;
+        i += 5;
+      } else {
+        path += r.pattern[i++];
+      }
+    }
+    std::string method = r.method;
+    for (auto& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    Json op = {{"summary", r.summary},
+               {"description", std::string("Access: ") + access_text(r.access)}};
+    op["responses"]["200"] = {{"description", "success"}};
+    op["responses"]["default"] = {
+        {"description", "error"},
+        {"content",
+         {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+    if (!params.empty()) op["parameters"] = params;
+    if (r.access != Access::kPublic) op["security"] = Json::array({{{"session", Json::array()}}});
+    paths[path][method] = op;
+  }
+  return {{"openapi", "3.0.3"},
+          {"info", {{"title", "Marrowscope lab server"}, {"version", "0.1.0"}}},
+          {"paths", paths},
+          {"components",
+           {{"securitySchemes",
+             {{"session", {{"type", "apiKey"}, {"in", "cookie"}, {"name", kSessionCookie}}}}},
+            {"schemas",
+             {{"Error",
+               {{"type", "object"},
+                {"properties",
+                 {{"error",
+                   {{"type", "object"},
+                    {"properties",
+                     {{"code", {{"type", "string"}}},
+                      {"message", {{"type", "string"}}},
+                      {"details", Json::object()}}}}}}}}}}}}}};
+}
+
+Result<Json> json_body(const httplib::Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (!type.empty() && type.find("application/json") == std::string::npos)
+    return fail(ErrorCode::kUnsupportedFormat, "request body", "Content-Type application/json",
+                "\"" + type + "\"");
+  if (req.body.empty()) return fail(ErrorCode::kInvalidArgument, "request body", "a JSON object", "nothing");
+  auto j = parse_json(req.body, "request body");
+  if (!j) return fail(ErrorCode::kInvalidArgument, j.error().message);
+  if (!j->is_object())
+    return fail(ErrorCode::kInvalidArgument, "request body", "a JSON object", json_type_name(*j));
+  return j;
+}
+
+Result<std::int64_t> path_id(const httplib::Request& req, int k) {
+  if (static_cast<int>(req.matches.size()) <= k)
+    throw MarrowError(ErrorCode::kInternal, "route has no id group " + std::to_string(k));
+  const std::string s = req.matches[k].str();
+  if (s.size() > 18) return fail(ErrorCode::kNotFound, "no object has id " + s);
+  return std::stoll(s);
+}
+
+std::string query_text(const httplib::Request& req, const std::string& name, const std::string& fallback) {
+  return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : fallback;
+}
+
+Result<std::int64_t> query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback) {
+  if (!req.has_param(name.c_str())) return fallback;
+  const std::string s = req.get_param_value(name.c_str());
+  static const std::regex re("-?[0-9]{1,18}");
+  if (!std::regex_match(s, re))
+    return fail(ErrorCode::kInvalidArgument, "query parameter '" + name + "'", "an integer", "\"" + s + "\"");
+  return std::stoll(s);
+}
+
+Result<std::optional<std::int64_t>> query_opt_int(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name.c_str())) return std::optional<std::int64_t>{};
+  auto v = query_int(req, name, 0);
+  if (!v) return tl::unexpected(v.error());
+  return std::optional<std::int64_t>(*v);
+}
+
+Status log_operation(store::Tx& tx, const Caller& c, const std::string& action,
+                     const std::string& target, const std::string& details) {
+  store::LogInput e;
+  e.user_id = c.user_id();
+  e.username = c.signed_in ? c.user.username : "";
+  e.action = action;
+  e.target = target;
+  e.details = details;
+  e.ip = c.ip;
+  return store::append_log(tx, e);
+}
+
+}  // namespace ms::server

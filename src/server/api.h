@@ -1,0 +1,137 @@
+#pragma once
+// Internal to src/server: the JSON API router. Every route is registered through Api, which
+// authenticates the caller (session cookie), checks the CSRF header on state-changing methods and
+// the caller's role, runs the handler, turns its error into the one JSON error shape
+// (http_error.h), and records the route for /api/openapi.json so the document cannot miss one.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+
+#include "core/config.h"
+#include "server/file_store.h"
+#include "server/lab_server.h"
+#include "store/database.h"
+#include "store/records.h"
+
+namespace ms::server {
+
+class JobWorkers;
+
+// Who may call a route. Staff: admin, doctor, technician (patients, samples, uploads).
+enum class Access { kPublic, kAnyUser, kStaff, kDoctor, kAdmin };
+
+struct Caller {
+  bool signed_in = false;
+  store::User user;
+  store::Session session;
+  std::string ip;
+  std::optional<std::int64_t> user_id() const {
+    return signed_in ? std::optional<std::int64_t>(user.id) : std::nullopt;
+  }
+};
+
+struct Reply {
+  int status = 200;
+  Json body;
+  std::string raw, content_type;  // a non-JSON body (files, CSV, HTML) when content_type is set
+  httplib::Headers headers;
+  static Reply json(Json j, int status = 200) {
+    Reply r;
+    r.status = status;
+    r.body = std::move(j);
+    return r;
+  }
+  static Reply bytes(std::string data, std::string type) {
+    Reply r;
+    r.raw = std::move(data);
+    r.content_type = std::move(type);
+    return r;
+  }
+  static Reply no_content() {
+    Reply r;
+    r.status = 204;
+    return r;
+  }
+  // An error that carries details (row errors of an import, per-file upload errors).
+  static Reply error(const Error& e, Json details);
+};
+
+struct ServerContext {
+  ServerOptions options;
+  store::Database* db = nullptr;
+  FileStore* files = nullptr;
+  JobWorkers* workers = nullptr;  // null without an analysis runner
+  std::string analysis;           // runner name, or why there is none
+};
+
+using Handler = std::function<Result<Reply>(const httplib::Request&, const Caller&)>;
+
+class Api {
+ public:
+  Api(httplib::Server& http, ServerContext& ctx) : http_(http), ctx_(ctx) {}
+  // `pattern` is an httplib regex; each (\d+) is a numeric path id ({id}, {id2} in OpenAPI).
+  void get(const std::string& pattern, Access a, const std::string& summary, Handler h);
+  void post(const std::string& pattern, Access a, const std::string& summary, Handler h);
+  void patch(const std::string& pattern, Access a, const std::string& summary, Handler h);
+  void put(const std::string& pattern, Access a, const std::string& summary, Handler h);
+  void del(const std::string& pattern, Access a, const std::string& summary, Handler h);
+  // OpenAPI 3.0 document of every registered route.
+  Json openapi() const;
+  ServerContext& ctx() { return ctx_; }
+  store::Database& db() { return *ctx_.db; }
+
+ private:
+  struct Route {
+    std::string method, pattern, summary;
+    Access access;
+  };
+  void add(const std::string& method, const std::string& pattern, Access a,
+           const std::string& summary, Handler h);
+  void dispatch(const httplib::Request& req, httplib::Response& res, Access a, const Handler& h);
+  Result<Caller> authenticate(const httplib::Request& req, Access a);
+
+  httplib::Server& http_;
+  ServerContext& ctx_;
+  std::vector<Route> routes_;
+};
+
+void send_error(httplib::Response& res, const Error& e, const Json& details = nullptr);
+
+// Request helpers. Messages name the input ("request body:$.name", "query parameter 'page'").
+Result<Json> json_body(const httplib::Request& req);
+template <typename T>
+Result<T> body_as(const httplib::Request& req) {
+  auto j = json_body(req);
+  if (!j) return tl::unexpected(j.error());
+  return parse_config<T>(*j, "request body");
+}
+// The k-th numeric id in the path; an id too large to exist is kNotFound.
+Result<std::int64_t> path_id(const httplib::Request& req, int k = 1);
+std::string query_text(const httplib::Request& req, const std::string& name,
+                       const std::string& fallback = "");
+Result<std::int64_t> query_int(const httplib::Request& req, const std::string& name,
+                               std::int64_t fallback);
+Result<std::optional<std::int64_t>> query_opt_int(const httplib::Request& req,
+                                                  const std::string& name);
+// Appends to the operation log in the caller's transaction.
+Status log_operation(store::Tx& tx, const Caller& c, const std::string& action,
+                     const std::string& target, const std::string& details = "");
+bool has_role(const Caller& c, Access a);
+
+// Route groups (one file each).
+void register_auth_routes(Api& api);
+void register_patient_routes(Api& api);
+void register_image_routes(Api& api);
+void register_admin_routes(Api& api);
+
+// Session cookie name and helpers shared by the auth routes and the router.
+inline constexpr const char* kSessionCookie = "ms_session";
+inline constexpr const char* kCsrfHeader = "X-CSRF-Token";
+std::string session_cookie_value(const httplib::Request& req);
+
+}  // namespace ms::server

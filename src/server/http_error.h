@@ -1,0 +1,16 @@
+#pragma once
+// The one place error codes become HTTP statuses (docs/STYLE.md "Errors"), and the JSON shape of
+// every error response: {"error": {"code": "not_found", "message": "..."}}.
+#include "core/config.h"
+#include "core/error.h"
+
+namespace ms::server {
+
+// 400 invalid_argument, 401 unauthenticated, 403 permission_denied, 404 not_found,
+// 409 conflict, 413 too_large, 415 unsupported_format, 422 corrupt_input; kIo / kInternal 500.
+int http_status(ErrorCode code);
+// The code whose status this is (for errors httplib raises itself, e.g. 413 on a long body).
+ErrorCode error_code_for_status(int status);
+Json error_json(const Error& e, const Json& details = nullptr);
+
+}  // namespace ms::server

@@ -1,0 +1,232 @@
+// Patients (search, CRUD, CSV import/export) and their samples (accessions, status workflow).
+#include "server/api.h"
+#include "store/operation_log.h"
+#include "store/patient_store.h"
+
+namespace ms::server {
+namespace {
+
+struct StatusChange {
+  store::SampleStatus status = store::SampleStatus::kDraft;
+  template <class V>
+  void visit(V& v) {
+    v("status", status);
+  }
+};
+
+Json patient_page_json(const store::PatientPage& p) {
+  Json items = Json::array();
+  for (const auto& x : p.items) items.push_back(config_to_json(x));
+  return {{"items", items}, {"total", p.total}, {"page", p.page}, {"page_size", p.page_size}};
+}
+
+Result<std::optional<store::SampleStatus>> status_param(const httplib::Request& req) {
+  const std::string s = query_text(req, "status");
+  if (s.empty()) return std::optional<store::SampleStatus>{};
+  auto parsed = parse_config<store::SampleStatus>(Json(s), "query parameter 'status'");
+  if (!parsed) return tl::unexpected(parsed.error());
+  return std::optional<store::SampleStatus>(*parsed);
+}
+
+}  // namespace
+
+void register_patient_routes(Api& api) {
+  store::Database& db = api.db();
+
+  api.get(R"(/api/patients)", Access::kAnyUser,
+          "Search patients: q (name, identifier or keyword), name, identifier, page, page_size, "
+          "sort (id|name|identifier|birth_date|created_at|updated_at), order (asc|desc)",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            store::PatientQuery q;
+            q.q = query_text(req, "q");
+            q.name = query_text(req, "name");
+            q.identifier = query_text(req, "identifier");
+            MS_ASSIGN_OR_RETURN(q.page, query_int(req, "page", 1));
+            MS_ASSIGN_OR_RETURN(q.page_size, query_int(req, "page_size", 20));
+            q.sort = query_text(req, "sort", q.sort);
+            q.order = query_text(req, "order", q.order);
+            MS_ASSIGN_OR_RETURN(auto page, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+              return store::search_patients(tx, q);
+            }));
+            return Reply::json(patient_page_json(page));
+          });
+
+  api.post(R"(/api/patients)", Access::kStaff, "Create a patient",
+           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto body, body_as<store::PatientInput>(req));
+             MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Patient> {
+               MS_ASSIGN_OR_RETURN(auto created, store::create_patient(tx, body, c.user_id()));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "patient.create", created.identifier));
+               return created;
+             }));
+             return Reply::json(config_to_json(p), 201);
+           });
+
+  api.get(R"(/api/patients/(\d+))", Access::kAnyUser, "One patient",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+              return store::get_patient(tx, id);
+            }));
+            return Reply::json(config_to_json(p));
+          });
+
+  api.patch(R"(/api/patients/(\d+))", Access::kStaff, "Update a patient (fields present change)",
+            [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+              MS_ASSIGN_OR_RETURN(auto j, json_body(req));
+              MS_ASSIGN_OR_RETURN(auto body, parse_config<store::PatientUpdate>(j, "request body"));
+              body.clear_birth_date = j.contains("birth_date") && j["birth_date"].is_null();
+              MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Patient> {
+                MS_ASSIGN_OR_RETURN(auto updated, store::update_patient(tx, id, body));
+                MS_RETURN_IF_ERROR(log_operation(tx, c, "patient.update", updated.identifier));
+                return updated;
+              }));
+              return Reply::json(config_to_json(p));
+            });
+
+  api.del(R"(/api/patients/(\d+))", Access::kStaff,
+          "Delete a patient and their unsigned samples (refused while a signed sample exists)",
+          [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+              MS_ASSIGN_OR_RETURN(auto p, store::get_patient(tx, id));
+              MS_RETURN_IF_ERROR(store::delete_patient(tx, id));
+              return log_operation(tx, c, "patient.delete", p.identifier);
+            }));
+            return Reply::no_content();
+          });
+
+  api.post(R"(/api/patients/import)", Access::kStaff,
+           "Import patients from CSV (text/csv body or multipart field 'file'); all rows or none; "
+           "422 lists every bad row",
+           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             std::string csv = req.body;
+             if (req.is_multipart_form_data()) {
+               if (!req.has_file("file"))
+                 return fail(ErrorCode::kInvalidArgument, "multipart body", "a field 'file'", "none");
+               csv = req.files.find("file")->second.content;
+             }
+             if (csv.empty()) return fail(ErrorCode::kInvalidArgument, "CSV", "a header and rows", "an empty body");
+             MS_ASSIGN_OR_RETURN(auto report, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::PatientImport> {
+               MS_ASSIGN_OR_RETURN(auto r, store::import_patients_csv(tx, csv, c.user_id()));
+               if (r.errors.empty())
+                 MS_RETURN_IF_ERROR(log_operation(tx, c, "patient.import",
+                                                  std::to_string(r.imported) + " patients"));
+               return r;
+             }));
+             if (!report.errors.empty()) {
+               Json rows = Json::array();
+               for (const auto& e : report.errors) rows.push_back({{"row", e.row}, {"message", e.message}});
+               return Reply::error(Error{ErrorCode::kCorruptInput,
+                                         std::to_string(report.errors.size()) +
+                                             " row(s) are invalid; nothing was imported"},
+                                   {{"rows", rows}});
+             }
+             return Reply::json({{"imported", report.imported}});
+           });
+
+  api.get(R"(/api/patients/export)", Access::kAnyUser, "Every patient as CSV",
+          [&db](const httplib::Request&, const Caller& c) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto csv, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<std::string> {
+              MS_ASSIGN_OR_RETURN(auto text, store::export_patients_csv(tx));
+              MS_RETURN_IF_ERROR(log_operation(tx, c, "patient.export", ""));
+              return text;
+            }));
+            Reply r = Reply::bytes(std::move(csv), "text/csv; charset=utf-8");
+            r.headers.emplace("Content-Disposition", "attachment; filename=\"patients.csv\"");
+            return r;
+          });
+
+  api.get(R"(/api/patients/(\d+)/samples)", Access::kAnyUser, "Samples of a patient",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto status, status_param(req));
+            MS_ASSIGN_OR_RETURN(auto samples, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+              return store::list_samples(tx, id, status);
+            }));
+            Json items = Json::array();
+            for (const auto& s : samples) items.push_back(config_to_json(s));
+            return Reply::json({{"items", items}, {"total", items.size()}});
+          });
+
+  api.post(R"(/api/patients/(\d+)/samples)", Access::kStaff,
+           "Create a sample (accession); count_target defaults to 500 (bone_marrow) or 200 "
+           "(peripheral_blood)",
+           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             MS_ASSIGN_OR_RETURN(auto body, body_as<store::SampleInput>(req));
+             MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {
+               MS_ASSIGN_OR_RETURN(auto created, store::create_sample(tx, id, body, c.user_id()));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "sample.create", created.accession));
+               return created;
+             }));
+             return Reply::json(config_to_json(s), 201);
+           });
+
+  api.get(R"(/api/samples)", Access::kAnyUser, "Recent samples, optionally one status",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto status, status_param(req));
+            MS_ASSIGN_OR_RETURN(auto samples, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+              return store::list_samples(tx, std::nullopt, status);
+            }));
+            Json items = Json::array();
+            for (const auto& s : samples) items.push_back(config_to_json(s));
+            return Reply::json({{"items", items}, {"total", items.size()}});
+          });
+
+  api.get(R"(/api/samples/(\d+))", Access::kAnyUser, "One sample",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+              return store::get_sample(tx, id);
+            }));
+            return Reply::json(config_to_json(s));
+          });
+
+  api.patch(R"(/api/samples/(\d+))", Access::kStaff, "Update a sample (refused once signed)",
+            [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+              MS_ASSIGN_OR_RETURN(auto body, body_as<store::SampleUpdate>(req));
+              MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {
+                MS_ASSIGN_OR_RETURN(auto updated, store::update_sample(tx, id, body));
+                MS_RETURN_IF_ERROR(log_operation(tx, c, "sample.update", updated.accession));
+                return updated;
+              }));
+              return Reply::json(config_to_json(s));
+            });
+
+  api.del(R"(/api/samples/(\d+))", Access::kStaff, "Delete an unsigned sample",
+          [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+              MS_ASSIGN_OR_RETURN(auto s, store::get_sample(tx, id));
+              MS_RETURN_IF_ERROR(store::delete_sample(tx, id));
+              return log_operation(tx, c, "sample.delete", s.accession);
+            }));
+            return Reply::no_content();
+          });
+
+  api.post(R"(/api/samples/(\d+)/status)", Access::kStaff,
+           "Move a sample draft <-> in_review; in_review -> signed needs a doctor or admin",
+           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             MS_ASSIGN_OR_RETURN(auto body, body_as<StatusChange>(req));
+             if (body.status == store::SampleStatus::kSigned && !has_role(c, Access::kDoctor))
+               return fail(ErrorCode::kPermissionDenied, "only a doctor or an admin signs a sample");
+             MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {
+               MS_ASSIGN_OR_RETURN(auto before, store::get_sample(tx, id));
+               MS_ASSIGN_OR_RETURN(auto after, store::set_sample_status(tx, id, body.status, c.user.id));
+               const std::string from = config_to_json(before.status).get<std::string>();
+               const std::string to = config_to_json(after.status).get<std::string>();
+               MS_RETURN_IF_ERROR(store::append_audit(
+                   tx, {c.user_id(), "sample", id, "status", from, to, c.ip}));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, to == "signed" ? "sample.sign" : "sample.status",
+                                                after.accession, from + " -> " + to));
+               return after;
+             }));
+             return Reply::json(config_to_json(s));
+           });
+}
+
+}  // namespace ms::server

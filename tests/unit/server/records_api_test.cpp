@@ -1,0 +1,179 @@
+// Patients, samples, uploads, jobs and cells over real HTTP.
+#include "server/lab_server_fixture.h"
+
+namespace ms::testing {
+namespace {
+
+using RecordsApiTest = LabServerTest;
+
+TEST_P(RecordsApiTest, PatientCrudSearchAndBadInput) {
+  auto t = user_with_role("tech", "technician");
+  auto created = post(t, "/api/patients",
+                      {{"identifier", "MRN-100"}, {"name", "Grace Hopper"}, {"sex", "female"},
+                       {"birth_date", "1906-12-09"}, {"keywords", "CML follow-up"}});
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string url = "/api/patients/" + std::to_string(body_json(created)["id"].get<int>());
+  EXPECT_EQ(body_json(get(t, url))["name"], "Grace Hopper");
+
+  EXPECT_EQ(post(t, "/api/patients", {{"identifier", "MRN-100"}, {"name", "Dup"}})->status, 409);
+  auto missing = post(t, "/api/patients", {{"identifier", "MRN-101"}});
+  EXPECT_EQ(missing->status, 400);
+  EXPECT_NE(missing->body.find("name"), std::string::npos);
+  auto unknown = post(t, "/api/patients", {{"identifier", "MRN-102"}, {"name", "X"}, {"nmae", "typo"}});
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_NE(unknown->body.find("$.nmae"), std::string::npos) << unknown->body;
+  auto wrong_type = post(t, "/api/patients", {{"identifier", 7}, {"name", "X"}});
+  EXPECT_EQ(wrong_type->status, 400);
+  auto malformed = client_->Post("/api/patients", t.headers(), "{\"identifier\": \"x\",", "application/json");
+  EXPECT_EQ(malformed->status, 400);
+  auto not_json = client_->Post("/api/patients", t.headers(), "identifier=x", "application/x-www-form-urlencoded");
+  EXPECT_EQ(not_json->status, 415);
+  auto future = post(t, "/api/patients", {{"identifier", "MRN-103"}, {"name", "X"}, {"birth_date", "2999-01-01"}});
+  EXPECT_EQ(future->status, 400);
+
+  EXPECT_EQ(get(t, "/api/patients/424242")->status, 404);
+  EXPECT_EQ(get(t, "/api/patients/99999999999999999999999")->status, 404);
+  EXPECT_EQ(get(t, "/api/patients/abc")->status, 404);
+
+  auto updated = patch(t, url, {{"notes", "transferred"}, {"birth_date", nullptr}});
+  ASSERT_EQ(updated->status, 200) << updated->body;
+  EXPECT_TRUE(body_json(updated)["birth_date"].is_null());
+  EXPECT_EQ(body_json(updated)["notes"], "transferred");
+
+  for (int k = 0; k < 7; ++k)
+    post(t, "/api/patients", {{"identifier", "S-" + std::to_string(k)}, {"name", "Search " + std::to_string(k)}});
+  auto page = body_json(get(t, "/api/patients?q=search&sort=identifier&order=desc&page=2&page_size=3"));
+  EXPECT_EQ(page["total"], 7);
+  ASSERT_EQ(page["items"].size(), 3u);
+  EXPECT_EQ(page["items"][0]["identifier"], "S-3");
+  EXPECT_EQ(get(t, "/api/patients?sort=password")->status, 400);
+  EXPECT_EQ(get(t, "/api/patients?page=zero")->status, 400);
+  EXPECT_EQ(body_json(get(t, "/api/patients?identifier=mrn-1"))["total"], 1);
+
+  EXPECT_EQ(del(t, url)->status, 204);
+  EXPECT_EQ(get(t, url)->status, 404);
+}
+
+TEST_P(RecordsApiTest, CsvImportListsRowErrorsAndExportRoundTrips) {
+  auto t = user_with_role("tech", "technician");
+  const std::string bad = "identifier,name,sex\nC1,Ok Person,female\nC2,,male\nC3,Bad Sex,yes\n";
+  auto r = client_->Post("/api/patients/import", t.headers(), bad, "text/csv");
+  ASSERT_EQ(r->status, 422) << r->body;
+  auto rows = body_json(r)["error"]["details"]["rows"];
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["row"], 3);
+  EXPECT_EQ(rows[1]["row"], 4);
+  EXPECT_EQ(body_json(get(t, "/api/patients"))["total"], 0) << "a bad file imported some rows";
+  EXPECT_EQ(client_->Post("/api/patients/import", t.headers(), "", "text/csv")->status, 400);
+  const std::string good = "identifier,name,keywords\nC1,\"Doe, Jane\",aml\nC2,Roe,\n";
+  auto ok = client_->Post("/api/patients/import", t.headers(), good, "text/csv");
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(body_json(ok)["imported"], 2);
+  auto csv = get(t, "/api/patients/export");
+  ASSERT_EQ(csv->status, 200);
+  EXPECT_NE(csv->get_header_value("Content-Type").find("text/csv"), std::string::npos);
+  EXPECT_NE(csv->body.find("C1,\"Doe, Jane\",unknown,,aml,,0"), std::string::npos) << csv->body;
+}
+
+TEST_P(RecordsApiTest, UploadsAreValidatedDeduplicatedAndAnalysed) {
+  auto t = user_with_role("tech", "technician");
+  const auto sample = make_sample(t, "BM-1");
+  const std::string base = "/api/samples/" + std::to_string(sample);
+
+  auto garbage = upload(t, sample, {{"field.png", std::string(300, 'x')}});
+  EXPECT_EQ(garbage->status, 415) << garbage->body;
+  EXPECT_NE(garbage->body.find("field.png"), std::string::npos);
+  auto empty = upload(t, sample, {{"empty.jpg", ""}});
+  EXPECT_EQ(empty->status, 400) << empty->body;
+  std::string truncated = disc_png(1);
+  truncated.resize(truncated.size() / 2);
+  EXPECT_EQ(upload(t, sample, {{"half.png", truncated}})->status, 422);
+  auto big = upload(t, sample, {{"big.png", std::string(options_.max_image_bytes + 10, '\x89')}});
+  EXPECT_EQ(big->status, 413) << big->body;
+  auto huge = upload(t, sample, {{"huge.png", std::string(options_.max_upload_bytes + 10, 'x')}});
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  EXPECT_EQ(error_code(huge), "too_large");
+  auto not_multipart = client_->Post((base + "/images").c_str(), t.headers(), disc_png(1), "image/png");
+  EXPECT_EQ(not_multipart->status, 415);
+  auto mixed = upload(t, sample, {{"good.png", disc_png(1)}, {"bad.png", "nope"}});
+  EXPECT_EQ(mixed->status, 415);
+  ASSERT_EQ(body_json(mixed)["error"]["details"]["files"].size(), 1u);
+  EXPECT_EQ(body_json(get(t, base + "/images"))["total"], 0) << "a refused request stored something";
+  EXPECT_EQ(upload(t, 424242, {{"a.png", disc_png(1)}})->status, 404);
+
+  auto r = upload(t, sample, {{"f1.png", disc_png(1)}, {"f2.png", disc_png(2)}, {"f3.png", disc_png(3)}});
+  ASSERT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(body_json(r)["queued"], 3);
+  auto dup = upload(t, sample, {{"again.png", disc_png(2)}});
+  ASSERT_EQ(dup->status, 201);
+  EXPECT_EQ(body_json(dup)["items"][0]["duplicate"], true);
+  EXPECT_EQ(body_json(dup)["queued"], 0);
+
+  auto progress = wait_for_jobs(t, sample);
+  EXPECT_EQ(progress["done"], 3);
+  EXPECT_EQ(progress["cells"], 9);
+  EXPECT_EQ(progress["count_target"], 500);
+  EXPECT_DOUBLE_EQ(progress["fraction"].get<double>(), 1.0);
+
+  auto images = body_json(get(t, base + "/images"))["items"];
+  ASSERT_EQ(images.size(), 3u);
+  const std::string image = "/api/images/" + std::to_string(images[0]["id"].get<int>());
+  EXPECT_EQ(images[0]["width"], 64);
+  EXPECT_EQ(images[0]["format"], "PNG");
+  auto file = get(t, image + "/file");
+  ASSERT_EQ(file->status, 200);
+  EXPECT_EQ(file->body, disc_png(1));
+  auto thumb = get(t, image + "/thumbnail");
+  ASSERT_EQ(thumb->status, 200);
+  EXPECT_EQ(thumb->get_header_value("Content-Type"), "image/jpeg");
+  EXPECT_TRUE(decode_image(reinterpret_cast<const std::uint8_t*>(thumb->body.data()), thumb->body.size(), "thumb"));
+
+  auto cells = body_json(get(t, image + "/cells"));
+  ASSERT_EQ(cells["total"], 3);
+  EXPECT_EQ(cells["items"][0]["suggested_class"], "neutrophil");
+  EXPECT_EQ(cells["items"][0]["top_k"][0]["class"], "neutrophil");
+  EXPECT_EQ(cells["items"][0]["detector_version"], "test-detector");
+  EXPECT_FLOAT_EQ(cells["items"][1]["x1"].get<float>(), 14.f);
+  auto lymphs = body_json(get(t, base + "/cells?class=lymphocyte&reviewed=false&order=entropy"));
+  EXPECT_EQ(lymphs["total"], 3);
+  EXPECT_EQ(get(t, base + "/cells?order=random")->status, 400);
+  EXPECT_EQ(get(t, "/api/images/999999/cells")->status, 404);
+
+  auto logs = body_json(get(user_with_role("doc", "doctor"), "/api/logs?action=image.upload"));
+  EXPECT_EQ(logs["total"], 3);
+}
+
+TEST_P(RecordsApiTest, FailedJobsKeepTheirErrorAndCanBeRetried) {
+  auto t = user_with_role("tech", "technician");
+  const auto sample = make_sample(t, "BM-2");
+  runner_->fail_thirteen_wide = 1;
+  auto r = upload(t, sample, {{"narrow.png", disc_png(5, 13, 20)}});
+  ASSERT_EQ(r->status, 201) << r->body;
+  const auto job_id = body_json(r)["items"][0]["job"]["id"].get<int>();
+  auto p = wait_for_jobs(t, sample);
+  EXPECT_EQ(p["failed"], 1);
+  const std::string job = "/api/jobs/" + std::to_string(job_id);
+  auto failed = body_json(get(t, job));
+  EXPECT_EQ(failed["status"], "failed");
+  EXPECT_NE(failed["error"].get<std::string>().find("on purpose"), std::string::npos);
+  EXPECT_EQ(post(user_with_role("viewer1", "viewer"), job + "/retry", Json::object())->status, 403);
+  auto retried = post(t, job + "/retry", Json::object());
+  ASSERT_EQ(retried->status, 200) << retried->body;
+  p = wait_for_jobs(t, sample);
+  EXPECT_EQ(p["done"], 1);
+  EXPECT_EQ(p["cells"], 3);
+  auto done = body_json(get(t, job));
+  EXPECT_EQ(done["status"], "done");
+  EXPECT_EQ(done["attempts"], 2);
+  EXPECT_EQ(post(t, job + "/retry", Json::object())->status, 409);
+  EXPECT_EQ(post(t, "/api/jobs/777777/retry", Json::object())->status, 404);
+  auto jobs = body_json(get(t, "/api/jobs?status=done"));
+  EXPECT_EQ(jobs["counts"]["done"], 1);
+  EXPECT_EQ(get(t, "/api/jobs?status=sleeping")->status, 400);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecordsApiTest, ::testing::ValuesIn(test_backends()), backend_name);
+
+}  // namespace
+}  // namespace ms::testing
