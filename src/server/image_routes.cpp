@@ -116,7 +116,14 @@ void register_image_routes(Api& api) {
                  m.bytes = r.bytes;
                  m.thumbnail_sha256 = r.thumb.sha256;
                  m.uploaded_by = c.user_id();
-                 MS_ASSIGN_OR_RETURN(auto image, store::insert_image(tx, m));
+                 MS_ASSIGN_OR_RETURN(auto inserted, store::insert_image(tx, m));
+                 if (!inserted) {  // a concurrent upload stored the same bytes first
+                   MS_ASSIGN_OR_RETURN(auto other, store::find_image_by_hash(tx, sample_id, m.sha256));
+                   if (!other) return fail(ErrorCode::kConflict, "image " + m.filename + " changed during upload; retry");
+                   results.push_back({{"image", config_to_json(*other)}, {"duplicate", true}, {"job", nullptr}});
+                   continue;
+                 }
+                 const store::Image& image = *inserted;
                  MS_ASSIGN_OR_RETURN(auto job, store::enqueue_analysis(tx, image.id, sample_id, c.user_id()));
                  ++queued;
                  results.push_back({{"image", config_to_json(image)}, {"duplicate", false},

@@ -36,8 +36,8 @@ Result<std::vector<Cell>> list_cells(Tx& tx, const CellQuery& q) {
   else if (q.order == "confidence") order = " ORDER BY probability ASC, id";
   else if (q.order == "entropy") order = " ORDER BY entropy DESC, id";
   else return fail(ErrorCode::kInvalidArgument, "order", "id|confidence|entropy", "\"" + q.order + "\"");
-  if (q.limit < 1 || q.limit > 5000 || q.offset < 0)
-    return fail(ErrorCode::kInvalidArgument, "limit / offset", "limit 1 to 5000, offset >= 0",
+  if (q.limit < 1 || q.limit > 5000 || q.offset < 0 || q.offset > 1'000'000'000)
+    return fail(ErrorCode::kInvalidArgument, "limit / offset", "limit 1 to 5000, offset 0 to 1000000000",
                 std::to_string(q.limit) + " / " + std::to_string(q.offset));
   params.push_back(q.limit);
   params.push_back(q.offset);

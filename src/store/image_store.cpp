@@ -16,15 +16,18 @@ Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,
   return std::optional<Image>(from_row<Image>(*row));
 }
 
-Result<Image> insert_image(Tx& tx, const NewImage& m) {
+Result<std::optional<Image>> insert_image(Tx& tx, const NewImage& m) {
   MS_ASSIGN_OR_RETURN(
-      auto id, tx.insert("INSERT INTO images (sample_id, sha256, filename, format, width, height, "
+      auto rows, tx.query("INSERT INTO images (sample_id, sha256, filename, format, width, height, "
                          "bytes, thumbnail_sha256, uploaded_by, created_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT (sample_id, sha256) DO NOTHING RETURNING id",
                          {m.sample_id, m.sha256, m.filename.substr(0, 255), m.format, m.width,
                           m.height, m.bytes, Value(m.thumbnail_sha256), Value(m.uploaded_by),
                           now_ms()}));
-  return get_image(tx, id);
+  if (rows.empty()) return std::optional<Image>{};
+  MS_ASSIGN_OR_RETURN(auto image, get_image(tx, rows.front().values().front().as_int()));
+  return std::optional<Image>(std::move(image));
 }
 
 Result<Image> get_image(Tx& tx, std::int64_t id) {

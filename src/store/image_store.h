@@ -19,7 +19,10 @@ struct NewImage {
 
 Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,
                                                 const std::string& sha256);
-Result<Image> insert_image(Tx& tx, const NewImage& m);
+// nullopt when the sample already holds these bytes, even when another transaction inserted
+// them a moment ago (INSERT ... ON CONFLICT DO NOTHING: concurrent uploads of one file cannot
+// fail on the UNIQUE (sample_id, sha256) constraint).
+Result<std::optional<Image>> insert_image(Tx& tx, const NewImage& m);
 Result<Image> get_image(Tx& tx, std::int64_t id);
 Result<std::vector<Image>> list_images(Tx& tx, std::int64_t sample_id);
 

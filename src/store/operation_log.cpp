@@ -11,8 +11,8 @@ Status append_log(Tx& tx, const LogInput& e) {
 }
 
 Result<LogPage> query_log(Tx& tx, const LogQuery& q) {
-  if (q.page < 1 || q.page_size < 1 || q.page_size > 1000)
-    return fail(ErrorCode::kInvalidArgument, "page / page_size", "page >= 1, page_size 1 to 1000",
+  if (q.page < 1 || q.page > 1'000'000'000 || q.page_size < 1 || q.page_size > 1000)
+    return fail(ErrorCode::kInvalidArgument, "page / page_size", "page 1 to 1000000000, page_size 1 to 1000",
                 std::to_string(q.page) + " / " + std::to_string(q.page_size));
   std::string where = " WHERE 1 = 1";
   Params params;

@@ -115,7 +115,8 @@ Status validate_patient_query(const PatientQuery& q) {
                 "id|name|identifier|birth_date|created_at|updated_at", dq(q.sort));
   if (q.order != "asc" && q.order != "desc")
     return fail(ErrorCode::kInvalidArgument, "order", "asc|desc", dq(q.order));
-  if (q.page < 1) return fail(ErrorCode::kInvalidArgument, "page", "1 or more", std::to_string(q.page));
+  if (q.page < 1 || q.page > 1'000'000'000)
+    return fail(ErrorCode::kInvalidArgument, "page", "1 to 1000000000", std::to_string(q.page));
   if (q.page_size < 1 || q.page_size > 500)
     return fail(ErrorCode::kInvalidArgument, "page_size", "1 to 500", std::to_string(q.page_size));
   return {};

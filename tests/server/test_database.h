@@ -29,6 +29,17 @@ inline std::string backend_name(const ::testing::TestParamInfo<std::string>& inf
   return info.param;
 }
 
+// Says, as a skipped test, when the PostgreSQL runs are not configured.
+#define MS_POSTGRES_SKIP_NOTICE(Suite)                                                     \
+  TEST(Suite, PostgresqlBackend) {                                                         \
+    const char* pg = std::getenv("MARROWSCOPE_TEST_PG");                                   \
+    if (!pg || !*pg)                                                                       \
+      GTEST_SKIP() << "MARROWSCOPE_TEST_PG is not set: the PostgreSQL runs of this suite " \
+                      "are skipped; start one with eval \"$(scripts/start-test-postgres.sh)\""; \
+    auto db = store::open_database(pg);                                                   \
+    ASSERT_TRUE(db) << db.error().message;                                                 \
+  }
+
 // A directory removed on destruction.
 struct TempDir {
   std::filesystem::path path;

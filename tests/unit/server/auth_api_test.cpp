@@ -157,6 +157,8 @@ TEST_P(AuthApiTest, RolesGateEveryWrite) {
   EXPECT_TRUE(saw_sign) << logs.dump();
 }
 
+MS_POSTGRES_SKIP_NOTICE(ServerBackends)
+
 INSTANTIATE_TEST_SUITE_P(Backends, AuthApiTest, ::testing::ValuesIn(test_backends()), backend_name);
 
 }  // namespace

@@ -1,4 +1,7 @@
 // Patients, samples, uploads, jobs and cells over real HTTP.
+#include <atomic>
+#include <thread>
+
 #include "server/lab_server_fixture.h"
 
 namespace ms::testing {
@@ -171,6 +174,37 @@ TEST_P(RecordsApiTest, FailedJobsKeepTheirErrorAndCanBeRetried) {
   auto jobs = body_json(get(t, "/api/jobs?status=done"));
   EXPECT_EQ(jobs["counts"]["done"], 1);
   EXPECT_EQ(get(t, "/api/jobs?status=sleeping")->status, 400);
+}
+
+TEST_P(RecordsApiTest, ParallelUploadsLeaveConsistentCounts) {
+  auto t = user_with_role("tech", "technician");
+  const auto sample = make_sample(t, "PAR-1");
+  const int port = server_->port();
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0}, duplicates{0}, errors{0};
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      httplib::Client c("127.0.0.1", port);
+      httplib::MultipartFormDataItems items;
+      items.push_back({"files", disc_png(500), "shared.png", "image/png"});  // every thread sends it
+      for (int k = 0; k < 3; ++k) items.push_back({"files", disc_png(600 + 10 * w + k), "own.png", "image/png"});
+      auto r = c.Post(("/api/samples/" + std::to_string(sample) + "/images").c_str(), t.headers(), items);
+      if (!r || r->status != 201) {
+        ++errors;
+        return;
+      }
+      const Json reply = body_json(r);
+      for (const auto& item : reply["items"]) ++(item["duplicate"].get<bool>() ? duplicates : created);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(created, 13) << "12 own images and the shared one once";
+  EXPECT_EQ(duplicates, 3);
+  auto p = wait_for_jobs(t, sample);
+  EXPECT_EQ(p["images"], 13);
+  EXPECT_EQ(p["done"], 13);
+  EXPECT_EQ(p["cells"], 39);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecordsApiTest, ::testing::ValuesIn(test_backends()), backend_name);

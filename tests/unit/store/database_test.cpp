@@ -127,6 +127,8 @@ TEST_P(StoreTest, SessionsAreFoundOnlyWhileLive) {
   EXPECT_FALSE(*find(now)) << "revoked session found";
 }
 
+MS_POSTGRES_SKIP_NOTICE(StoreBackends)
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(ms::testing::test_backends()),
                          ms::testing::backend_name);
 

@@ -29,7 +29,10 @@ class JobQueueTest : public StoreTest {
       for (int k = 0; k < n; ++k) {
         NewImage m{sample_.id, "sha" + std::to_string(k), "f.png", "png", 64, 64, 100, {}, {}};
         MS_ASSIGN_OR_RETURN(auto image, insert_image(tx, m));
-        MS_ASSIGN_OR_RETURN(auto job, enqueue_analysis(tx, image.id, sample_.id, {}));
+        if (!image) return fail(ErrorCode::kInternal, "fresh image reported as duplicate");
+        MS_ASSIGN_OR_RETURN(auto again, insert_image(tx, m));
+        if (again) return fail(ErrorCode::kInternal, "duplicate image inserted");
+        MS_ASSIGN_OR_RETURN(auto job, enqueue_analysis(tx, image->id, sample_.id, {}));
         jobs.push_back(job);
       }
       return {};
