@@ -1,6 +1,8 @@
 #pragma once
 // CNN baseline for single-cell classification (thesis table 5.3): a ResNet backbone, global
 // average pooling of C5 and a linear head.
+#include <torch/nn/modules/linear.h>
+
 #include "models/backbone/resnet.h"
 #include "models/classifier/classifier_net.h"
 
