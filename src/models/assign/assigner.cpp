@@ -1,0 +1,26 @@
+#include "models/assign/assigner.h"
+
+#include <ATen/core/grad_mode.h>
+
+namespace ms {
+
+const std::vector<std::pair<AssignerKind, std::string>>& enum_names(AssignerKind) {
+  static const std::vector<std::pair<AssignerKind, std::string>> names = {
+      {AssignerKind::kMaxIou, "max_iou"}, {AssignerKind::kAtss, "atss"}, {AssignerKind::kOta, "ota"}};
+  return names;
+}
+
+Assigner::Assigner(const AssignerOptions& options)
+    : options_(options), max_iou_(options.max_iou), atss_(options.atss), ota_(options.ota) {}
+
+AssignResult Assigner::assign(const AssignInput& input) const {
+  at::NoGradGuard no_grad;
+  switch (options_.kind) {
+    case AssignerKind::kMaxIou: return max_iou_.assign(input);
+    case AssignerKind::kAtss: return atss_.assign(input);
+    case AssignerKind::kOta: return ota_.assign(input);
+  }
+  return max_iou_.assign(input);
+}
+
+}  // namespace ms

@@ -1,0 +1,49 @@
+#include <gtest/gtest.h>
+
+#include "engine/detector/class_mapping.h"
+
+namespace ms {
+namespace {
+
+const std::vector<std::string> kModel{"WBC", "RBC", "Platelet"};
+
+TEST(ClassMapping, TxlPbcNamesMatchByParenthesesAndLineNumbers) {
+  // txl-pbc's classes.txt, verbatim.
+  auto m = map_dataset_classes({"0 White Blood Cell (WBC)", "1 Red Blood Cell (RBC)", "2 Platelet"}, kModel, "");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(*m, (ClassMapping{0, 1, 2}));
+}
+
+TEST(ClassMapping, UnmatchedClassesAreListedInTheError) {
+  auto m = map_dataset_classes({"WBC", "Platelets", "Smudge"}, kModel, "");
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("'Platelets', 'Smudge'"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("--class-map"), std::string::npos);
+}
+
+TEST(ClassMapping, ClassMapRenamesAndIgnores) {
+  auto m = map_dataset_classes({"WBC", "Platelets", "Smudge"}, kModel, "Platelets=Platelet, Smudge=");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(*m, (ClassMapping{0, 2, -1}));
+}
+
+TEST(ClassMapping, ClassMapTargetMustBeAModelClass) {
+  auto m = map_dataset_classes({"WBC"}, kModel, "WBC=Leukocyte");
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("Leukocyte"), std::string::npos);
+  EXPECT_FALSE(map_dataset_classes({"WBC"}, kModel, "justtext"));
+}
+
+TEST(ClassMapping, RemapDropsIgnoredBoxes) {
+  FieldDataset ds;
+  ds.classes = {"A", "B"};
+  ds.fields.push_back({"x.png", "", 10, 10, {{{0, 0, 5, 5}, 0, 1.f}, {{1, 1, 4, 4}, 1, 1.f}}});
+  const auto out = remap_fields(ds, {-1, 0}, {"B"});
+  ASSERT_EQ(out.fields.size(), 1u);
+  ASSERT_EQ(out.fields[0].boxes.size(), 1u);
+  EXPECT_EQ(out.fields[0].boxes[0].class_id, 0);
+  EXPECT_EQ(out.classes, (std::vector<std::string>{"B"}));
+}
+
+}  // namespace
+}  // namespace ms
