@@ -123,7 +123,10 @@ Result<std::string> read_text_file(const fs::path& path) {
   if (!in) return fail(ErrorCode::kNotFound, path.string() + ": cannot open file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return ss.str();
+  std::string text = ss.str();
+  // Windows editors prepend a UTF-8 byte-order mark; it is not part of the first token.
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  return text;
 }
 
 Status write_text_file(const fs::path& path, const std::string& text) {

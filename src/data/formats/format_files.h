@@ -37,6 +37,7 @@ Result<Placement> link_or_copy(const fs::path& src, const fs::path& dst);
 void count_placement(WriteSummary& summary, Placement p);
 
 Status make_dirs(const fs::path& dir);
+// The file's text, without a leading UTF-8 byte-order mark.
 Result<std::string> read_text_file(const fs::path& path);
 Status write_text_file(const fs::path& path, const std::string& text);
 

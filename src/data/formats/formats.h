@@ -73,8 +73,11 @@ Result<WriteSummary> write_yolo(const FieldDataset& ds, const std::string& dir);
 // DIR/Annotations/*.xml: <filename>, <size><width><height>, and per <object> a <name> and a
 // <bndbox> with <xmin> <ymin> <xmax> <ymax>, read as our continuous pixel coordinates (as
 // torchvision and labelImg do; fractional values are accepted). Images are DIR/JPEGImages/
-// <filename>. A missing or zero <size> is read from the image header. The split comes from
-// DIR/ImageSets/Main/<split>.txt (one id a line) when that folder exists, else it is "".
+// <filename> (or, without <filename>, the image file whose stem is the XML's). A missing or zero
+// <size> is read from the image header. The split comes from DIR/ImageSets/Main/<split>.txt (one
+// id a line) when that folder exists, else it is "": files whose name holds '_' are VOC's
+// per-class lists and are skipped, and trainval.txt is used only when neither train.txt nor
+// val.txt exists (it repeats them). An id in two lists, or a listed id without its XML, is an error.
 Result<FieldDataset> read_voc(const std::string& dir, const std::string& split = "");
 // Writes DIR/JPEGImages/<image file name> (hard link, else copy), DIR/Annotations/<stem>.xml,
 // DIR/ImageSets/Main/<split>.txt for named splits, and DIR/classes.txt. Coordinates are written

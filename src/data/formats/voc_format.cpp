@@ -197,6 +197,11 @@ Result<FieldDataset> read_voc(const std::string& dir_name, const std::string& sp
 
 Result<WriteSummary> write_voc(const FieldDataset& ds, const std::string& dir_name) {
   const fs::path dir(dir_name);
+  for (const auto& f : ds.fields)
+    if (f.split.find('_') != std::string::npos)
+      return fail(ErrorCode::kInvalidArgument, "VOC split of " + f.image_path,
+                  "a name without '_' (readers take <class>_<split>.txt for per-class lists)",
+                  "\"" + f.split + "\"");
   // VOC keeps every split in one JPEGImages/Annotations pair, so ids must be unique overall.
   auto summary = begin_field_write(ds, dir, /*per_split=*/false, "VOC id");
   if (!summary) return summary;

@@ -31,6 +31,12 @@ TEST(VocFormat, WriteThenReadGivesTheSameFieldsAndSplits) {
   ASSERT_EQ(train->fields.size(), 1u);
   EXPECT_EQ(fs::path(train->fields[0].image_path).filename(), "a.png");
   EXPECT_FALSE(read_voc(tmp / "voc", "test").has_value());
+
+  FieldDataset odd = ds;
+  odd.fields[0].split = "fold_1";
+  auto refused = write_voc(odd, tmp / "voc2");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("found \"fold_1\""), std::string::npos) << refused.error().message;
 }
 
 TEST(VocFormat, ReadsALabelImgFileAndSortsClassesWithoutAClassList) {

@@ -74,7 +74,7 @@ TEST(YoloFormat, FlatLayoutWithoutClassListNamesClassesByIdAndSkipsNonImages) {
   testing::write_field_image(tmp.path() / "d/images/empty.png", 8, 8);
   write_text(tmp.path() / "d/images/notes.txt", "not an image\n");
   write_text(tmp.path() / "d/labels/x.txt", "2 0.5 0.5 0.5 0.5\n\n  \n");
-  write_text(tmp.path() / "d/labels/y.txt", "0 0.25 0.5 0.5 1\r\n");
+  write_text(tmp.path() / "d/labels/y.txt", "\xEF\xBB\xBF" "0 0.25 0.5 0.5 1\r\n");  // BOM, CRLF
   auto ds = read_yolo(tmp / "d");
   ASSERT_TRUE(ds.has_value()) << ds.error().message;
   EXPECT_EQ(ds->classes, (std::vector<std::string>{"0", "1", "2"}));
