@@ -187,6 +187,8 @@ Result<std::int64_t> count_login_failures(Tx& tx, const std::string& username, s
 }
 
 Status record_login_failure(Tx& tx, const std::string& username, const std::string& ip) {
+  // Failures older than a day no longer throttle anything; keep the table small.
+  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE at < ?", {now_ms() - 86400000LL}));
   MS_RETURN_IF_ERROR(tx.exec("INSERT INTO login_failures (username, ip, at) VALUES (?, ?, ?)",
                              {username.substr(0, 200), ip, now_ms()}));
   return {};
