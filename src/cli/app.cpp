@@ -21,6 +21,7 @@ int run(int argc, char** argv) {
   register_convert(app);
   register_stats(app);
   register_train_classifier(app);
+  register_classify(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -21,4 +21,5 @@ void register_detect(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_stats(CLI::App& app);
 void register_train_classifier(CLI::App& app);
+void register_classify(CLI::App& app);  // classify + eval-classifier
 }  // namespace ms::cli
