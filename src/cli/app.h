@@ -22,4 +22,5 @@ void register_convert(CLI::App& app);
 void register_stats(CLI::App& app);
 void register_train_classifier(CLI::App& app);
 void register_classify(CLI::App& app);  // classify + eval-classifier
+void register_analyze(CLI::App& app);
 }  // namespace ms::cli

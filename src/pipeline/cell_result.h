@@ -1,0 +1,39 @@
+#pragma once
+// What the pipeline says about one field and each nucleated cell in it.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/box.h"
+
+namespace ms {
+
+struct ClassScore {
+  std::string class_name;
+  float probability = 0.f;
+};
+
+struct CellResult {
+  Box box;                     // xyxy, pixels of the original field image
+  std::string det_class;       // the detector's class ("WBC")
+  float det_score = 0.f;       // detector ranking score in [0,1]
+  float iou_pred = -1.f;       // predicted IoU when the detector has the branch, else -1
+  std::string class_name;      // classifier top-1
+  float probability = 0.f;     // top-1 probability
+  std::vector<ClassScore> top; // top-k, descending
+  float entropy = 0.f;         // of the full class distribution, nats
+  bool flagged = false;        // low confidence or high entropy: review first
+};
+
+struct FieldResult {
+  std::string image;           // path or name as given
+  int width = 0, height = 0;
+  std::vector<CellResult> cells;
+  std::string error;           // non-empty when the field could not be analysed
+  bool ok() const { return error.empty(); }
+};
+
+// Shannon entropy (nats) of a probability vector; zero entries contribute nothing.
+float entropy_nats(const std::vector<float>& probs);
+
+}  // namespace ms
