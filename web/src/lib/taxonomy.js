@@ -1,0 +1,72 @@
+// The cell classes the app shows. The server's GET /api/taxonomy is the truth (the classes its
+// differential counts, in hematology order, with names and colours); until it answers, and for
+// classes it does not list, the app uses the same JSON files the server reads
+// (configs/taxonomy/*.json, bundled at build time), so names and colours have one source.
+import { reactive } from 'vue'
+import pbc11 from '../../../configs/taxonomy/pbc11.json'
+import marrow from '../../../configs/taxonomy/marrow.json'
+
+function entry(c) {
+  return { id: c.id, names: c.names, order: c.order, colour: c.colour, counted: c.counted !== false }
+}
+function sorted(list) {
+  return [...list].sort((a, b) => a.order - b.order || a.id.localeCompare(b.id))
+}
+
+const known = new Map()
+for (const tax of [pbc11, marrow]) for (const c of tax.classes) if (!known.has(c.id)) known.set(c.id, entry(c))
+
+/** state.classes: the classes a reviewer chooses from, in hematology order. */
+export const taxonomyState = reactive({ name: pbc11.name, classes: sorted(pbc11.classes.map(entry)), fromServer: false })
+
+/** Replaces the class list with the server's taxonomy (GET /api/taxonomy). */
+export function setTaxonomy(t) {
+  if (!t || !Array.isArray(t.classes)) return
+  const list = t.classes.map(entry)
+  for (const c of list) known.set(c.id, c)
+  let ordered = sorted(list)
+  if (Array.isArray(t.reporting_order)) {
+    const rank = new Map(t.reporting_order.map((id, i) => [id, i]))
+    ordered = [...list].sort((a, b) => (rank.get(a.id) ?? 1e6) - (rank.get(b.id) ?? 1e6))
+  }
+  taxonomyState.name = t.name || taxonomyState.name
+  taxonomyState.classes = ordered
+  taxonomyState.fromServer = true
+}
+
+/** Keys that pick a class in the gallery, in class order (1..9, 0, then letters). */
+export const CLASS_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 'e', 'r', 't', 'y']
+
+export function classIds() {
+  return taxonomyState.classes.map((c) => c.id)
+}
+
+export function classInfo(id) {
+  return known.get(id) || { id, names: { en: id, zh: id }, order: 10000, colour: '#808080', counted: true }
+}
+
+/** The class's display name in `locale` ('en' or 'zh'); unknown ids show as themselves. */
+export function className(id, locale) {
+  if (!id) return ''
+  const n = classInfo(id).names
+  return (locale && locale.startsWith('zh') ? n.zh : n.en) || id
+}
+
+export function classColour(id) {
+  return classInfo(id).colour
+}
+
+/** Sort comparator: the taxonomy's order, classes it does not list last by name. */
+export function compareClasses(a, b) {
+  const ids = classIds()
+  const ia = ids.indexOf(a)
+  const ib = ids.indexOf(b)
+  const ra = ia >= 0 ? ia : 1000 + classInfo(a).order
+  const rb = ib >= 0 ? ib : 1000 + classInfo(b).order
+  return ra - rb || String(a).localeCompare(String(b))
+}
+
+/** The class a cell counts as: the reviewer's when there is one, else the model's suggestion. */
+export function effectiveClass(cell) {
+  return cell.class || cell.effective_class || cell.reviewed_class || cell.suggested_class
+}
