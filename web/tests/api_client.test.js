@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ApiError, api, buildUrl, errorFromReply, request, setCsrfToken, setUnauthenticatedHandler } from '@/api/client.js'
+
+function reply(status, body, statusText = '') {
+  const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)
+  return { ok: status >= 200 && status < 300, status, statusText, text: async () => text, blob: async () => new Blob([text]) }
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+  setCsrfToken('')
+  setUnauthenticatedHandler(null)
+})
+
+describe('errorFromReply', () => {
+  it('keeps the API error code, message and details', () => {
+    const e = errorFromReply(415, 'Unsupported', JSON.stringify({ error: { code: 'unsupported_format', message: "file 'a.txt': expected an image, found text", details: { files: [{ filename: 'a.txt', message: 'not an image' }] } } }))
+    expect(e).toBeInstanceOf(ApiError)
+    expect(e.status).toBe(415)
+    expect(e.code).toBe('unsupported_format')
+    expect(e.message).toContain('a.txt')
+    expect(e.details.files[0].filename).toBe('a.txt')
+  })
+  it('maps a non-JSON body (a proxy page) to http_<status> without showing the HTML', () => {
+    const e = errorFromReply(502, 'Bad Gateway', '<html>proxy</html>')
+    expect(e.code).toBe('http_502')
+    expect(e.message).toBe('HTTP 502 Bad Gateway')
+    expect(e.details).toBeNull()
+  })
+  it('maps JSON without the error shape like any other body', () => {
+    expect(errorFromReply(500, '', '{"oops": 1}').code).toBe('http_500')
+  })
+})
+
+describe('request', () => {
+  it('sends the CSRF header on state-changing requests only', async () => {
+    const fetch = vi.fn(async () => reply(200, { ok: true }))
+    vi.stubGlobal('fetch', fetch)
+    setCsrfToken('tok123')
+    await api.get('/api/patients', { q: 'ann', page: 2, empty: '', none: null })
+    await api.post('/api/patients', { name: 'x' })
+    const [getUrl, getInit] = fetch.mock.calls[0]
+    expect(getUrl).toBe('/api/patients?q=ann&page=2')
+    expect(getInit.headers['X-CSRF-Token']).toBeUndefined()
+    const [, postInit] = fetch.mock.calls[1]
+    expect(postInit.method).toBe('POST')
+    expect(postInit.headers['X-CSRF-Token']).toBe('tok123')
+    expect(postInit.headers['Content-Type']).toBe('application/json')
+    expect(JSON.parse(postInit.body)).toEqual({ name: 'x' })
+  })
+  it('throws ApiError with the server message and calls the 401 handler', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => reply(401, { error: { code: 'unauthenticated', message: 'sign in first (no valid session cookie)' } })))
+    const seen = []
+    setUnauthenticatedHandler((e) => seen.push(e.code))
+    await expect(api.get('/api/session')).rejects.toMatchObject({ status: 401, code: 'unauthenticated', message: 'sign in first (no valid session cookie)' })
+    expect(seen).toEqual(['unauthenticated'])
+  })
+  it('does not call the 401 handler for other errors', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => reply(403, { error: { code: 'permission_denied', message: "role 'viewer' may not do this" } })))
+    const seen = []
+    setUnauthenticatedHandler((e) => seen.push(e))
+    await expect(api.post('/api/cells/review', {})).rejects.toMatchObject({ status: 403, code: 'permission_denied' })
+    expect(seen).toHaveLength(0)
+  })
+  it('turns a failed connection into code network', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => { throw new TypeError('Failed to fetch') }))
+    await expect(api.get('/api/health')).rejects.toMatchObject({ status: 0, code: 'network' })
+  })
+  it('returns null for 204 and text or blobs on request', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => reply(204)))
+    expect(await api.del('/api/patients/1')).toBeNull()
+    vi.stubGlobal('fetch', vi.fn(async () => reply(200, 'a,b\n1,2')))
+    expect(await request('GET', '/api/patients/export', { as: 'text' })).toBe('a,b\n1,2')
+  })
+  it('refuses a 200 reply that is not JSON', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => reply(200, '<html>index</html>')))
+    await expect(api.get('/api/whatever')).rejects.toMatchObject({ code: 'bad_reply' })
+  })
+})
+
+describe('buildUrl', () => {
+  it('appends to an existing query string', () => {
+    expect(buildUrl('/a?x=1', { y: 2 })).toBe('/a?x=1&y=2')
+    expect(buildUrl('/a', {})).toBe('/a')
+  })
+})
