@@ -1,0 +1,302 @@
+// Browser end-to-end test of the web app against the real server (started by scripts/run-e2e.sh
+// with a fresh SQLite database and the shipped models). Drives Debian's Chromium through
+// playwright-core: the flow of issue 7 (sign in -> patient -> sample -> upload three txl-pbc val
+// fields -> analysis -> boxes -> keyboard reclassification with its audit entry -> confirm the
+// rest -> differential and both charts -> sign -> print view) plus a wrong password, a viewer who
+// cannot reclassify and a non-image upload. Every page is saved as a screenshot in $ARTIFACTS.
+import { chromium } from 'playwright-core'
+import { mkdirSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+const BASE = process.env.BASE_URL
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD
+const DATA = process.env.SHARED_DATA
+const ART = process.env.ARTIFACTS || 'test-artifacts'
+const ANALYSIS_TIMEOUT_MS = Number(process.env.E2E_ANALYSIS_TIMEOUT_S || 900) * 1000
+if (!BASE || !ADMIN_PASSWORD || !DATA) {
+  console.error('e2e: BASE_URL, ADMIN_PASSWORD and SHARED_DATA must be set (scripts/run-e2e.sh sets them)')
+  process.exit(2)
+}
+mkdirSync(ART, { recursive: true })
+
+const CLASS_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'q', 'w', 'e', 'r', 't', 'y']
+const results = []
+let shot = 0
+
+function check(cond, what) {
+  if (!cond) throw new Error(`expected ${what}`)
+}
+async function snap(page, name) {
+  shot += 1
+  await page.screenshot({ path: join(ART, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true })
+}
+async function step(name, page, fn) {
+  const t0 = Date.now()
+  try {
+    await fn()
+    results.push({ name, ok: true })
+    console.log(`e2e: PASS ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  } catch (e) {
+    results.push({ name, ok: false })
+    console.log(`e2e: FAIL ${name}: ${e.message}`)
+    if (page) await page.screenshot({ path: join(ART, `FAIL-${name.replace(/\W+/g, '-')}.png`), fullPage: true }).catch(() => {})
+    throw e
+  }
+}
+// JSON API calls with the page's session (cookie) and CSRF token.
+async function apiCall(page, method, path, body) {
+  return page.evaluate(async ({ method, path, body }) => {
+    const s = await fetch('/api/session').then((r) => r.json())
+    const r = await fetch(path, {
+      method,
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    return { status: r.status, body: await r.json().catch(() => null) }
+  }, { method, path, body })
+}
+async function signIn(page, username, password) {
+  await page.goto(`${BASE}/login`)
+  await page.fill('[data-test=login-username] input', username)
+  await page.fill('[data-test=login-password] input', password)
+  await page.click('[data-test=login-submit]')
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+})
+let failed = false
+try {
+  const admin = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US', acceptDownloads: true })
+  const page = await admin.newPage()
+  page.setDefaultTimeout(30000)
+  const stamp = Date.now().toString(36)
+  let sampleId = null
+  let cellId = null
+  let newClass = null
+
+  await step('wrong password shows an error', page, async () => {
+    await signIn(page, 'admin', 'not-the-password')
+    const err = page.locator('[data-test=api-error]')
+    await err.waitFor()
+    check((await err.innerText()).includes('wrong username or password'), 'the server message under the form')
+    check(page.url().includes('/login'), 'to stay on the sign-in page')
+    await snap(page, 'login-wrong-password')
+  })
+
+  await step('sign in as admin', page, async () => {
+    await page.fill('[data-test=login-password] input', ADMIN_PASSWORD)
+    await page.click('[data-test=login-submit]')
+    await page.waitForURL(`${BASE}/`)
+    await page.locator('[data-test=recent-samples]').waitFor()
+    await snap(page, 'dashboard')
+  })
+
+  await step('switch language to Chinese and back, remembered', page, async () => {
+    await page.click('[data-test=lang]')
+    await page.locator('.el-select-dropdown__item:visible', { hasText: '简体中文' }).click()
+    await page.locator('[data-test="nav-/patients"]', { hasText: '患者' }).waitFor()
+    await page.reload()
+    await page.locator('[data-test="nav-/patients"]', { hasText: '患者' }).waitFor()
+    await snap(page, 'dashboard-zh')
+    await page.click('[data-test=lang]')
+    await page.locator('.el-select-dropdown__item:visible', { hasText: 'English' }).click()
+    await page.locator('[data-test="nav-/patients"]', { hasText: 'Patients' }).waitFor()
+  })
+
+  await step('create a patient and a sample', page, async () => {
+    await page.click('[data-test="nav-/patients"]')
+    await page.locator('[data-test=patients-table]').waitFor()
+    await page.click('[data-test=patient-new]')
+    await page.click('[data-test=patient-save]') // empty: client-side validation
+    await page.locator('[data-test=patient-form] .el-form-item__error').first().waitFor()
+    await page.fill('[data-test=patient-identifier] input', `E2E-${stamp}`)
+    await page.fill('[data-test=patient-name] input', 'Ada Testcase')
+    await page.click('[data-test=patient-save]')
+    await page.locator('[data-test=patient-title]', { hasText: 'Ada Testcase' }).waitFor()
+    await page.click('[data-test=sample-new]')
+    await page.fill('[data-test=sample-accession] input', `BM-${stamp}`)
+    await page.click('[data-test=sample-save]')
+    await page.waitForURL(/\/samples\/\d+$/)
+    sampleId = Number(page.url().match(/\/samples\/(\d+)$/)[1])
+    await page.locator('[data-test=sample-title]', { hasText: `BM-${stamp}` }).waitFor()
+    await snap(page, 'sample-empty')
+  })
+
+  await step('upload three fields and see per-file progress', page, async () => {
+    const dir = join(DATA, 'txl-pbc/images/val')
+    const files = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort().slice(0, 3).map((f) => join(dir, f))
+    check(files.length === 3, 'three val fields')
+    await page.setInputFiles('[data-test=upload-input]', files)
+    await page.locator('[data-test=upload-list] [data-state=queued]').nth(2).waitFor({ timeout: 120000 })
+    await snap(page, 'uploaded')
+  })
+
+  await step('a non-image upload shows a clear message', page, async () => {
+    await page.setInputFiles('[data-test=upload-input]', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('these are not pixels\n') })
+    const msg = page.locator('[data-test=upload-error]').first()
+    await msg.waitFor()
+    const text = await msg.innerText()
+    check(/JPEG|image/i.test(text) && text.includes('notes.txt'), `a message naming the file and the expected formats, got "${text}"`)
+    await snap(page, 'upload-refused')
+  })
+
+  await step('analysis finishes and boxes are visible', page, async () => {
+    const t0 = Date.now()
+    for (;;) {
+      const p = (await apiCall(page, 'GET', `/api/samples/${sampleId}/progress`)).body
+      if (p && p.done + p.failed >= 3) {
+        check(p.failed === 0, `no failed analysis (progress ${JSON.stringify(p)})`)
+        check(p.cells > 0, 'cells found')
+        break
+      }
+      if (Date.now() - t0 > ANALYSIS_TIMEOUT_MS) throw new Error(`analysis not done after ${ANALYSIS_TIMEOUT_MS / 1000} s: ${JSON.stringify(p)}`)
+      await page.waitForTimeout(2000)
+    }
+    await page.locator('[data-test=analysis-progress]', { hasText: '100%' }).waitFor()
+    const boxes = page.locator('[data-test=field-viewer] g.box')
+    await boxes.first().waitFor()
+    check((await boxes.count()) > 0, 'boxes in the field viewer')
+    await boxes.first().click()
+    await page.locator('[data-test=cell-drawer]').waitFor()
+    await snap(page, 'field-viewer-cell')
+    await page.keyboard.press('Escape')
+  })
+
+  await step('reclassify one cell with the keyboard and see its audit entry', page, async () => {
+    const tax = (await apiCall(page, 'GET', '/api/taxonomy')).body
+    const order = tax.reporting_order || tax.classes.map((c) => c.id)
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    const tile = page.locator('[data-test=gallery] .tile').first()
+    await tile.waitFor()
+    cellId = Number(await tile.getAttribute('data-cell'))
+    const before = await tile.getAttribute('data-class')
+    newClass = order.find((c) => c !== before)
+    await tile.click()
+    await page.keyboard.press(CLASS_KEYS[order.indexOf(newClass)])
+    await page.locator(`[data-test=gallery] .tile[data-cell="${cellId}"][data-class="${newClass}"]`).waitFor()
+    await snap(page, 'gallery-reclassified')
+    await page.locator(`[data-test=gallery] .tile[data-cell="${cellId}"]`).dblclick()
+    const hist = page.locator('[data-test=cell-history]')
+    await hist.waitFor()
+    const text = await hist.innerText()
+    check(text.includes('admin') && text.includes('reclassified'), `an audit entry by admin, got "${text}"`)
+    await snap(page, 'cell-audit')
+    await page.keyboard.press('Escape')
+  })
+
+  await step('a viewer cannot reclassify', null, async () => {
+    const made = await apiCall(page, 'POST', '/api/users', { username: `viewer${stamp}`, password: 'viewer-password-1', role: 'viewer' })
+    check(made.status === 201, `the viewer account (HTTP ${made.status})`)
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
+    const vp = await ctx.newPage()
+    try {
+      await signIn(vp, `viewer${stamp}`, 'viewer-password-1')
+      await vp.waitForURL(`${BASE}/`)
+      await vp.goto(`${BASE}/samples/${sampleId}`)
+      await vp.getByRole('tab', { name: /Gallery/ }).click()
+      await vp.locator('[data-test=read-only]').waitFor()
+      check((await vp.locator('[data-test=gallery-reclassify]').count()) === 0, 'no reclassify control for a viewer')
+      const tile = vp.locator('[data-test=gallery] .tile').first()
+      const id = await tile.getAttribute('data-cell')
+      const cls = await tile.getAttribute('data-class')
+      await tile.click()
+      await vp.keyboard.press(cls === 'lymphocyte' ? '1' : '8')
+      await vp.locator('.el-message', { hasText: 'Read only' }).waitFor()
+      check((await vp.locator(`.tile[data-cell="${id}"]`).getAttribute('data-class')) === cls, 'the class unchanged')
+      const direct = await apiCall(vp, 'POST', '/api/cells/review', { ids: [Number(id)], class: 'monocyte' })
+      check(direct.status === 403, `the server to refuse a viewer's review (HTTP ${direct.status})`)
+      await snap(vp, 'viewer-read-only')
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  await step('confirm the rest', page, async () => {
+    await page.click('[data-test=confirm-all]')
+    await page.locator('.el-message', { hasText: 'All cells confirmed' }).waitFor()
+    const p = (await apiCall(page, 'GET', `/api/samples/${sampleId}/progress`)).body
+    check(p.reviewed_cells === p.cells, `every cell confirmed (${p.reviewed_cells} of ${p.cells})`)
+    await page.locator('[data-test=count-progress]', { hasText: `${p.cells} / ` }).waitFor()
+    await snap(page, 'gallery-confirmed')
+    await page.getByRole('tab', { name: 'Cell table' }).click()
+    await page.locator('[data-test=cell-table] .el-table__row').first().waitFor()
+    await snap(page, 'cell-table')
+  })
+
+  await step('the differential and both charts show the counts', page, async () => {
+    await page.click('[data-test=to-report]')
+    await page.locator('[data-test=differential-table]').waitFor()
+    const d = (await apiCall(page, 'GET', `/api/samples/${sampleId}/differential`)).body
+    const rows = d.differential.rows
+    const counted = rows.filter((r) => r.counted && r.count > 0)
+    check(counted.length > 0, 'counted classes')
+    for (const r of rows) {
+      const cell = page.locator(`[data-test=differential-table] tr[data-class="${r.id}"] .count`)
+      check((await cell.innerText()).trim() === String(r.count), `${r.id} count ${r.count} in the table`)
+    }
+    const moved = rows.find((r) => r.id === newClass)
+    check(!moved || moved.count >= 1, `the reclassified cell counted as ${newClass}`)
+    check(d.unreviewed === 0, 'no unreviewed cells after confirming')
+    const bar = await page.locator('[data-test=bar-chart] svg').innerHTML()
+    const pie = await page.locator('[data-test=pie-chart] svg').innerHTML()
+    for (const r of counted) {
+      check(bar.includes(`>${r.count}<`), `the bar chart to label ${r.id} with ${r.count}`)
+      check(pie.includes(`${r.count}`), `the pie chart to show ${r.count}`)
+    }
+    await page.locator('[data-test=suggestion]').waitFor()
+    await page.locator('[data-test=disclaimer]').waitFor()
+    check((await page.locator('[data-test=unreviewed-warning]').count()) === 0, 'no unreviewed warning')
+    await snap(page, 'report')
+  })
+
+  await step('sign the report', page, async () => {
+    await page.click('[data-test=sign-open]')
+    await page.fill('[data-test=sign-comments] textarea', 'Reviewed in the browser test.')
+    await page.click('[data-test=sign-submit]')
+    await page.locator('[data-test=report-status]', { hasText: 'Final' }).waitFor()
+    await page.locator('[data-test=signed-by]').waitFor()
+    await snap(page, 'report-signed')
+  })
+
+  await step('the print view shows the signed report', page, async () => {
+    const [print] = await Promise.all([admin.waitForEvent('page'), page.click('[data-test=print-link]')])
+    await print.waitForLoadState()
+    const text = await print.locator('body').innerText()
+    check(text.includes(`BM-${stamp}`), 'the accession')
+    check(text.includes('Ada Testcase'), 'the patient')
+    check(/signed/i.test(text) && text.includes('admin'), 'the signature by admin')
+    check(text.includes('Reviewed in the browser test.'), 'the comments')
+    await snap(print, 'print-view')
+    await print.close()
+  })
+
+  await step('the other pages render', page, async () => {
+    await page.goto(`${BASE}/recognition`)
+    const crop = join(DATA, 'pbc/lymphocyte', readdirSync(join(DATA, 'pbc/lymphocyte')).sort()[0])
+    await page.setInputFiles('[data-test=recognition-input]', [crop])
+    await page.locator('[data-test=recognition-results] .el-card').first().waitFor({ timeout: 120000 })
+    await snap(page, 'recognition')
+    await page.goto(`${BASE}/logs`)
+    await page.locator('[data-test=log-table] .el-table__row').first().waitFor()
+    await snap(page, 'operation-log')
+    await page.goto(`${BASE}/users`)
+    await page.locator('[data-test=users-table] .el-table__row').first().waitFor()
+    await snap(page, 'users')
+    await page.goto(`${BASE}/profile`)
+    await page.locator('.el-avatar').waitFor()
+    await snap(page, 'profile')
+    await page.goto(`${BASE}/patients`)
+    await page.locator('[data-test=patients-table] .el-table__row').first().waitFor()
+    await snap(page, 'patients')
+  })
+} catch (e) {
+  failed = true
+} finally {
+  await browser.close()
+}
+const passed = results.filter((r) => r.ok).length
+console.log(`e2e: ${passed} of ${results.length} steps passed${failed ? ' (stopped at the first failure)' : ''}; screenshots in ${ART}`)
+process.exit(failed ? 1 : 0)
