@@ -65,6 +65,7 @@ export default {
     keys: 'Keys: 1–9, 0, q… class · arrows move · Enter confirm · Space select · u undo',
     readOnly: 'Read only: your role may not change cells', onlyDoctorsConfirm: 'Only doctors and admins confirm cells',
     signedLocked: 'The sample is signed; add an addendum instead',
+    chipHint: 'Click to move the selected cells here, or drop cells on it',
   },
   cells: {
     cell: 'Cell {id}', class: 'Class', suggested: 'Suggested', reviewed: 'Reviewed class', confirmed: 'Confirmed', unconfirmed: 'Not confirmed',

@@ -65,6 +65,7 @@ export default {
     keys: '快捷键：1–9、0、q… 分类 · 方向键移动 · Enter 确认 · 空格 选择 · u 撤销',
     readOnly: '只读：您的角色不能修改细胞', onlyDoctorsConfirm: '只有医师和管理员可以确认细胞',
     signedLocked: '样本已签发，请改为添加补充报告',
+    chipHint: '点击把所选细胞移到此类，或把细胞拖放到这里',
   },
   cells: {
     cell: '细胞 {id}', class: '类别', suggested: '模型建议', reviewed: '审核类别', confirmed: '已确认', unconfirmed: '未确认',

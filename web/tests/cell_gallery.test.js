@@ -1,0 +1,113 @@
+// The gallery wired to the store: keys and clicks become the review requests the server expects,
+// and the server's answer moves the tile.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { mount, flushPromises } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import ElementPlus from 'element-plus'
+import CellGallery from '@/components/CellGallery.vue'
+import { makeI18n } from '@/i18n/index.js'
+import { useSampleStore } from '@/stores/sample.js'
+import { useSessionStore } from '@/stores/session.js'
+import { classIds } from '@/lib/taxonomy.js'
+
+const reply = (status, body) => ({ ok: status < 300, status, statusText: '', text: async () => JSON.stringify(body) })
+const cell = (id, cls, extra = {}) => ({ id, image_id: 1, suggested_class: cls, class: cls, reviewed_class: null, probability: 0.9, flagged: false, confirmed: false, ...extra })
+
+// jsdom has no layout, so no scrollIntoView; the gallery scrolls the focused tile into view.
+Element.prototype.scrollIntoView = function scrollIntoView() {}
+
+let pinia
+let calls
+beforeEach(() => {
+  pinia = createPinia()
+  setActivePinia(pinia)
+  calls = []
+  vi.stubGlobal('fetch', vi.fn(async (url, init) => {
+    const body = init?.body ? JSON.parse(init.body) : null
+    calls.push({ url, method: init?.method, body })
+    if (url === '/api/cells/review') {
+      const store = useSampleStore()
+      const items = body.ids.map((id) => {
+        const c = { ...store.cellById(id) }
+        if (body.class) Object.assign(c, { reviewed_class: body.class, class: body.class })
+        if (body.confirmed !== undefined) c.confirmed = body.confirmed
+        return c
+      })
+      return reply(200, { items })
+    }
+    if (url.endsWith('/review/undo')) return reply(404, { error: { code: 'not_found', message: 'nothing to undo' } })
+    return reply(200, { images: 1, queued: 0, running: 0, done: 1, failed: 0, cells: 3, reviewed_cells: 0 })
+  }))
+})
+afterEach(() => vi.unstubAllGlobals())
+
+function setup(role = 'doctor') {
+  const session = useSessionStore()
+  session.user = { id: 1, username: 'doc', role }
+  session.checked = true
+  const store = useSampleStore()
+  store.id = 7
+  store.sample = { id: 7, status: 'in_review', count_target: 500 }
+  store.cells = [cell(1, 'lymphocyte'), cell(2, 'lymphocyte', { probability: 0.5 }), cell(3, 'monocyte', { flagged: true, probability: 0.3 })]
+  return mount(CellGallery, { global: { plugins: [pinia, ElementPlus, makeI18n('en')] }, attachTo: document.body })
+}
+
+describe('CellGallery', () => {
+  it('groups the flagged cell first, then classes in taxonomy order', () => {
+    const w = setup()
+    const groups = w.findAll('section.group').map((g) => g.attributes('data-group'))
+    expect(groups[0]).toBe('attention')
+    // cell 3 is flagged, so only lymphocytes remain for the class groups
+    expect(groups.slice(1)).toEqual(['lymphocyte'])
+    expect(w.findAll('.tile')).toHaveLength(3)
+    w.unmount()
+  })
+  it('a number key reclassifies the focused cell in one request and moves its tile', async () => {
+    const w = setup()
+    const target = classIds()[1]
+    await w.find('.tile[data-cell="2"]').trigger('click')
+    await w.find('[data-test=gallery]').trigger('keydown', { key: '2' })
+    await flushPromises()
+    const review = calls.find((c) => c.url === '/api/cells/review')
+    expect(review.method).toBe('POST')
+    expect(review.body).toEqual({ ids: [2], class: target })
+    expect(w.find('.tile[data-cell="2"]').attributes('data-class')).toBe(target)
+    w.unmount()
+  })
+  it('Enter confirms the selection; a technician may not confirm', async () => {
+    const w = setup()
+    await w.find('.tile[data-cell="1"]').trigger('click')
+    await w.find('.tile[data-cell="2"]').trigger('click', { ctrlKey: true })
+    await w.find('.tile[data-cell="1"]').trigger('click', { ctrlKey: true })
+    await w.find('[data-test=gallery]').trigger('keydown', { key: 'Enter' })
+    await flushPromises()
+    expect(calls.find((c) => c.url === '/api/cells/review').body).toEqual({ ids: [2, 1], confirmed: true })
+    w.unmount()
+    calls.length = 0
+    const tech = setup('technician')
+    await tech.find('.tile[data-cell="1"]').trigger('click')
+    await tech.find('[data-test=gallery]').trigger('keydown', { key: 'Enter' })
+    await flushPromises()
+    expect(calls.filter((c) => c.url === '/api/cells/review')).toHaveLength(0)
+    expect(tech.find('[data-test=confirm-all]').exists()).toBe(false)
+    tech.unmount()
+  })
+  it('a viewer sees no review controls and keys send nothing', async () => {
+    const w = setup('viewer')
+    expect(w.find('[data-test=read-only]').exists()).toBe(true)
+    expect(w.find('[data-test=gallery-reclassify]').exists()).toBe(false)
+    await w.find('.tile[data-cell="1"]').trigger('click')
+    await w.find('[data-test=gallery]').trigger('keydown', { key: '3' })
+    await flushPromises()
+    expect(calls.filter((c) => c.url === '/api/cells/review')).toHaveLength(0)
+    w.unmount()
+  })
+  it('u asks the server to undo and says when there is nothing to undo', async () => {
+    const w = setup()
+    await w.find('[data-test=gallery]').trigger('keydown', { key: 'u' })
+    await flushPromises()
+    expect(calls.find((c) => c.url === '/api/samples/7/review/undo').method).toBe('POST')
+    expect(document.body.textContent).toContain('Nothing of yours to undo')
+    w.unmount()
+  })
+})
