@@ -1,5 +1,8 @@
 #include "store/schema.h"
 
+#include <algorithm>
+#include <set>
+
 #include <fmt/format.h>
 
 namespace ms::store {
@@ -173,6 +176,30 @@ CREATE INDEX log_entries_at ON log_entries (at);
 CREATE INDEX log_entries_action ON log_entries (action, at);
 )SQL";
 
+// Sign-off and addenda (the report layer's snapshot is stored verbatim as JSON text). One sign-off
+// per sample (UNIQUE): two doctors signing at once cannot both succeed. The snapshot is what was
+// signed and is never updated; later changes are appended as addenda.
+const char* kSchemaV3 = R"SQL(
+CREATE TABLE sample_signoffs (
+  id {id},
+  sample_id BIGINT NOT NULL UNIQUE REFERENCES samples(id) ON DELETE CASCADE,
+  signed_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  signer_name TEXT NOT NULL,
+  signed_at BIGINT NOT NULL,
+  snapshot TEXT NOT NULL,
+  snapshot_sha256 TEXT NOT NULL
+);
+CREATE TABLE report_addenda (
+  id {id},
+  sample_id BIGINT NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  author_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  author_name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX report_addenda_sample ON report_addenda (sample_id, id);
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -183,8 +210,15 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "users, sessions, patients, samples, images, jobs, cells, audit, log", kSchemaV1},
+      {3, "sample sign-offs (signed report snapshots) and report addenda", kSchemaV3},
   };
   return all;
+}
+
+int newest_schema_version() {
+  int newest = 0;
+  for (const auto& m : migrations()) newest = std::max(newest, m.version);
+  return newest;
 }
 
 std::string migration_sql(const Migration& m, Dialect d) {
@@ -208,12 +242,18 @@ Status migrate(Database& db) {
     auto cur = tx.query_one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version");
     if (!cur) return tl::unexpected(cur.error());
     const int current = static_cast<int>((*cur)->i("v"));
-    const int newest = migrations().back().version;
+    const int newest = newest_schema_version();
     if (current > newest)
       return fail(ErrorCode::kConflict, "database schema",
                   fmt::format("version <= {} (this build)", newest), std::to_string(current));
+    // Applied versions, not just the highest: migrations developed side by side (2 and 3) may
+    // land in either order, and a database that got 3 first must still receive 2.
+    auto applied_rows = tx.query("SELECT version FROM schema_version");
+    if (!applied_rows) return tl::unexpected(applied_rows.error());
+    std::set<int> done;
+    for (const auto& r : *applied_rows) done.insert(static_cast<int>(r.i("version")));
     for (const auto& m : migrations()) {
-      if (m.version <= current) continue;
+      if (done.count(m.version)) continue;
       auto applied = tx.exec_script(migration_sql(m, tx.dialect()));
       if (!applied) return applied;
       auto rec = tx.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",

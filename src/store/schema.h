@@ -17,6 +17,8 @@ struct Migration {
 };
 
 const std::vector<Migration>& migrations();
+// The highest version this build knows (migrations need not be listed in order).
+int newest_schema_version();
 // The SQL of one migration for one dialect.
 std::string migration_sql(const Migration& m, Dialect d);
 // Applies every migration newer than the recorded version, all in one transaction.
