@@ -57,8 +57,8 @@ async function apiCall(page, method, path, body) {
 }
 async function signIn(page, username, password) {
   await page.goto(`${BASE}/login`)
-  await page.fill('[data-test=login-username] input', username)
-  await page.fill('[data-test=login-password] input', password)
+  await page.fill('input[data-test=login-username]', username)
+  await page.fill('input[data-test=login-password]', password)
   await page.click('[data-test=login-submit]')
 }
 
@@ -71,7 +71,9 @@ let failed = false
 try {
   const admin = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US', acceptDownloads: true })
   const page = await admin.newPage()
-  page.setDefaultTimeout(30000)
+  // Generous limits: this runs on CI machines that may be busy compiling at the same time.
+  page.setDefaultTimeout(90000)
+  page.setDefaultNavigationTimeout(180000)
   const stamp = Date.now().toString(36)
   let sampleId = null
   let cellId = null
@@ -87,7 +89,7 @@ try {
   })
 
   await step('sign in as admin', page, async () => {
-    await page.fill('[data-test=login-password] input', ADMIN_PASSWORD)
+    await page.fill('input[data-test=login-password]', ADMIN_PASSWORD)
     await page.click('[data-test=login-submit]')
     await page.waitForURL(`${BASE}/`)
     await page.locator('[data-test=recent-samples]').waitFor()
@@ -112,12 +114,12 @@ try {
     await page.click('[data-test=patient-new]')
     await page.click('[data-test=patient-save]') // empty: client-side validation
     await page.locator('[data-test=patient-form] .el-form-item__error').first().waitFor()
-    await page.fill('[data-test=patient-identifier] input', `E2E-${stamp}`)
-    await page.fill('[data-test=patient-name] input', 'Ada Testcase')
+    await page.fill('input[data-test=patient-identifier]', `E2E-${stamp}`)
+    await page.fill('input[data-test=patient-name]', 'Ada Testcase')
     await page.click('[data-test=patient-save]')
     await page.locator('[data-test=patient-title]', { hasText: 'Ada Testcase' }).waitFor()
     await page.click('[data-test=sample-new]')
-    await page.fill('[data-test=sample-accession] input', `BM-${stamp}`)
+    await page.fill('input[data-test=sample-accession]', `BM-${stamp}`)
     await page.click('[data-test=sample-save]')
     await page.waitForURL(/\/samples\/\d+$/)
     sampleId = Number(page.url().match(/\/samples\/(\d+)$/)[1])
@@ -192,6 +194,8 @@ try {
     check(made.status === 201, `the viewer account (HTTP ${made.status})`)
     const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
     const vp = await ctx.newPage()
+    vp.setDefaultTimeout(90000)
+    vp.setDefaultNavigationTimeout(180000)
     try {
       await signIn(vp, `viewer${stamp}`, 'viewer-password-1')
       await vp.waitForURL(`${BASE}/`)
@@ -254,7 +258,7 @@ try {
 
   await step('sign the report', page, async () => {
     await page.click('[data-test=sign-open]')
-    await page.fill('[data-test=sign-comments] textarea', 'Reviewed in the browser test.')
+    await page.fill('textarea[data-test=sign-comments]', 'Reviewed in the browser test.')
     await page.click('[data-test=sign-submit]')
     await page.locator('[data-test=report-status]', { hasText: 'Final' }).waitFor()
     await page.locator('[data-test=signed-by]').waitFor()
