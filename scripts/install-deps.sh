@@ -63,7 +63,7 @@ fi
 # Web app dependencies, once the app exists. npm ci reproduces package-lock.json exactly.
 if [ -f web/package-lock.json ]; then
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
-    (cd web && npm ci --no-audit --no-fund)
+    (cd web && npm ci --no-audit --no-fund --prefer-offline)
   fi
 fi
 echo "install-deps: done"

@@ -157,10 +157,18 @@ try {
       if (Date.now() - t0 > ANALYSIS_TIMEOUT_MS) throw new Error(`analysis not done after ${ANALYSIS_TIMEOUT_MS / 1000} s: ${JSON.stringify(p)}`)
       await page.waitForTimeout(2000)
     }
-    await page.locator('[data-test=analysis-progress]', { hasText: '100%' }).waitFor()
+    await page.locator('[data-test=analysis-progress]', { hasText: '3 done' }).waitFor()
+    // Every field's boxes are drawn; a field may hold no cell, so look through the three.
     const boxes = page.locator('[data-test=field-viewer] g.box')
-    await boxes.first().waitFor()
-    check((await boxes.count()) > 0, 'boxes in the field viewer')
+    const thumbs = page.locator('[data-test=field-list] .thumb')
+    let found = 0
+    for (let k = 0; k < (await thumbs.count()) && !found; k++) {
+      await thumbs.nth(k).click()
+      await page.waitForTimeout(500)
+      found = await boxes.count()
+    }
+    check(found > 0, 'boxes in the field viewer')
+    await snap(page, 'field-viewer')
     await boxes.first().click()
     await page.locator('[data-test=cell-drawer]').waitFor()
     await snap(page, 'field-viewer-cell')
