@@ -174,6 +174,9 @@ Json Api::openapi() const {
                           {"schema", {{"type", "integer"}}}});
         ++n;
         i += 5;
+      } else if (r.pattern[i] == '\\' && i + 1 < r.pattern.size()) {
+        path += r.pattern[i + 1];  // a regex escape (report\.csv) is a literal character
+        i += 2;
       } else {
         path += r.pattern[i++];
       }

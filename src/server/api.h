@@ -128,6 +128,7 @@ void register_auth_routes(Api& api);
 void register_patient_routes(Api& api);
 void register_image_routes(Api& api);
 void register_admin_routes(Api& api);
+void register_report_routes(Api& api);  // differential, sign-off, addenda, report exports
 
 // Session cookie name and helpers shared by the auth routes and the router.
 inline constexpr const char* kSessionCookie = "ms_session";

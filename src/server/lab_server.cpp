@@ -217,6 +217,7 @@ Status LabServer::start() {
   register_patient_routes(*m.api);
   register_image_routes(*m.api);
   register_admin_routes(*m.api);
+  register_report_routes(*m.api);
   http.Get(".*", [&m](const httplib::Request& req, httplib::Response& res) { m.serve_static(req, res); });
 
   if (m.options.port == 0) {

@@ -1,0 +1,512 @@
+// A sample's differential, sign-off, addenda and report (JSON, printable HTML, CSV, FHIR R4).
+//
+// The numbers come from src/report (compute_differential, the rule sets, the exports); this file
+// only gathers the inputs from the database and shapes the HTTP answers. Before sign-off every
+// request computes the report from the cells as they are now (the reviewed class where a reviewer
+// set one, the model's suggestion otherwise). Signing stores the whole report as it was signed;
+// from then on every view and export renders that snapshot, so a signed report never changes.
+// Later remarks are addenda, shown after the signature.
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/paths.h"
+#include "report/csv_export.h"
+#include "report/fhir_export.h"
+#include "report/html_report.h"
+#include "report/report_data.h"
+#include "report/rule_set.h"
+#include "report/taxonomy.h"
+#include "server/api.h"
+#include "server/crypto.h"
+#include "store/operation_log.h"
+#include "store/patient_store.h"
+#include "store/report_store.h"
+#include "store/user_store.h"
+
+namespace ms::server {
+namespace {
+
+constexpr std::size_t kMaxCommentBytes = 10000;
+
+// Report settings read once at start: the class taxonomy (which classes exist, their order,
+// names, colours and the reference ranges of each specimen) and the lab's header.
+struct ReportSettings {
+  std::string taxonomy_path;
+  Result<Taxonomy> taxonomy = fail(ErrorCode::kInternal, "taxonomy not loaded");
+  std::string lab_name, lab_address;
+};
+
+std::shared_ptr<const ReportSettings> load_settings() {
+  auto s = std::make_shared<ReportSettings>();
+  const char* path = std::getenv("MARROWSCOPE_TAXONOMY");
+  s->taxonomy_path = path && *path ? path : config_path("taxonomy/pbc11.json");
+  s->taxonomy = load_taxonomy(s->taxonomy_path);
+  if (!s->taxonomy) spdlog::error("report routes: {}", s->taxonomy.error().message);
+  const char* name = std::getenv("MARROWSCOPE_LAB_NAME");
+  s->lab_name = name && *name ? name : "Hematology laboratory";
+  const char* address = std::getenv("MARROWSCOPE_LAB_ADDRESS");
+  s->lab_address = address ? address : "";
+  return s;
+}
+
+Result<const Taxonomy*> taxonomy_of(const ReportSettings& s) {
+  if (!s.taxonomy)
+    return fail(ErrorCode::kInternal, "the cell taxonomy '" + s.taxonomy_path +
+                                          "' did not load: " + s.taxonomy.error().message);
+  return &*s.taxonomy;
+}
+
+Specimen report_specimen(store::Specimen s) {
+  return s == store::Specimen::kBoneMarrow ? Specimen::kBoneMarrow : Specimen::kPeripheralBlood;
+}
+
+std::string iso_utc(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// "all" (or nothing): the three rule sets; otherwise one.
+Result<std::optional<RuleSet>> rule_set_param(const httplib::Request& req) {
+  const std::string s = query_text(req, "rule_set", "all");
+  if (s == "all") return std::optional<RuleSet>{};
+  for (const auto& [value, name] : enum_names(RuleSet{}))
+    if (name == s) return std::optional<RuleSet>(value);
+  return fail(ErrorCode::kInvalidArgument, "query parameter 'rule_set'", "fab|who2022|icc2022|all",
+              "\"" + s + "\"");
+}
+
+Result<Language> language_param(const httplib::Request& req) {
+  const std::string s = query_text(req, "lang", "en");
+  for (const auto& [value, name] : enum_names(Language{}))
+    if (name == s) return value;
+  return fail(ErrorCode::kInvalidArgument, "query parameter 'lang'", "en|zh", "\"" + s + "\"");
+}
+
+// The accession made safe for a Content-Disposition filename.
+std::string file_stem(const std::string& accession) {
+  std::string out;
+  for (char c : accession) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    out += ok ? c : '_';
+  }
+  return out.empty() ? "sample" : out.substr(0, 80);
+}
+
+Reply download(std::string body, const std::string& type, const std::string& disposition,
+               const std::string& filename) {
+  Reply r = Reply::bytes(std::move(body), type);
+  r.headers.emplace("Content-Disposition", disposition + "; filename=\"" + filename + "\"");
+  r.headers.emplace("Cache-Control", "no-store");  // patient data
+  return r;
+}
+
+// Everything a report view needs, read in one transaction.
+struct SampleReport {
+  store::Sample sample;
+  ReportData report;
+  std::map<std::string, int> unmapped;  // cells whose class the taxonomy does not know
+  std::int64_t cells = 0;
+  std::optional<store::SampleSignOff> sign_off;  // present: `report` is the signed snapshot
+  std::vector<store::Addendum> addenda;
+};
+
+// The report as the cells stand now (not signed). `counts` split into classes the taxonomy knows
+// (counted by the differential) and unmapped ones (reported, never silently dropped).
+Result<SampleReport> live_report(store::Tx& tx, const Taxonomy& taxonomy, const store::Sample& s) {
+  SampleReport out;
+  out.sample = s;
+  MS_ASSIGN_OR_RETURN(auto patient, store::get_patient(tx, s.patient_id));
+  MS_ASSIGN_OR_RETURN(auto counts, store::count_sample_cells(tx, s.id));
+  DifferentialInput in;
+  in.specimen = report_specimen(s.specimen);
+  in.count_target = static_cast<int>(s.count_target);
+  in.unreviewed = static_cast<int>(counts.unreviewed);
+  for (const auto& [cls, n] : counts.counts) {
+    if (taxonomy.find(cls)) in.counts[cls] = n;
+    else out.unmapped[cls] = n;
+  }
+  out.cells = counts.cells;
+  MS_ASSIGN_OR_RETURN(auto diff, compute_differential(taxonomy, in));
+  ReportData& r = out.report;
+  r.report_id = "sample-" + std::to_string(s.id) + "-" + s.accession;
+  r.patient = {patient.identifier, patient.name, patient.sex, patient.birth_date.value_or("")};
+  r.sample.accession = s.accession;
+  r.sample.collected_at = s.collection_date.value_or("");
+  r.differential = std::move(diff);
+  r.suggestions = suggest_all(r.differential);
+  for (const auto& name : counts.reviewers) r.reviewer += (r.reviewer.empty() ? "" : ", ") + name;
+  r.generated_at = iso_utc(store::now_ms());
+  return out;
+}
+
+// The signed snapshot when there is one, else the live report; addenda either way.
+Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings, std::int64_t id) {
+  MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, id));
+  MS_ASSIGN_OR_RETURN(auto sign_off, store::find_sign_off(tx, id));
+  SampleReport out;
+  if (sign_off) {
+    out.sample = sample;
+    MS_ASSIGN_OR_RETURN(out.report, report_from_json(sign_off->snapshot, "signed report of sample " +
+                                                                              sample.accession));
+    for (const auto& row : out.report.differential.rows) out.cells += row.count;
+    out.sign_off = std::move(sign_off);
+  } else {
+    MS_ASSIGN_OR_RETURN(const Taxonomy* taxonomy, taxonomy_of(settings));
+    MS_ASSIGN_OR_RETURN(out, live_report(tx, *taxonomy, sample));
+    // Signed through POST /status (no snapshot): show who signed; the numbers are live.
+    if (sample.status == store::SampleStatus::kSigned && sample.signed_at) {
+      std::string who = "user " + std::to_string(sample.signed_by.value_or(0));
+      if (sample.signed_by)
+        if (auto u = store::get_user(tx, *sample.signed_by))
+          who = u->display_name.empty() ? u->username : u->display_name;
+      out.report.sign_off = SignOff{who, iso_utc(*sample.signed_at), ""};
+    }
+  }
+  MS_ASSIGN_OR_RETURN(out.addenda, store::list_addenda(tx, id));
+  return out;
+}
+
+Json addenda_json(const std::vector<store::Addendum>& addenda) {
+  Json items = Json::array();
+  for (const auto& a : addenda) {
+    Json j = config_to_json(a);
+    j["created"] = iso_utc(a.created_at);
+    items.push_back(std::move(j));
+  }
+  return items;
+}
+
+Json suggestions_json(const std::vector<Suggestion>& all, std::optional<RuleSet> only) {
+  Json out = Json::array();
+  for (const auto& s : all)
+    if (!only || s.rule_set == *only) out.push_back(suggestion_to_json(s));
+  return out;
+}
+
+std::string signer_name(const Caller& c) {
+  return c.user.display_name.empty() ? c.user.username : c.user.display_name;
+}
+
+std::string with_line_breaks(const std::string& escaped) {
+  std::string out;
+  for (char ch : escaped) {
+    if (ch == '\r') continue;
+    out += ch == '\n' ? std::string("<br>\n") : std::string(1, ch);
+  }
+  return out;
+}
+
+// The printable page: src/report's layout, plus the lab's header at the top and the addenda
+// after the signature (the signed body itself is rendered from the snapshot, unchanged).
+std::string report_html(const SampleReport& sr, const ReportSettings& settings, Language lang) {
+  std::string html = render_report_html(sr.report, lang);
+  const bool zh = lang == Language::kChinese;
+  constexpr const char* kExtraStyle =
+      "<style>\n.lab { display: flex; justify-content: space-between; align-items: baseline; "
+      "margin-bottom: 2mm; }\n.lab-name { font-size: 12pt; font-weight: bold; }\n"
+      ".lab-address { font-size: 9pt; color: #444; }\n.addenda { margin-top: 4mm; }\n"
+      ".addendum { border-left: 2px solid #111; padding-left: 2mm; margin: 1.5mm 0; "
+      "break-inside: avoid; page-break-inside: avoid; }\n.addendum .meta { font-size: 9pt; "
+      "color: #444; }\n</style>\n";
+  if (auto head = html.find("</head>"); head != std::string::npos) html.insert(head, kExtraStyle);
+  const std::string header = "<header class=\"lab\"><div class=\"lab-name\">" +
+                             escape_html(settings.lab_name) + "</div><div class=\"lab-address\">" +
+                             escape_html(settings.lab_address) + "</div></header>\n";
+  if (auto body = html.find("<body>\n"); body != std::string::npos)
+    html.insert(body + 7, header);
+  if (!sr.addenda.empty()) {
+    std::string section = fmt::format("<section class=\"addenda\">\n<h2>{}</h2>\n",
+                                      zh ? "补充报告" : "Addenda");
+    for (const auto& a : sr.addenda)
+      section += fmt::format(
+          "<div class=\"addendum\"><p class=\"meta\">{} \u2014 {}</p><p>{}</p></div>\n",
+          escape_html(iso_utc(a.created_at)), escape_html(a.author_name),
+          with_line_breaks(escape_html(a.text)));
+    section += "</section>\n";
+    if (auto end = html.rfind("</body>"); end != std::string::npos) html.insert(end, section);
+  }
+  return html;
+}
+
+// RFC 4180 rows in the export's columns (section,id,name_en,...,display,...): one per addendum,
+// id = its time, name_en = its author, display = its text.
+std::string report_csv(const SampleReport& sr, bool bom) {
+  CsvOptions o;
+  o.utf8_bom = bom;
+  std::string csv = report_to_csv(sr.report, o);
+  for (const auto& a : sr.addenda)
+    csv += "addendum," + csv_field(iso_utc(a.created_at)) + "," + csv_field(a.author_name) +
+           ",,,,," + csv_field(a.text) + ",,,\r\n";
+  return csv;
+}
+
+// FHIR ids allow [A-Za-z0-9.-]{1,64}; a lab identifier with other characters is mapped onto
+// that alphabet for the subject reference only.
+std::string fhir_id(const std::string& identifier, std::int64_t patient_db_id) {
+  std::string out;
+  for (char c : identifier) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.';
+    out += ok ? c : '-';
+  }
+  if (out.empty()) out = "patient-" + std::to_string(patient_db_id);
+  return out.substr(0, 64);
+}
+
+// The FHIR R4 Bundle of src/report; with addenda, the DiagnosticReport becomes "appended" (R4
+// status: "subsequent to being final, the report has been modified by adding new content") and
+// each addendum is added to its conclusion.
+Result<Json> report_fhir(const SampleReport& sr) {
+  ReportData r = sr.report;
+  r.patient.id = fhir_id(r.patient.id, sr.sample.patient_id);
+  MS_ASSIGN_OR_RETURN(Json bundle, report_to_fhir(r));
+  if (sr.addenda.empty()) return bundle;
+  for (auto& entry : bundle["entry"]) {
+    Json& res = entry["resource"];
+    if (res.value("resourceType", "") != "DiagnosticReport") continue;
+    if (r.is_final()) res["status"] = "appended";
+    std::string text = res.value("conclusion", "");
+    for (const auto& a : sr.addenda)
+      text += (text.empty() ? "" : "\n") +
+              fmt::format("Addendum ({}, {}): {}", iso_utc(a.created_at), a.author_name, a.text);
+    res["conclusion"] = text;
+  }
+  return bundle;
+}
+
+struct SignRequest {
+  std::string comments;
+  bool allow_unreviewed = false;  // sign although some cells still carry only the suggestion
+  template <class V>
+  void visit(V& v) {
+    v("comments", comments);
+    v("allow_unreviewed", allow_unreviewed);
+  }
+};
+
+struct AddendumRequest {
+  std::string text;
+  template <class V>
+  void visit(V& v) {
+    v("text", text);
+  }
+};
+
+// The signing itself, in the caller's transaction: checks, the snapshot, the sign-off row, the
+// sample's status, the audit event and the log entry, all or nothing.
+Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, std::int64_t id,
+                                 const SignRequest& req, const Caller& c) {
+  MS_ASSIGN_OR_RETURN(const Taxonomy* taxonomy, taxonomy_of(settings));
+  MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, id));
+  MS_RETURN_IF_ERROR(store::require_unsigned(sample));
+  MS_ASSIGN_OR_RETURN(SampleReport sr, live_report(tx, *taxonomy, sample));
+  if (sr.cells == 0)
+    return fail(ErrorCode::kConflict, "sample " + sample.accession +
+                                          " has no cells yet: upload and analyse fields first");
+  if (!sr.unmapped.empty()) {
+    std::string list;
+    for (const auto& [cls, n] : sr.unmapped) list += (list.empty() ? "" : ", ") + fmt::format("{} ({})", cls, n);
+    return fail(ErrorCode::kConflict,
+                fmt::format("sample {}: cells of classes the taxonomy '{}' does not know: {}; "
+                            "reclassify them before signing",
+                            sample.accession, taxonomy->name, list));
+  }
+  const int unreviewed = sr.report.differential.unreviewed;
+  if (unreviewed > 0 && !req.allow_unreviewed)
+    return fail(ErrorCode::kConflict,
+                fmt::format("sample {}: {} of {} cells are unreviewed (still the model's "
+                            "suggestion); review them, or sign with \"allow_unreviewed\": true",
+                            sample.accession, unreviewed, sr.cells));
+  const std::int64_t now = store::now_ms();
+  ReportData& r = sr.report;
+  r.comments = req.comments;
+  r.generated_at = iso_utc(now);
+  r.sign_off = SignOff{signer_name(c), iso_utc(now), ""};
+  // The signature is the SHA-256 of the report as signed (with this field empty): anyone holding
+  // the snapshot can recompute it and see that nothing changed.
+  r.sign_off->signature = "sha256:" + sha256_hex(report_to_json(r).dump());
+  store::NewSignOff so;
+  so.sample_id = id;
+  so.user_id = c.user.id;
+  so.signer_name = r.sign_off->signed_by;
+  so.signed_at = now;
+  so.snapshot_json = report_to_json(r).dump();
+  so.snapshot_sha256 = sha256_hex(so.snapshot_json);
+  MS_ASSIGN_OR_RETURN(auto stored, store::record_sign_off(tx, so));
+  const std::string from = config_to_json(sample.status).get<std::string>();
+  MS_RETURN_IF_ERROR(store::append_audit(tx, {c.user_id(), "sample", id, "sign", from, "signed", c.ip}));
+  MS_RETURN_IF_ERROR(log_operation(tx, c, "sample.sign", sample.accession,
+                                   fmt::format("{} cells, {} unreviewed, {}", sr.cells, unreviewed,
+                                               r.sign_off->signature)));
+  MS_ASSIGN_OR_RETURN(sr.sample, store::get_sample(tx, id));
+  sr.sign_off = std::move(stored);
+  return sr;
+}
+
+Json report_reply(const SampleReport& sr, const ReportSettings& settings) {
+  Json sign_off = nullptr;
+  if (sr.sign_off)
+    sign_off = {{"signed_by", sr.sign_off->signed_by ? Json(*sr.sign_off->signed_by) : Json()},
+                {"signer_name", sr.sign_off->signer_name},
+                {"signed_at", sr.sign_off->signed_at},
+                {"signature", sr.report.sign_off ? sr.report.sign_off->signature : ""},
+                {"snapshot_sha256", sr.sign_off->snapshot_sha256}};
+  return {{"sample", config_to_json(sr.sample)},
+          {"status", sr.report.is_final() ? "final" : "preliminary"},
+          {"snapshot", sr.sign_off.has_value()},
+          {"lab", {{"name", settings.lab_name}, {"address", settings.lab_address}}},
+          {"cells", sr.cells},
+          {"unmapped", sr.unmapped},
+          {"report", report_to_json(sr.report)},
+          {"sign_off", sign_off},
+          {"addenda", addenda_json(sr.addenda)}};
+}
+
+}  // namespace
+
+void register_report_routes(Api& api) {
+  store::Database& db = api.db();
+  std::shared_ptr<const ReportSettings> settings = load_settings();
+
+  auto read_report = [&db, settings](const httplib::Request& req) -> Result<SampleReport> {
+    MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+    return db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+      return sample_report(tx, *settings, id);
+    });
+  };
+
+  api.get(R"(/api/taxonomy)", Access::kAnyUser,
+          "The cell classes (ids, English and Chinese names, hematology order, colours, lineage) "
+          "and the reference ranges per specimen that differentials use",
+          [settings](const httplib::Request&, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(const Taxonomy* t, taxonomy_of(*settings));
+            Json j = config_to_json(*t);
+            Json order = Json::array();
+            for (size_t k : t->reporting_order()) order.push_back(t->classes[k].id);
+            j["reporting_order"] = order;
+            return Reply::json(j);
+          });
+
+  api.get(R"(/api/samples/(\d+)/differential)", Access::kAnyUser,
+          "Differential of a sample: counts in hematology order (reviewed class where present, "
+          "else the suggestion), percentages, reference flags, M:E, blasts with Wilson 95% CI, "
+          "count progress, unreviewed and unmapped cells, and the rule-set suggestion "
+          "(rule_set=fab|who2022|icc2022|all) with its disclaimer. Signed samples answer with "
+          "the signed snapshot",
+          [read_report](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto only, rule_set_param(req));
+            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            const Differential& d = sr.report.differential;
+            return Reply::json({{"sample_id", sr.sample.id},
+                                {"accession", sr.sample.accession},
+                                {"status", config_to_json(sr.sample.status)},
+                                {"source", sr.sign_off ? "signed" : "live"},
+                                {"cells", sr.cells},
+                                {"unreviewed", d.unreviewed},
+                                {"unmapped", sr.unmapped},
+                                {"differential", differential_to_json(d)},
+                                {"suggestions", suggestions_json(sr.report.suggestions, only)},
+                                {"disclaimer", config_to_json(morphology_disclaimer())}});
+          });
+
+  api.post(R"(/api/samples/(\d+)/sign)", Access::kDoctor,
+           "Sign a sample's report (doctor or admin): {comments, allow_unreviewed}. Stores the "
+           "report as signed (never changes afterwards) and locks the sample. 409 when already "
+           "signed, without cells, with unreviewed cells (unless allow_unreviewed) or with cells "
+           "of classes the taxonomy does not know",
+           [&db, settings](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             SignRequest body;
+             if (!req.body.empty()) {
+               MS_ASSIGN_OR_RETURN(body, body_as<SignRequest>(req));
+             }
+             if (body.comments.size() > kMaxCommentBytes)
+               return fail(ErrorCode::kInvalidArgument, "request body:$.comments",
+                           fmt::format("at most {} bytes", kMaxCommentBytes),
+                           fmt::format("{} bytes", body.comments.size()));
+             MS_ASSIGN_OR_RETURN(auto sr, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+               return sign_sample(tx, *settings, id, body, c);
+             }));
+             return Reply::json(report_reply(sr, *settings));
+           });
+
+  api.get(R"(/api/samples/(\d+)/addenda)", Access::kAnyUser, "Addenda of a signed report, oldest first",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto addenda, db.transact(store::TxMode::kRead, [&](store::Tx& tx)
+                                                              -> Result<std::vector<store::Addendum>> {
+              MS_RETURN_IF_ERROR(store::get_sample(tx, id));
+              return store::list_addenda(tx, id);
+            }));
+            return Reply::json({{"items", addenda_json(addenda)}, {"total", addenda.size()}});
+          });
+
+  api.post(R"(/api/samples/(\d+)/addenda)", Access::kDoctor,
+           "Add an addendum to a signed report (doctor or admin): {text}; 409 before sign-off",
+           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             MS_ASSIGN_OR_RETURN(auto body, body_as<AddendumRequest>(req));
+             MS_ASSIGN_OR_RETURN(auto a, db.transact(store::TxMode::kWrite, [&](store::Tx& tx)
+                                                         -> Result<store::Addendum> {
+               MS_ASSIGN_OR_RETURN(auto added, store::add_addendum(tx, id, c.user.id, signer_name(c), body.text));
+               MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, id));
+               MS_RETURN_IF_ERROR(store::append_audit(tx, {c.user_id(), "sample", id, "addendum",
+                                                           std::nullopt, std::to_string(added.id), c.ip}));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "sample.addendum", sample.accession));
+               return added;
+             }));
+             Json j = config_to_json(a);
+             j["created"] = iso_utc(a.created_at);
+             return Reply::json(j, 201);
+           });
+
+  api.get(R"(/api/samples/(\d+)/report)", Access::kAnyUser,
+          "The report for the web app: status (preliminary|final), lab header, the report "
+          "(patient, sample, differential, suggestions, reviewer, sign-off), addenda",
+          [read_report, settings](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            return Reply::json(report_reply(sr, *settings));
+          });
+
+  api.get(R"(/api/samples/(\d+)/report\.html)", Access::kAnyUser,
+          "Printable report (one A4 page, print styles; lang=en|zh): lab header, patient, sample, "
+          "differential table, suggestion with disclaimer, signature, addenda",
+          [read_report, settings](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto lang, language_param(req));
+            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            return download(report_html(sr, *settings, lang), "text/html; charset=utf-8", "inline",
+                            file_stem(sr.sample.accession) + "-report.html");
+          });
+
+  api.get(R"(/api/samples/(\d+)/report\.csv)", Access::kAnyUser,
+          "The report as CSV (RFC 4180; bom=1 adds a UTF-8 BOM for Excel), addenda as rows",
+          [read_report](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            const std::string bom = query_text(req, "bom", "0");
+            if (bom != "0" && bom != "1")
+              return fail(ErrorCode::kInvalidArgument, "query parameter 'bom'", "0|1", "\"" + bom + "\"");
+            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            return download(report_csv(sr, bom == "1"), "text/csv; charset=utf-8", "attachment",
+                            file_stem(sr.sample.accession) + "-differential.csv");
+          });
+
+  api.get(R"(/api/samples/(\d+)/report\.fhir\.json)", Access::kAnyUser,
+          "The report as a FHIR R4 Bundle: DiagnosticReport + panel Observation (LOINC 47286-0 "
+          "marrow / 24318-8 blood) + one Observation per class + M:E (LOINC 11138-5)",
+          [read_report](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            MS_ASSIGN_OR_RETURN(auto bundle, report_fhir(sr));
+            return download(bundle.dump(1), "application/fhir+json; charset=utf-8", "attachment",
+                            file_stem(sr.sample.accession) + "-fhir.json");
+          });
+}
+
+}  // namespace ms::server
