@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Writes weights trained by tools/gpu/train_cnn_classifier.py into a C++ classifier model folder.
+
+Run with Debian's interpreter (torch 1.13, the LibTorch version the C++ build links):
+    /usr/bin/python3 tools/gpu/import_classifier_weights.py --run RUN --template models/classifier \
+        --out OUT_DIR --version NAME --command "the command that trained RUN"
+
+The template folder is any model folder of the same architecture written by the C++ trainer: its
+model.pt is loaded (a torch::serialize archive is a TorchScript module), every parameter and
+buffer is overwritten with the array of the same name from RUN/weights.npz (names and shapes must
+match exactly, else nothing is written), and the archive is saved again. model.json is the
+template's with the fields that the GPU run decided replaced: input size, crop fraction,
+normalisation, version and provenance. The metrics in the card come from the C++ eval-classifier,
+run afterwards on the written folder.
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import torch
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", required=True, help="folder with weights.npz and summary.json")
+    ap.add_argument("--template", required=True, help="C++ model folder of the same architecture")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--version", required=True)
+    ap.add_argument("--command", required=True)
+    a = ap.parse_args()
+
+    weights = np.load(os.path.join(a.run, "weights.npz"))
+    summary = json.load(open(os.path.join(a.run, "summary.json")))
+    module = torch.jit.load(os.path.join(a.template, "model.pt"), map_location="cpu")
+    state = module.state_dict()
+    missing = sorted(set(state) - set(weights.files))
+    extra = sorted(set(weights.files) - set(state))
+    if missing or extra:
+        raise SystemExit("weights do not match the template: missing %s, unexpected %s" % (missing[:5], extra[:5]))
+    with torch.no_grad():
+        for name, t in state.items():
+            w = torch.from_numpy(np.asarray(weights[name]))
+            if tuple(w.shape) != tuple(t.shape) or w.dtype != t.dtype:
+                raise SystemExit("%s: template %s %s, weights %s %s" % (name, tuple(t.shape), t.dtype,
+                                                                        tuple(w.shape), w.dtype))
+            t.copy_(w)
+
+    info = json.load(open(os.path.join(a.template, "model.json")))
+    if info["classes"] != summary["classes"]:
+        raise SystemExit("class lists differ: template %s, run %s" % (info["classes"], summary["classes"]))
+    info["model"]["input_size"] = summary["input_size"]
+    info["crop_fraction"] = summary["crop_fraction"]
+    info["normalization"] = summary["normalization"]
+    info["version"] = a.version
+    args = summary["args"]
+    info["provenance"] = {
+        "command": a.command,
+        "trainer": "tools/gpu/train_cnn_classifier.py (PyTorch %s on %s), imported by "
+                   "tools/gpu/import_classifier_weights.py" % (summary["torch"], summary["device"]),
+        "data": "../shared/data/pbc (packed at %d px by tools/gpu/make_pbc_cache.py)" % summary["pack_side"],
+        "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "epochs_planned": args["epochs"], "epoch": args["epochs"], "seed": args["seed"],
+        "split_seed": info.get("provenance", {}).get("split_seed", 42),
+        "train_cells": summary["train_cells"], "val_cells": summary["val_cells"],
+        "train_seconds": summary["train_seconds"], "weights": summary["weights"],
+        "gpu_val_accuracy": summary["val_accuracy"], "gpu_val_macro_f1": summary["val_macro_f1"],
+        "options": args,
+    }
+    info["model"]["cnn"]["dropout"] = args["dropout"]
+    info["model"]["cnn"]["backbone"]["width"] = args["width"]
+
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)) or ".", exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(a.out)))
+    module.save(os.path.join(tmp, "model.pt"))
+    with open(os.path.join(tmp, "model.json"), "w") as f:
+        json.dump(info, f, indent=1)
+        f.write("\n")
+    for extra_file in ("summary.json", "metrics.jsonl"):
+        if os.path.exists(os.path.join(a.run, extra_file)):
+            shutil.copy(os.path.join(a.run, extra_file), os.path.join(tmp, "gpu_" + extra_file))
+    if os.path.exists(a.out):
+        shutil.rmtree(a.out)
+    os.rename(tmp, a.out)
+    print("wrote %s (%s)" % (a.out, a.version))
+
+
+if __name__ == "__main__":
+    main()
