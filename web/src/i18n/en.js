@@ -17,6 +17,7 @@ export default {
   login: {
     subtitle: 'Bone-marrow and blood smear differentials', username: 'Username', password: 'Password', submit: 'Sign in',
     noAccount: 'No account yet?', register: 'Register', expired: 'Your session ended. Please sign in again.',
+    failed: 'Sign-in failed',
   },
   register: {
     title: 'Register', confirm: 'Repeat password', mismatch: 'The two passwords differ', submit: 'Create account',

@@ -17,6 +17,7 @@ export default {
   login: {
     subtitle: '骨髓与外周血涂片细胞分类计数', username: '用户名', password: '密码', submit: '登录',
     noAccount: '还没有账号？', register: '注册', expired: '会话已结束，请重新登录。',
+    failed: '登录失败',
   },
   register: {
     title: '注册', confirm: '再次输入密码', mismatch: '两次输入的密码不一致', submit: '创建账号',
