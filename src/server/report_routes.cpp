@@ -16,6 +16,7 @@
 #include "core/paths.h"
 #include "report/csv_export.h"
 #include "report/fhir_export.h"
+#include "report/hl7v2_export.h"
 #include "report/html_report.h"
 #include "report/report_data.h"
 #include "report/rule_set.h"
@@ -210,13 +211,15 @@ std::string with_line_breaks(const std::string& escaped) {
 std::string report_html(const SampleReport& sr, const ReportSettings& settings, Language lang) {
   std::string html = render_report_html(sr.report, lang);
   const bool zh = lang == Language::kChinese;
+  // The signature is a 71-character hash: let it wrap instead of widening the page past A4.
   constexpr const char* kExtraStyle =
       "<style>\n.lab { display: flex; justify-content: space-between; align-items: baseline; "
       "margin-bottom: 2mm; }\n.lab-name { font-size: 12pt; font-weight: bold; }\n"
       ".lab-address { font-size: 9pt; color: #444; }\n.addenda { margin-top: 4mm; }\n"
       ".addendum { border-left: 2px solid #111; padding-left: 2mm; margin: 1.5mm 0; "
       "break-inside: avoid; page-break-inside: avoid; }\n.addendum .meta { font-size: 9pt; "
-      "color: #444; }\n</style>\n";
+      "color: #444; }\n.signature td:not(.k) { overflow-wrap: anywhere; word-break: break-all; }\n"
+      "</style>\n";
   if (auto head = html.find("</head>"); head != std::string::npos) html.insert(head, kExtraStyle);
   const std::string header = "<header class=\"lab\"><div class=\"lab-name\">" +
                              escape_html(settings.lab_name) + "</div><div class=\"lab-address\">" +
@@ -281,6 +284,31 @@ Result<Json> report_fhir(const SampleReport& sr) {
     res["conclusion"] = text;
   }
   return bundle;
+}
+
+// HL7 v2.5.1 ORU^R01 of src/report (segments end in CR). Addenda become NTE segments after the
+// report's own notes, before the first OBX: an NTE that follows an OBX would annotate that one
+// observation instead of the report.
+Result<std::string> report_hl7(const SampleReport& sr, const ReportSettings& settings) {
+  Hl7Options o;
+  o.sending_facility = settings.lab_name;
+  MS_ASSIGN_OR_RETURN(std::string message, report_to_hl7v2(sr.report, o));
+  int notes = 0;
+  for (std::size_t p = message.find("\rNTE|"); p != std::string::npos; p = message.find("\rNTE|", p + 1))
+    ++notes;
+  std::string addenda;
+  for (const auto& a : sr.addenda)
+    addenda += fmt::format("NTE|{}|L|{}\r", ++notes,
+                           hl7_escape(fmt::format("Addendum ({}, {}): {}", iso_utc(a.created_at),
+                                                  a.author_name, a.text)));
+  const std::size_t first_obx = message.find("\rOBX|");
+  if (first_obx == std::string::npos) {
+    if (!message.empty() && message.back() != '\r') message += '\r';
+    message += addenda;
+  } else {
+    message.insert(first_obx + 1, addenda);
+  }
+  return message;
 }
 
 struct SignRequest {
@@ -496,6 +524,16 @@ void register_report_routes(Api& api) {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             return download(report_csv(sr, bom == "1"), "text/csv; charset=utf-8", "attachment",
                             file_stem(sr.sample.accession) + "-differential.csv");
+          });
+
+  api.get(R"(/api/samples/(\d+)/report\.hl7)", Access::kAnyUser,
+          "The report as an HL7 v2.5.1 ORU^R01 message (OBR panel LOINC 47286-0 / 24318-8, one OBX "
+          "per class, M:E 11138-5, NTE notes and addenda)",
+          [read_report, settings](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            MS_ASSIGN_OR_RETURN(auto message, report_hl7(sr, *settings));
+            return download(std::move(message), "x-application/hl7-v2+er7; charset=utf-8",
+                            "attachment", file_stem(sr.sample.accession) + "-oru.hl7");
           });
 
   api.get(R"(/api/samples/(\d+)/report\.fhir\.json)", Access::kAnyUser,

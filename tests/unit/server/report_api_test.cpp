@@ -1,6 +1,8 @@
 // Differential, sign-off, addenda and report exports over real HTTP, on SQLite and PostgreSQL.
 // Cells are written straight into the store (as a finished analysis job would leave them), with
 // hand-chosen suggested / reviewed classes, so every expected number below is counted by hand.
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -379,6 +381,36 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   EXPECT_DOUBLE_EQ(seg["valueQuantity"]["value"].get<double>(), 56.0);
   EXPECT_EQ(seg["component"][0]["valueQuantity"]["value"], 5);
 
+  auto hl7 = get(tech, base + "/report.hl7");
+  ASSERT_EQ(hl7->status, 200) << hl7->body;
+  EXPECT_EQ(hl7->get_header_value("Content-Type"), "x-application/hl7-v2+er7; charset=utf-8");
+  EXPECT_EQ(hl7->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-oru.hl7\"");
+  std::vector<std::string> segments;
+  std::stringstream lines(hl7->body);
+  for (std::string seg; std::getline(lines, seg, '\r');) segments.push_back(seg);
+  ASSERT_FALSE(segments.empty());
+  EXPECT_EQ(segments[0].rfind("MSH|^~\\&|MARROWSCOPE|Hematology laboratory|", 0), 0u) << segments[0];
+  int obx = 0, addendum_notes = 0;
+  bool seen_obx = false;
+  std::string seg_obx;
+  for (const auto& seg : segments) {
+    obx += seg.rfind("OBX|", 0) == 0;
+    if (seg.rfind("OBX|", 0) == 0 && seg.find("segmented_neutrophil") != std::string::npos) seg_obx = seg;
+    seen_obx |= seg.rfind("OBX|", 0) == 0;
+    if (seg.rfind("NTE|", 0) == 0 && seg.find("Addendum (") != std::string::npos) {
+      ++addendum_notes;
+      EXPECT_FALSE(seen_obx) << "an addendum after an OBX would annotate that observation";
+      EXPECT_NE(seg.find("no</b> blast population."), std::string::npos) << seg;
+    }
+  }
+  EXPECT_EQ(obx, 12) << "11 classes and M:E";
+  EXPECT_NE(seg_obx.find("|56|"), std::string::npos) << seg_obx;
+  EXPECT_EQ(addendum_notes, 1);
+
+  // The signed page as an artefact, for a look or a print preview.
+  if (const char* out = std::getenv("MARROWSCOPE_TEST_ARTIFACTS"); out && *out && GetParam() == "sqlite")
+    std::ofstream(std::string(out) + "/signed-report.html") << page;
+
   EXPECT_EQ(get(tech, "/api/samples/987654/report.fhir.json")->status, 404);
   EXPECT_EQ(get(tech, "/api/samples/987654/report")->status, 404);
   EXPECT_EQ(client_->Get((base + "/report.csv").c_str())->status, 401);
@@ -416,7 +448,8 @@ TEST_P(ReportApiTest, TaxonomyAndEveryReportRouteAreDocumented) {
       {"/api/samples/{id}/report", "get"},
       {"/api/samples/{id}/report.html", "get"},
       {"/api/samples/{id}/report.csv", "get"},
-      {"/api/samples/{id}/report.fhir.json", "get"}};
+      {"/api/samples/{id}/report.fhir.json", "get"},
+      {"/api/samples/{id}/report.hl7", "get"}};
   for (const auto& [path, method] : routes)
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
 }
