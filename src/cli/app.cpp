@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
   register_stats(app);
   register_train_classifier(app);
   register_classify(app);
+  register_explain(app);
   register_analyze(app);
   try {
     app.parse(argc, argv);

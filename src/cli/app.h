@@ -22,5 +22,9 @@ void register_convert(CLI::App& app);
 void register_stats(CLI::App& app);
 void register_train_classifier(CLI::App& app);
 void register_classify(CLI::App& app);  // classify + eval-classifier
+void register_explain(CLI::App& app);
+
+// The shipped classifier folder (core/paths.h default_model_dir("classifier")).
+std::string default_classifier_dir();
 void register_analyze(CLI::App& app);
 }  // namespace ms::cli

@@ -7,13 +7,16 @@
 #include <numeric>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/app.h"
 #include "core/config.h"
 #include "core/image.h"
+#include "core/paths.h"
 #include "data/formats/formats.h"
 #include "engine/classifier/cell_cache.h"
 #include "engine/classifier/classifier_evaluator.h"
+#include "engine/classifier/classifier_report.h"
 #include "engine/predict/classifier_predictor.h"
 #include "engine/predict/classifier_predictor_impl.h"
 #include "models/runtime.h"
@@ -22,15 +25,7 @@ namespace ms::cli {
 
 namespace fs = std::filesystem;
 
-// MARROWSCOPE_MODELS/classifier, else <dir of the binary>/../models/classifier.
-std::string default_classifier_dir() {
-  if (const char* env = std::getenv("MARROWSCOPE_MODELS"); env && *env)
-    return (fs::path(env) / "classifier").string();
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "models/classifier";
-  return (exe.parent_path().parent_path() / "models" / "classifier").string();
-}
+std::string default_classifier_dir() { return default_model_dir("classifier"); }
 
 namespace {
 
@@ -71,7 +66,6 @@ void register_classify_cmd(CLI::App& app) {
         std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.probs[x] > p.probs[y]; });
         item["class"] = classes[p.class_id];
         item["probability"] = p.probability;
-        item["entropy"] = p.entropy;
         Json top = Json::array();
         for (int k = 0; k < std::min<int>(a->top, static_cast<int>(order.size())); ++k)
           top.push_back({{"class", classes[order[k]]}, {"probability", p.probs[order[k]]}});
@@ -92,7 +86,7 @@ void register_classify_cmd(CLI::App& app) {
 
 void register_eval_cmd(CLI::App& app) {
   struct Args {
-    std::string model, data, json, embeddings, device = "cpu";
+    std::string model, data, json, report, embeddings, device = "cpu";
     bool ignore_unknown = false;
     int batch = 64;
   };
@@ -102,7 +96,10 @@ void register_eval_cmd(CLI::App& app) {
   cmd->add_option("--data", a->data, "folder-per-class tree (folder names = class names)")->required();
   cmd->add_option("--json", a->json, "write metrics JSON here")->required();
   cmd->add_flag("--ignore-unknown", a->ignore_unknown, "skip folders naming classes the model lacks");
-  cmd->add_option("--embeddings", a->embeddings, "write embedding features + labels as CSV");
+  cmd->add_option("--report", a->report,
+                  "write a self-contained HTML report here (default: report.html beside --json)");
+  cmd->add_option("--embeddings", a->embeddings,
+                  "write per-image features (ViT class token / CNN pooled) with label and prediction as CSV");
   cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber);
   cmd->add_option("--device", a->device, "cpu | cuda");
   cmd->callback([a] {
@@ -141,26 +138,33 @@ void register_eval_cmd(CLI::App& app) {
                                impl.info.normalization, a->batch, impl.device, !a->embeddings.empty());
     auto m = score_predictions(preds, classes);
     if (!m) throw MarrowError(m.error());
-    Json j = evaluation_json(*m, preds);
-    j["model"] = pred->version();
-    j["ignored_classes"] = unknown;
+    // Exactly the keys issue 4 lists; which folders were skipped goes to stderr and the report.
+    const Json j = evaluation_json(*m, preds);
     if (auto s = write_json_file(a->json, j); !s) throw MarrowError(s.error());
+    std::string ignored;
+    for (const auto& u : unknown) ignored += (ignored.empty() ? "" : ", ") + u;
+    if (!unknown.empty()) std::cerr << "ignored class folders the model lacks: " << ignored << "\n";
+    const std::string report =
+        a->report.empty() ? (fs::path(a->json).parent_path() / "report.html").string() : a->report;
+    if (auto s = write_classifier_eval_report(
+            report, "Classifier evaluation — " + pred->version(), *m,
+            {{"model", pred->version()},
+             {"model folder", a->model.empty() ? default_classifier_dir() : a->model},
+             {"data", a->data},
+             {"cells", std::to_string(m->num_samples)},
+             {"skipped files", std::to_string(cache->skipped.size())},
+             {"ignored class folders", ignored.empty() ? "none" : ignored},
+             {"cells per second", fmt::format("{:.1f} (batch {}, {})", j["cells_per_second"].get<double>(),
+                                              a->batch, a->device)}});
+        !s)
+      throw MarrowError(s.error());
     if (!a->embeddings.empty()) {
-      std::ofstream f(a->embeddings);
-      if (!f) throw MarrowError(ErrorCode::kIo, a->embeddings + ": cannot write file");
-      const size_t d = preds.embeddings.empty() ? 0 : preds.embeddings[0].size();
-      f << "image,label";
-      for (size_t k = 0; k < d; ++k) f << ",f" << k;
-      f << "\n";
-      for (size_t i = 0; i < preds.embeddings.size(); ++i) {
-        f << '"' << cache->paths[preds.indices[i]] << "\"," << classes[preds.truth[i]];
-        for (float v : preds.embeddings[i]) f << "," << v;
-        f << "\n";
-      }
+      if (auto s = write_embeddings_csv(a->embeddings, preds, cache->paths, classes); !s)
+        throw MarrowError(s.error());
     }
     std::cout << "accuracy " << m->accuracy << " macro-F1 " << m->macro_f1 << " on "
               << m->num_samples << " cells, " << j["cells_per_second"].get<double>()
-              << " cells/s -> " << a->json << "\n";
+              << " cells/s -> " << a->json << ", " << report << "\n";
   });
 }
 

@@ -49,9 +49,14 @@ void register_train_classifier(CLI::App& app) {
     req.command = cmdline.str();
     auto r = train_classifier(req);
     if (!r) throw MarrowError(r.error());
-    std::cout << "done: best val accuracy " << r->best_accuracy << " (epoch " << r->best_epoch
-              << "), macro-F1 " << r->best_macro_f1;
+    if (r->folds > 1)
+      std::cout << "done: " << r->folds << "-fold accuracy " << r->best_accuracy << " +- "
+                << r->accuracy_sd << ", macro-F1 " << r->best_macro_f1 << " +- " << r->macro_f1_sd;
+    else
+      std::cout << "done: best val accuracy " << r->best_accuracy << " (epoch " << r->best_epoch
+                << "), macro-F1 " << r->best_macro_f1;
     if (!r->model_dir.empty()) std::cout << "; model in " << r->model_dir;
+    if (!r->report.empty()) std::cout << "; report " << r->report;
     std::cout << "\n";
   });
 }

@@ -17,9 +17,11 @@ uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
 }
 
 CellBatchLoader::CellBatchLoader(const CellCache& cache, std::vector<int> order,
-                                 const CellLoaderOptions& o)
-    : cache_(cache), order_(std::move(order)), options_(o) {
+                                 const CellLoaderOptions& o, std::vector<bool> extra_copy)
+    : cache_(cache), order_(std::move(order)), extra_copy_(std::move(extra_copy)), options_(o) {
   MS_CHECK(o.batch_size > 0, "loader batch size must be positive");
+  MS_CHECK(extra_copy_.empty() || extra_copy_.size() == order_.size(),
+           "loader extra-copy flags must match the order, one per sample");
   MS_CHECK(o.input_size <= cache.size, "loader input size exceeds the cache size");
   const size_t b = static_cast<size_t>(o.batch_size);
   num_batches_ = (o.train && o.drop_last) ? order_.size() / b : (order_.size() + b - 1) / b;
@@ -37,11 +39,12 @@ CellBatchLoader::~CellBatchLoader() {
 }
 
 cv::Mat CellBatchLoader::make_view(const cv::Mat& cached, const CellLoaderOptions& o,
-                                   uint64_t sample_seed) {
+                                   uint64_t sample_seed, bool extra_copy) {
   if (!o.train) return center_crop(cached, o.input_size);
   std::mt19937 rng(static_cast<uint32_t>(sample_seed ^ (sample_seed >> 32)));
   AugmentSample s;
   s.image = cached;
+  if (extra_copy) s = dihedral_augment(s, rng);
   s = random_augment(s, o.augment, rng);
   const int slack = s.image.cols - o.input_size;
   if (slack <= 0) return s.image;
@@ -63,8 +66,8 @@ CellBatch CellBatchLoader::build(size_t batch_index) const {
   int64_t* lab = batch.labels.data_ptr<int64_t>();
   for (size_t i = begin; i < end; ++i) {
     const int idx = order_[i];
-    const cv::Mat view =
-        make_view(cache_.images[idx], options_, mix_seed(options_.seed, options_.epoch, i));
+    const cv::Mat view = make_view(cache_.images[idx], options_, mix_seed(options_.seed, options_.epoch, i),
+                                   !extra_copy_.empty() && extra_copy_[i]);
     bgr_to_chw(view, options_.norm, dst + (i - begin) * 3 * s * s);
     lab[i - begin] = cache_.labels[idx];
     batch.indices.push_back(idx);

@@ -42,7 +42,11 @@ uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c = 0);
 class CellBatchLoader {
  public:
   // order: cache indices in the order to visit. The cache must outlive the loader.
-  CellBatchLoader(const CellCache& cache, std::vector<int> order, const CellLoaderOptions& o);
+  // extra_copy: empty, or one flag per entry of order; a flagged sample is an oversampled copy
+  // of a minority-class cell (data/sampler.h) and gets a random non-identity flip or rotation
+  // (dihedral_augment) before the usual augmentation (train only).
+  CellBatchLoader(const CellCache& cache, std::vector<int> order, const CellLoaderOptions& o,
+                  std::vector<bool> extra_copy = {});
   ~CellBatchLoader();
   CellBatchLoader(const CellBatchLoader&) = delete;
   CellBatchLoader& operator=(const CellBatchLoader&) = delete;
@@ -52,7 +56,8 @@ class CellBatchLoader {
   size_t num_batches() const { return num_batches_; }
 
   // One sample as the loader makes it: train -> augmented random crop; else center crop.
-  static cv::Mat make_view(const cv::Mat& cached, const CellLoaderOptions& o, uint64_t sample_seed);
+  static cv::Mat make_view(const cv::Mat& cached, const CellLoaderOptions& o, uint64_t sample_seed,
+                           bool extra_copy = false);
 
  private:
   void run();
@@ -60,6 +65,7 @@ class CellBatchLoader {
 
   const CellCache& cache_;
   std::vector<int> order_;
+  std::vector<bool> extra_copy_;
   CellLoaderOptions options_;
   size_t num_batches_ = 0;
   std::mutex mu_;

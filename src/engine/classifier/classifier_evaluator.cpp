@@ -1,6 +1,11 @@
 #include "engine/classifier/classifier_evaluator.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -57,8 +62,39 @@ Result<ClassificationMetrics> score_predictions(const ClassifierPredictions& p,
 
 Json evaluation_json(const ClassificationMetrics& m, const ClassifierPredictions& p) {
   Json j = classification_metrics_json(m);
+  j.erase("num_samples");  // not an eval-classifier key; the confusion matrix sums to it
   j["cells_per_second"] = p.seconds > 0 ? static_cast<double>(p.truth.size()) / p.seconds : 0.0;
   return j;
+}
+
+Status write_embeddings_csv(const std::string& path, const ClassifierPredictions& p,
+                            const std::vector<std::string>& paths, const std::vector<std::string>& classes) {
+  MS_CHECK(p.embeddings.size() == p.probs.size(),
+           "embeddings CSV needs predictions made with want_embeddings");
+  std::ofstream f(path, std::ios::trunc);
+  if (!f) return fail(ErrorCode::kIo, path, "a writable file", std::strerror(errno));
+  const size_t d = p.embeddings.empty() ? 0 : p.embeddings[0].size();
+  f << "image,label,prediction,probability";
+  for (size_t k = 0; k < d; ++k) f << ",f" << k;
+  f << "\n";
+  char buf[32];
+  for (size_t i = 0; i < p.embeddings.size(); ++i) {
+    std::string image = paths.at(static_cast<size_t>(p.indices[i]));
+    for (size_t q = image.find('"'); q != std::string::npos; q = image.find('"', q + 2)) image.insert(q, 1, '"');
+    const auto& probs = p.probs[i];
+    const size_t pred = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+    f << '"' << image << "\"," << classes.at(static_cast<size_t>(p.truth[i])) << ',' << classes.at(pred);
+    std::snprintf(buf, sizeof buf, ",%.6g", probs[pred]);
+    f << buf;
+    for (float v : p.embeddings[i]) {
+      std::snprintf(buf, sizeof buf, ",%.7g", v);
+      f << buf;
+    }
+    f << "\n";
+  }
+  f.close();
+  if (!f) return fail(ErrorCode::kIo, path, "a complete write", "a write error");
+  return {};
 }
 
 }  // namespace ms

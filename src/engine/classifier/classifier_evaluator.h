@@ -31,8 +31,17 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
 Result<ClassificationMetrics> score_predictions(const ClassifierPredictions& p,
                                                 const std::vector<std::string>& classes);
 
-// JSON with the keys of `eval-classifier` (issue 4): accuracy, top5, macro_f1, weighted_f1,
-// per_class.<name>.{precision,recall,f1,support}, classes, confusion, cells_per_second.
+// JSON with exactly the keys of `eval-classifier` (issue 4): accuracy, top5, macro_f1,
+// weighted_f1, per_class.<name>.{precision,recall,f1,support}, classes, confusion (rows = truth),
+// cells_per_second.
 Json evaluation_json(const ClassificationMetrics& m, const ClassifierPredictions& p);
+
+// Per-image features for t-SNE/UMAP plots (thesis fig. 5.10), one CSV row per prediction:
+//   image,label,prediction,probability,f0,...,f{D-1}
+// image = paths[p.indices[i]] (quoted, quotes doubled), label / prediction = class names,
+// probability = softmax of the prediction, f* = p.embeddings[i] (ViT: class token after the final
+// LayerNorm; CNN: globally pooled last stage). Needs predictions made with want_embeddings.
+Status write_embeddings_csv(const std::string& path, const ClassifierPredictions& p,
+                            const std::vector<std::string>& paths, const std::vector<std::string>& classes);
 
 }  // namespace ms

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -25,6 +26,7 @@
 #include "engine/classifier/cell_cache.h"
 #include "engine/classifier/classifier_evaluator.h"
 #include "engine/classifier/classifier_model_file.h"
+#include "engine/classifier/classifier_report.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/image_tensor.h"
 #include "models/vit/contrastive_loss.h"
@@ -51,6 +53,10 @@ Status validate(const ClassifierTrainConfig& c, const std::string& source) {
     return bad("keep_checkpoints", ">= 1", std::to_string(c.keep_checkpoints));
   if (c.log_every < 1) return bad("log_every", ">= 1", std::to_string(c.log_every));
   if (c.eval_batch < 1) return bad("eval_batch", ">= 1", std::to_string(c.eval_batch));
+  if (c.data.sampling == SamplingKind::kBalanced) {
+    if (auto s = ClassBalancedSampler::create({}, c.data.balance, 0, source + ":$.data.balance"); !s)
+      return tl::unexpected(s.error());
+  }
   return validate_augment_options(c.data.augment, source + ":$.data.augment");
 }
 
@@ -167,6 +173,30 @@ struct FoldResult {
   Json best_metrics;
 };
 
+// The config name of an enum value (core/config.h's enum_names).
+template <class E>
+std::string name_of(E value) {
+  for (const auto& [v, name] : enum_names(value))
+    if (v == value) return name;
+  return "?";
+}
+
+// The "Run" rows that open a run's report.html.
+std::vector<std::pair<std::string, std::string>> run_rows(const ClassifierTrainConfig& cfg,
+                                                          const ClassifierTrainRequest& req,
+                                                          size_t train_cells, size_t val_cells) {
+  return {{"config", cfg.name},
+          {"architecture", name_of(cfg.model.arch)},
+          {"input size", std::to_string(cfg.model.input_size) + " px"},
+          {"data", req.data_dir},
+          {"sampling", name_of(cfg.data.sampling)},
+          {"optimizer", name_of(cfg.optim.kind)},
+          {"epochs planned", std::to_string(cfg.optim.epochs)},
+          {"train / val cells", fmt::format("{} / {}", train_cells, val_cells)},
+          {"device", req.device},
+          {"command", req.command}};
+}
+
 // One training run on a fixed split, in `out`.
 Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg_json,
                                const CellCache& cache, const std::vector<int>& train_idx,
@@ -214,7 +244,24 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
     std::ofstream(metrics_path, std::ios::trunc);
   }
 
-  const int64_t per_epoch_full = static_cast<int64_t>(train_idx.size()) / cfg.optim.batch_size;
+  // Balanced sampling (thesis ch. 5): the sampler indexes train_idx; its epoch is a function of
+  // (seed, epoch), so resuming stays exact.
+  std::optional<ClassBalancedSampler> sampler;
+  if (cfg.data.sampling == SamplingKind::kBalanced) {
+    std::vector<int> train_labels;
+    for (int i : train_idx) train_labels.push_back(cache.labels[i]);
+    auto s = ClassBalancedSampler::create(std::move(train_labels), cfg.data.balance, cfg.seed,
+                                          "config:$.data.balance");
+    if (!s) return tl::unexpected(s.error());
+    sampler = std::move(*s);
+    std::string counts;
+    const auto per_class = sampler->per_class_counts();
+    for (size_t c = 0; c < per_class.size(); ++c)
+      counts += fmt::format("{}{} {}", c ? ", " : "", cache.classes[c], per_class[c]);
+    log(fmt::format("balanced sampling: {} draws per epoch ({})", sampler->epoch_size(), counts));
+  }
+  const size_t epoch_cells = sampler ? sampler->epoch_size() : train_idx.size();
+  const int64_t per_epoch_full = static_cast<int64_t>(epoch_cells) / cfg.optim.batch_size;
   const int64_t steps_per_epoch =
       std::max<int64_t>(1, cfg.max_steps_per_epoch > 0
                                ? std::min<int64_t>(per_epoch_full, cfg.max_steps_per_epoch)
@@ -237,10 +284,21 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
   for (int epoch = state.epoch; epoch < cfg.optim.epochs; ++epoch) {
     // Everything random in this epoch derives from (seed, epoch): exact resume.
     torch::manual_seed(mix_seed(cfg.seed, epoch, 1));
-    std::vector<int> order = train_idx;
-    std::mt19937_64 shuffle_rng(mix_seed(cfg.seed, epoch, 2));
-    std::shuffle(order.begin(), order.end(), shuffle_rng);
-    order.resize(std::min<size_t>(order.size(), steps_per_epoch * cfg.optim.batch_size));
+    std::vector<int> order;
+    std::vector<bool> extra_copy;
+    if (sampler) {
+      for (const auto& d : sampler->epoch(static_cast<uint64_t>(epoch))) {
+        order.push_back(train_idx[d.index]);
+        extra_copy.push_back(d.augment);
+      }
+    } else {
+      order = train_idx;
+      std::mt19937_64 shuffle_rng(mix_seed(cfg.seed, epoch, 2));
+      std::shuffle(order.begin(), order.end(), shuffle_rng);
+    }
+    const size_t used = std::min<size_t>(order.size(), steps_per_epoch * cfg.optim.batch_size);
+    order.resize(used);
+    if (!extra_copy.empty()) extra_copy.resize(used);
     CellLoaderOptions lo;
     lo.batch_size = cfg.optim.batch_size;
     lo.input_size = input;
@@ -249,7 +307,7 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
     lo.norm = norm;
     lo.seed = cfg.seed;
     lo.epoch = epoch;
-    CellBatchLoader loader(cache, order, lo);
+    CellBatchLoader loader(cache, order, lo, extra_copy);
     net->train();
     const auto t0 = std::chrono::steady_clock::now();
     double sum_loss = 0, sum_ce = 0, sum_con = 0;
@@ -358,6 +416,12 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
       std::ofstream f(metrics_path, std::ios::app);
       f << line.dump() << "\n";
     }
+    // A report that cannot be written must not stop training; say so and go on.
+    if (auto s = write_classifier_run_report(
+            out, "Classifier training — " + cfg.name + " (" + fs::path(out).filename().string() + ")",
+            run_rows(cfg, req, train_idx.size(), val_idx.size()));
+        !s)
+      log("warning: " + s.error().message);
     log(fmt::format("epoch {}/{} done in {}: train loss {:.4f} acc {:.4f} | val acc {:.4f} "
                     "macro-F1 {:.4f} top5 {:.4f}{} | {:.1f} img/s",
                     state.epoch, cfg.optim.epochs, format_duration(train_s),
@@ -443,13 +507,14 @@ Result<ClassifierTrainResult> train_classifier(const ClassifierTrainRequest& req
     out.best_accuracy = r->best_accuracy;
     out.best_macro_f1 = r->best_macro_f1;
     out.model_dir = (fs::path(req.out_dir) / "model").string();
+    out.report = (fs::path(req.out_dir) / "report.html").string();
     out.summary = r->best_metrics;
     return out;
   }
   // K-fold cross-validation (the thesis used 5): fold k validates on the k-th stratified part.
   const auto fold = stratified_folds(*cache, req.folds, cfg.data.split_seed);
-  std::vector<double> accs, f1s;
-  Json folds = Json::array();
+  std::vector<FoldSummary> folds;
+  size_t val_cells = 0;
   for (int k = 0; k < req.folds; ++k) {
     std::vector<int> train_idx, val_idx;
     for (size_t i = 0; i < fold.size(); ++i) (fold[i] == k ? val_idx : train_idx).push_back(static_cast<int>(i));
@@ -457,28 +522,29 @@ Result<ClassifierTrainResult> train_classifier(const ClassifierTrainRequest& req
     const std::string dir = (fs::path(req.out_dir) / fmt::format("fold_{}", k)).string();
     auto r = train_split(cfg, cfg_json, *cache, train_idx, val_idx, dir, req, log);
     if (!r) return tl::unexpected(r.error());
-    accs.push_back(r->best_accuracy);
-    f1s.push_back(r->best_macro_f1);
-    folds.push_back({{"fold", k}, {"accuracy", r->best_accuracy}, {"macro_f1", r->best_macro_f1},
-                     {"best_epoch", r->best_epoch}});
+    auto best = classification_metrics_from_json(r->best_metrics, dir + "/best_metrics.json");
+    if (!best) return tl::unexpected(best.error());
+    folds.push_back({k, r->best_epoch, std::move(*best), dir});
+    val_cells += val_idx.size();
   }
-  auto mean_sd = [](const std::vector<double>& v) {
-    const double m = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
-    double ss = 0;
-    for (double x : v) ss += (x - m) * (x - m);
-    return std::pair<double, double>(m, v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0);
-  };
-  const auto [am, as] = mean_sd(accs);
-  const auto [fm, fs_] = mean_sd(f1s);
-  out.summary = {{"folds", folds},
-                 {"accuracy_mean", am}, {"accuracy_sd", as},
-                 {"macro_f1_mean", fm}, {"macro_f1_sd", fs_}};
+  out.summary = cross_validation_json(folds);
   if (auto s = write_json_file((fs::path(req.out_dir) / "folds.json").string(), out.summary); !s)
     return tl::unexpected(s.error());
-  log(fmt::format("{}-fold CV: accuracy {:.4f} +- {:.4f}, macro-F1 {:.4f} +- {:.4f}", req.folds, am,
-                  as, fm, fs_));
+  out.report = (fs::path(req.out_dir) / "report.html").string();
+  if (auto s = write_cross_validation_report(
+          out.report, fmt::format("Classifier {}-fold cross-validation — {}", req.folds, cfg.name),
+          folds, run_rows(cfg, req, cache->images.size() - val_cells / req.folds, val_cells / req.folds));
+      !s)
+    return tl::unexpected(s.error());
+  const double am = out.summary["accuracy_mean"], as = out.summary["accuracy_sd"];
+  const double fm = out.summary["macro_f1_mean"], fsd = out.summary["macro_f1_sd"];
+  log(fmt::format("{}-fold CV: accuracy {:.4f} +- {:.4f}, macro-F1 {:.4f} +- {:.4f} -> {}", req.folds, am,
+                  as, fm, fsd, out.report));
+  out.folds = req.folds;
   out.best_accuracy = am;
+  out.accuracy_sd = as;
   out.best_macro_f1 = fm;
+  out.macro_f1_sd = fsd;
   out.epochs_done = cfg.optim.epochs;
   return out;
 }

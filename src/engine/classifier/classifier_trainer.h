@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "data/augment.h"
+#include "data/sampler.h"
 #include "engine/train/lr_schedule.h"
 #include "models/classifier/classifier_factory.h"
 
@@ -24,15 +25,32 @@ inline const std::vector<std::pair<OptimizerKind, std::string>>& enum_names(Opti
   return n;
 }
 
+// How a training epoch draws its cells.
+//   shuffle   every training cell once, in a seeded random order;
+//   balanced  data/sampler.h's ClassBalancedSampler (thesis ch. 5): classes above `balance.cap`
+//             are capped, classes below `balance.target` are topped up with extra copies that get
+//             a random flip or rotation (dihedral_augment) before the usual augmentation.
+// "shuffle" is the default so that configs and run folders written before the option existed
+// (the shipped model's run among them) resume unchanged.
+enum class SamplingKind { kShuffle, kBalanced };
+inline const std::vector<std::pair<SamplingKind, std::string>>& enum_names(SamplingKind) {
+  static const std::vector<std::pair<SamplingKind, std::string>> n{{SamplingKind::kShuffle, "shuffle"},
+                                                                    {SamplingKind::kBalanced, "balanced"}};
+  return n;
+}
+
 struct ClassifierDataOptions {
   double crop_fraction = 0.875;  // the input is this fraction of the cached (resized) cell
   double val_fraction = 0.2;     // stratified hold-out when not running folds
   uint64_t split_seed = 42;
   AugmentOptions augment;
+  SamplingKind sampling = SamplingKind::kShuffle;
+  BalancedSamplerOptions balance;  // used when sampling = balanced (thesis: cap = target = 1000)
   template <class V>
   void visit(V& v) {
     v("crop_fraction", crop_fraction); v("val_fraction", val_fraction);
-    v("split_seed", split_seed); v("augment", augment);
+    v("split_seed", split_seed); v("augment", augment); v("sampling", sampling);
+    v("balance", balance);
   }
 };
 
@@ -91,11 +109,17 @@ struct ClassifierTrainRequest {
 };
 
 struct ClassifierTrainResult {
+  int folds = 0;              // K of a cross-validation (best_* are then means over the folds)
+  double accuracy_sd = 0;     // K folds: sample standard deviations over the folds
+  double macro_f1_sd = 0;
   int epochs_done = 0;
   int best_epoch = -1;
   double best_accuracy = 0;
   double best_macro_f1 = 0;
-  std::string model_dir;      // exported best model (model.pt + model.json)
+  std::string model_dir;      // exported best model (model.pt + model.json); empty for K folds
+  std::string report;         // <out>/report.html
+  // Hold-out: the best epoch's validation metrics (eval-classifier keys). K folds: folds.json,
+  // i.e. classifier_report.h's cross_validation_json.
   Json summary = Json::object();
 };
 
