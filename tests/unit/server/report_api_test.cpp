@@ -1,12 +1,14 @@
 // Differential, sign-off, addenda and report exports over real HTTP, on SQLite and PostgreSQL.
 // Cells are written straight into the store (as a finished analysis job would leave them), with
 // hand-chosen suggested / reviewed classes, so every expected number below is counted by hand.
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/lab_server_fixture.h"
@@ -269,6 +271,30 @@ TEST_P(ReportApiTest, SignOffLocksTheSampleAndFreezesTheReport) {
   auto logs = body_json(get(doctor, "/api/logs?action=sample.sign"));
   ASSERT_EQ(logs["total"], 1);
   EXPECT_NE(logs["items"][0]["details"].get<std::string>().find(signature), std::string::npos);
+}
+
+TEST_P(ReportApiTest, ConcurrentSignOffsSignOnce) {
+  auto tech = user_with_role("tech", "technician");
+  const auto sample = make_sample_with(tech, "BM-RACE", "bone_marrow");
+  add_cells(sample, {{"lymphocyte", std::nullopt, true, 3}});
+  std::vector<SessionCookies> signers = {admin(), user_with_role("doc1", "doctor"),
+                                         user_with_role("doc2", "doctor"), user_with_role("doc3", "doctor")};
+  const int port = server_->port();
+  std::atomic<int> ok{0}, conflict{0}, other{0};
+  std::vector<std::thread> threads;
+  for (const auto& s : signers)
+    threads.emplace_back([&, s] {
+      httplib::Client c("127.0.0.1", port);
+      auto r = c.Post(("/api/samples/" + std::to_string(sample) + "/sign").c_str(), s.headers(), "{}",
+                      "application/json");
+      ++(!r ? other : r->status == 200 ? ok : r->status == 409 ? conflict : other);
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(conflict, 3);
+  EXPECT_EQ(other, 0);
+  auto logs = body_json(get(signers[0], "/api/logs?action=sample.sign"));
+  EXPECT_EQ(logs["total"], 1) << "a refused sign-off left a log entry";
 }
 
 TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
