@@ -23,6 +23,7 @@
 #include "report/taxonomy.h"
 #include "server/api.h"
 #include "server/crypto.h"
+#include "store/job_queue.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
 #include "store/report_store.h"
@@ -340,6 +341,13 @@ Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, 
   if (sr.cells == 0)
     return fail(ErrorCode::kConflict, "sample " + sample.accession +
                                           " has no cells yet: upload and analyse fields first");
+  // A report signed while fields are still being analysed would freeze a partial count.
+  MS_ASSIGN_OR_RETURN(auto progress, store::sample_progress(tx, id));
+  if (progress.queued + progress.running > 0)
+    return fail(ErrorCode::kConflict,
+                fmt::format("sample {}: {} field(s) are still being analysed; sign when the "
+                            "analyses have finished",
+                            sample.accession, progress.queued + progress.running));
   if (!sr.unmapped.empty()) {
     std::string list;
     for (const auto& [cls, n] : sr.unmapped) list += (list.empty() ? "" : ", ") + fmt::format("{} ({})", cls, n);
@@ -449,8 +457,8 @@ void register_report_routes(Api& api) {
   api.post(R"(/api/samples/(\d+)/sign)", Access::kDoctor,
            "Sign a sample's report (doctor or admin): {comments, allow_unreviewed}. Stores the "
            "report as signed (never changes afterwards) and locks the sample. 409 when already "
-           "signed, without cells, with unreviewed cells (unless allow_unreviewed) or with cells "
-           "of classes the taxonomy does not know",
+           "signed, without cells, while analyses are queued or running, with unreviewed cells "
+           "(unless allow_unreviewed) or with cells of classes the taxonomy does not know",
            [&db, settings](const httplib::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              SignRequest body;

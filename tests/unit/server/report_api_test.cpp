@@ -273,6 +273,32 @@ TEST_P(ReportApiTest, SignOffLocksTheSampleAndFreezesTheReport) {
   EXPECT_NE(logs["items"][0]["details"].get<std::string>().find(signature), std::string::npos);
 }
 
+TEST_P(ReportApiTest, NoSignOffWhileFieldsAreStillAnalysed) {
+  auto tech = user_with_role("tech", "technician");
+  auto doctor = user_with_role("doc", "doctor");
+  const auto sample = make_sample_with(tech, "BM-BUSY", "bone_marrow");
+  add_cells(sample, {{"lymphocyte", std::nullopt, true, 3}});
+  // A second field whose job a live worker holds (its lease runs for an hour).
+  add_cells(sample, {});
+  auto db = store::open_database(url_->url());
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'running', worker = 'elsewhere', lease_until = ? "
+                               "WHERE id = (SELECT MAX(id) FROM jobs WHERE sample_id = ?)",
+                               {store::now_ms() + 3600000, sample}));
+    return {};
+  }));
+  const std::string sign = "/api/samples/" + std::to_string(sample) + "/sign";
+  auto busy = post(doctor, sign, Json::object());
+  EXPECT_EQ(busy->status, 409);
+  EXPECT_NE(busy->body.find("1 field(s) are still being analysed"), std::string::npos) << busy->body;
+  ASSERT_TRUE((*db)->transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'done', lease_until = NULL WHERE sample_id = ?", {sample}));
+    return {};
+  }));
+  EXPECT_EQ(post(doctor, sign, Json::object())->status, 200);
+}
+
 TEST_P(ReportApiTest, ConcurrentSignOffsSignOnce) {
   auto tech = user_with_role("tech", "technician");
   const auto sample = make_sample_with(tech, "BM-RACE", "bone_marrow");
