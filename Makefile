@@ -18,15 +18,19 @@ build: deps
 	cmake --preset release >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+run: build web
 	@if ./$(BUILD_DIR)/marrowscope serve --help >/dev/null 2>&1; then \
 	  ./$(BUILD_DIR)/marrowscope serve --data-dir $(DATA_DIR) --port $(PORT); \
 	else \
 	  ./$(BUILD_DIR)/marrowscope --help; \
 	fi
 
-test: build
+test: build web
 	bash scripts/run-tests.sh $(BUILD_DIR)
+
+# The web app, built into web/dist (served by `marrowscope serve`); offline once npm ci has run.
+web: deps
+	cd web && npm run build
 
 clean:
 	rm -rf $(BUILD_DIR) build-dev build-asan

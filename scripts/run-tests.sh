@@ -10,3 +10,6 @@ if [ -z "${MARROWSCOPE_TEST_PG:-}" ]; then
   trap 'scripts/start-test-postgres.sh --stop "$MARROWSCOPE_TEST_PG_DIR"' EXIT
 fi
 ctest --test-dir "$BUILD_DIR" --output-on-failure
+# Web app: component and store tests (vitest), then the browser tests against the real server.
+(cd web && npm test --silent)
+bash scripts/run-e2e.sh "$BUILD_DIR"
