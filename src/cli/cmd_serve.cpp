@@ -7,7 +7,10 @@
 
 #include "cli/app.h"
 #include "core/error.h"
+#include "core/paths.h"
+#include "models/runtime.h"
 #include "server/lab_server.h"
+#include "server/pipeline_runner.h"
 
 namespace ms::cli {
 
@@ -15,6 +18,11 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Run the lab server: accounts, patients, uploads, analysis jobs");
   auto opts = std::make_shared<server::ServerOptions>();
   auto upload_mb = std::make_shared<std::size_t>(512);
+  struct Models {
+    std::string detector, classifier, device = "cpu";
+    bool none = false;
+  };
+  auto models = std::make_shared<Models>();
   cmd->add_option("--data-dir", opts->data_dir, "Database (SQLite) and image files")->capture_default_str();
   cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", opts->port, "TCP port (0: any free port)")->capture_default_str();
@@ -23,7 +31,12 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--workers", opts->workers, "Analysis worker threads")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--web-root", opts->web_root, "Built web app to serve at /")->capture_default_str();
   cmd->add_option("--max-upload-mb", *upload_mb, "Largest request body in MiB")->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->callback([opts, upload_mb] {
+  cmd->add_option("--detector", models->detector, "Detector model folder (default: the shipped models/detector)");
+  cmd->add_option("--classifier", models->classifier, "Classifier model folder (default: the shipped models/classifier)");
+  cmd->add_option("--device", models->device, "Inference device: cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--no-analysis", models->none,
+                "Run without the analysis pipeline: uploads stay queued for a server that has it");
+  cmd->callback([opts, upload_mb, models] {
     server::ServerOptions o = *opts;
     o.max_upload_bytes = *upload_mb << 20;
     if (const char* pw = std::getenv("MARROWSCOPE_ADMIN_PASSWORD"); pw && *pw) o.admin_password = pw;
@@ -34,9 +47,23 @@ void register_serve(CLI::App& app) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    // The analysis pipeline is not part of this build yet: uploads are stored and their jobs
-    // wait in the queue for a server that has it.
-    auto server = value_or_throw(server::LabServer::create(o, nullptr));
+    // One pipeline shared by every worker. Models that do not load stop the server here with the
+    // reason: a lab server that silently analysed nothing would look healthy and count nothing.
+    std::shared_ptr<server::PipelineRunner> runner;
+    if (!models->none) {
+      init_torch_runtime();
+      const std::string det = models->detector.empty() ? default_model_dir("detector") : models->detector;
+      const std::string cls = models->classifier.empty() ? default_model_dir("classifier") : models->classifier;
+      auto loaded = server::PipelineRunner::load(det, cls, {}, models->device);
+      if (!loaded)
+        throw MarrowError(loaded.error().code,
+                          "cannot load the analysis models (" + loaded.error().message +
+                              "); point --detector / --classifier or MARROWSCOPE_MODELS at model "
+                              "folders, or start with --no-analysis to queue uploads without analysing them");
+      runner = *loaded;
+      std::cout << "marrowscope serve: " << runner->name() << ", " << o.workers << " worker(s)" << std::endl;
+    }
+    auto server = value_or_throw(server::LabServer::create(o, runner));
     value_or_throw(server->start());
     if (!server->generated_admin_password().empty())
       std::cout << "Created account 'admin' with password: " << server->generated_admin_password()

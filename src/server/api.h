@@ -21,6 +21,7 @@
 namespace ms::server {
 
 class JobWorkers;
+class CellRecognizer;
 
 // Who may call a route. Staff: admin, doctor, technician (patients, samples, uploads).
 enum class Access { kPublic, kAnyUser, kStaff, kDoctor, kAdmin };
@@ -67,6 +68,7 @@ struct ServerContext {
   FileStore* files = nullptr;
   JobWorkers* workers = nullptr;  // null without an analysis runner
   std::string analysis;           // runner name, or why there is none
+  CellRecognizer* recognizer = nullptr;  // classifies single-cell crops; null without a pipeline
 };
 
 using Handler = std::function<Result<Reply>(const httplib::Request&, const Caller&)>;
@@ -128,6 +130,9 @@ void register_auth_routes(Api& api);
 void register_patient_routes(Api& api);
 void register_image_routes(Api& api);
 void register_admin_routes(Api& api);
+void register_cell_routes(Api& api);         // cells, crops, review, audit, undo
+void register_recognition_routes(Api& api);  // classify uploaded single-cell crops
+void register_export_routes(Api& api);       // crop ZIPs, training-data export
 void register_report_routes(Api& api);  // differential, sign-off, addenda, report exports
 
 // Session cookie name and helpers shared by the auth routes and the router.

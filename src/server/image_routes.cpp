@@ -1,9 +1,8 @@
 // Field uploads (validated by content, de-duplicated per sample, each queuing an analysis job),
-// image files and thumbnails, jobs (list, progress, retry) and the cells they produced.
+// image files and thumbnails, jobs (list, progress, retry). Their cells: cell_routes.cpp.
 #include "server/api.h"
 #include "server/field_upload.h"
 #include "server/job_workers.h"
-#include "store/cell_store.h"
 #include "store/image_store.h"
 #include "store/job_queue.h"
 #include "store/patient_store.h"
@@ -17,26 +16,6 @@ std::string mime_type(const std::string& format) {
   if (format == "BMP") return "image/bmp";
   if (format == "TIFF") return "image/tiff";
   return "application/octet-stream";
-}
-
-Json cells_json(const std::vector<store::Cell>& cells) {
-  Json items = Json::array();
-  for (const auto& c : cells) items.push_back(config_to_json(c));
-  return items;
-}
-
-Result<store::CellQuery> cell_query(const httplib::Request& req) {
-  store::CellQuery q;
-  q.cell_class = query_text(req, "class");
-  const std::string reviewed = query_text(req, "reviewed");
-  if (reviewed == "true" || reviewed == "1") q.reviewed = true;
-  else if (reviewed == "false" || reviewed == "0") q.reviewed = false;
-  else if (!reviewed.empty())
-    return fail(ErrorCode::kInvalidArgument, "query parameter 'reviewed'", "true|false", "\"" + reviewed + "\"");
-  q.order = query_text(req, "order", "id");
-  MS_ASSIGN_OR_RETURN(q.limit, query_int(req, "limit", 500));
-  MS_ASSIGN_OR_RETURN(q.offset, query_int(req, "offset", 0));
-  return q;
 }
 
 }  // namespace
@@ -237,40 +216,6 @@ void register_image_routes(Api& api) {
              if (ctx.workers) ctx.workers->wake();
              return Reply::json(config_to_json(j));
            });
-
-  api.get(R"(/api/samples/(\d+)/cells)", Access::kAnyUser,
-          "Cells of a sample: class, reviewed (true|false), order (id|confidence|entropy), "
-          "limit, offset",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
-            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
-            MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
-            q.sample_id = id;
-            Json out;
-            MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
-              MS_RETURN_IF_ERROR(store::get_sample(tx, id));
-              MS_ASSIGN_OR_RETURN(auto cells, store::list_cells(tx, q));
-              MS_ASSIGN_OR_RETURN(auto total, store::count_cells(tx, q));
-              out = {{"items", cells_json(cells)}, {"total", total}};
-              return {};
-            }));
-            return Reply::json(out);
-          });
-
-  api.get(R"(/api/images/(\d+)/cells)", Access::kAnyUser, "Cells of one field image",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
-            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
-            MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
-            q.image_id = id;
-            Json out;
-            MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
-              MS_RETURN_IF_ERROR(store::get_image(tx, id));
-              MS_ASSIGN_OR_RETURN(auto cells, store::list_cells(tx, q));
-              MS_ASSIGN_OR_RETURN(auto total, store::count_cells(tx, q));
-              out = {{"items", cells_json(cells)}, {"total", total}};
-              return {};
-            }));
-            return Reply::json(out);
-          });
 }
 
 }  // namespace ms::server

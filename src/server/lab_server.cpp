@@ -12,9 +12,11 @@
 #include <spdlog/spdlog.h>
 
 #include "server/api.h"
+#include "server/cell_recognizer.h"
 #include "server/http_error.h"
 #include "server/job_workers.h"
 #include "store/job_queue.h"
+#include "store/model_versions.h"
 #include "store/operation_log.h"
 #include "store/schema.h"
 #include "store/user_store.h"
@@ -170,6 +172,9 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
     impl->workers = std::make_unique<JobWorkers>(*impl->db, *impl->files, *impl->runner, w);
     impl->ctx.workers = impl->workers.get();
     impl->ctx.analysis = impl->runner->name();
+    // A runner that also classifies single-cell crops serves /api/recognition.
+    impl->ctx.recognizer = dynamic_cast<CellRecognizer*>(impl->runner.get());
+    MS_RETURN_IF_ERROR(store::record_models(*impl->db, impl->runner->models()));
   } else {
     impl->ctx.analysis = "unavailable: no analysis pipeline in this server; uploads stay queued";
   }
@@ -217,6 +222,9 @@ Status LabServer::start() {
   register_patient_routes(*m.api);
   register_image_routes(*m.api);
   register_admin_routes(*m.api);
+  register_cell_routes(*m.api);
+  register_recognition_routes(*m.api);
+  register_export_routes(*m.api);
   register_report_routes(*m.api);
   http.Get(".*", [&m](const httplib::Request& req, httplib::Response& res) { m.serve_static(req, res); });
 

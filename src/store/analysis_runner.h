@@ -35,11 +35,22 @@ struct AnalysisOutput {
   std::string detector_version, classifier_version;
 };
 
+// A model the runner uses, recorded in model_versions when the server starts.
+struct ModelInfo {
+  std::string kind;     // "detector" | "classifier"
+  std::string name;     // model family (the model card's name or folder)
+  std::string version;  // as written on each cell (detector_version / classifier_version)
+  std::string sha256;   // of the weights file
+  std::string metrics_json = "{}";  // headline validation metrics from the model card
+};
+
 class AnalysisRunner {
  public:
   virtual ~AnalysisRunner() = default;
   // Names the models in logs and on /api/health.
   virtual std::string name() const = 0;
+  // The models in use (none for runners that are not models, such as test doubles).
+  virtual std::vector<ModelInfo> models() const { return {}; }
   // Must be safe to call from several worker threads at once. `progress` takes a fraction in
   // [0,1]. Errors are kept on the job (input errors such as an undecodable file fail the job;
   // the job can be retried).

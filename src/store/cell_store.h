@@ -1,6 +1,9 @@
 #pragma once
-// Reading the cells that analysis jobs wrote (review endpoints build on this).
+// The cells analysis jobs wrote, and their review: listing with filters and orders for the review
+// queue, one cell, per-class summaries, and review changes (reclassify, confirm, unconfirm) that
+// are all-or-nothing and audited (store/audit_trail.h), with undo of a reviewer's last change.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,12 +13,95 @@ namespace ms::store {
 
 struct CellQuery {
   std::optional<std::int64_t> sample_id, image_id;
-  std::string cell_class;           // suggested or reviewed class equals
+  std::string cell_class;           // effective class (reviewed, else suggested) equals
   std::optional<bool> reviewed;     // confirmed or not
-  std::string order = "id";         // id | confidence (lowest first) | entropy (highest first)
+  std::optional<bool> flagged;      // needs attention (low confidence / high entropy) or not
+  // id | confidence (lowest probability first) | entropy (highest first) | attention (flagged
+  // first, then lowest probability: the review queue of issue 7's "needs attention" group)
+  std::string order = "id";
   std::int64_t limit = 500, offset = 0;
 };
 Result<std::vector<Cell>> list_cells(Tx& tx, const CellQuery& q);
 Result<std::int64_t> count_cells(Tx& tx, const CellQuery& q);
+
+// A cell as the review screens show it: the record plus the class it counts as and who reviewed
+// it (username and display name; empty when nobody did or the account is gone).
+struct CellView {
+  Cell cell;
+  std::string effective_class;  // reviewed_class, else suggested_class
+  std::string reviewer_username, reviewer_name;
+  Json to_json() const;
+};
+Result<std::vector<CellView>> list_cell_views(Tx& tx, const CellQuery& q);
+// kNotFound naming the id when there is no such cell.
+Result<CellView> get_cell_view(Tx& tx, std::int64_t cell_id);
+
+// Per effective class of a sample or image: cells, confirmed cells, flagged cells.
+struct ClassSummary {
+  std::string cell_class;
+  std::int64_t cells = 0, confirmed = 0, flagged = 0;
+};
+struct CellSummary {
+  std::vector<ClassSummary> classes;  // by class name
+  std::int64_t cells = 0, confirmed = 0, flagged = 0, reclassified = 0;
+  Json to_json() const;
+};
+Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q);
+
+// One requested change to one cell; absent fields stay as they are.
+struct CellChange {
+  std::int64_t cell_id = 0;
+  std::optional<std::string> cell_class;  // the reviewer's class
+  std::optional<bool> confirmed;
+};
+
+// Who changes cells, and what they may do.
+struct Reviewer {
+  std::optional<std::int64_t> user_id;
+  std::string ip;
+  bool may_confirm = false;  // doctors and admins confirm; technicians only reclassify
+  // Classes a cell may be given besides the suggested classes already in its sample (the
+  // taxonomies the lab uses).
+  const std::set<std::string>* known_classes = nullptr;
+};
+
+// Applies every change or none, in the caller's transaction, and writes one audit event per
+// changed cell (action reclassify / confirm / unconfirm / review, from -> to as review states),
+// all under `change_id` so the request can be undone as one step. A change that changes nothing
+// writes nothing. Returns the cells after the change, in request order.
+// Errors: kInvalidArgument (no changes, a change with neither field, a cell named twice, a class
+// that is not snake_case or not known), kNotFound (an unknown cell id), kConflict (the cell's
+// sample is signed), kPermissionDenied (a confirm / unconfirm without may_confirm).
+Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>& changes,
+                                           const Reviewer& who, const std::string& change_id);
+
+// Reverts the reviewer's most recent change in the sample that is not undone yet (a batch is one
+// change), restoring each cell's previous review state; the undo is itself audited (action undo)
+// and the original events are marked undone, so repeated calls walk back further.
+// kNotFound when there is nothing of theirs to undo; kConflict when a cell has been changed by
+// someone since (undo would overwrite their work) or the sample is signed.
+struct UndoResult {
+  std::string undone_change_id;
+  std::vector<CellView> cells;
+};
+Result<UndoResult> undo_last_change(Tx& tx, std::int64_t sample_id, const Reviewer& who,
+                                    const std::string& change_id);
+
+// The review state kept in audit events (from / to) and restored by undo.
+struct ReviewState {
+  std::optional<std::string> reviewed_class;
+  bool confirmed = false;
+  std::optional<std::int64_t> reviewer_id, reviewed_at;
+  Json to_json() const;
+  static ReviewState of(const Cell& c);
+  // kInvalidArgument when the JSON is not a review state (an audit row written by something else).
+  static Result<ReviewState> from_json(const Json& j);
+  bool operator==(const ReviewState& o) const {
+    return reviewed_class == o.reviewed_class && confirmed == o.confirmed;
+  }
+};
+
+// Class names as the models and the database use them: snake_case, 1..64 characters.
+bool is_class_id(const std::string& s);
 
 }  // namespace ms::store

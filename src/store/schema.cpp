@@ -176,6 +176,20 @@ CREATE INDEX log_entries_at ON log_entries (at);
 CREATE INDEX log_entries_action ON log_entries (action, at);
 )SQL";
 
+// Review (migration 2): an audit event of a cell also names its sample, so a sample's review
+// trail and "undo my last change" need no join, and a change_id groups the events one request
+// wrote (a batch reclassification is undone as one step); undone_at marks a group reverted.
+// The list indexes serve the review queue's orders (lowest confidence, highest entropy first).
+const char* kSchemaV2 = R"SQL(
+ALTER TABLE audit_events ADD COLUMN sample_id BIGINT;
+ALTER TABLE audit_events ADD COLUMN change_id TEXT;
+ALTER TABLE audit_events ADD COLUMN undone_at BIGINT;
+CREATE INDEX audit_events_sample ON audit_events (sample_id, user_id, id);
+CREATE INDEX audit_events_change ON audit_events (change_id);
+CREATE INDEX cells_sample_probability ON cells (sample_id, probability);
+CREATE INDEX cells_sample_entropy ON cells (sample_id, entropy);
+)SQL";
+
 // Sign-off and addenda (the report layer's snapshot is stored verbatim as JSON text). One sign-off
 // per sample (UNIQUE): two doctors signing at once cannot both succeed. The snapshot is what was
 // signed and is never updated; later changes are appended as addenda.
@@ -210,6 +224,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "users, sessions, patients, samples, images, jobs, cells, audit, log", kSchemaV1},
+      {2, "review: audit events grouped by change and sample, undo, cell list indexes", kSchemaV2},
       {3, "sample sign-offs (signed report snapshots) and report addenda", kSchemaV3},
   };
   return all;

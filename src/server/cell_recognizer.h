@@ -1,0 +1,26 @@
+#pragma once
+// Classifying single-cell crops without detection (the thesis's recognition module). An analysis
+// runner that can do this (server/pipeline_runner.h) also implements this interface; the server
+// finds it with a dynamic_cast, so the store's AnalysisRunner stays free of image types.
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/error.h"
+#include "store/analysis_runner.h"
+
+namespace ms::server {
+
+class CellRecognizer {
+ public:
+  virtual ~CellRecognizer() = default;
+  // crops_bgr: 8-bit BGR single-cell images of any size. One result per crop, in order: class,
+  // probability, top-k, entropy, flagged; box is the crop's own bounds and det_score 1.
+  // Must be safe to call from several threads at once.
+  virtual Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops_bgr) = 0;
+  // The classifier's class ids, in its output order.
+  virtual std::vector<std::string> classes() const = 0;
+};
+
+}  // namespace ms::server

@@ -1,0 +1,302 @@
+// Cells and their review: lists with filters and review-queue orders, one cell, crops, per-class
+// summaries, reclassify / confirm one cell or many in one all-or-nothing request, the audit trail
+// of a cell and of a sample, and undo of the caller's last change.
+//
+// Roles (issue 6: doctors review, confirm and sign; technicians run analyses): staff (admin,
+// doctor, technician) may reclassify; only doctors and admins may confirm or unconfirm; viewers
+// read. Signed samples are locked (409); later corrections are report addenda.
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/paths.h"
+#include "pipeline/pipeline_options.h"
+#include "report/taxonomy.h"
+#include "server/api.h"
+#include "server/cell_crops.h"
+#include "server/cell_recognizer.h"
+#include "server/crypto.h"
+#include "store/audit_trail.h"
+#include "store/cell_store.h"
+#include "store/image_store.h"
+#include "store/patient_store.h"
+
+namespace ms::server {
+namespace {
+
+struct CellPatch {
+  std::optional<std::string> cell_class;
+  std::optional<bool> confirmed;
+  template <class V>
+  void visit(V& v) {
+    v("class", cell_class); v("confirmed", confirmed);
+  }
+};
+
+struct BatchChange {
+  std::int64_t id = 0;
+  std::optional<std::string> cell_class;
+  std::optional<bool> confirmed;
+  template <class V>
+  void visit(V& v) {
+    v("id", id); v("class", cell_class); v("confirmed", confirmed);
+  }
+};
+
+// Either a list of per-cell changes, or ids with one change for all of them.
+struct BatchReview {
+  std::vector<BatchChange> changes;
+  std::vector<std::int64_t> ids;
+  std::optional<std::string> cell_class;
+  std::optional<bool> confirmed;
+  template <class V>
+  void visit(V& v) {
+    v("changes", changes); v("ids", ids); v("class", cell_class); v("confirmed", confirmed);
+  }
+};
+
+constexpr std::size_t kMaxBatch = 5000;
+
+Result<std::vector<store::CellChange>> batch_changes(const BatchReview& b) {
+  if (!b.changes.empty() && !b.ids.empty())
+    return fail(ErrorCode::kInvalidArgument, "request body", "either \"changes\" or \"ids\"", "both");
+  std::vector<store::CellChange> out;
+  if (!b.changes.empty()) {
+    if (b.cell_class || b.confirmed)
+      return fail(ErrorCode::kInvalidArgument, "request body",
+                  "\"class\" / \"confirmed\" inside each of \"changes\"", "them beside \"changes\"");
+    for (const auto& c : b.changes) out.push_back({c.id, c.cell_class, c.confirmed});
+  } else {
+    for (auto id : b.ids) out.push_back({id, b.cell_class, b.confirmed});
+  }
+  if (out.empty())
+    return fail(ErrorCode::kInvalidArgument, "request body", "\"changes\" or \"ids\" with at least one cell",
+                "none");
+  if (out.size() > kMaxBatch)
+    return fail(ErrorCode::kInvalidArgument, "request body",
+                "at most " + std::to_string(kMaxBatch) + " cells", std::to_string(out.size()));
+  return out;
+}
+
+Result<store::CellQuery> cell_query(const httplib::Request& req) {
+  store::CellQuery q;
+  q.cell_class = query_text(req, "class");
+  auto flag = [&](const std::string& name) -> Result<std::optional<bool>> {
+    const std::string v = query_text(req, name);
+    if (v.empty()) return std::optional<bool>{};
+    if (v == "true" || v == "1") return std::optional<bool>(true);
+    if (v == "false" || v == "0") return std::optional<bool>(false);
+    return fail(ErrorCode::kInvalidArgument, "query parameter '" + name + "'", "true|false", "\"" + v + "\"");
+  };
+  MS_ASSIGN_OR_RETURN(q.reviewed, flag("reviewed"));
+  MS_ASSIGN_OR_RETURN(q.flagged, flag("flagged"));
+  q.order = query_text(req, "order", "id");
+  MS_ASSIGN_OR_RETURN(q.limit, query_int(req, "limit", 500));
+  MS_ASSIGN_OR_RETURN(q.offset, query_int(req, "offset", 0));
+  return q;
+}
+
+Json views_json(const std::vector<store::CellView>& views) {
+  Json items = Json::array();
+  for (const auto& v : views) items.push_back(v.to_json());
+  return items;
+}
+
+// Classes a reviewer may choose besides those the models suggested in the sample: every class of
+// the shipped taxonomies and of the classifier in use.
+std::shared_ptr<const std::set<std::string>> known_classes(const ServerContext& ctx) {
+  auto known = std::make_shared<std::set<std::string>>();
+  for (const char* name : {"taxonomy/pbc11.json", "taxonomy/marrow.json"}) {
+    auto t = load_taxonomy(config_path(name));
+    if (!t) {
+      spdlog::warn("review classes: {} (reviewers may still choose the suggested classes)",
+                   t.error().message);
+      continue;
+    }
+    for (const auto& c : t->classes) known->insert(c.id);
+  }
+  if (ctx.recognizer)
+    for (const auto& c : ctx.recognizer->classes()) known->insert(c);
+  return known;
+}
+
+store::Reviewer reviewer_of(const Caller& c, const std::set<std::string>* known) {
+  store::Reviewer r;
+  r.user_id = c.user_id();
+  r.ip = c.ip;
+  r.may_confirm = has_role(c, Access::kDoctor);
+  r.known_classes = known;
+  return r;
+}
+
+std::string describe_changes(const std::vector<store::CellChange>& changes) {
+  std::string out = std::to_string(changes.size()) + " cell(s)";
+  const auto& first = changes.front();
+  if (first.cell_class) out += " class=" + *first.cell_class;
+  if (first.confirmed) out += std::string(" confirmed=") + (*first.confirmed ? "true" : "false");
+  return out;
+}
+
+}  // namespace
+
+void register_cell_routes(Api& api) {
+  ServerContext& ctx = api.ctx();
+  store::Database& db = api.db();
+  auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin);
+  auto known = known_classes(ctx);
+
+  auto list = [&db](const httplib::Request& req, bool by_sample) -> Result<Reply> {
+    MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+    MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
+    if (by_sample) q.sample_id = id;
+    else q.image_id = id;
+    Json out;
+    MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
+      if (by_sample) MS_RETURN_IF_ERROR(store::get_sample(tx, id));
+      else MS_RETURN_IF_ERROR(store::get_image(tx, id));
+      MS_ASSIGN_OR_RETURN(auto cells, store::list_cell_views(tx, q));
+      MS_ASSIGN_OR_RETURN(auto total, store::count_cells(tx, q));
+      out = {{"items", views_json(cells)}, {"total", total}, {"limit", q.limit}, {"offset", q.offset}};
+      return {};
+    }));
+    return Reply::json(out);
+  };
+  const std::string list_help =
+      ": class (effective: reviewed, else suggested), reviewed (true|false), flagged "
+      "(true|false), order (id | confidence = lowest first | entropy = highest first | attention "
+      "= flagged first, then lowest confidence), limit (<= 5000), offset -> {items, total}";
+  api.get(R"(/api/samples/(\d+)/cells)", Access::kAnyUser, "Cells of a sample" + list_help,
+          [list](const httplib::Request& req, const Caller&) { return list(req, true); });
+  api.get(R"(/api/images/(\d+)/cells)", Access::kAnyUser, "Cells of one field image" + list_help,
+          [list](const httplib::Request& req, const Caller&) { return list(req, false); });
+
+  api.get(R"(/api/samples/(\d+)/cells/summary)", Access::kAnyUser,
+          "Cells of a sample per effective class (cells, confirmed, flagged) and in total "
+          "(with reclassified); same filters as the list",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
+            q.sample_id = id;
+            MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<store::CellSummary> {
+              MS_RETURN_IF_ERROR(store::get_sample(tx, id));
+              return store::summarise_cells(tx, q);
+            }));
+            return Reply::json(s.to_json());
+          });
+
+  api.get(R"(/api/cells/(\d+))", Access::kAnyUser,
+          "One cell: box (xyxy pixels), suggested class with top-k, class (effective), reviewed "
+          "class, reviewer, confirmed, model versions, timestamps",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto v, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
+              return store::get_cell_view(tx, id);
+            }));
+            return Reply::json(v.to_json());
+          });
+
+  api.get(R"(/api/cells/(\d+)/crop)", Access::kAnyUser,
+          "The cell's crop as JPEG (square, the classifier's margin); size (16..512) resizes it",
+          [&db, crops](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto side, query_int(req, "size", 0));
+            if (side != 0 && (side < 16 || side > 512))
+              return fail(ErrorCode::kInvalidArgument, "query parameter 'size'", "16 to 512 pixels",
+                          std::to_string(side));
+            std::string sha;
+            Box box;
+            MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
+              MS_ASSIGN_OR_RETURN(auto v, store::get_cell_view(tx, id));
+              MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, v.cell.image_id));
+              sha = image.sha256;
+              box = Box{float(v.cell.x1), float(v.cell.y1), float(v.cell.x2), float(v.cell.y2)};
+              return {};
+            }));
+            MS_ASSIGN_OR_RETURN(auto jpeg, crops->crop_jpeg(sha, box, static_cast<int>(side)));
+            Reply r = Reply::bytes(std::move(jpeg), "image/jpeg");
+            // A cell's box and its field never change: the crop can be cached for good.
+            r.headers.emplace("Cache-Control", "private, max-age=31536000, immutable");
+            return r;
+          });
+
+  auto apply = [&db, known](const Caller& c, const std::vector<store::CellChange>& changes)
+      -> Result<std::vector<store::CellView>> {
+    const std::string change_id = random_hex(12);
+    const store::Reviewer who = reviewer_of(c, known.get());
+    return db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<std::vector<store::CellView>> {
+      MS_ASSIGN_OR_RETURN(auto views, store::review_cells(tx, changes, who, change_id));
+      MS_RETURN_IF_ERROR(log_operation(tx, c, "cell.review", "change " + change_id, describe_changes(changes)));
+      return views;
+    });
+  };
+
+  api.patch(R"(/api/cells/(\d+))", Access::kStaff,
+            "Review one cell: {class?, confirmed?}; staff reclassify, doctors/admins confirm; "
+            "audited; 409 once the sample is signed",
+            [apply](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+              MS_ASSIGN_OR_RETURN(auto body, body_as<CellPatch>(req));
+              MS_ASSIGN_OR_RETURN(auto views, apply(c, {{id, body.cell_class, body.confirmed}}));
+              return Reply::json(views.front().to_json());
+            });
+
+  api.post(R"(/api/cells/review)", Access::kStaff,
+           "Review many cells at once, all or nothing: {changes: [{id, class?, confirmed?}]} or "
+           "{ids: [...], class?, confirmed?} -> {items}",
+           [apply](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto body, body_as<BatchReview>(req));
+             MS_ASSIGN_OR_RETURN(auto changes, batch_changes(body));
+             MS_ASSIGN_OR_RETURN(auto views, apply(c, changes));
+             return Reply::json({{"items", views_json(views)}});
+           });
+
+  api.get(R"(/api/cells/(\d+)/audit)", Access::kAnyUser,
+          "Audit history of a cell, oldest first: who, when, action, from -> to",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto evs, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<store::AuditEvent>> {
+              MS_RETURN_IF_ERROR(store::get_cell_view(tx, id));
+              return store::audit_history(tx, "cell", id);
+            }));
+            Json items = Json::array();
+            for (const auto& e : evs) items.push_back(e.to_json());
+            return Reply::json({{"items", items}});
+          });
+
+  api.get(R"(/api/samples/(\d+)/audit)", Access::kAnyUser,
+          "Review trail of a sample, newest first: user_id, limit (<= 1000), offset",
+          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            MS_ASSIGN_OR_RETURN(auto user, query_opt_int(req, "user_id"));
+            MS_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit", 100));
+            MS_ASSIGN_OR_RETURN(auto offset, query_int(req, "offset", 0));
+            MS_ASSIGN_OR_RETURN(auto page, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<store::AuditPage> {
+              MS_RETURN_IF_ERROR(store::get_sample(tx, id));
+              return store::sample_audit(tx, id, user, limit, offset);
+            }));
+            Json items = Json::array();
+            for (const auto& e : page.items) items.push_back(e.to_json());
+            return Reply::json({{"items", items}, {"total", page.total}});
+          });
+
+  api.post(R"(/api/samples/(\d+)/review/undo)", Access::kStaff,
+           "Undo the caller's last review change in the sample (a batch is one change); call "
+           "again to go further back. 404 when nothing is left; 409 when someone changed a cell "
+           "since -> {undone_change_id, items}",
+           [&db, known](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             const std::string change_id = random_hex(12);
+             const store::Reviewer who = reviewer_of(c, known.get());
+             MS_ASSIGN_OR_RETURN(auto undone, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::UndoResult> {
+               MS_RETURN_IF_ERROR(store::get_sample(tx, id));
+               MS_ASSIGN_OR_RETURN(auto u, store::undo_last_change(tx, id, who, change_id));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "cell.undo", "change " + u.undone_change_id,
+                                                std::to_string(u.cells.size()) + " cell(s)"));
+               return u;
+             }));
+             return Reply::json({{"undone_change_id", undone.undone_change_id},
+                                 {"items", views_json(undone.cells)}});
+           });
+}
+
+}  // namespace ms::server

@@ -1,0 +1,114 @@
+#include "server/pipeline_runner.h"
+
+#include <filesystem>
+
+#include "core/config.h"
+#include "pipeline/pipeline.h"
+#include "server/crypto.h"
+#include "store/database.h"  // MS_ASSIGN_OR_RETURN
+
+namespace ms::server {
+namespace fs = std::filesystem;
+
+namespace {
+
+store::AnalysedCell to_analysed(const CellResult& c) {
+  store::AnalysedCell a;
+  a.box = c.box;
+  a.det_score = c.det_score;
+  a.cell_class = c.class_name;
+  a.probability = c.probability;
+  for (const auto& s : c.top) a.top_k.emplace_back(s.class_name, s.probability);
+  a.entropy = c.entropy;
+  a.flagged = c.flagged;
+  return a;
+}
+
+}  // namespace
+
+Result<store::ModelInfo> describe_model(const std::string& kind, const std::string& dir,
+                                        const std::string& version) {
+  store::ModelInfo m;
+  m.kind = kind;
+  m.name = fs::path(dir).lexically_normal().filename().string();
+  if (m.name.empty()) m.name = fs::path(dir).lexically_normal().parent_path().filename().string();
+  m.version = version;
+  MS_ASSIGN_OR_RETURN(auto weights, read_file_bytes((fs::path(dir) / "model.pt").string()));
+  m.sha256 = sha256_hex(weights.data(), weights.size());
+  MS_ASSIGN_OR_RETURN(auto card, read_json_file((fs::path(dir) / "model.json").string()));
+  Json metrics = Json::object();
+  if (card.is_object() && card.contains("metrics") && card["metrics"].is_object())
+    for (const auto& [k, v] : card["metrics"].items())
+      if (v.is_number() || v.is_boolean() || v.is_string()) metrics[k] = v;
+  m.metrics_json = metrics.dump();
+  return m;
+}
+
+Result<std::shared_ptr<PipelineRunner>> PipelineRunner::load(const std::string& detector_dir,
+                                                             const std::string& classifier_dir,
+                                                             PipelineOptions options,
+                                                             const std::string& device) {
+  MS_ASSIGN_OR_RETURN(auto pipeline, Pipeline::load(detector_dir, classifier_dir, std::move(options), device));
+  const ModelVersions v = pipeline->versions();
+  MS_ASSIGN_OR_RETURN(auto det, describe_model("detector", detector_dir, v.detector));
+  MS_ASSIGN_OR_RETURN(auto cls, describe_model("classifier", classifier_dir, v.classifier));
+  return std::make_shared<PipelineRunner>(std::shared_ptr<Pipeline>(std::move(pipeline)),
+                                          std::vector<store::ModelInfo>{det, cls});
+}
+
+PipelineRunner::PipelineRunner(std::shared_ptr<Pipeline> pipeline, std::vector<store::ModelInfo> models)
+    : pipeline_(std::move(pipeline)), models_(std::move(models)) {
+  MS_CHECK(pipeline_ != nullptr, "PipelineRunner needs a pipeline");
+}
+
+PipelineRunner::~PipelineRunner() = default;
+
+std::string PipelineRunner::name() const {
+  const ModelVersions v = pipeline_->versions();
+  return "pipeline: detector " + v.detector + ", classifier " + v.classifier;
+}
+
+Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput& input,
+                                                      const std::function<void(double)>& progress) {
+  MS_ASSIGN_OR_RETURN(auto field, read_image(input.image_path));
+  progress(0.1);
+  FieldResult result;
+  {
+    std::lock_guard<std::mutex> lock(inference_);
+    result = pipeline_->analyze(field, input.sha256);
+  }
+  if (!result.ok()) return fail(ErrorCode::kCorruptInput, "image " + input.sha256 + ": " + result.error);
+  progress(0.9);
+  store::AnalysisOutput out;
+  const ModelVersions v = pipeline_->versions();
+  out.detector_version = v.detector;
+  out.classifier_version = v.classifier;
+  out.cells.reserve(result.cells.size());
+  for (const auto& c : result.cells) out.cells.push_back(to_analysed(c));
+  progress(1.0);
+  return out;
+}
+
+Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const std::vector<cv::Mat>& crops_bgr) {
+  for (std::size_t i = 0; i < crops_bgr.size(); ++i)
+    if (crops_bgr[i].empty() || crops_bgr[i].type() != CV_8UC3)
+      return fail(ErrorCode::kInvalidArgument, "crop " + std::to_string(i), "an 8-bit BGR image",
+                  crops_bgr[i].empty() ? "an empty image" : "another pixel type");
+  std::vector<CellResult> cells;
+  {
+    std::lock_guard<std::mutex> lock(inference_);
+    cells = pipeline_->classify_crops(crops_bgr);
+  }
+  std::vector<store::AnalysedCell> out;
+  out.reserve(cells.size());
+  for (const auto& c : cells) {
+    store::AnalysedCell a = to_analysed(c);
+    a.det_score = 1.f;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<std::string> PipelineRunner::classes() const { return pipeline_->cell_classes(); }
+
+}  // namespace ms::server

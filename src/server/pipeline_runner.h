@@ -1,0 +1,55 @@
+#pragma once
+// The analysis runner `marrowscope serve` uses: the detection + classification pipeline
+// (src/pipeline) behind store::AnalysisRunner, and the recognition module (single-cell crops)
+// behind CellRecognizer. One Pipeline is shared by every worker thread; its models are
+// thread-compatible (one caller at a time), so inference is serialised by a mutex while decoding
+// and result conversion run in parallel. LibTorch stays behind ms::Pipeline's own pimpl.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/image.h"
+#include "pipeline/pipeline_options.h"
+#include "server/cell_recognizer.h"
+#include "store/analysis_runner.h"
+
+namespace ms {
+class Pipeline;
+}
+
+namespace ms::server {
+
+class PipelineRunner : public store::AnalysisRunner, public CellRecognizer {
+ public:
+  // Loads both model folders (model.pt + model.json each). Errors name the folder and what is
+  // wrong, so `serve` can refuse to start with a clear message.
+  static Result<std::shared_ptr<PipelineRunner>> load(const std::string& detector_dir,
+                                                      const std::string& classifier_dir,
+                                                      PipelineOptions options = {},
+                                                      const std::string& device = "cpu");
+  PipelineRunner(std::shared_ptr<Pipeline> pipeline, std::vector<store::ModelInfo> models);
+  ~PipelineRunner() override;
+
+  std::string name() const override;
+  std::vector<store::ModelInfo> models() const override { return models_; }
+  // Reads the stored field (ImageLimits defaults), detects, crops and classifies. Undecodable
+  // files are input errors that fail the job with the decoder's message.
+  Result<store::AnalysisOutput> analyse(const store::AnalysisInput& input,
+                                        const std::function<void(double)>& progress) override;
+
+  Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops_bgr) override;
+  std::vector<std::string> classes() const override;
+
+ private:
+  std::shared_ptr<Pipeline> pipeline_;
+  std::vector<store::ModelInfo> models_;
+  std::mutex inference_;
+};
+
+// What the runner records for one model folder: kind, folder name, version from model.json, the
+// SHA-256 of model.pt, and model.json's scalar metrics. Errors name the folder.
+Result<store::ModelInfo> describe_model(const std::string& kind, const std::string& dir,
+                                        const std::string& version);
+
+}  // namespace ms::server

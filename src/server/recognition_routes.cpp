@@ -1,0 +1,100 @@
+// Recognition (the thesis's recognition module): classify uploaded single-cell crops without
+// detection. Nothing is stored: the crops are decoded, classified and forgotten; only an
+// operation-log line records that a recognition ran.
+#include "server/api.h"
+#include "server/cell_recognizer.h"
+#include "server/field_upload.h"
+
+namespace ms::server {
+namespace {
+
+constexpr std::size_t kMaxCrops = 256;
+// A single-cell crop is small; a stitched field sent here by mistake is refused cheaply.
+constexpr std::int64_t kMaxCropPixels = 16'000'000;
+
+Json recognition_json(const std::string& filename, int width, int height, const store::AnalysedCell& c) {
+  Json top = Json::array();
+  for (const auto& [name, p] : c.top_k) top.push_back({{"class", name}, {"p", p}});
+  return {{"filename", filename}, {"width", width},        {"height", height},
+          {"class", c.cell_class}, {"probability", c.probability}, {"top_k", top},
+          {"entropy", c.entropy},  {"flagged", c.flagged}};
+}
+
+// Errors as for field uploads: empty 400, too large 413, not an image 415, damaged 422.
+Result<cv::Mat> decode_crop(const httplib::MultipartFormData& part, const ImageLimits& limits) {
+  const std::string name = "file '" + clean_filename(part.filename) + "'";
+  if (part.content.empty()) return fail(ErrorCode::kInvalidArgument, name, "image bytes", "an empty file");
+  if (part.content.size() > limits.max_bytes)
+    return fail(ErrorCode::kTooLarge, name, "at most " + std::to_string(limits.max_bytes) + " bytes",
+                std::to_string(part.content.size()) + " bytes");
+  return decode_image(reinterpret_cast<const std::uint8_t*>(part.content.data()), part.content.size(), name,
+                      limits);
+}
+
+}  // namespace
+
+void register_recognition_routes(Api& api) {
+  ServerContext& ctx = api.ctx();
+  store::Database& db = api.db();
+
+  api.post(R"(/api/recognition)", Access::kAnyUser,
+           "Classify single-cell crops without detection (multipart, up to 256 files): each "
+           "checked by content first, one bad file refuses the request (details.files); nothing "
+           "is stored -> {items: [{filename, class, probability, top_k, entropy, flagged}], "
+           "classes}",
+           [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+             if (!ctx.recognizer)
+               return fail(ErrorCode::kConflict,
+                           "this server runs without an analysis pipeline (started with "
+                           "--no-analysis); recognition needs the classifier");
+             if (!req.is_multipart_form_data())
+               return fail(ErrorCode::kUnsupportedFormat, "recognition upload", "Content-Type multipart/form-data",
+                           "\"" + req.get_header_value("Content-Type") + "\"");
+             std::vector<const httplib::MultipartFormData*> parts;
+             for (const auto& [field, part] : req.files)
+               if (!part.filename.empty()) parts.push_back(&part);
+             if (parts.empty())
+               return fail(ErrorCode::kInvalidArgument, "recognition upload", "one or more files", "no file parts");
+             if (parts.size() > kMaxCrops)
+               return fail(ErrorCode::kInvalidArgument, "recognition upload",
+                           "at most " + std::to_string(kMaxCrops) + " files", std::to_string(parts.size()));
+             ImageLimits limits;
+             limits.max_bytes = ctx.options.max_image_bytes;
+             limits.max_pixels = kMaxCropPixels;
+             std::vector<cv::Mat> crops;
+             Json problems = Json::array();
+             std::optional<Error> first;
+             for (const auto* part : parts) {
+               auto mat = decode_crop(*part, limits);
+               if (!mat) {
+                 problems.push_back({{"filename", clean_filename(part->filename)},
+                                     {"code", std::string(error_code_name(mat.error().code))},
+                                     {"message", mat.error().message}});
+                 if (!first) first = mat.error();
+                 continue;
+               }
+               crops.push_back(std::move(*mat));
+             }
+             if (first) {
+               Error e = *first;
+               if (parts.size() > 1)
+                 e.message = std::to_string(problems.size()) + " of " + std::to_string(parts.size()) +
+                             " files refused, nothing classified; first: " + e.message;
+               return Reply::error(e, {{"files", problems}});
+             }
+             MS_ASSIGN_OR_RETURN(auto results, ctx.recognizer->classify_crops(crops));
+             if (results.size() != crops.size())
+               throw MarrowError(ErrorCode::kInternal, "recognizer returned " + std::to_string(results.size()) +
+                                                           " results for " + std::to_string(crops.size()) + " crops");
+             Json items = Json::array();
+             for (std::size_t i = 0; i < results.size(); ++i)
+               items.push_back(recognition_json(clean_filename(parts[i]->filename), crops[i].cols, crops[i].rows,
+                                                results[i]));
+             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+               return log_operation(tx, c, "recognition.classify", std::to_string(items.size()) + " crop(s)");
+             }));
+             return Reply::json({{"items", items}, {"classes", ctx.recognizer->classes()}});
+           });
+}
+
+}  // namespace ms::server
