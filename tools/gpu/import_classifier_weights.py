@@ -12,6 +12,12 @@ match exactly, else nothing is written), and the archive is saved again. model.j
 template's with the fields that the GPU run decided replaced: input size, crop fraction,
 normalisation, version and provenance. The metrics in the card come from the C++ eval-classifier,
 run afterwards on the written folder.
+
+--recalibrate-bn TRAIN_LIST re-estimates every BatchNorm's running mean and variance on the
+training cells decoded from the original files (TRAIN_LIST: "class<TAB>path" lines, the run's
+train.txt), resized and centre-cropped as the C++ predictor does, each also mirrored. The GPU run
+saw JPEG-recompressed cells (the pack); the product sees the originals, whose slightly sharper
+texture shifts the normalisation statistics. Only training cells are used.
 """
 import argparse
 import datetime
@@ -24,6 +30,39 @@ import numpy as np
 import torch
 
 
+def recalibrate_bn(weights, summary, train_list, data_root, batch=256):
+    import sys
+    from PIL import Image
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from train_cnn_classifier import CnnClassifier
+    args = summary["args"]
+    model = CnnClassifier(args["width"], len(summary["classes"]), args["dropout"])
+    model.load_state_dict({k: torch.from_numpy(np.asarray(weights[k])) for k in weights.files})
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over every batch
+    side, inp = summary["pack_side"], summary["input_size"]
+    mean = torch.tensor(summary["normalization"]["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(summary["normalization"]["std"]).view(1, 3, 1, 1)
+    paths = [os.path.join(data_root, l.rstrip("\n").split("\t")[1]) for l in open(train_list) if l.strip()]
+    order = np.random.default_rng(0).permutation(len(paths))
+    o = (side - inp) // 2
+    model.train()
+    with torch.no_grad():
+        for b in range(0, len(paths), batch):
+            imgs = []
+            for i in order[b:b + batch]:
+                im = Image.open(paths[i]).convert("RGB")
+                im = im.resize((side, side), Image.BOX if min(im.size) > side else Image.BILINEAR)
+                imgs.append(np.asarray(im))
+            x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255
+            x = (x[..., o:o + inp, o:o + inp] - mean) / std
+            model(torch.cat([x, x.flip(-1)]))
+    print("re-estimated BatchNorm statistics on %d training cells" % len(paths))
+    return {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True, help="folder with weights.npz and summary.json")
@@ -31,14 +70,19 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--version", required=True)
     ap.add_argument("--command", required=True)
+    ap.add_argument("--recalibrate-bn", default="", help="train list (class<TAB>path) to re-estimate BN on")
+    ap.add_argument("--data-root", default="../shared/data/pbc", help="relative list paths start here")
     a = ap.parse_args()
 
     weights = np.load(os.path.join(a.run, "weights.npz"))
     summary = json.load(open(os.path.join(a.run, "summary.json")))
+    if a.recalibrate_bn:
+        weights = recalibrate_bn(weights, summary, a.recalibrate_bn, a.data_root)
     module = torch.jit.load(os.path.join(a.template, "model.pt"), map_location="cpu")
     state = module.state_dict()
-    missing = sorted(set(state) - set(weights.files))
-    extra = sorted(set(weights.files) - set(state))
+    names = list(weights.keys()) if isinstance(weights, dict) else weights.files
+    missing = sorted(set(state) - set(names))
+    extra = sorted(set(names) - set(state))
     if missing or extra:
         raise SystemExit("weights do not match the template: missing %s, unexpected %s" % (missing[:5], extra[:5]))
     with torch.no_grad():
@@ -69,6 +113,7 @@ def main():
         "train_seconds": summary["train_seconds"], "weights": summary["weights"],
         "gpu_val_accuracy": summary["val_accuracy"], "gpu_val_macro_f1": summary["val_macro_f1"],
         "options": args,
+        "bn_recalibrated_on": a.recalibrate_bn or None,
     }
     info["model"]["cnn"]["dropout"] = args["dropout"]
     info["model"]["cnn"]["backbone"]["width"] = args["width"]

@@ -7,7 +7,7 @@ with cv::INTER_AREA) as one JPEG into OUT/<class>/<name>.jpg, plus OUT/train.txt
 copied from the C++ run's split so GPU and CPU runs use the same held-out cells.
 
     /usr/bin/python3 tools/gpu/make_pbc_cache.py --data ../shared/data/pbc --side 146 \
-        --split-dir /work/runs/cls-cnn-r18w05 --out .gpu/pbc146
+        --split-dir models/classifier/split --out .gpu/pbc146
 """
 import argparse
 import os
@@ -20,7 +20,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--side", type=int, required=True)
     ap.add_argument("--quality", type=int, default=82)
-    ap.add_argument("--split-dir", required=True, help="folder with train.txt and val.txt (class<TAB>path)")
+    ap.add_argument("--split-dir", required=True, help="folder with train.txt and val.txt (class<TAB>path, absolute or relative to --data)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     data = os.path.realpath(a.data)
@@ -29,6 +29,8 @@ def main():
         with open(os.path.join(a.split_dir, part + ".txt")) as f:
             for line in f:
                 cls, path = line.rstrip("\n").split("\t")
+                if not os.path.isabs(path):  # lists under models/classifier/split are relative
+                    path = os.path.join(data, path)
                 rel = os.path.relpath(os.path.realpath(path), data)
                 src = os.path.join(data, rel)
                 dst = os.path.join(a.out, os.path.splitext(rel)[0] + ".jpg")
