@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import en from '@/i18n/en.js'
 import zh from '@/i18n/zh.js'
-import { initialLocale } from '@/i18n/index.js'
+import { initialLocale, makeI18n } from '@/i18n/index.js'
 
 function flatten(obj, prefix = '', out = {}) {
   for (const [k, v] of Object.entries(obj)) {
@@ -15,7 +15,7 @@ function flatten(obj, prefix = '', out = {}) {
   }
   return out
 }
-const placeholders = (s) => [...String(s).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
+const placeholders = (s) => [...new Set([...String(s).matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort()
 
 function sources(dir) {
   const out = []
@@ -73,5 +73,12 @@ describe('i18n', () => {
     expect(initialLocale(store('en'), { language: 'zh-CN' })).toBe('en')
     expect(initialLocale(store(null), { language: 'zh-CN' })).toBe('zh')
     expect(initialLocale(store('fr'), { language: 'de' })).toBe('en')
+  })
+  it('counts read naturally in both languages', () => {
+    const e = makeI18n('en').global.t
+    const z = makeI18n('zh').global.t
+    expect([0, 1, 5].map((n) => e('viewer.cells', n))).toEqual(['no cells', '1 cell', '5 cells'])
+    expect(z('viewer.cells', 5)).toBe('5 个细胞')
+    expect(e('cells.count', 2)).toBe('2 cells')
   })
 })

@@ -57,7 +57,7 @@ export default {
     clear: 'Clear finished',
     state: { waiting: 'Waiting', sending: 'Uploading', queued: 'Analysis queued', duplicate: 'Already uploaded', error: 'Refused' },
   },
-  viewer: { fit: 'Fit', boxes: 'Boxes', cells: '{n} cells' },
+  viewer: { fit: 'Fit', boxes: 'Boxes', cells: 'no cells | {n} cell | {n} cells' },
   gallery: {
     attention: 'Needs attention', sortConfidence: 'Lowest confidence first', sortId: 'Detection order',
     reclassifyTo: 'Reclassify to…', confirm: 'Confirm', confirmAll: 'Confirm all unconfirmed ({n})', confirmedAll: 'All cells confirmed',
@@ -72,7 +72,7 @@ export default {
     cell: 'Cell {id}', class: 'Class', suggested: 'Suggested', reviewed: 'Reviewed class', confirmed: 'Confirmed', unconfirmed: 'Not confirmed',
     reviewer: 'Reviewer', entropy: 'Entropy', topK: 'Model probabilities', confirm: 'Confirm', unconfirm: 'Unconfirm',
     history: 'Audit history', noHistory: 'No changes yet', suggestion: 'suggested {cls}', state: 'State', file: 'File',
-    thumbnail: 'Cell', searchFile: 'File name', count: '{n} cells', notReviewed: 'not reviewed',
+    thumbnail: 'Cell', searchFile: 'File name', count: 'no cells | {n} cell | {n} cells', notReviewed: 'not reviewed',
   },
   audit: { change: 'Change', undone: 'undone', reclassify: 'reclassified', confirm: 'confirmed', unconfirm: 'unconfirmed', review: 'reviewed', undo: 'undo' },
   report: {
