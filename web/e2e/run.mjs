@@ -286,6 +286,19 @@ try {
     await print.close()
   })
 
+  await step('a signed sample is locked; later remarks are addenda', page, async () => {
+    await page.fill('textarea[data-test=addendum-text]', 'Addendum from the browser test.')
+    await page.click('[data-test=addendum-add]')
+    await page.locator('[data-test=addenda]', { hasText: 'Addendum from the browser test.' }).waitFor()
+    await snap(page, 'report-addendum')
+    await page.goto(`${BASE}/samples/${sampleId}`)
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    await page.locator('[data-test=read-only]', { hasText: 'signed' }).waitFor()
+    check((await page.locator('[data-test=upload-drop]').count()) === 0, 'no upload area on a signed sample')
+    const late = await apiCall(page, 'POST', '/api/cells/review', { ids: [cellId], class: 'monocyte' })
+    check(late.status === 409, `the server to refuse changes to a signed sample (HTTP ${late.status})`)
+  })
+
   await step('the other pages render', page, async () => {
     await page.goto(`${BASE}/recognition`)
     const crop = join(DATA, 'pbc/lymphocyte', readdirSync(join(DATA, 'pbc/lymphocyte')).sort()[0])
