@@ -117,11 +117,17 @@ cv::Mat render_overlay(const cv::Mat& view, const cv::Mat& heat, const std::vect
 
 namespace {
 
-// Scales a map to max 1 (an all-zero map stays zero).
-cv::Mat normalise_max(const cv::Mat& m) {
-  double mx = 0;
-  cv::minMaxLoc(m, nullptr, &mx);
-  return mx > 0 ? cv::Mat(m / mx) : m.clone();
+// Min-max scales a map to [0,1] (a constant map becomes 0). Rollout maps sit on a floor the
+// residual term puts under every token; without removing it a weakly peaked map paints the whole
+// cell hot.
+cv::Mat normalise_range(const cv::Mat& m) {
+  double mn = 0, mx = 0;
+  cv::minMaxLoc(m, &mn, &mx);
+  if (!(mx > mn)) return cv::Mat::zeros(m.size(), CV_32F);
+  cv::Mat out;
+  m.convertTo(out, CV_32F, 1.0 / (mx - mn), -mn / (mx - mn));
+  cv::Mat clamped = cv::min(cv::max(out, 0.0), 1.0);  // rounding can step a hair outside
+  return clamped;
 }
 
 std::vector<float> to_vector(const at::Tensor& t) {
@@ -175,7 +181,7 @@ Result<CellExplanation> explain_cell(ClassifierPredictor& predictor, const cv::M
                             ? attention_rollout(r.attentions, r.selected, options.residual)
                             : last_block_attention(r.attentions, r.selected, r.grid * r.grid + 1);
     out.method = method == ExplainMethod::kRollout ? "rollout" : "attention";
-    out.heat = normalise_max(token_map_to_image(to_vector(tokens[0]), g, s));
+    out.heat = normalise_range(token_map_to_image(to_vector(tokens[0]), g, s));
     if (r.selected.defined())
       for (float t : to_vector(r.selected[0])) {
         out.selected_tokens.push_back(static_cast<int>(t));
@@ -198,7 +204,7 @@ Result<CellExplanation> explain_cell(ClassifierPredictor& predictor, const cv::M
     cv::Mat big;
     cv::resize(small, big, cv::Size(s, s), 0, 0, cv::INTER_LINEAR);  // pixel centres aligned
     out.method = "gradcam";
-    out.heat = normalise_max(cv::max(big, 0.0f));
+    out.heat = normalise_range(cv::max(big, 0.0f));
     logits = logits.detach();
   }
   auto probs = at::softmax(logits[0].to(at::kCPU), 0);

@@ -63,7 +63,7 @@ struct CellExplanation {
   int predicted = -1;                       // the arg-max class
   float probability = 0.f;                  // softmax of class_id
   cv::Mat view;                             // CV_8UC3 BGR, input_size^2: what the model saw
-  cv::Mat heat;                             // CV_32F, input_size^2, in [0,1] (max = 1 unless all 0)
+  cv::Mat heat;                             // CV_32F, input_size^2, min-max scaled to [0,1] (constant: 0)
   std::vector<int> selected_tokens;         // ViT part selection: one token index per head
   std::vector<cv::Rect> selected_patches;   // their squares, input pixels
   cv::Mat overlay;                          // CV_8UC3 BGR, (input_size * scale)^2
