@@ -299,6 +299,35 @@ try {
     check(late.status === 409, `the server to refuse changes to a signed sample (HTTP ${late.status})`)
   })
 
+  await step('self-registration waits for an admin to enable the account', page, async () => {
+    const user = `tech${stamp}`
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
+    const np = await ctx.newPage()
+    np.setDefaultTimeout(90000)
+    np.setDefaultNavigationTimeout(180000)
+    try {
+      await np.goto(`${BASE}/register`)
+      await np.fill('input[data-test=reg-username]', user)
+      await np.fill('input[data-test=reg-password]', 'technician-password-1')
+      await np.fill('input[data-test=reg-confirm]', 'technician-password-1')
+      await np.click('[data-test=reg-submit]')
+      await np.locator('[data-test=register-done]').waitFor()
+      await snap(np, 'register-pending')
+      await signIn(np, user, 'technician-password-1')
+      await np.locator('[data-test=api-error]', { hasText: 'waiting for an administrator' }).waitFor()
+      await page.goto(`${BASE}/users`)
+      await page.click(`[data-test=enable-${user}]`)
+      await page.locator('.el-message', { hasText: 'Saved' }).waitFor()
+      await snap(page, 'users-enabled')
+      await np.fill('input[data-test=login-password]', 'technician-password-1')
+      await np.click('[data-test=login-submit]')
+      await np.waitForURL(`${BASE}/`)
+      check((await np.locator('[data-test=account]').innerText()).includes('Technician'), 'the technician role in the header')
+    } finally {
+      await ctx.close()
+    }
+  })
+
   await step('the other pages render', page, async () => {
     await page.goto(`${BASE}/recognition`)
     const crop = join(DATA, 'pbc/lymphocyte', readdirSync(join(DATA, 'pbc/lymphocyte')).sort()[0])
