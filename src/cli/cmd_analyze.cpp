@@ -1,6 +1,8 @@
 // `marrowscope analyze IMAGE_OR_DIR...`: detect, crop and classify every nucleated cell in each
 // field, then count the differential. Unreadable files are reported and skipped; the exit status
 // is non-zero only when nothing could be analysed.
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "core/config.h"
 #include "core/image.h"
 #include "core/paths.h"
+#include "data/formats/formats.h"
 #include "models/runtime.h"
 #include "pipeline/field_json.h"
 #include "pipeline/pipeline.h"
@@ -35,27 +38,49 @@ struct AnalyzeArgs {
   bool quiet = false;
 };
 
-// Directories contribute their regular files whose first bytes are an image (sorted, recursive);
-// a path named explicitly is always tried, so a bad one is reported.
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
-  std::vector<std::string> paths;
+// One input field: its path as given (joined with the directory it was found in) and the
+// sub-folder of that directory it came from ("" for a file named on the command line), which
+// keeps side outputs of equally named fields in different folders apart.
+struct InputField {
+  std::string path;
+  std::string sub_dir;
+};
+
+// An image file name, by extension (case-insensitive). In a directory, a file is a field when its
+// first bytes are an image or its name says it is one, so a broken "x.png" is reported while a
+// label file or README beside the fields is passed over in silence.
+bool has_image_extension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+    if (ext == e) return true;
+  return false;
+}
+
+// Directories contribute their regular image files (sorted, recursive); a path named explicitly
+// is always tried, so a bad one is reported.
+std::vector<InputField> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<InputField> paths;
   for (const auto& in : inputs) {
     std::error_code ec;
     if (!fs::is_directory(in, ec)) {
-      paths.push_back(in);
+      paths.push_back({in, ""});
       continue;
     }
-    std::vector<std::string> found;
+    std::vector<InputField> found;
     for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       std::ifstream f(it->path(), std::ios::binary);
       std::uint8_t head[16] = {};
       f.read(reinterpret_cast<char*>(head), sizeof head);
-      if (sniff_image_format(head, static_cast<size_t>(f.gcount())) != ImageFormat::kUnknown)
-        found.push_back(it->path().string());
+      if (has_image_extension(it->path()) ||
+          sniff_image_format(head, static_cast<size_t>(f.gcount())) != ImageFormat::kUnknown)
+        found.push_back({it->path().string(), it->path().parent_path().lexically_relative(in).string()});
     }
-    std::sort(found.begin(), found.end());
+    for (auto& f : found)
+      if (f.sub_dir == ".") f.sub_dir.clear();
+    std::sort(found.begin(), found.end(), [](const InputField& a, const InputField& b) { return a.path < b.path; });
     paths.insert(paths.end(), found.begin(), found.end());
   }
   return paths;
@@ -67,26 +92,26 @@ cv::Scalar hex_to_bgr(const std::string& hex) {
   return {double(v & 0xFF), double((v >> 8) & 0xFF), double((v >> 16) & 0xFF)};
 }
 
-std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
-
-// Writes the per-field side outputs (crops, drawings, labelme JSON) for one analysed field.
+// Writes the per-field crops and drawing for one analysed field (image: the decoded field).
 void write_side_outputs(const AnalyzeArgs& a, const Pipeline& pipeline, const Taxonomy& taxonomy,
-                        const FieldResult& r) {
-  if (a.crops_dir.empty() && a.draw_dir.empty() && a.labelme_dir.empty()) return;
-  auto image = read_image(r.image);
-  if (!image) return;
-  const std::string stem = stem_of(r.image);
+                        const InputField& in, const FieldResult& r, const cv::Mat& image) {
+  const std::string stem = fs::path(r.image).stem().string();
   if (!a.crops_dir.empty()) {
+    // DIR/<class>/<sub_dir with '_' for '/'>_<stem>_<cell>.png: a folder-per-class tree that
+    // train-classifier reads as it is.
+    std::string prefix = in.sub_dir;
+    std::replace(prefix.begin(), prefix.end(), '/', '_');
+    if (!prefix.empty()) prefix += "_";
     for (size_t i = 0; i < r.cells.size(); ++i) {
       const auto& c = r.cells[i];
       const fs::path dir = fs::path(a.crops_dir) / c.class_name;
       fs::create_directories(dir);
-      value_or_throw(write_image((dir / (stem + "_" + std::to_string(i) + ".png")).string(),
-                                 pipeline.crop(*image, c.box)));
+      value_or_throw(write_image((dir / (prefix + stem + "_" + std::to_string(i) + ".png")).string(),
+                                 pipeline.crop(image, c.box, r.rbc_side)));
     }
   }
   if (!a.draw_dir.empty()) {
-    cv::Mat canvas = image->clone();
+    cv::Mat canvas = image.clone();
     for (const auto& c : r.cells) {
       const CellClass* cls = taxonomy.find(c.class_name);
       const cv::Scalar colour = hex_to_bgr(cls ? cls->colour : "");
@@ -97,27 +122,25 @@ void write_side_outputs(const AnalyzeArgs& a, const Pipeline& pipeline, const Ta
       cv::putText(canvas, label, cv::Point(int(c.box.x1), std::max(12, int(c.box.y1) - 4)),
                   cv::FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv::LINE_AA);
     }
-    fs::create_directories(a.draw_dir);
-    value_or_throw(write_image((fs::path(a.draw_dir) / (stem + ".jpg")).string(), canvas));
+    const fs::path dir = fs::path(a.draw_dir) / in.sub_dir;
+    fs::create_directories(dir);
+    value_or_throw(write_image((dir / (stem + ".jpg")).string(), canvas));
   }
-  if (!a.labelme_dir.empty()) {
-    // labelme 5 rectangle shapes; imagePath relative to the JSON so labelme opens the field.
-    fs::create_directories(a.labelme_dir);
-    const fs::path json_path = fs::path(a.labelme_dir) / (stem + ".json");
-    Json shapes = Json::array();
-    for (const auto& c : r.cells)
-      shapes.push_back({{"label", c.class_name},
-                        {"points", {{c.box.x1, c.box.y1}, {c.box.x2, c.box.y2}}},
-                        {"group_id", nullptr},
-                        {"description", "probability " + std::to_string(c.probability)},
-                        {"shape_type", "rectangle"},
-                        {"flags", Json::object()}});
-    const std::string rel = fs::relative(fs::absolute(r.image), fs::absolute(a.labelme_dir)).string();
-    Json doc = {{"version", "5.0.1"}, {"flags", Json::object()}, {"shapes", shapes},
-                {"imagePath", rel}, {"imageData", nullptr}, {"imageHeight", r.height},
-                {"imageWidth", r.width}};
-    value_or_throw(write_json_file(json_path.string(), doc));
+}
+
+// The predictions as an annotated field for the labelme writer: one rectangle per cell labelled
+// with its suggested class, in the split (sub-folder) the field came from.
+Field labelme_field(const InputField& in, const FieldResult& r, const std::vector<std::string>& classes) {
+  Field f;
+  f.image_path = r.image;
+  f.split = in.sub_dir;
+  f.width = r.width;
+  f.height = r.height;
+  for (const auto& c : r.cells) {
+    const auto it = std::find(classes.begin(), classes.end(), c.class_name);
+    f.boxes.push_back({c.box, static_cast<int>(it - classes.begin()), c.probability});
   }
+  return f;
 }
 
 int run_analyze(const AnalyzeArgs& a) {
@@ -125,17 +148,30 @@ int run_analyze(const AnalyzeArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   Json overrides = Json::object();
   for (const auto& s : a.sets) value_or_throw(apply_override(overrides, s));
+  for (auto it = overrides.begin(); it != overrides.end(); ++it)
+    if (it.key() != "pipeline")
+      throw MarrowError(ErrorCode::kInvalidArgument,
+                        "--set " + it.key() + ": expected a key under pipeline. (e.g. pipeline.classify_batch=64)");
   PipelineOptions options = config_from_json<PipelineOptions>(
       overrides.contains("pipeline") ? overrides["pipeline"] : Json::object(), "--set pipeline");
+  const auto inputs = expand_inputs(a.inputs);
+  if (inputs.empty()) throw MarrowError(ErrorCode::kNotFound, "analyze: no image files in the inputs");
   const Specimen specimen = value_or_throw(parse_specimen(a.specimen));
-  const Taxonomy taxonomy = value_or_throw(
-      load_taxonomy(a.taxonomy.empty() ? config_path("taxonomy/pbc11.json") : a.taxonomy));
+  const std::string taxonomy_path = a.taxonomy.empty() ? config_path("taxonomy/pbc11.json") : a.taxonomy;
+  const Taxonomy taxonomy = value_or_throw(load_taxonomy(taxonomy_path));
   auto pipeline = value_or_throw(Pipeline::load(
       a.detector.empty() ? default_model_dir("detector") : a.detector,
       a.classifier.empty() ? default_model_dir("classifier") : a.classifier, options, a.device));
+  // Every class the classifier can say must be countable, or the differential would fail after
+  // the whole batch had run.
+  for (const auto& c : pipeline->cell_classes())
+    if (!taxonomy.find(c))
+      throw MarrowError(ErrorCode::kInvalidArgument,
+                        "--taxonomy " + taxonomy_path + ": expected every classifier class, found no \"" + c +
+                            "\" (pass a taxonomy that names the classifier's classes)");
 
-  const auto paths = expand_inputs(a.inputs);
-  if (paths.empty()) throw MarrowError(ErrorCode::kNotFound, "analyze: no image files in the inputs");
+  std::vector<std::string> paths;
+  for (const auto& in : inputs) paths.push_back(in.path);
   Json images = Json::array();
   std::map<std::string, int> counts;
   size_t analysed = 0, failed = 0, cells = 0, flagged = 0;
@@ -145,7 +181,11 @@ int run_analyze(const AnalyzeArgs& a) {
     if (!csv) throw MarrowError(ErrorCode::kIo, a.csv_out + ": cannot write file");
     csv << cells_csv_header();
   }
-  pipeline->analyze_files(paths, [&](FieldResult&& r) {
+  FieldDataset labelme;
+  labelme.classes = pipeline->cell_classes();
+  size_t index = 0;
+  pipeline->analyze_files(paths, [&](FieldResult&& r, const cv::Mat& image) {
+    const InputField& in = inputs[index++];
     if (r.ok()) {
       ++analysed;
       cells += r.cells.size();
@@ -153,11 +193,12 @@ int run_analyze(const AnalyzeArgs& a) {
         ++counts[c.class_name];
         flagged += c.flagged ? 1 : 0;
       }
-      write_side_outputs(a, *pipeline, taxonomy, r);
+      write_side_outputs(a, *pipeline, taxonomy, in, r, image);
+      if (!a.labelme_dir.empty()) labelme.fields.push_back(labelme_field(in, r, labelme.classes));
       if (csv) csv << cells_to_csv_rows(r);
     } else {
       ++failed;
-      std::cerr << "skipped " << r.image << ": " << r.error << "\n";
+      std::fprintf(stderr, "%sskipped %s\n", a.quiet ? "" : "\r", r.error.c_str());
     }
     images.push_back(field_to_json(r));
     if (!a.quiet) {
@@ -167,6 +208,10 @@ int run_analyze(const AnalyzeArgs& a) {
     }
   });
   if (!a.quiet) std::fprintf(stderr, "\n");
+  if (csv) {
+    csv.flush();
+    if (!csv) throw MarrowError(ErrorCode::kIo, a.csv_out + ": write failed");
+  }
 
   DifferentialInput din;
   din.counts = counts;
@@ -191,6 +236,8 @@ int run_analyze(const AnalyzeArgs& a) {
   if (!a.json_out.empty())
     value_or_throw(write_json_file(a.json_out, {{"images", images}, {"differential", differential},
                                                 {"summary", summary}}));
+  // After the JSON, so a labelme problem (two fields with one name in one folder) loses nothing.
+  if (!a.labelme_dir.empty()) value_or_throw(write_labelme(labelme, a.labelme_dir));
   std::printf("%zu fields (%zu skipped), %zu cells (%zu flagged), %.2f s, %.1f fields/s, %.0f cells/hour\n",
               analysed, failed, cells, flagged, seconds, analysed / std::max(seconds, 1e-9),
               cells / std::max(seconds, 1e-9) * 3600.0);
@@ -211,7 +258,7 @@ void register_analyze(CLI::App& app) {
   cmd->add_option("--csv", args->csv_out, "Write one CSV row per cell");
   cmd->add_option("--crops", args->crops_dir, "Write each cell's crop under DIR/<class>/");
   cmd->add_option("--draw", args->draw_dir, "Write each field with its boxes drawn");
-  cmd->add_option("--labelme", args->labelme_dir, "Write predictions as labelme JSON for correction");
+  cmd->add_option("--labelme", args->labelme_dir, "Write predictions as labelme JSON, each beside a link to its field, for correction");
   cmd->add_option("--detector", args->detector, "Detector model folder (default: shipped)");
   cmd->add_option("--classifier", args->classifier, "Classifier model folder (default: shipped)");
   cmd->add_option("--taxonomy", args->taxonomy, "Taxonomy JSON (default: configs/taxonomy/pbc11.json)");

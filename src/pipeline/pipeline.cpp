@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -8,11 +9,18 @@
 #include <numeric>
 #include <thread>
 
+#include <opencv2/imgproc.hpp>
+
 #include "engine/predict/classifier_predictor.h"
 #include "engine/predict/detector_predictor.h"
 #include "pipeline/tiling.h"
 
 namespace ms {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+}  // namespace
 
 float entropy_nats(const std::vector<float>& probs) {
   double h = 0;
@@ -33,6 +41,30 @@ Pipeline::Pipeline(std::shared_ptr<DetectorPredictor> detector,
                         "pipeline.cell_classes: expected a detector class, found \"" + wanted + "\"");
     cell_class_ids_.push_back(static_cast<int>(it - names.begin()));
   }
+  if (!options_.scale_class.empty()) {
+    auto it = std::find(names.begin(), names.end(), options_.scale_class);
+    if (it == names.end())
+      throw MarrowError(ErrorCode::kInvalidArgument, "pipeline.scale_class: expected a detector class or \"\", found \"" +
+                                                         options_.scale_class + "\"");
+    scale_class_id_ = static_cast<int>(it - names.begin());
+  }
+  auto bad = [](const std::string& key, const std::string& expected, const std::string& found) {
+    throw MarrowError(ErrorCode::kInvalidArgument,
+                      "pipeline." + key + ": expected " + expected + ", found " + found);
+  };
+  // Tiles must overlap by more than a cell's diameter and still advance (tiling.h).
+  if (options_.tile_size < 32) bad("tile_size", "at least 32 pixels", std::to_string(options_.tile_size));
+  if (options_.tile_overlap < 0 || options_.tile_overlap > options_.tile_size / 2)
+    bad("tile_overlap", "0 to tile_size/2 pixels", std::to_string(options_.tile_overlap));
+  if (!(options_.tile_trigger >= 1.f)) bad("tile_trigger", "at least 1", std::to_string(options_.tile_trigger));
+  if (!(options_.crop_margin >= 0.f && options_.crop_margin <= 2.f))
+    bad("crop_margin", "0 to 2", std::to_string(options_.crop_margin));
+  if (options_.top_k < 1) bad("top_k", "at least 1", std::to_string(options_.top_k));
+  if (!(options_.crop_rbc_sides > 0.f)) bad("crop_rbc_sides", "a positive number", std::to_string(options_.crop_rbc_sides));
+  if (!(options_.cell_nms_iou > 0.f && options_.cell_nms_iou <= 1.f))
+    bad("cell_nms_iou", "a value in (0, 1]", std::to_string(options_.cell_nms_iou));
+  if (!(options_.cell_nms_ios > 0.f && options_.cell_nms_ios <= 1.f))
+    bad("cell_nms_ios", "a value in (0, 1]", std::to_string(options_.cell_nms_ios));
   options_.detect_batch = std::max(1, options_.detect_batch);
   options_.classify_batch = std::max(1, options_.classify_batch);
   options_.prefetch = std::max(1, options_.prefetch);
@@ -57,8 +89,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::load(const std::string& detector_dir
 ModelVersions Pipeline::versions() const { return {detector_->version(), classifier_->version()}; }
 const std::vector<std::string>& Pipeline::cell_classes() const { return classifier_->classes(); }
 
-cv::Mat Pipeline::crop(const cv::Mat& field, const Box& box) const {
-  return crop_square(field, box, options_.crop_margin);
+cv::Mat Pipeline::crop(const cv::Mat& field, const Box& box, float rbc_side) const {
+  const float longer = std::max(box.width(), box.height());
+  if (rbc_side <= 0.f || longer <= 0.f) return crop_square(field, box, options_.crop_margin);
+  const float side = options_.crop_rbc_sides * rbc_side;
+  return crop_square(field, box, std::max(0.05f, 0.5f * (side / longer - 1.f)));
 }
 
 namespace {
@@ -80,7 +115,10 @@ std::vector<CellResult> Pipeline::detect_tiled(const cv::Mat& field) {
     const size_t end = std::min(tiles.size(), start + size_t(options_.detect_batch));
     std::vector<cv::Mat> batch;
     for (size_t t = start; t < end; ++t) batch.push_back(field(tiles[t]));
+    const auto t0 = Clock::now();
     auto dets = detector_->detect(batch);
+    timings_.detect_s += seconds_since(t0);
+    ++timings_.detector_calls;
     for (size_t t = start; t < end; ++t) {
       for (const auto& d : dets[t - start]) {
         Detection g = d;
@@ -97,8 +135,10 @@ std::vector<CellResult> Pipeline::detect_tiled(const cv::Mat& field) {
   return cells;
 }
 
-std::vector<std::vector<CellResult>> Pipeline::detect_cells(const std::vector<cv::Mat>& fields) {
+std::vector<std::vector<CellResult>> Pipeline::detect_cells(const std::vector<cv::Mat>& fields,
+                                                            std::vector<float>& rbc_sides) {
   std::vector<std::vector<CellResult>> out(fields.size());
+  rbc_sides.assign(fields.size(), 0.f);
   const float trigger = options_.tile_size * options_.tile_trigger;
   std::vector<size_t> whole;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -111,23 +151,39 @@ std::vector<std::vector<CellResult>> Pipeline::detect_cells(const std::vector<cv
     const size_t end = std::min(whole.size(), start + size_t(options_.detect_batch));
     std::vector<cv::Mat> batch;
     for (size_t k = start; k < end; ++k) batch.push_back(fields[whole[k]]);
+    const auto t0 = Clock::now();
     auto dets = detector_->detect(batch);
+    timings_.detect_s += seconds_since(t0);
+    ++timings_.detector_calls;
     for (size_t k = start; k < end; ++k)
       for (const auto& d : dets[k - start]) out[whole[k]].push_back(to_cell(d, detector_->classes()));
   }
-  // Keep nucleated cells above the score floor, best first.
-  for (auto& cells : out) {
+  // Keep nucleated cells above the score floor, best first; measure the red-cell ruler.
+  for (size_t f = 0; f < out.size(); ++f) {
+    auto& cells = out[f];
     std::vector<CellResult> kept;
+    std::vector<float> red_sides;
     for (auto& c : cells) {
       const auto& names = detector_->classes();
       const int id = static_cast<int>(std::find(names.begin(), names.end(), c.det_class) - names.begin());
+      if (id == scale_class_id_ && c.det_score >= options_.min_det_score)
+        red_sides.push_back(std::max(c.box.width(), c.box.height()));
       if (c.det_score >= options_.min_det_score &&
           std::find(cell_class_ids_.begin(), cell_class_ids_.end(), id) != cell_class_ids_.end())
         kept.push_back(std::move(c));
     }
-    std::sort(kept.begin(), kept.end(),
-              [](const CellResult& a, const CellResult& b) { return a.det_score > b.det_score; });
-    cells = std::move(kept);
+    std::stable_sort(kept.begin(), kept.end(),
+                     [](const CellResult& a, const CellResult& b) { return a.det_score > b.det_score; });
+    std::vector<TiledBox> boxes;
+    for (size_t k = 0; k < kept.size(); ++k) boxes.push_back({kept[k].box, 0, kept[k].det_score, int(k)});
+    cells.clear();
+    for (const auto& b : suppress_duplicates(boxes, options_.cell_nms_iou, options_.cell_nms_ios))
+      cells.push_back(std::move(kept[size_t(b.source)]));
+    if (!red_sides.empty() && red_sides.size() >= size_t(std::max(1, options_.scale_min_cells))) {
+      auto mid = red_sides.begin() + long(red_sides.size() / 2);
+      std::nth_element(red_sides.begin(), mid, red_sides.end());
+      rbc_sides[f] = *mid;
+    }
   }
   return out;
 }
@@ -138,7 +194,10 @@ void Pipeline::classify_into(const std::vector<cv::Mat>& crops, std::vector<Cell
   for (size_t start = 0; start < crops.size(); start += size_t(options_.classify_batch)) {
     const size_t end = std::min(crops.size(), start + size_t(options_.classify_batch));
     std::vector<cv::Mat> batch(crops.begin() + long(start), crops.begin() + long(end));
+    const auto t0 = Clock::now();
     auto preds = classifier_->classify(batch);
+    timings_.classify_s += seconds_since(t0);
+    ++timings_.classifier_calls;
     for (size_t i = start; i < end; ++i) {
       const ClassPrediction& p = preds[i - start];
       CellResult& c = *cells[i];
@@ -160,20 +219,45 @@ std::vector<FieldResult> Pipeline::analyze(const std::vector<cv::Mat>& fields,
                                            const std::vector<std::string>& names) {
   MS_CHECK(fields.size() == names.size(), "one name per field");
   std::vector<FieldResult> results(fields.size());
-  auto cells = detect_cells(fields);
-  std::vector<cv::Mat> crops;
-  std::vector<CellResult*> targets;
+  // Grey and BGRA fields are converted to BGR (crops must be BGR for the classifier); fields
+  // that are not 8-bit images come back as errors naming them.
+  std::vector<cv::Mat> usable;
+  std::vector<size_t> where;
   for (size_t i = 0; i < fields.size(); ++i) {
     results[i].image = names[i];
     results[i].width = fields[i].cols;
     results[i].height = fields[i].rows;
-    results[i].cells = std::move(cells[i]);
+    const cv::Mat& m = fields[i];
+    if (m.empty() || m.depth() != CV_8U || (m.channels() != 1 && m.channels() != 3 && m.channels() != 4)) {
+      results[i].error = names[i] + ": expected a non-empty 8-bit grey, BGR or BGRA image, found " +
+                         (m.empty() ? std::string("an empty image")
+                                    : "depth " + std::to_string(m.depth()) + " with " +
+                                          std::to_string(m.channels()) + " channels");
+      continue;
+    }
+    cv::Mat bgr = m;
+    if (m.channels() == 1) cv::cvtColor(m, bgr, cv::COLOR_GRAY2BGR);
+    if (m.channels() == 4) cv::cvtColor(m, bgr, cv::COLOR_BGRA2BGR);
+    usable.push_back(bgr);
+    where.push_back(i);
   }
-  for (size_t i = 0; i < fields.size(); ++i)
-    for (auto& c : results[i].cells) {
-      crops.push_back(crop(fields[i], c.box));
+  std::vector<float> rbc_sides;
+  auto cells = detect_cells(usable, rbc_sides);
+  const auto t0 = Clock::now();
+  std::vector<cv::Mat> crops;
+  std::vector<CellResult*> targets;
+  for (size_t k = 0; k < usable.size(); ++k) {
+    FieldResult& r = results[where[k]];
+    r.cells = std::move(cells[k]);
+    r.rbc_side = rbc_sides[k];
+    for (auto& c : r.cells) {
+      crops.push_back(crop(usable[k], c.box, r.rbc_side));
       targets.push_back(&c);
     }
+  }
+  timings_.crop_s += seconds_since(t0);
+  timings_.fields += usable.size();
+  timings_.cells += crops.size();
   classify_into(crops, targets);
   return results;
 }
@@ -196,6 +280,13 @@ std::vector<CellResult> Pipeline::classify_crops(const std::vector<cv::Mat>& cro
 void Pipeline::analyze_files(const std::vector<std::string>& paths,
                              const std::function<void(FieldResult&&)>& on_result,
                              const ImageLimits& limits) {
+  analyze_files(
+      paths, [&](FieldResult&& r, const cv::Mat&) { on_result(std::move(r)); }, limits);
+}
+
+void Pipeline::analyze_files(const std::vector<std::string>& paths,
+                             const std::function<void(FieldResult&&, const cv::Mat&)>& on_result,
+                             const ImageLimits& limits) {
   struct Decoded {
     std::string path;
     Result<cv::Mat> image;
@@ -206,9 +297,12 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
   bool done = false;
   bool abort = false;
   const size_t capacity = static_cast<size_t>(options_.prefetch);
+  double decode_s = 0;  // reader thread only; added to timings_ after join
   std::thread reader([&] {
     for (const auto& p : paths) {
+      const auto t0 = Clock::now();
       Decoded d{p, read_image(p, limits)};
+      decode_s += seconds_since(t0);
       std::unique_lock<std::mutex> lock(mu);
       cv_space.wait(lock, [&] { return queue.size() < capacity || abort; });
       if (abort) break;
@@ -221,7 +315,8 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
   });
   auto flush = [&](std::vector<cv::Mat>& fields, std::vector<std::string>& names) {
     if (fields.empty()) return;
-    for (auto& r : analyze(fields, names)) on_result(std::move(r));
+    auto results = analyze(fields, names);
+    for (size_t i = 0; i < results.size(); ++i) on_result(std::move(results[i]), fields[i]);
     fields.clear();
     names.clear();
   };
@@ -243,7 +338,7 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
         FieldResult bad;
         bad.image = d.path;
         bad.error = d.image.error().message;
-        on_result(std::move(bad));
+        on_result(std::move(bad), cv::Mat());
         continue;
       }
       fields.push_back(std::move(*d.image));
@@ -261,6 +356,7 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
     throw;
   }
   reader.join();
+  timings_.decode_s += decode_s;
 }
 
 }  // namespace ms

@@ -24,6 +24,17 @@ struct ModelVersions {
   std::string classifier;
 };
 
+// Where the time goes, summed over calls since construction or reset_timings() (seconds of wall
+// time on the calling thread; decode runs on analyze_files' reader thread, overlapping the rest).
+struct PipelineTimings {
+  double decode_s = 0;    // read + decode files (analyze_files only)
+  double detect_s = 0;    // detector: letterbox, forward, post-process (tiles included)
+  double crop_s = 0;      // square crops with margin
+  double classify_s = 0;  // classifier: resize, normalise, forward, softmax, top-k
+  size_t fields = 0, cells = 0;
+  size_t detector_calls = 0, classifier_calls = 0;  // forward passes
+};
+
 class Pipeline {
  public:
   Pipeline(std::shared_ptr<DetectorPredictor> detector,
@@ -34,34 +45,46 @@ class Pipeline {
                                                 PipelineOptions options = {},
                                                 const std::string& device = "cpu");
 
-  // Analyses decoded fields (BGR). names label the results. Fields are batched for detection
-  // and all their crops batched for classification.
+  // Analyses decoded fields (8-bit BGR; grey and BGRA are converted). names label the results.
+  // Fields are batched for detection and all their crops batched for classification. A field
+  // that is empty or not 8-bit comes back with `error` set.
   std::vector<FieldResult> analyze(const std::vector<cv::Mat>& fields,
                                    const std::vector<std::string>& names);
   FieldResult analyze(const cv::Mat& field, const std::string& name);
 
   // Reads, decodes and analyses files in order, decoding on a second thread while the models run.
-  // on_result is called once per path, in order (unreadable files come back with `error` set).
+  // on_result is called once per path, in order (unreadable files come back with `error` set,
+  // naming the file). The second form also passes the decoded BGR field (empty for errors), so
+  // side outputs (crops, drawings) need not decode the file again.
   void analyze_files(const std::vector<std::string>& paths,
                      const std::function<void(FieldResult&&)>& on_result,
+                     const ImageLimits& limits = {});
+  void analyze_files(const std::vector<std::string>& paths,
+                     const std::function<void(FieldResult&&, const cv::Mat& field)>& on_result,
                      const ImageLimits& limits = {});
 
   // Classifies single-cell crops without detection (the thesis's recognition module).
   std::vector<CellResult> classify_crops(const std::vector<cv::Mat>& crops);
 
-  // Crops a cell for display or export exactly as the classifier saw it.
-  cv::Mat crop(const cv::Mat& field, const Box& box) const;
+  // Crops a cell for display or export exactly as the classifier saw it: square, centred on the
+  // box, crop_rbc_sides * rbc_side pixels wide when rbc_side > 0 (FieldResult::rbc_side), else
+  // the box grown by crop_margin. box: xyxy, pixels of field.
+  cv::Mat crop(const cv::Mat& field, const Box& box, float rbc_side = 0.f) const;
 
   ModelVersions versions() const;
   const std::vector<std::string>& cell_classes() const;  // classifier class names
   const PipelineOptions& options() const { return options_; }
+  const PipelineTimings& timings() const { return timings_; }
+  void reset_timings() { timings_ = {}; }
 
  private:
   struct DetectedCell {
     size_t field;
     CellResult result;
   };
-  std::vector<std::vector<CellResult>> detect_cells(const std::vector<cv::Mat>& fields);
+  // Cells per field, and each field's median red-cell side (0 when too few red cells).
+  std::vector<std::vector<CellResult>> detect_cells(const std::vector<cv::Mat>& fields,
+                                                    std::vector<float>& rbc_sides);
   std::vector<CellResult> detect_tiled(const cv::Mat& field);
   void classify_into(const std::vector<cv::Mat>& crops, std::vector<CellResult*>& cells);
 
@@ -69,6 +92,8 @@ class Pipeline {
   std::shared_ptr<ClassifierPredictor> classifier_;
   PipelineOptions options_;
   std::vector<int> cell_class_ids_;  // detector class ids that are nucleated cells
+  int scale_class_id_ = -1;          // detector class id of the red-cell ruler, -1: none
+  PipelineTimings timings_;
 };
 
 }  // namespace ms

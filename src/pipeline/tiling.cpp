@@ -35,6 +35,24 @@ std::vector<cv::Rect> make_tiles(int width, int height, int tile_size, int overl
   return tiles;
 }
 
+std::vector<TiledBox> suppress_duplicates(const std::vector<TiledBox>& sorted, float iou_thr, float ios_thr) {
+  std::vector<TiledBox> kept;
+  for (const auto& c : sorted) {
+    bool duplicate = false;
+    for (const auto& k : kept) {
+      if (k.class_id != c.class_id) continue;
+      const float inter = intersection_area(k.box, c.box);
+      const float smaller = std::min(k.box.area(), c.box.area());
+      if (iou(k.box, c.box) > iou_thr || (smaller > 0 && inter / smaller > ios_thr)) {
+        duplicate = true;
+        break;
+      }
+    }
+    if (!duplicate) kept.push_back(c);
+  }
+  return kept;
+}
+
 std::vector<TiledBox> merge_tiled(const std::vector<std::vector<TiledBox>>& per_tile,
                                   const std::vector<cv::Rect>& tiles, int width, int height,
                                   float edge_px, float iou_thr, float ios_thr) {
@@ -51,20 +69,9 @@ std::vector<TiledBox> merge_tiled(const std::vector<std::vector<TiledBox>>& per_
     if (a.cut != b.cut) return !a.cut;
     return a.box.score > b.box.score;
   });
-  std::vector<TiledBox> kept;
-  for (const auto& c : all) {
-    bool duplicate = false;
-    for (const auto& k : kept) {
-      if (k.class_id != c.box.class_id) continue;
-      const float inter = intersection_area(k.box, c.box.box);
-      const float smaller = std::min(k.box.area(), c.box.box.area());
-      if (iou(k.box, c.box.box) > iou_thr || (smaller > 0 && inter / smaller > ios_thr)) {
-        duplicate = true;
-        break;
-      }
-    }
-    if (!duplicate) kept.push_back(c.box);
-  }
+  std::vector<TiledBox> sorted;
+  for (const auto& c : all) sorted.push_back(c.box);
+  std::vector<TiledBox> kept = suppress_duplicates(sorted, iou_thr, ios_thr);
   std::sort(kept.begin(), kept.end(),
             [](const TiledBox& a, const TiledBox& b) { return a.score > b.score; });
   return kept;

@@ -21,6 +21,11 @@ struct TiledBox {
   int source = -1;  // caller's index (e.g. the detection within its tile)
 };
 
+// Greedy duplicate suppression over boxes sorted best first: a box is dropped when it overlaps a
+// kept box of the same class_id with IoU > iou or intersection over the smaller box > ios. The
+// second test catches a partial box inside a whole one, whose IoU can be small.
+std::vector<TiledBox> suppress_duplicates(const std::vector<TiledBox>& sorted, float iou, float ios);
+
 // Merges detections from overlapping tiles. A box touching an inner tile edge (one shared with a
 // neighbour, within `edge_px`) is cut by that edge: the neighbour sees the cell whole, so the cut
 // box is dropped when a box of the same class overlaps it; remaining duplicates (IoU > iou or
