@@ -157,8 +157,11 @@ Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings
   SampleReport out;
   if (sign_off) {
     out.sample = sample;
-    MS_ASSIGN_OR_RETURN(out.report, report_from_json(sign_off->snapshot, "signed report of sample " +
-                                                                              sample.accession));
+    auto snapshot = report_from_json(sign_off->snapshot, "signed report of sample " + sample.accession);
+    // The server wrote the snapshot itself: one that no longer reads back is damaged storage,
+    // not bad input from the caller.
+    if (!snapshot) return fail(ErrorCode::kInternal, snapshot.error().message);
+    out.report = std::move(*snapshot);
     for (const auto& row : out.report.differential.rows) out.cells += row.count;
     out.sign_off = std::move(sign_off);
   } else {
