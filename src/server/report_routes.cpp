@@ -6,6 +6,7 @@
 // set one, the model's suggestion otherwise). Signing stores the whole report as it was signed;
 // from then on every view and export renders that snapshot, so a signed report never changes.
 // Later remarks are addenda, shown after the signature.
+#include <cctype>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
@@ -103,10 +104,24 @@ std::string file_stem(const std::string& accession) {
   return out.empty() ? "sample" : out.substr(0, 80);
 }
 
+// RFC 5987 percent-encoding of UTF-8 text for a filename* parameter.
+std::string rfc5987(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    const bool plain = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+    out += plain ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+// `filename` is the ASCII-safe name; when the accession lost characters on the way (a Chinese
+// accession, a slash), filename* (RFC 6266) carries the original for browsers that read it.
 Reply download(std::string body, const std::string& type, const std::string& disposition,
-               const std::string& filename) {
+               const std::string& filename, const std::string& original) {
   Reply r = Reply::bytes(std::move(body), type);
-  r.headers.emplace("Content-Disposition", disposition + "; filename=\"" + filename + "\"");
+  std::string value = disposition + "; filename=\"" + filename + "\"";
+  if (original != filename) value += "; filename*=UTF-8''" + rfc5987(original);
+  r.headers.emplace("Content-Disposition", value);
   r.headers.emplace("Cache-Control", "no-store");  // patient data
   return r;
 }
@@ -523,7 +538,8 @@ void register_report_routes(Api& api) {
             MS_ASSIGN_OR_RETURN(auto lang, language_param(req));
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             return download(report_html(sr, *settings, lang), "text/html; charset=utf-8", "inline",
-                            file_stem(sr.sample.accession) + "-report.html");
+                            file_stem(sr.sample.accession) + "-report.html",
+                            sr.sample.accession + "-report.html");
           });
 
   api.get(R"(/api/samples/(\d+)/report\.csv)", Access::kAnyUser,
@@ -534,7 +550,8 @@ void register_report_routes(Api& api) {
               return fail(ErrorCode::kInvalidArgument, "query parameter 'bom'", "0|1", "\"" + bom + "\"");
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             return download(report_csv(sr, bom == "1"), "text/csv; charset=utf-8", "attachment",
-                            file_stem(sr.sample.accession) + "-differential.csv");
+                            file_stem(sr.sample.accession) + "-differential.csv",
+                            sr.sample.accession + "-differential.csv");
           });
 
   api.get(R"(/api/samples/(\d+)/report\.hl7)", Access::kAnyUser,
@@ -544,7 +561,8 @@ void register_report_routes(Api& api) {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             MS_ASSIGN_OR_RETURN(auto message, report_hl7(sr, *settings));
             return download(std::move(message), "x-application/hl7-v2+er7; charset=utf-8",
-                            "attachment", file_stem(sr.sample.accession) + "-oru.hl7");
+                            "attachment", file_stem(sr.sample.accession) + "-oru.hl7",
+                            sr.sample.accession + "-oru.hl7");
           });
 
   api.get(R"(/api/samples/(\d+)/report\.fhir\.json)", Access::kAnyUser,
@@ -554,7 +572,8 @@ void register_report_routes(Api& api) {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             MS_ASSIGN_OR_RETURN(auto bundle, report_fhir(sr));
             return download(bundle.dump(1), "application/fhir+json; charset=utf-8", "attachment",
-                            file_stem(sr.sample.accession) + "-fhir.json");
+                            file_stem(sr.sample.accession) + "-fhir.json",
+                            sr.sample.accession + "-fhir.json");
           });
 }
 

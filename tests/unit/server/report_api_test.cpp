@@ -353,7 +353,9 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   html = get(tech, base + "/report.html");
   ASSERT_EQ(html->status, 200);
   EXPECT_EQ(html->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  EXPECT_EQ(html->get_header_value("Content-Disposition"), "inline; filename=\"BM_X_7-report.html\"");
+  // The wire carries filename*=UTF-8''BM%2FX%207-...; cpp-httplib's client percent-decodes
+  // header values as it parses them, so the test sees the original accession.
+  EXPECT_EQ(html->get_header_value("Content-Disposition"), "inline; filename=\"BM_X_7-report.html\"; filename*=UTF-8''BM/X 7-report.html");
   const std::string& page = html->body;
   EXPECT_EQ(page.find("PRELIMINARY"), std::string::npos);
   EXPECT_NE(page.find("@page"), std::string::npos) << "print styles";
@@ -379,7 +381,7 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   auto csv = get(tech, base + "/report.csv");
   ASSERT_EQ(csv->status, 200);
   EXPECT_EQ(csv->get_header_value("Content-Type"), "text/csv; charset=utf-8");
-  EXPECT_EQ(csv->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-differential.csv\"");
+  EXPECT_EQ(csv->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-differential.csv\"; filename*=UTF-8''BM/X 7-differential.csv");
   const auto rows = parse_csv(csv->body);
   ASSERT_GT(rows.size(), 10u);
   EXPECT_EQ(rows[0][0], "section");
@@ -406,7 +408,7 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   auto fhir = get(tech, base + "/report.fhir.json");
   ASSERT_EQ(fhir->status, 200) << fhir->body;
   EXPECT_EQ(fhir->get_header_value("Content-Type"), "application/fhir+json; charset=utf-8");
-  EXPECT_EQ(fhir->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-fhir.json\"");
+  EXPECT_EQ(fhir->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-fhir.json\"; filename*=UTF-8''BM/X 7-fhir.json");
   const Json bundle = body_json(fhir);
   ASSERT_TRUE(bundle.is_object());
   EXPECT_EQ(bundle["resourceType"], "Bundle");
@@ -436,7 +438,7 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   auto hl7 = get(tech, base + "/report.hl7");
   ASSERT_EQ(hl7->status, 200) << hl7->body;
   EXPECT_EQ(hl7->get_header_value("Content-Type"), "x-application/hl7-v2+er7; charset=utf-8");
-  EXPECT_EQ(hl7->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-oru.hl7\"");
+  EXPECT_EQ(hl7->get_header_value("Content-Disposition"), "attachment; filename=\"BM_X_7-oru.hl7\"; filename*=UTF-8''BM/X 7-oru.hl7");
   std::vector<std::string> segments;
   std::stringstream lines(hl7->body);
   for (std::string seg; std::getline(lines, seg, '\r');) segments.push_back(seg);
