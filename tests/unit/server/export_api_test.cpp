@@ -1,0 +1,132 @@
+// Crop ZIPs and training-data exports over real HTTP; archives are opened with libzip and their
+// entries checked (names, counts, decodable crops, COCO / labelme JSON).
+#include <zip.h>
+
+#include <map>
+
+#include "review_fixture.h"
+
+namespace ms::testing {
+namespace {
+
+// name -> bytes of every entry; empty map when the bytes are not a ZIP.
+std::map<std::string, std::string> unzip(const std::string& bytes) {
+  std::map<std::string, std::string> out;
+  zip_error_t err;
+  zip_error_init(&err);
+  zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
+  if (!src) return out;
+  zip_t* z = zip_open_from_source(src, ZIP_RDONLY, &err);
+  if (!z) {
+    zip_source_free(src);
+    return out;
+  }
+  for (zip_int64_t i = 0; i < zip_get_num_entries(z, 0); ++i) {
+    zip_stat_t st;
+    zip_stat_index(z, static_cast<zip_uint64_t>(i), 0, &st);
+    std::string data(st.size, '\0');
+    zip_file_t* f = zip_fopen_index(z, static_cast<zip_uint64_t>(i), 0);
+    if (f) {
+      zip_fread(f, data.data(), st.size);
+      zip_fclose(f);
+    }
+    out[st.name] = data;
+  }
+  zip_close(z);
+  return out;
+}
+
+using ExportApiTest = ReviewServerTest;
+
+TEST_P(ExportApiTest, CropZipsHaveAFolderPerClassAndAManifest) {
+  auto doc = user_with_role("doc", "doctor");
+  const auto sample = analysed_sample(doc, "EXP-1", 2);
+  const auto ids = cell_ids(doc, sample);
+  ASSERT_EQ(patch(doc, cell_url(ids[0]), {{"class", "lymphocyte"}})->status, 200);
+  auto r = get(doc, "/api/samples/" + std::to_string(sample) + "/crops.zip");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/zip");
+  EXPECT_NE(r->get_header_value("Content-Disposition").find("EXP-1-crops.zip"), std::string::npos);
+  auto entries = unzip(r->body);
+  ASSERT_EQ(entries.size(), 7u) << "six crops and cells.csv";
+  std::map<std::string, int> per_folder;
+  for (const auto& [name, bytes] : entries) {
+    if (name == "cells.csv") continue;
+    per_folder[name.substr(0, name.find('/'))]++;
+    auto m = decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), name);
+    EXPECT_TRUE(m) << name;
+  }
+  EXPECT_EQ(per_folder["lymphocyte"], 3) << "the reclassified cell goes under its reviewed class";
+  EXPECT_EQ(per_folder["neutrophil"], 1);
+  EXPECT_EQ(per_folder["monocyte"], 2);
+  EXPECT_EQ(entries.count("lymphocyte/EXP-1_cell" + std::to_string(ids[0]) + ".jpg"), 1u);
+  const std::string& csv = entries["cells.csv"];
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7);
+  EXPECT_NE(csv.find(",lymphocyte,neutrophil,"), std::string::npos) << csv;
+
+  const auto image = body_json(get(doc, cell_url(ids[0])))["image_id"].get<std::int64_t>();
+  auto one = get(doc, "/api/images/" + std::to_string(image) + "/crops.zip");
+  ASSERT_EQ(one->status, 200);
+  EXPECT_EQ(unzip(one->body).size(), 4u);
+  EXPECT_EQ(unzip(get(doc, "/api/samples/" + std::to_string(sample) + "/crops.zip?reviewed=true")->body).size(), 1u)
+      << "nothing confirmed yet: only cells.csv";
+  EXPECT_EQ(get(doc, "/api/samples/424242/crops.zip")->status, 404);
+  EXPECT_EQ(get(doc, "/api/images/424242/crops.zip")->status, 404);
+  EXPECT_EQ(get(doc, "/api/samples/" + std::to_string(sample) + "/crops.zip?reviewed=maybe")->status, 400);
+  EXPECT_EQ(client_->Get(("/api/samples/" + std::to_string(sample) + "/crops.zip").c_str())->status, 401);
+}
+
+TEST_P(ExportApiTest, TrainingExportTakesConfirmedCellsInEachFormat) {
+  auto doc = user_with_role("doc", "doctor");
+  const auto a = analysed_sample(doc, "EXP-2", 1, 3);
+  const auto b = analysed_sample(doc, "EXP-3", 1, 4);
+  const std::string both = "/api/exports/training?samples=" + std::to_string(a) + "," + std::to_string(b);
+  auto none = get(doc, both);
+  EXPECT_EQ(none->status, 409) << "no confirmed cells yet";
+  const auto ia = cell_ids(doc, a), ib = cell_ids(doc, b);
+  ASSERT_EQ(post(doc, "/api/cells/review", {{"changes", {{{"id", ia[0]}, {"class", "monocyte"}, {"confirmed", true}},
+                                                          {{"id", ia[1]}, {"confirmed", true}},
+                                                          {{"id", ib[2]}, {"confirmed", true}}}}})->status,
+            200);
+
+  auto folder = unzip(get(doc, both + "&format=folder")->body);
+  EXPECT_EQ(folder.size(), 4u) << "three confirmed crops and cells.csv";
+  EXPECT_EQ(folder.count("monocyte/EXP-2_cell" + std::to_string(ia[0]) + ".jpg"), 1u);
+  EXPECT_EQ(folder.count("monocyte/EXP-3_cell" + std::to_string(ib[2]) + ".jpg"), 1u);
+
+  auto coco = unzip(get(doc, both + "&format=coco")->body);
+  ASSERT_EQ(coco.count("annotations.json"), 1u);
+  Json j = Json::parse(coco["annotations.json"], nullptr, false);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["images"].size(), 2u);
+  ASSERT_EQ(j["annotations"].size(), 3u);
+  EXPECT_EQ(j["categories"].size(), 2u) << "lymphocyte and monocyte";
+  const std::string file = j["images"][0]["file_name"].get<std::string>();
+  EXPECT_EQ(coco.count(file), 1u) << file << " is in the archive";
+  // The reclassified cell is annotated as monocyte with its box as x, y, w, h: [4, 4, 8, 8].
+  EXPECT_EQ(j["annotations"][0]["bbox"], Json({4, 4, 8, 8}));
+
+  auto labelme = unzip(get(doc, both + "&format=labelme")->body);
+  EXPECT_EQ(labelme.count("classes.txt"), 1u);
+  int jsons = 0, shapes = 0;
+  for (const auto& [name, bytes] : labelme)
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".json") {
+      ++jsons;
+      shapes += static_cast<int>(Json::parse(bytes)["shapes"].size());
+    }
+  EXPECT_EQ(jsons, 2);
+  EXPECT_EQ(shapes, 3);
+
+  EXPECT_EQ(get(doc, both + "&format=voc")->status, 400);
+  EXPECT_EQ(get(doc, "/api/exports/training?samples=abc")->status, 400);
+  EXPECT_EQ(get(doc, "/api/exports/training")->status, 400);
+  EXPECT_EQ(get(doc, "/api/exports/training?samples=424242")->status, 404);
+  EXPECT_EQ(get(user_with_role("viewer1", "viewer"), both)->status, 403);
+  auto logs = body_json(get(doc, "/api/logs?action=export.training"));
+  EXPECT_EQ(logs["total"], 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExportApiTest, ::testing::ValuesIn(test_backends()), backend_name);
+
+}  // namespace
+}  // namespace ms::testing

@@ -1,0 +1,103 @@
+// Recognition over real HTTP: single-cell crops in, classes out, nothing stored. The recogniser
+// here is a test double that names a crop by its dominant colour, so each answer is checkable.
+#include "review_fixture.h"
+#include "server/cell_recognizer.h"
+
+namespace ms::testing {
+namespace {
+
+class ColourRecognizer : public TestDoubleRunner, public server::CellRecognizer {
+ public:
+  Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops) override {
+    std::vector<store::AnalysedCell> out;
+    for (const auto& m : crops) {
+      const cv::Scalar mean = cv::mean(m);  // B, G, R
+      store::AnalysedCell c;
+      c.box = Box{0.f, 0.f, float(m.cols), float(m.rows)};
+      c.det_score = 1.f;
+      c.cell_class = mean[2] > mean[0] ? "eosinophil" : "lymphocyte";
+      c.probability = 0.9f;
+      c.top_k = {{c.cell_class, 0.9f}, {c.cell_class == "eosinophil" ? "lymphocyte" : "eosinophil", 0.1f}};
+      c.entropy = 0.33f;
+      out.push_back(c);
+    }
+    return out;
+  }
+  std::vector<std::string> classes() const override { return {"eosinophil", "lymphocyte"}; }
+};
+
+std::string solid_png(const cv::Scalar& bgr, int side = 40) {
+  cv::Mat m(side, side, CV_8UC3, bgr);
+  auto png = encode_image(m, ".png");
+  return std::string(png->begin(), png->end());
+}
+
+class RecognitionApiTest : public LabServerTest {
+ protected:
+  RecognitionApiTest() { start_in_setup_ = false; }
+  void SetUp() override {
+    LabServerTest::SetUp();
+    runner_ = std::make_shared<ColourRecognizer>();
+    start_server();
+  }
+  httplib::Result recognise(const SessionCookies& s, const std::vector<std::pair<std::string, std::string>>& files) {
+    httplib::MultipartFormDataItems items;
+    for (const auto& [name, bytes] : files) items.push_back({"files", bytes, name, "application/octet-stream"});
+    return client_->Post("/api/recognition", s.headers(), items);
+  }
+};
+
+TEST_P(RecognitionApiTest, ClassifiesCropsAndStoresNothing) {
+  auto viewer = user_with_role("viewer1", "viewer");
+  auto r = recognise(viewer, {{"red.png", solid_png({20, 20, 220})}, {"blue.png", solid_png({220, 20, 20}, 31)}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto items = body_json(r)["items"];
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0]["filename"], "red.png");
+  EXPECT_EQ(items[0]["class"], "eosinophil");
+  EXPECT_EQ(items[1]["class"], "lymphocyte");
+  EXPECT_EQ(items[1]["width"], 31);
+  EXPECT_EQ(items[0]["top_k"].size(), 2u);
+  EXPECT_NEAR(items[0]["probability"].get<double>(), 0.9, 1e-6);
+  EXPECT_EQ(body_json(r)["classes"].size(), 2u);
+  EXPECT_EQ(body_json(get(admin(), "/api/samples"))["items"].size(), 0u);
+  auto logs = body_json(get(admin(), "/api/logs?action=recognition.classify"));
+  EXPECT_EQ(logs["total"], 1);
+}
+
+TEST_P(RecognitionApiTest, RefusesBadInputWholesale) {
+  auto t = user_with_role("tech", "technician");
+  auto garbage = recognise(t, {{"ok.png", solid_png({1, 2, 3})}, {"notes.txt", "hello, not an image"}});
+  EXPECT_EQ(garbage->status, 415) << garbage->body;
+  auto files = body_json(garbage)["error"]["details"]["files"];
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0]["filename"], "notes.txt");
+  EXPECT_EQ(recognise(t, {{"empty.png", ""}})->status, 400);
+  std::string half = solid_png({1, 2, 3});
+  half.resize(half.size() / 2);
+  EXPECT_EQ(recognise(t, {{"half.png", half}})->status, 422);
+  EXPECT_EQ(recognise(t, {{"big.png", std::string(options_.max_image_bytes + 1, '\x89')}})->status, 413);
+  EXPECT_EQ(client_->Post("/api/recognition", t.headers(), solid_png({1, 2, 3}), "image/png")->status, 415);
+  httplib::MultipartFormDataItems no_files = {{"note", "text", "", ""}};
+  EXPECT_EQ(client_->Post("/api/recognition", t.headers(), no_files)->status, 400);
+  EXPECT_EQ(client_->Post("/api/recognition", t.headers(false), no_files)->status, 403) << "no CSRF header";
+  EXPECT_EQ(client_->Post("/api/recognition", no_files)->status, 401);
+}
+
+using RecognitionWithoutPipelineTest = ReviewServerTest;
+
+TEST_P(RecognitionWithoutPipelineTest, SaysThereIsNoClassifier) {
+  // The plain test double analyses fields but cannot classify crops.
+  auto t = user_with_role("tech", "technician");
+  httplib::MultipartFormDataItems items = {{"files", solid_png({1, 2, 3}), "a.png", "image/png"}};
+  auto r = client_->Post("/api/recognition", t.headers(), items);
+  EXPECT_EQ(r->status, 409);
+  EXPECT_NE(r->body.find("pipeline"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecognitionApiTest, ::testing::ValuesIn(test_backends()), backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, RecognitionWithoutPipelineTest, ::testing::ValuesIn(test_backends()),
+                         backend_name);
+
+}  // namespace
+}  // namespace ms::testing

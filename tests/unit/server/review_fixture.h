@@ -1,0 +1,39 @@
+#pragma once
+// Helpers for the review, export and recognition suites: samples analysed by the test double
+// (three cells per field: neutrophil, lymphocyte, monocyte; the monocyte flagged) and cell lists.
+#include <string>
+#include <vector>
+
+#include "server/lab_server_fixture.h"
+
+namespace ms::testing {
+
+class ReviewServerTest : public LabServerTest {
+ protected:
+  // A bone-marrow sample with `fields` distinct uploaded fields, all analysed.
+  std::int64_t analysed_sample(const SessionCookies& s, const std::string& accession, int fields,
+                               int seed = 1) {
+    const auto sample = make_sample(s, accession);
+    std::vector<std::pair<std::string, std::string>> files;
+    for (int k = 0; k < fields; ++k)
+      files.emplace_back("field" + std::to_string(k) + ".png", disc_png(seed * 100 + k));
+    auto r = upload(s, sample, files);
+    EXPECT_EQ(r ? r->status : 0, 201) << (r ? r->body : "");
+    auto p = wait_for_jobs(s, sample);
+    EXPECT_EQ(p.value("cells", 0), 3 * fields);
+    return sample;
+  }
+  Json cells(const SessionCookies& s, std::int64_t sample, const std::string& query = "") {
+    return body_json(get(s, "/api/samples/" + std::to_string(sample) + "/cells" + query));
+  }
+  std::vector<std::int64_t> cell_ids(const SessionCookies& s, std::int64_t sample,
+                                     const std::string& query = "") {
+    std::vector<std::int64_t> ids;
+    const Json list = cells(s, sample, query);  // a range-for over a temporary's member would dangle
+    for (const auto& c : list["items"]) ids.push_back(c["id"].get<std::int64_t>());
+    return ids;
+  }
+  static std::string cell_url(std::int64_t id) { return "/api/cells/" + std::to_string(id); }
+};
+
+}  // namespace ms::testing
