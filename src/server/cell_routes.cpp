@@ -5,6 +5,7 @@
 // Roles (issue 6: doctors review, confirm and sign; technicians run analyses): staff (admin,
 // doctor, technician) may reclassify; only doctors and admins may confirm or unconfirm; viewers
 // read. Signed samples are locked (409); later corrections are report addenda.
+#include <cstdlib>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -103,11 +104,14 @@ Json views_json(const std::vector<store::CellView>& views) {
 }
 
 // Classes a reviewer may choose besides those the models suggested in the sample: every class of
-// the shipped taxonomies and of the classifier in use.
+// the shipped taxonomies, of MARROWSCOPE_TAXONOMY when set, and of the classifier in use.
 std::shared_ptr<const std::set<std::string>> known_classes(const ServerContext& ctx) {
   auto known = std::make_shared<std::set<std::string>>();
-  for (const char* name : {"taxonomy/pbc11.json", "taxonomy/marrow.json"}) {
-    auto t = load_taxonomy(config_path(name));
+  std::vector<std::string> files = {config_path("taxonomy/pbc11.json"), config_path("taxonomy/marrow.json")};
+  // The lab's own taxonomy, the one the report routes use when it is set.
+  if (const char* lab = std::getenv("MARROWSCOPE_TAXONOMY"); lab && *lab) files.emplace_back(lab);
+  for (const auto& name : files) {
+    auto t = load_taxonomy(name);
     if (!t) {
       spdlog::warn("review classes: {} (reviewers may still choose the suggested classes)",
                    t.error().message);
