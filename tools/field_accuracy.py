@@ -12,13 +12,12 @@ counts as right when the pipeline
 
 The classifier was trained on ../shared/data/pbc with a held-out split, so fields whose source
 image was in its training list would flatter it. The headline subset is the fields whose source
-is NOT in that list (--train-list, the run's train.txt: "class<TAB>path" per line); the tool also
+is NOT in that list (--train-list, default models/classifier/split/train.txt); the tool also
 reports the fields whose source is not in ../shared/data/pbc at all (unseen by any classifier
 trained there) and the txl-pbc val split (unseen by the detector, trained on txl-pbc train).
 
 Runs the real CLI once over every PBC-derived field, then scores its JSON:
-  /usr/bin/python3 tools/field_accuracy.py --binary build/marrowscope \\
-      --train-list /work/runs/cls-cnn-r18w05/train.txt --json /tmp/field_accuracy.json
+  /usr/bin/python3 tools/field_accuracy.py --binary build/marrowscope --json /tmp/field_accuracy.json
 """
 import argparse
 import csv
@@ -112,8 +111,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default="build/marrowscope")
     ap.add_argument("--data", default="../shared/data", help="folder holding txl-pbc/ and pbc/")
-    ap.add_argument("--train-list", default="/work/runs/cls-cnn-r18w05/train.txt",
-                    help="the classifier run's train.txt (class<TAB>path per line)")
+    ap.add_argument("--train-list", default="models/classifier/split/train.txt",
+                    help="the classifier's training list (class<TAB>path per line; the shipped model "
+                         "carries it in split/, the run folder has it as train.txt)")
     ap.add_argument("--analyze-json", help="score this analyze JSON instead of running the CLI")
     ap.add_argument("--json", help="write the scores here")
     ap.add_argument("analyze_args", nargs="*", help="extra arguments for `marrowscope analyze` (after --)")

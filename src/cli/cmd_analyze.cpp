@@ -147,11 +147,12 @@ int run_analyze(const AnalyzeArgs& a) {
   init_torch_runtime();
   const auto t0 = std::chrono::steady_clock::now();
   Json overrides = Json::object();
-  for (const auto& s : a.sets) value_or_throw(apply_override(overrides, s));
-  for (auto it = overrides.begin(); it != overrides.end(); ++it)
-    if (it.key() != "pipeline")
+  for (const auto& s : a.sets) {
+    if (s.rfind("pipeline.", 0) != 0)
       throw MarrowError(ErrorCode::kInvalidArgument,
-                        "--set " + it.key() + ": expected a key under pipeline. (e.g. pipeline.classify_batch=64)");
+                        "--set " + s + ": expected a key under pipeline. (e.g. pipeline.classify_batch=64)");
+    value_or_throw(apply_override(overrides, s));
+  }
   PipelineOptions options = config_from_json<PipelineOptions>(
       overrides.contains("pipeline") ? overrides["pipeline"] : Json::object(), "--set pipeline");
   const auto inputs = expand_inputs(a.inputs);
@@ -175,6 +176,11 @@ int run_analyze(const AnalyzeArgs& a) {
   Json images = Json::array();
   std::map<std::string, int> counts;
   size_t analysed = 0, failed = 0, cells = 0, flagged = 0;
+  // Output files may go to folders that do not exist yet.
+  for (const auto& out : {a.json_out, a.csv_out}) {
+    std::error_code ec;
+    if (!out.empty() && fs::path(out).has_parent_path()) fs::create_directories(fs::path(out).parent_path(), ec);
+  }
   std::ofstream csv;
   if (!a.csv_out.empty()) {
     csv.open(a.csv_out, std::ios::binary | std::ios::trunc);
