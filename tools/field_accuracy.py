@@ -138,8 +138,9 @@ def main():
         out_json = a.analyze_json
     else:
         out_json = tempfile.mktemp(suffix=".json", prefix="field_accuracy_")
-        cmd = [a.binary, "analyze", "--quiet", "--json", out_json] + a.analyze_args + paths
-        print("running:", " ".join(cmd[:6 + len(a.analyze_args)]), f"... ({len(paths)} fields)", file=sys.stderr)
+        # Options last: CLI11 lets a repeated option such as --set take the words after it.
+        cmd = [a.binary, "analyze", "--quiet", "--json", out_json] + paths + a.analyze_args
+        print("running:", " ".join(cmd[:5]), f"<{len(paths)} fields>", " ".join(a.analyze_args), file=sys.stderr)
         subprocess.run(cmd, check=True, stdout=sys.stderr)
     with open(out_json) as f:
         result = json.load(f)
