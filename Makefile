@@ -19,11 +19,7 @@ build: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build web
-	@if ./$(BUILD_DIR)/marrowscope serve --help >/dev/null 2>&1; then \
-	  ./$(BUILD_DIR)/marrowscope serve --data-dir $(DATA_DIR) --port $(PORT); \
-	else \
-	  ./$(BUILD_DIR)/marrowscope --help; \
-	fi
+	./$(BUILD_DIR)/marrowscope serve --data-dir $(DATA_DIR) --port $(PORT)
 
 test: build web
 	bash scripts/run-tests.sh $(BUILD_DIR)
