@@ -225,6 +225,15 @@ Result<Json> json_body(const httplib::Request& req) {
   return j;
 }
 
+Result<std::vector<const httplib::MultipartFormData*>> file_parts(const httplib::Request& req,
+                                                                  const std::string& what) {
+  std::vector<const httplib::MultipartFormData*> parts;
+  for (const auto& [field, part] : req.files)
+    if (!part.filename.empty()) parts.push_back(&part);
+  if (parts.empty()) return fail(ErrorCode::kInvalidArgument, what, "one or more files", "no file parts");
+  return parts;
+}
+
 Result<std::int64_t> path_id(const httplib::Request& req, int k) {
   if (static_cast<int>(req.matches.size()) <= k)
     throw MarrowError(ErrorCode::kInternal, "route has no id group " + std::to_string(k));

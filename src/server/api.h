@@ -112,6 +112,10 @@ Result<T> body_as(const httplib::Request& req) {
   if (!j) return tl::unexpected(j.error());
   return parse_config<T>(*j, "request body");
 }
+// The multipart parts that carry a file (a filename), in request order; none is kInvalidArgument
+// naming `what` ("upload", "recognition upload").
+Result<std::vector<const httplib::MultipartFormData*>> file_parts(const httplib::Request& req,
+                                                                  const std::string& what);
 // The k-th numeric id in the path; an id too large to exist is kNotFound.
 Result<std::int64_t> path_id(const httplib::Request& req, int k = 1);
 std::string query_text(const httplib::Request& req, const std::string& name,

@@ -37,11 +37,7 @@ void register_image_routes(Api& api) {
                return store::get_sample(tx, sample_id);
              }));
              MS_RETURN_IF_ERROR(store::require_unsigned(sample));
-             std::vector<const httplib::MultipartFormData*> parts;
-             for (const auto& [field, part] : req.files)
-               if (!part.filename.empty()) parts.push_back(&part);
-             if (parts.empty())
-               return fail(ErrorCode::kInvalidArgument, "upload", "one or more files", "no file parts");
+             MS_ASSIGN_OR_RETURN(auto parts, file_parts(req, "upload"));
              ImageLimits limits;
              limits.max_bytes = ctx.options.max_image_bytes;
              struct Ready {

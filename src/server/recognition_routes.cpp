@@ -50,11 +50,7 @@ void register_recognition_routes(Api& api) {
              if (!req.is_multipart_form_data())
                return fail(ErrorCode::kUnsupportedFormat, "recognition upload", "Content-Type multipart/form-data",
                            "\"" + req.get_header_value("Content-Type") + "\"");
-             std::vector<const httplib::MultipartFormData*> parts;
-             for (const auto& [field, part] : req.files)
-               if (!part.filename.empty()) parts.push_back(&part);
-             if (parts.empty())
-               return fail(ErrorCode::kInvalidArgument, "recognition upload", "one or more files", "no file parts");
+             MS_ASSIGN_OR_RETURN(auto parts, file_parts(req, "recognition upload"));
              if (parts.size() > kMaxCrops)
                return fail(ErrorCode::kInvalidArgument, "recognition upload",
                            "at most " + std::to_string(kMaxCrops) + " files", std::to_string(parts.size()));
