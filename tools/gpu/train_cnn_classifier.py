@@ -136,7 +136,9 @@ def centre(x, out):
     return x[..., o:o + out, o:o + out]
 
 
-def evaluate(model, x_u8, y, out, mean, std, bs=1024):
+def evaluate(model, x_u8, y, out, mean, std, bs=1024, num_classes=None):
+    """Centre-crop evaluation -> (accuracy, macro-F1, confusion (rows = truth), per-class F1).
+    num_classes: size of the confusion matrix (default: largest label + 1)."""
     model.eval()
     preds = []
     with torch.no_grad(), torch.autocast(x_u8.device.type, dtype=torch.bfloat16,
@@ -146,7 +148,7 @@ def evaluate(model, x_u8, y, out, mean, std, bs=1024):
             xb = ((xb - mean) / std).contiguous(memory_format=torch.channels_last)
             preds.append(model(xb).float().argmax(1))
     p = torch.cat(preds)
-    n = int(y.max().item()) + 1
+    n = num_classes or int(y.max().item()) + 1
     conf = torch.zeros(n, n, dtype=torch.long, device=y.device)
     conf.index_put_((y, p), torch.ones_like(y), accumulate=True)
     acc = (p == y).float().mean().item()
