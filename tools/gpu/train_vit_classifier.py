@@ -141,6 +141,17 @@ def hue_shift(y, degrees):
     return torch.stack(out, 1)
 
 
+def affine_inverse(m):
+    """Inverse of a batch of 2-D affine maps [B,3,3] in closed form (no solver, no device sync)."""
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    det = a * d - b * c
+    inv = torch.zeros_like(m)
+    inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 0], inv[:, 1, 1] = d / det, -b / det, -c / det, a / det
+    inv[:, :2, 2] = -(inv[:, :2, :2] @ m[:, :2, 2:]).squeeze(-1)
+    inv[:, 2, 2] = 1
+    return inv
+
+
 def augment(x, aug, out, g):
     """x: [B,3,S,S] float RGB in [0,1] (the cached cells) -> [B,3,out,out], ms::random_augment
     followed by the trainer's random crop, all per-sample draws made on the device."""
@@ -181,7 +192,7 @@ def augment(x, aug, out, g):
     # theta maps output normalised coords (over `out`) to source normalised coords (over `s`).
     to_norm_src = mat(2.0 / s * one, zero, zero, 2.0 / s * one, -one, -one)
     from_norm_out = mat(out / 2.0 * one, zero, zero, out / 2.0 * one, out / 2.0 * one, out / 2.0 * one)
-    theta = (to_norm_src @ torch.linalg.inv(m) @ from_norm_out)[:, :2]
+    theta = (to_norm_src @ affine_inverse(m) @ from_norm_out)[:, :2]
     grid = F.affine_grid(theta, (b, 4, out, out), align_corners=False)
     fill = torch.cat([x[..., 0, :], x[..., -1, :], x[..., 1:-1, 0], x[..., 1:-1, -1]], -1).mean(-1)  # [B,3]
     xm = torch.cat([x, torch.ones_like(x[:, :1])], 1)
@@ -269,7 +280,7 @@ def main():
     ytr, yva = torch.from_numpy(ytr).to(dev), torch.from_numpy(yva).to(dev)
     f = xtr.float() / 255
     mean = f.mean((0, 2, 3)).view(1, 3, 1, 1)
-    std = f.std((0, 2, 3), unbiased=False).view(1, 3, 1, 1)  # cv::meanStdDev is the population std
+    std = ((f - mean) ** 2).mean((0, 2, 3)).sqrt().view(1, 3, 1, 1)  # population std, as cv::meanStdDev
     del f
     nc = len(classes)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Parity check of the PyTorch classifier mirror (tools/gpu/vit_model.py) against the C++ model.
+"""Parity check of the PyTorch classifier mirrors (tools/gpu/vit_model.py; the ResNet of
+train_cnn_classifier.py for CNN configs) against the C++ model.
 
 Builds a randomly initialised network from a C++ config in Python (weights scaled up so that the
 attention is peaked, part selection picks clear winners and the softmax is far from uniform, which
@@ -49,10 +50,13 @@ def main():
     side = a.side or int(np.floor(inp / cfg["data"].get("crop_fraction", 0.875) + 0.5))
     classes = sorted(d for d in os.listdir(a.data_root) if os.path.isdir(os.path.join(a.data_root, d)))
     model = build_model(cfg["model"], len(classes))
-    with torch.no_grad():  # sharpen the random network (see the module docstring)
+    vit = cfg["model"].get("arch", "vit") == "vit"
+    with torch.no_grad():  # sharpen a random ViT (see the module docstring); a random ResNet is sharp enough
         for name, p in model.named_parameters():
-            if p.ndim > 1 and "pos_embed" not in name and "token" not in name:
+            if vit and p.ndim > 1 and "pos_embed" not in name and "token" not in name:
                 p.mul_(3.0 if not name.startswith("head") else 60.0)
+            elif not vit and name.endswith("weight") and p.ndim == 1:
+                p.uniform_(0.5, 1.5)  # BatchNorm scales (zero-initialised on residual branches)
         for name, b in model.named_buffers():
             if name.endswith("running_mean"):
                 b.normal_(0, 0.1)
