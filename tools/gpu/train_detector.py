@@ -397,8 +397,10 @@ def run_eval(net, val, cfg, mean, std, batch, device, use_amp):
     with torch.no_grad():
         for s in range(0, val["images"].shape[0], batch):
             x = normalise(val["images"][s:s + batch].permute(0, 3, 1, 2).float(), mean, std)
-            with autocast(use_amp):
-                cls, box, iou, anchors, per_level, _, (ph, pw) = net(x)
+            if use_amp:
+                x = x.contiguous(memory_format=torch.channels_last)
+            # float32 like the C++ inference (no autocast): the numbers must be the C++ model's
+            cls, box, iou, anchors, per_level, _, (ph, pw) = net(x)
             dets = dm.postprocess(m["postprocess"], net.coder, cls.float(), box.float(),
                                   None if iou is None else iou.float(), anchors, per_level, ph, pw,
                                   val["letterboxes"][s:s + batch])
@@ -480,14 +482,16 @@ def main():
     # validation batch (forward + post-processing) and the metric pass, with a margin.
     eval_reserve = 5.0
     if val is not None:
-        te = time.time()
         nb = min(bs, val["images"].shape[0])
-        with torch.no_grad():
-            x = normalise(val["images"][:nb].permute(0, 3, 1, 2).float(), mean, std)
-            with autocast(use_amp):
+        for _ in range(2):  # the first pass pays for cuDNN's algorithm search; time the second
+            te = time.time()
+            with torch.no_grad():
+                x = normalise(val["images"][:nb].permute(0, 3, 1, 2).float(), mean, std)
+                if use_amp:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 cls, box, iou, anchors, per_level, _, (ph, pw) = net.eval()(x)
-            dm.postprocess(m["postprocess"], net.coder, cls.float(), box.float(),
-                           None if iou is None else iou.float(), anchors, per_level, ph, pw)
+                dm.postprocess(m["postprocess"], net.coder, cls.float(), box.float(),
+                               None if iou is None else iou.float(), anchors, per_level, ph, pw)
         net.train()
         per_img = (time.time() - te) / nb
         eval_reserve = 2.0 * per_img * val["images"].shape[0] + 0.05 * val["images"].shape[0] + 5.0
@@ -506,7 +510,10 @@ def main():
         sums = np.zeros(4)
         nsteps = 0
         lr = o["lr"]
+        t_third = None
         for s in range(0, n_train, bs):
+            if nsteps == 2:
+                t_third = time.time()  # steady-state timing starts at the third step
             if time.time() > deadline:
                 cut_short = True
                 break
@@ -561,13 +568,17 @@ def main():
         if cut_short:
             rec["cut_short"] = True
         if auto and epoch == 1:
+            est = ep_s
+            if t_third is not None and nsteps > 2:  # exclude the warm-up steps (allocator, cuDNN search)
+                est = (time.time() - t_third) * nsteps / (nsteps - 2)
             left = deadline - time.time()
             per_eval = eval_reserve if a.eval_every > 0 else 0.0
-            extra = int(left // (ep_s + (per_eval / a.eval_every if a.eval_every else 0.0)))
+            extra = int(left // (est + (per_eval / a.eval_every if a.eval_every else 0.0)))
             total_epochs = max(1, 1 + extra)
             epochs_chosen = total_epochs
             rec["epochs_chosen"] = total_epochs
-            print("epochs auto: epoch 1 took %.1f s -> %d epochs in total" % (ep_s, total_epochs), flush=True)
+            print("epochs auto: epoch 1 took %.1f s (steady state %.1f s) -> %d epochs in total" %
+                  (ep_s, est, total_epochs), flush=True)
         final = cut_short or epoch >= total_epochs
         if val is not None and not final and a.eval_every > 0 and epoch % a.eval_every == 0 \
                 and time.time() + eval_reserve < deadline:
