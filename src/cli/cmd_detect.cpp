@@ -75,7 +75,10 @@ void register_detect(CLI::App& app) {
         continue;
       }
       std::vector<Detection> dets;
-      for (auto& d : predictor.detect({*img}).at(0))
+      // Keep the batch alive: a range-for over detect(...).at(0) would iterate a reference into a
+      // temporary destroyed before the loop body runs (it crashed `detect` on every image).
+      const auto batch = predictor.detect({*img});
+      for (const auto& d : batch.at(0))
         if (d.score >= args->min_score) dets.push_back(d);
       if (args->json) {
         Json list = Json::array();
