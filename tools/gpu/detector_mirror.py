@@ -519,6 +519,8 @@ def assign_atss(o, anchors, per_level, per_location, gt_boxes, gt_valid):
 
 
 def sinkhorn(cost, supply, demand, eps, iterations):
+    """sinkhorn.cpp in the log domain. cost [...,M,N], supply [...,M], demand [...,N] (a leading batch
+    dimension solves several independent problems at once) -> plan [...,M,N] float64."""
     c = cost.double()
     log_mu = supply.double().clamp_min(1e-300).log()
     log_nu = demand.double().clamp_min(1e-300).log()
@@ -526,9 +528,9 @@ def sinkhorn(cost, supply, demand, eps, iterations):
     g = torch.zeros_like(log_nu)
     neg_c = -c / eps
     for _ in range(iterations):
-        g = eps * (log_nu - torch.logsumexp(neg_c + (f / eps).unsqueeze(1), 0))
-        f = eps * (log_mu - torch.logsumexp(neg_c + (g / eps).unsqueeze(0), 1))
-    return torch.exp(neg_c + (f / eps).unsqueeze(1) + (g / eps).unsqueeze(0))
+        g = eps * (log_nu - torch.logsumexp(neg_c + (f / eps).unsqueeze(-1), -2))
+        f = eps * (log_mu - torch.logsumexp(neg_c + (g / eps).unsqueeze(-2), -1))
+    return torch.exp(neg_c + (f / eps).unsqueeze(-1) + (g / eps).unsqueeze(-2))
 
 
 def ota_cost(o, cls_logits, pred_boxes, gt_boxes, gt_labels, prior_ok):
@@ -544,10 +546,10 @@ def ota_cost(o, cls_logits, pred_boxes, gt_boxes, gt_labels, prior_ok):
     return torch.cat([fg, bg.unsqueeze(0)], 0)
 
 
-def assign_ota_one(o, anchors, per_level, strides, gt, gt_labels, cls_logits, pred_boxes):
-    """One image (the C++ OtaAssigner::assign). gt [G,4] (G >= 1). -> matched [A]."""
-    A = anchors.shape[0]
-    out = torch.full((A,), ASSIGN_BACKGROUND, dtype=torch.long, device=anchors.device)
+def ota_problem(o, anchors, per_level, strides, gt, gt_labels, cls_logits, pred_boxes):
+    """Steps 1-3 of OtaAssigner::assign for one image (gt [G,4], G >= 1): the candidate anchors
+    [n] and the transport problem (cost [G+1,n] with the background last, supply [G+1]), or None
+    without candidates."""
     gt = gt.to(anchors.dtype)
     G = gt.shape[0]
     anchor_stride = torch.cat([torch.full((n,), s, dtype=anchors.dtype, device=anchors.device)
@@ -562,7 +564,7 @@ def assign_ota_one(o, anchors, per_level, strides, gt, gt_labels, cls_logits, pr
     cand_idx = candidate.nonzero().squeeze(1)
     n = cand_idx.shape[0]
     if n == 0:
-        return out
+        return None
     cls = cls_logits.index_select(0, cand_idx)
     pred = pred_boxes.index_select(0, cand_idx).to(anchors.dtype)
     prior_ok = (in_box & in_center).index_select(1, cand_idx)
@@ -575,12 +577,45 @@ def assign_ota_one(o, anchors, per_level, strides, gt, gt_labels, cls_logits, pr
         supply[G] = n - asked
     else:
         supply = supply * (n / asked)
-    cost = ota_cost(o, cls, pred, gt, gt_labels, prior_ok)
-    plan = sinkhorn(cost, supply, torch.ones(n, dtype=torch.float64, device=cost.device),
-                    o["sinkhorn_epsilon"], o["sinkhorn_iterations"])
-    winner = plan.max(0)[1]
-    matched = torch.where(winner == G, torch.full_like(winner, ASSIGN_BACKGROUND), winner)
-    out[cand_idx] = matched.to(out.device)
+    return cand_idx, ota_cost(o, cls, pred, gt, gt_labels, prior_ok), supply
+
+
+def assign_ota(o, anchors, per_level, strides, gt_boxes, gt_labels, counts, cls_logits, pred_boxes):
+    """OtaAssigner::assign for a batch. The per-image transport problems are padded into one
+    [B, Gmax+1, Nmax] Sinkhorn solve: padded rows and columns get supply/demand 0 (1e-300 after the
+    clamp) and a huge cost, so after the first half-step they carry at most 1e-300 of mass and the
+    real entries come out as when each image is solved alone (tests/test_detector_mirror.py checks
+    batched = per image)."""
+    B, A = len(counts), anchors.shape[0]
+    out = torch.full((B, A), ASSIGN_BACKGROUND, dtype=torch.long, device=anchors.device)
+    probs = []
+    for b, g in enumerate(counts):
+        if g == 0:
+            continue
+        p = ota_problem(o, anchors, per_level, strides, gt_boxes[b, :g], gt_labels[b, :g], cls_logits[b].float(),
+                        pred_boxes[b].float())
+        if p is not None:
+            probs.append((b, g) + p)
+    if not probs:
+        return out
+    gmax = max(g for _, g, _, _, _ in probs)
+    nmax = max(c.shape[0] for _, _, c, _, _ in probs)
+    P = len(probs)
+    cost = torch.full((P, gmax + 1, nmax), 1e9, dtype=torch.float64, device=anchors.device)
+    supply = torch.zeros((P, gmax + 1), dtype=torch.float64, device=anchors.device)
+    demand = torch.zeros((P, nmax), dtype=torch.float64, device=anchors.device)
+    for i, (_, g, cand, c, s) in enumerate(probs):
+        n = cand.shape[0]
+        cost[i, :g, :n] = c[:g]
+        cost[i, gmax, :n] = c[g]
+        supply[i, :g] = s[:g]
+        supply[i, gmax] = s[g]
+        demand[i, :n] = 1.0
+    plan = sinkhorn(cost, supply, demand, o["sinkhorn_epsilon"], o["sinkhorn_iterations"])
+    winner = plan.max(1)[1]                                                   # [P, Nmax]
+    for i, (b, g, cand, _, _) in enumerate(probs):
+        w = winner[i, :cand.shape[0]]
+        out[b, cand] = torch.where(w == gmax, torch.full_like(w, ASSIGN_BACKGROUND), w)
     return out
 
 
@@ -594,18 +629,9 @@ def assign(cfg_assigner, anchors, per_level, strides, per_location, gt_boxes, gt
         if kind == "atss":
             return assign_atss(cfg_assigner["atss"], anchors, per_level, per_location, gt_boxes, gt_valid)
         if kind == "ota":
-            B = gt_valid.shape[0]
-            rows = []
-            counts = gt_valid.sum(1).tolist()
-            for b in range(B):
-                g = int(counts[b])
-                if g == 0:
-                    rows.append(torch.full((anchors.shape[0],), ASSIGN_BACKGROUND, dtype=torch.long,
-                                           device=anchors.device))
-                    continue
-                rows.append(assign_ota_one(cfg_assigner["ota"], anchors, per_level, strides, gt_boxes[b, :g],
-                                           gt_labels[b, :g], cls_logits[b].float(), pred_boxes[b].float()))
-            return torch.stack(rows)
+            counts = [int(c) for c in gt_valid.sum(1).tolist()]  # valid boxes come first in each row
+            return assign_ota(cfg_assigner["ota"], anchors, per_level, strides, gt_boxes, gt_labels, counts,
+                              cls_logits, pred_boxes)
     raise ValueError("assigner.kind: expected max_iou, atss or ota, found %s" % kind)
 
 

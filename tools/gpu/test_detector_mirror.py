@@ -186,6 +186,7 @@ def test_assigners():
         boxes[b, :n] = torch.cat([xy, xy + 8 + torch.rand(n, 2) * 40], 1)
         labels[b, :n] = torch.randint(0, 1, (n,))
         valid[b, :n] = True
+    boxes[2, 0] = t([50.3, 50.3, 53.1, 53.1])  # holds no anchor centre: its OTA prior is empty
     cls = torch.randn(4, anchors.shape[0], 1)
     pred = dm.BoxCoder(cfg["model"]["box_coder"]).decode(torch.randn(4, anchors.shape[0], 4) * 0.2, anchors)
     for kind in ("max_iou", "atss", "ota"):
