@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/crypto.h"
+#include "server/field_upload.h"
 #include "server/http_error.h"
 #include "store/operation_log.h"
 #include "store/user_store.h"
@@ -223,6 +224,27 @@ Result<Json> json_body(const httplib::Request& req) {
   if (!j->is_object())
     return fail(ErrorCode::kInvalidArgument, "request body", "a JSON object", json_type_name(*j));
   return j;
+}
+
+Status require_multipart(const httplib::Request& req, const std::string& what) {
+  if (req.is_multipart_form_data()) return {};
+  return fail(ErrorCode::kUnsupportedFormat, what, "Content-Type multipart/form-data",
+              "\"" + req.get_header_value("Content-Type") + "\"");
+}
+
+Reply refuse_files(const std::vector<FileProblem>& problems, std::size_t files,
+                   const std::string& outcome) {
+  MS_CHECK(!problems.empty(), "refuse_files needs a problem");
+  Json listed = Json::array();
+  for (const auto& p : problems)
+    listed.push_back({{"filename", clean_filename(p.filename)},
+                      {"code", std::string(error_code_name(p.error.code))},
+                      {"message", p.error.message}});
+  Error e = problems.front().error;
+  if (files > 1)
+    e.message = std::to_string(problems.size()) + " of " + std::to_string(files) +
+                " files refused, nothing " + outcome + "; first: " + e.message;
+  return Reply::error(e, {{"files", listed}});
 }
 
 Result<std::vector<const httplib::MultipartFormData*>> file_parts(const httplib::Request& req,

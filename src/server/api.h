@@ -112,10 +112,40 @@ Result<T> body_as(const httplib::Request& req) {
   if (!j) return tl::unexpected(j.error());
   return parse_config<T>(*j, "request body");
 }
+// kUnsupportedFormat naming `what` ("upload", "recognition upload") unless the request is
+// multipart/form-data.
+Status require_multipart(const httplib::Request& req, const std::string& what);
 // The multipart parts that carry a file (a filename), in request order; none is kInvalidArgument
-// naming `what` ("upload", "recognition upload").
+// naming `what`.
 Result<std::vector<const httplib::MultipartFormData*>> file_parts(const httplib::Request& req,
                                                                   const std::string& what);
+
+// A file of a multi-file upload that its check refused.
+struct FileProblem {
+  std::string filename;  // as sent
+  Error error;
+};
+// The answer that refuses a whole upload for its bad files: the first problem's error, its
+// message prefixed "N of M files refused, nothing <outcome>; first: " when several files were
+// sent, with details.files = [{filename, code, message}] for each bad file.
+Reply refuse_files(const std::vector<FileProblem>& problems, std::size_t files,
+                   const std::string& outcome);
+// Checks every file part with `check` (const MultipartFormData& -> Result<T>) before anything
+// happens to any of them: all good fills `checked` in request order and returns nothing; any bad
+// file returns refuse_files' answer (every bad file listed, `checked` incomplete).
+template <typename T, typename Check>
+std::optional<Reply> check_file_parts(const std::vector<const httplib::MultipartFormData*>& parts,
+                                      const std::string& outcome, Check check,
+                                      std::vector<T>& checked) {
+  std::vector<FileProblem> problems;
+  for (const auto* part : parts) {
+    Result<T> one = check(*part);
+    if (!one) problems.push_back({part->filename, one.error()});
+    else if (problems.empty()) checked.push_back(std::move(*one));
+  }
+  if (problems.empty()) return std::nullopt;
+  return refuse_files(problems, parts.size(), outcome);
+}
 // The k-th numeric id in the path; an id too large to exist is kNotFound.
 Result<std::int64_t> path_id(const httplib::Request& req, int k = 1);
 std::string query_text(const httplib::Request& req, const std::string& name,

@@ -1,5 +1,7 @@
 #include "server/cell_crops.h"
 
+#include <algorithm>
+
 #include <opencv2/imgproc.hpp>
 
 #include "core/image.h"
@@ -36,9 +38,21 @@ Result<std::shared_ptr<const cv::Mat>> CellCrops::field(const std::string& sha25
   return std::shared_ptr<const cv::Mat>(shared);
 }
 
-Result<cv::Mat> CellCrops::crop(const std::string& sha256, const Box& box, int side) {
+float margin_for_side(const Box& box, int crop_side, float fallback) {
+  const float longer = std::max(box.width(), box.height());
+  if (crop_side <= 0 || !(longer > 0.f)) return fallback;
+  return 0.5f * (static_cast<float>(crop_side) / longer - 1.f);
+}
+
+Result<cv::Mat> CellCrops::crop(const std::string& sha256, const store::Cell& cell, int side) {
   MS_ASSIGN_OR_RETURN(auto f, field(sha256));
-  cv::Mat out = crop_square(*f, box, margin_);
+  const Box box{static_cast<float>(cell.x1), static_cast<float>(cell.y1), static_cast<float>(cell.x2),
+                static_cast<float>(cell.y2)};
+  // The side comes from the pipeline, never from a request; the bound only keeps a damaged row
+  // from asking for gigabytes (real crops are a fraction of the field).
+  const std::int64_t most = 4LL * std::max(f->cols, f->rows);
+  const int crop_side = static_cast<int>(std::clamp<std::int64_t>(cell.crop_side.value_or(0), 0, most));
+  cv::Mat out = crop_square(*f, box, margin_for_side(box, crop_side, margin_));
   if (out.empty())
     return fail(ErrorCode::kInvalidArgument, "cell box", "a box inside the field",
                 "[" + std::to_string(box.x1) + ", " + std::to_string(box.y1) + ", " +
@@ -51,8 +65,8 @@ Result<cv::Mat> CellCrops::crop(const std::string& sha256, const Box& box, int s
   return out;
 }
 
-Result<std::string> CellCrops::crop_jpeg(const std::string& sha256, const Box& box, int side) {
-  MS_ASSIGN_OR_RETURN(auto mat, crop(sha256, box, side));
+Result<std::string> CellCrops::crop_jpeg(const std::string& sha256, const store::Cell& cell, int side) {
+  MS_ASSIGN_OR_RETURN(auto mat, crop(sha256, cell, side));
   return jpeg_bytes(mat);
 }
 

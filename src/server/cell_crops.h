@@ -1,10 +1,11 @@
 #pragma once
-// Cell crops for display and export, computed from the stored field image and the cell's box
-// (core/box.h crop_square with the pipeline's margin, i.e. the crop the classifier saw). Decoded
-// fields are kept in a small LRU cache, so a gallery that asks for every crop of a field decodes
-// the field once; a crop then costs a copy, a resize and a JPEG encode (about a millisecond).
-// Computing on request instead of storing crops keeps analysis jobs and the database lean, and a
-// change of crop margin needs no migration.
+// Cell crops for display and export, computed from the stored field image, the cell's box and the
+// side of the square the classifier saw (store::Cell::crop_side, recorded at analysis time because
+// the pipeline sizes crops from each field's red cells): the same pixels the classifier was given.
+// Cells without a recorded side get the box grown by the default margin. Decoded fields are kept
+// in a small LRU cache, so a gallery that asks for every crop of a field decodes the field once; a
+// crop then costs a copy, a resize and a JPEG encode (about a millisecond). Computing on request
+// instead of storing crops keeps analysis jobs and the database lean.
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -17,21 +18,25 @@
 #include "core/box.h"
 #include "core/error.h"
 #include "server/file_store.h"
+#include "store/records.h"
 
 namespace ms::server {
 
 class CellCrops {
  public:
-  // capacity: decoded fields kept (a 2,000 x 2,000 field is 12 MB).
+  // margin: for cells without a recorded crop side (fraction of the box's longer side added on
+  // each side). capacity: decoded fields kept (a 2,000 x 2,000 field is 12 MB).
   CellCrops(const FileStore& files, float margin, std::size_t capacity = 16);
 
   // The decoded field (BGR) of a stored image; shared, never modified.
   Result<std::shared_ptr<const cv::Mat>> field(const std::string& sha256);
-  // box: xyxy, pixels of the field. Square BGR crop around it; `side` > 0 resizes it to side x
-  // side pixels (area interpolation when shrinking), 0 keeps the natural size.
-  Result<cv::Mat> crop(const std::string& sha256, const Box& box, int side = 0);
+  // The square BGR crop of `cell` in the field `sha256` as the classifier saw it (centred on the
+  // box, crop_side pixels wide), or with the default margin when the side was not recorded.
+  // `side` > 0 resizes it to side x side pixels (area interpolation when shrinking), 0 keeps the
+  // natural size.
+  Result<cv::Mat> crop(const std::string& sha256, const store::Cell& cell, int side = 0);
   // The same, encoded as JPEG (quality 90).
-  Result<std::string> crop_jpeg(const std::string& sha256, const Box& box, int side = 0);
+  Result<std::string> crop_jpeg(const std::string& sha256, const store::Cell& cell, int side = 0);
   float margin() const { return margin_; }
 
  private:
@@ -42,6 +47,11 @@ class CellCrops {
   std::list<std::string> order_;  // most recent first
   std::unordered_map<std::string, std::pair<std::shared_ptr<const cv::Mat>, std::list<std::string>::iterator>> cache_;
 };
+
+// The margin for core/box.h crop_square whose square around `box` (xyxy pixels) is `crop_side`
+// pixels wide: crop_square rounds longer side * (1 + 2 margin) to whole pixels, which gives back
+// crop_side exactly. A box without extent keeps `fallback` (the pipeline does the same).
+float margin_for_side(const Box& box, int crop_side, float fallback);
 
 // Encodes BGR as JPEG bytes in a string (for HTTP bodies and ZIP entries).
 Result<std::string> jpeg_bytes(const cv::Mat& bgr, int quality = 90);

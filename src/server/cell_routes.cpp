@@ -200,7 +200,8 @@ void register_cell_routes(Api& api) {
           });
 
   api.get(R"(/api/cells/(\d+)/crop)", Access::kAnyUser,
-          "The cell's crop as JPEG (square, the classifier's margin); size (16..512) resizes it",
+          "The cell's crop as JPEG, framed as the classifier saw it (square, crop_side pixels "
+          "of the field around the box); size (16..512) resizes it",
           [&db, crops](const httplib::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto side, query_int(req, "size", 0));
@@ -208,15 +209,15 @@ void register_cell_routes(Api& api) {
               return fail(ErrorCode::kInvalidArgument, "query parameter 'size'", "16 to 512 pixels",
                           std::to_string(side));
             std::string sha;
-            Box box;
+            store::Cell cell;
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
               MS_ASSIGN_OR_RETURN(auto v, store::get_cell_view(tx, id));
               MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, v.cell.image_id));
               sha = image.sha256;
-              box = Box{float(v.cell.x1), float(v.cell.y1), float(v.cell.x2), float(v.cell.y2)};
+              cell = std::move(v.cell);
               return {};
             }));
-            MS_ASSIGN_OR_RETURN(auto jpeg, crops->crop_jpeg(sha, box, static_cast<int>(side)));
+            MS_ASSIGN_OR_RETURN(auto jpeg, crops->crop_jpeg(sha, cell, static_cast<int>(side)));
             Reply r = Reply::bytes(std::move(jpeg), "image/jpeg");
             // A cell's box and its field never change: the crop can be cached for good.
             r.headers.emplace("Cache-Control", "private, max-age=31536000, immutable");

@@ -17,19 +17,23 @@ std::string clean_filename(const std::string& name) {
   return out.substr(0, 255);
 }
 
-Result<CheckedField> check_field_image(const std::string& filename, std::string_view bytes,
-                                       const ImageLimits& limits) {
+Result<cv::Mat> decode_upload(const std::string& filename, std::string_view bytes,
+                              const ImageLimits& limits) {
   const std::string name = "file '" + clean_filename(filename) + "'";
   if (bytes.empty()) return fail(ErrorCode::kInvalidArgument, name, "image bytes", "an empty file");
   if (bytes.size() > limits.max_bytes)
     return fail(ErrorCode::kTooLarge, name, "at most " + std::to_string(limits.max_bytes) + " bytes",
                 std::to_string(bytes.size()) + " bytes");
-  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  auto mat = decode_image(data, bytes.size(), name, limits);
+  return decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), name, limits);
+}
+
+Result<CheckedField> check_field_image(const std::string& filename, std::string_view bytes,
+                                       const ImageLimits& limits) {
+  auto mat = decode_upload(filename, bytes, limits);
   if (!mat) return tl::unexpected(mat.error());
   CheckedField out;
   out.filename = clean_filename(filename);
-  out.format = sniff_image_format(data, bytes.size());
+  out.format = sniff_image_format(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   out.width = mat->cols;
   out.height = mat->rows;
   const double scale = std::min(1.0, static_cast<double>(kThumbnailSide) / std::max(mat->cols, mat->rows));

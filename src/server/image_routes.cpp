@@ -30,9 +30,7 @@ void register_image_routes(Api& api) {
            "details list each file's problem",
            [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto sample_id, path_id(req));
-             if (!req.is_multipart_form_data())
-               return fail(ErrorCode::kUnsupportedFormat, "upload", "Content-Type multipart/form-data",
-                           "\"" + req.get_header_value("Content-Type") + "\"");
+             MS_RETURN_IF_ERROR(require_multipart(req, "upload"));
              MS_ASSIGN_OR_RETURN(auto sample, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
                return store::get_sample(tx, sample_id);
              }));
@@ -46,26 +44,11 @@ void register_image_routes(Api& api) {
                std::int64_t bytes = 0;
              };
              std::vector<Ready> ready;
-             Json problems = Json::array();
-             std::optional<Error> first;
-             for (const auto* part : parts) {
-               auto checked = check_field_image(part->filename, part->content, limits);
-               if (!checked) {
-                 problems.push_back({{"filename", clean_filename(part->filename)},
-                                     {"code", std::string(error_code_name(checked.error().code))},
-                                     {"message", checked.error().message}});
-                 if (!first) first = checked.error();
-                 continue;
-               }
-               ready.push_back({std::move(*checked), {}, {}, static_cast<std::int64_t>(part->content.size())});
-             }
-             if (first) {
-               Error e = *first;
-               if (parts.size() > 1)
-                 e.message = std::to_string(problems.size()) + " of " + std::to_string(parts.size()) +
-                             " files refused, nothing stored; first: " + e.message;
-               return Reply::error(e, {{"files", problems}});
-             }
+             auto check = [&limits](const httplib::MultipartFormData& part) -> Result<Ready> {
+               MS_ASSIGN_OR_RETURN(auto field, check_field_image(part.filename, part.content, limits));
+               return Ready{std::move(field), {}, {}, static_cast<std::int64_t>(part.content.size())};
+             };
+             if (auto refused = check_file_parts(parts, "stored", check, ready)) return *refused;
              for (std::size_t k = 0; k < ready.size(); ++k) {
                MS_ASSIGN_OR_RETURN(ready[k].original, ctx.files->put(parts[k]->content));
                MS_ASSIGN_OR_RETURN(ready[k].thumb, ctx.files->put(ready[k].field.thumbnail_jpeg));

@@ -208,21 +208,27 @@ void register_patient_routes(Api& api) {
           });
 
   api.post(R"(/api/samples/(\d+)/status)", Access::kStaff,
-           "Move a sample draft <-> in_review; in_review -> signed needs a doctor or admin",
+           "Move a sample draft <-> in_review: {status}. Signing is POST /api/samples/{id}/sign "
+           "(it stores the signed report); 'signed' here answers 409 saying so",
            [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<StatusChange>(req));
-             if (body.status == store::SampleStatus::kSigned && !has_role(c, Access::kDoctor))
-               return fail(ErrorCode::kPermissionDenied, "only a doctor or an admin signs a sample");
              MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {
                MS_ASSIGN_OR_RETURN(auto before, store::get_sample(tx, id));
-               MS_ASSIGN_OR_RETURN(auto after, store::set_sample_status(tx, id, body.status, c.user.id));
+               // A sample signed here would carry no report snapshot and no signature: one way in.
+               if (body.status == store::SampleStatus::kSigned)
+                 return fail(ErrorCode::kConflict,
+                             "request body:$.status: sample " + before.accession +
+                                 " is not signed through this route; use POST /api/samples/" +
+                                 std::to_string(id) +
+                                 "/sign (doctor or admin), which stores the report as signed. "
+                                 "This route moves a sample draft <-> in_review");
+               MS_ASSIGN_OR_RETURN(auto after, store::set_sample_status(tx, id, body.status));
                const std::string from = config_to_json(before.status).get<std::string>();
                const std::string to = config_to_json(after.status).get<std::string>();
                MS_RETURN_IF_ERROR(store::append_audit(
                    tx, {c.user_id(), "sample", id, "status", from, to, c.ip}));
-               MS_RETURN_IF_ERROR(log_operation(tx, c, to == "signed" ? "sample.sign" : "sample.status",
-                                                after.accession, from + " -> " + to));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "sample.status", after.accession, from + " -> " + to));
                return after;
              }));
              return Reply::json(config_to_json(s));

@@ -84,7 +84,13 @@ Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput
   out.detector_version = v.detector;
   out.classifier_version = v.classifier;
   out.cells.reserve(result.cells.size());
-  for (const auto& c : result.cells) out.cells.push_back(to_analysed(c));
+  for (const auto& c : result.cells) {
+    store::AnalysedCell a = to_analysed(c);
+    // The side of the crop the classifier was given, from the pipeline's own crop (sized by this
+    // field's red cells), so display and export crops can frame the cell the same way.
+    a.crop_side = pipeline_->crop(field, c.box, result.rbc_side).cols;
+    out.cells.push_back(std::move(a));
+  }
   progress(1.0);
   return out;
 }

@@ -20,17 +20,6 @@ Json recognition_json(const std::string& filename, int width, int height, const 
           {"entropy", c.entropy},  {"flagged", c.flagged}};
 }
 
-// Errors as for field uploads: empty 400, too large 413, not an image 415, damaged 422.
-Result<cv::Mat> decode_crop(const httplib::MultipartFormData& part, const ImageLimits& limits) {
-  const std::string name = "file '" + clean_filename(part.filename) + "'";
-  if (part.content.empty()) return fail(ErrorCode::kInvalidArgument, name, "image bytes", "an empty file");
-  if (part.content.size() > limits.max_bytes)
-    return fail(ErrorCode::kTooLarge, name, "at most " + std::to_string(limits.max_bytes) + " bytes",
-                std::to_string(part.content.size()) + " bytes");
-  return decode_image(reinterpret_cast<const std::uint8_t*>(part.content.data()), part.content.size(), name,
-                      limits);
-}
-
 }  // namespace
 
 void register_recognition_routes(Api& api) {
@@ -47,9 +36,7 @@ void register_recognition_routes(Api& api) {
                return fail(ErrorCode::kConflict,
                            "this server runs without an analysis pipeline (started with "
                            "--no-analysis); recognition needs the classifier");
-             if (!req.is_multipart_form_data())
-               return fail(ErrorCode::kUnsupportedFormat, "recognition upload", "Content-Type multipart/form-data",
-                           "\"" + req.get_header_value("Content-Type") + "\"");
+             MS_RETURN_IF_ERROR(require_multipart(req, "recognition upload"));
              MS_ASSIGN_OR_RETURN(auto parts, file_parts(req, "recognition upload"));
              if (parts.size() > kMaxCrops)
                return fail(ErrorCode::kInvalidArgument, "recognition upload",
@@ -57,27 +44,13 @@ void register_recognition_routes(Api& api) {
              ImageLimits limits;
              limits.max_bytes = ctx.options.max_image_bytes;
              limits.max_pixels = kMaxCropPixels;
+             // Checked as field uploads are (empty 400, too large 413, not an image 415, damaged
+             // 422), with a pixel limit of their own.
              std::vector<cv::Mat> crops;
-             Json problems = Json::array();
-             std::optional<Error> first;
-             for (const auto* part : parts) {
-               auto mat = decode_crop(*part, limits);
-               if (!mat) {
-                 problems.push_back({{"filename", clean_filename(part->filename)},
-                                     {"code", std::string(error_code_name(mat.error().code))},
-                                     {"message", mat.error().message}});
-                 if (!first) first = mat.error();
-                 continue;
-               }
-               crops.push_back(std::move(*mat));
-             }
-             if (first) {
-               Error e = *first;
-               if (parts.size() > 1)
-                 e.message = std::to_string(problems.size()) + " of " + std::to_string(parts.size()) +
-                             " files refused, nothing classified; first: " + e.message;
-               return Reply::error(e, {{"files", problems}});
-             }
+             auto check = [&limits](const httplib::MultipartFormData& part) {
+               return decode_upload(part.filename, part.content, limits);
+             };
+             if (auto refused = check_file_parts(parts, "classified", check, crops)) return *refused;
              MS_ASSIGN_OR_RETURN(auto results, ctx.recognizer->classify_crops(crops));
              if (results.size() != crops.size())
                throw MarrowError(ErrorCode::kInternal, "recognizer returned " + std::to_string(results.size()) +

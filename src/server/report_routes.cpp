@@ -182,7 +182,8 @@ Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings
   } else {
     MS_ASSIGN_OR_RETURN(const Taxonomy* taxonomy, taxonomy_of(settings));
     MS_ASSIGN_OR_RETURN(out, live_report(tx, *taxonomy, sample));
-    // Signed through POST /status (no snapshot): show who signed; the numbers are live.
+    // Signed by an earlier version through POST /status, which stored no snapshot (that route
+    // no longer signs): show who signed; the numbers are live.
     if (sample.status == store::SampleStatus::kSigned && sample.signed_at) {
       std::string who = "user " + std::to_string(sample.signed_by.value_or(0));
       if (sample.signed_by)

@@ -28,6 +28,11 @@ struct AnalysedCell {
   std::vector<std::pair<std::string, float>> top_k;  // best first, probabilities
   float entropy = 0.f;     // nats, of the full class distribution
   bool flagged = false;    // needs attention (low confidence / high entropy)
+  // Side, in pixels of the field, of the square crop the classifier saw (centred on the box,
+  // core/box.h crop_square). The pipeline sizes it from the field's red cells, so it cannot be
+  // recomputed from the box alone; the server's crops reproduce it from this. 0: not recorded
+  // (crops then use the pipeline's default crop_margin around the box).
+  int crop_side = 0;
 };
 
 struct AnalysisOutput {

@@ -370,23 +370,21 @@ Status delete_sample(Tx& tx, std::int64_t id) {
   return {};
 }
 
-Result<Sample> set_sample_status(Tx& tx, std::int64_t id, SampleStatus to, std::int64_t user_id) {
+Result<Sample> set_sample_status(Tx& tx, std::int64_t id, SampleStatus to) {
   MS_ASSIGN_OR_RETURN(Sample cur, get_sample(tx, id));
   MS_RETURN_IF_ERROR(require_unsigned(cur));
+  if (to == SampleStatus::kSigned)
+    return fail(ErrorCode::kConflict, fmt::format("sample {}: 'signed' is set by the sign-off, which "
+                                                  "stores the signed report; it is not a status move",
+                                                  cur.accession));
   const bool allowed = (cur.status == SampleStatus::kDraft && to == SampleStatus::kInReview) ||
-                       (cur.status == SampleStatus::kInReview && to == SampleStatus::kDraft) ||
-                       (cur.status == SampleStatus::kInReview && to == SampleStatus::kSigned);
+                       (cur.status == SampleStatus::kInReview && to == SampleStatus::kDraft);
   if (!allowed)
-    return fail(ErrorCode::kConflict, fmt::format("sample {}: cannot go from {} to {} (draft -> "
-                                                  "in_review -> signed)",
+    return fail(ErrorCode::kConflict, fmt::format("sample {}: cannot go from {} to {} (draft <-> "
+                                                  "in_review)",
                                                   cur.accession, enum_text(cur.status),
                                                   enum_text(to)));
-  std::vector<std::pair<std::string, Value>> cols = {{"status", enum_text(to)}};
-  if (to == SampleStatus::kSigned) {
-    cols.emplace_back("signed_by", user_id);
-    cols.emplace_back("signed_at", now_ms());
-  }
-  MS_RETURN_IF_ERROR(update_columns(tx, "samples", id, cols));
+  MS_RETURN_IF_ERROR(update_columns(tx, "samples", id, {{"status", enum_text(to)}}));
   return get_sample(tx, id);
 }
 

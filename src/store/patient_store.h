@@ -100,8 +100,11 @@ Result<std::vector<Sample>> list_samples(Tx& tx, std::optional<std::int64_t> pat
                                          std::optional<SampleStatus> status);
 Result<Sample> update_sample(Tx& tx, std::int64_t id, const SampleUpdate& u);
 Status delete_sample(Tx& tx, std::int64_t id);
-// draft <-> in_review; in_review -> signed (records who and when). Signed is final.
-Result<Sample> set_sample_status(Tx& tx, std::int64_t id, SampleStatus to, std::int64_t user_id);
+// draft <-> in_review only. Signing is not a status change of its own: record_sign_off
+// (store/report_store.h) stores the signed report and sets `signed` in the same transaction, so
+// no sample is ever signed without its report. kConflict for `signed` as the target, a signed
+// sample, or any other move.
+Result<Sample> set_sample_status(Tx& tx, std::int64_t id, SampleStatus to);
 // kConflict when the sample is signed (uploads and edits are refused).
 Status require_unsigned(const Sample& s);
 

@@ -143,6 +143,9 @@ struct Cell {
   bool confirmed = false;
   std::optional<std::int64_t> reviewed_at;
   std::int64_t created_at = 0, updated_at = 0;
+  // Side (field pixels) of the square crop the classifier saw, centred on the box; absent for
+  // cells of runners that do not say (store/analysis_runner.h AnalysedCell::crop_side).
+  std::optional<std::int64_t> crop_side;
   template <class V>
   void visit(V& v) {
     v("id", id); v("job_id", job_id); v("cell_index", cell_index); v("image_id", image_id);
@@ -152,7 +155,7 @@ struct Cell {
     v("flagged", flagged); v("detector_version", detector_version);
     v("classifier_version", classifier_version); v("reviewed_class", reviewed_class);
     v("reviewer_id", reviewer_id); v("confirmed", confirmed); v("reviewed_at", reviewed_at);
-    v("created_at", created_at); v("updated_at", updated_at);
+    v("created_at", created_at); v("updated_at", updated_at); v("crop_side", crop_side);
   }
 };
 

@@ -214,6 +214,14 @@ CREATE TABLE report_addenda (
 CREATE INDEX report_addenda_sample ON report_addenda (sample_id, id);
 )SQL";
 
+// Crop framing (migration 4): the side of the square crop the classifier saw. The pipeline sizes
+// crops from each field's red cells (src/pipeline/pipeline_options.h crop_rbc_sides), which the
+// box alone does not tell, so display and export crops read it here to frame a cell exactly as it
+// was classified. NULL for cells written before (they keep the default margin).
+const char* kSchemaV4 = R"SQL(
+ALTER TABLE cells ADD COLUMN crop_side INTEGER;
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -226,6 +234,7 @@ const std::vector<Migration>& migrations() {
       {1, "users, sessions, patients, samples, images, jobs, cells, audit, log", kSchemaV1},
       {2, "review: audit events grouped by change and sample, undo, cell list indexes", kSchemaV2},
       {3, "sample sign-offs (signed report snapshots) and report addenda", kSchemaV3},
+      {4, "cells: side of the classifier's crop (per-field red-cell framing)", kSchemaV4},
   };
   return all;
 }

@@ -3,7 +3,9 @@
 // MARROWSCOPE_TEST_PG is set), driven over real HTTP with cpp-httplib's client.
 //
 // The analysis runner here is a test double, not a model: TestDoubleRunner returns three cells
-// at fixed positions for any decodable image, so tests can check what the queue stores.
+// at fixed positions for any decodable image, so tests can check what the queue stores. The third
+// cell says its classifier crop was kThirdCropSide pixels wide (as the pipeline's red-cell ruler
+// would); the others leave it unrecorded.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -21,6 +23,8 @@
 #include "server/test_database.h"
 
 namespace ms::testing {
+
+inline constexpr int kThirdCropSide = 30;
 
 class TestDoubleRunner : public store::AnalysisRunner {
  public:
@@ -49,6 +53,7 @@ class TestDoubleRunner : public store::AnalysisRunner {
       c.top_k = {{classes[k], 0.7f}, {classes[(k + 1) % 3], 0.2f}};
       c.entropy = 0.8f;
       c.flagged = k == 2;
+      if (k == 2) c.crop_side = kThirdCropSide;
       out.cells.push_back(c);
     }
     return out;
@@ -174,6 +179,21 @@ class LabServerTest : public ::testing::TestWithParam<std::string> {
                   {{"accession", accession}, {"specimen", "bone_marrow"}, {"collection_date", "2026-01-15"}});
     EXPECT_EQ(r ? r->status : 0, 201) << (r ? r->body : "");
     return body_json(r).value("id", 0);
+  }
+  // Signs a sample the only way there is, the report's POST /sign, as `doctor`, allowing
+  // unreviewed cells. The test double's "neutrophil" is not a class of the report taxonomy
+  // (unmapped classes block sign-off), so those cells are reclassified segmented_neutrophil first.
+  httplib::Result sign(const SessionCookies& doctor, std::int64_t sample_id) {
+    const std::string id = std::to_string(sample_id);
+    Json ids = Json::array();
+    const Json list = body_json(get(doctor, "/api/samples/" + id + "/cells?class=neutrophil"));
+    if (list.is_object())
+      for (const auto& c : list["items"]) ids.push_back(c["id"]);
+    if (!ids.empty()) {
+      auto r = post(doctor, "/api/cells/review", {{"ids", ids}, {"class", "segmented_neutrophil"}});
+      EXPECT_EQ(r ? r->status : 0, 200) << (r ? r->body : "no response");
+    }
+    return post(doctor, "/api/samples/" + id + "/sign", {{"allow_unreviewed", true}});
   }
   // Polls the sample's progress until no job is queued or running.
   Json wait_for_jobs(const SessionCookies& s, std::int64_t sample_id, int timeout_ms = 20000) {

@@ -144,11 +144,29 @@ TEST_P(AuthApiTest, RolesGateEveryWrite) {
   EXPECT_EQ(get(doctor, "/api/logs")->status, 200);
   const std::string status = "/api/samples/" + std::to_string(sample) + "/status";
   EXPECT_EQ(post(tech, status, {{"status", "in_review"}})->status, 200);
-  EXPECT_EQ(post(tech, status, {{"status", "signed"}})->status, 403);
-  EXPECT_EQ(post(doctor, status, {{"status", "bogus"}})->status, 400);
-  auto signed_r = post(doctor, status, {{"status", "signed"}});
+  auto bogus = post(doctor, status, {{"status", "bogus"}});
+  EXPECT_EQ(bogus->status, 400);
+  EXPECT_NE(body_json(bogus)["error"]["message"].get<std::string>().find("status"), std::string::npos);
+  // The status route never signs: signing is the report's /sign, which stores the signed report.
+  for (const auto* who : {&tech, &doctor}) {
+    auto via_status = post(*who, status, {{"status", "signed"}});
+    EXPECT_EQ(via_status->status, 409);
+    EXPECT_NE(body_json(via_status)["error"]["message"].get<std::string>().find(
+                  "POST /api/samples/" + std::to_string(sample) + "/sign"),
+              std::string::npos)
+        << via_status->body;
+  }
+  EXPECT_EQ(body_json(get(doctor, "/api/samples/" + std::to_string(sample)))["status"], "in_review");
+  EXPECT_EQ(post(tech, status, {{"status", "draft"}})->status, 200);
+  EXPECT_EQ(post(tech, status, {{"status", "in_review"}})->status, 200);
+  EXPECT_EQ(post(tech, status, {{"status", "in_review"}})->status, 409) << "in_review -> in_review";
+  ASSERT_EQ(upload(tech, sample, {{"field.png", disc_png(3)}})->status, 201);
+  wait_for_jobs(tech, sample);
+  EXPECT_EQ(post(tech, "/api/samples/" + std::to_string(sample) + "/sign", {{"allow_unreviewed", true}})->status, 403);
+  auto signed_r = sign(doctor, sample);
   ASSERT_EQ(signed_r->status, 200) << signed_r->body;
-  EXPECT_EQ(body_json(signed_r)["status"], "signed");
+  EXPECT_EQ(body_json(signed_r)["sample"]["status"], "signed");
+  EXPECT_EQ(body_json(signed_r)["snapshot"], true);
   EXPECT_EQ(post(doctor, status, {{"status", "draft"}})->status, 409);
   EXPECT_EQ(upload(tech, sample, {{"late.png", disc_png(2)}})->status, 409) << "signed samples are locked";
   auto logs = body_json(get(doctor, "/api/logs?action=sample."));

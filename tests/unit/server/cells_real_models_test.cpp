@@ -1,13 +1,16 @@
 // The real thing: `serve`'s PipelineRunner with the SHIPPED detector and classifier, two real
 // txl-pbc validation fields uploaded over HTTP, analysed by the job workers, and the stored cells
 // checked against the fields' ground-truth WBC boxes. Model versions are recorded and written on
-// every cell; crops and recognition run on the same models. Skips cleanly without the data.
+// every cell; each cell's crop is the pipeline's own crop of it (red-cell framing); recognition
+// runs on the same models. Skips cleanly without the data.
 #include <filesystem>
 
 #include "core/box.h"
 #include "data/formats/formats.h"
 #include "models/runtime.h"
+#include "pipeline/pipeline.h"
 #include "review_fixture.h"
+#include "server/cell_crops.h"
 #include "server/pipeline_runner.h"
 
 namespace ms::testing {
@@ -106,6 +109,34 @@ TEST_P(RealModelsTest, UploadAnalyseReviewWithShippedModels) {
   }
   EXPECT_NE(body_json(client_->Get("/api/health"))["analysis"].get<std::string>().find(versions[0].version),
             std::string::npos);
+
+  // Every stored cell's crop is the pipeline's own crop of that cell, framed by the field's red
+  // cells as when it was classified: the same JPEG bytes as Pipeline::crop's pixels give.
+  auto pipeline = Pipeline::load(MARROWSCOPE_SOURCE_DIR "/models/detector",
+                                 MARROWSCOPE_SOURCE_DIR "/models/classifier");
+  ASSERT_TRUE(pipeline) << pipeline.error().message;
+  int compared = 0, ruler_differs = 0;
+  for (int k = 0; k < 2; ++k) {
+    auto field = read_image(fields[k]->image_path);
+    ASSERT_TRUE(field) << field.error().message;
+    const FieldResult analysed = (*pipeline)->analyze(*field, fields[k]->image_path);
+    ASSERT_GT(analysed.rbc_side, 0.f) << "txl-pbc fields show red cells: they size the crops";
+    const auto image_id = body_json(up)["items"][k]["image"]["id"].get<std::int64_t>();
+    const Json list = body_json(get(doc, "/api/images/" + std::to_string(image_id) + "/cells"));
+    for (const auto& c : list["items"]) {
+      const Box b{c["x1"].get<float>(), c["y1"].get<float>(), c["x2"].get<float>(), c["y2"].get<float>()};
+      const cv::Mat want = (*pipeline)->crop(*field, b, analysed.rbc_side);
+      EXPECT_EQ(c["crop_side"], want.cols);
+      auto crop = get(doc, cell_url(c["id"].get<std::int64_t>()) + "/crop");
+      ASSERT_EQ(crop->status, 200) << crop->body;
+      EXPECT_EQ(crop->body, *server::jpeg_bytes(want)) << "cell " << c["id"] << " is framed differently";
+      ruler_differs += crop_square(*field, b, PipelineOptions{}.crop_margin).cols != want.cols;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 2);
+  EXPECT_GT(ruler_differs, 0) << "the default margin frames these cells as the ruler does: this "
+                                 "comparison cannot tell the two apart";
 
   // Review a real cell, fetch its crop, and classify a real PBC crop through recognition.
   const auto first = cell_ids(doc, sample)[0];

@@ -72,6 +72,13 @@ TEST_P(RecordsApiTest, CsvImportListsRowErrorsAndExportRoundTrips) {
   auto ok = client_->Post("/api/patients/import", t.headers(), good, "text/csv");
   ASSERT_EQ(ok->status, 200) << ok->body;
   EXPECT_EQ(body_json(ok)["imported"], 2);
+  // A well-formed row whose identifier already exists refuses the whole file too.
+  auto clash = client_->Post("/api/patients/import", t.headers(), "identifier,name\nC9,New Person\nC1,Again\n",
+                             "text/csv");
+  ASSERT_EQ(clash->status, 422) << clash->body;
+  ASSERT_EQ(body_json(clash)["error"]["details"]["rows"].size(), 1u);
+  EXPECT_EQ(body_json(clash)["error"]["details"]["rows"][0]["row"], 3);
+  EXPECT_EQ(body_json(get(t, "/api/patients"))["total"], 2) << "C9 was imported beside a refused row";
   auto csv = get(t, "/api/patients/export");
   ASSERT_EQ(csv->status, 200);
   EXPECT_NE(csv->get_header_value("Content-Type").find("text/csv"), std::string::npos);

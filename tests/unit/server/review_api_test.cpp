@@ -8,6 +8,7 @@
 
 #include "pipeline/pipeline_options.h"
 #include "review_fixture.h"
+#include "server/cell_crops.h"
 
 namespace ms::testing {
 namespace {
@@ -89,6 +90,23 @@ TEST_P(ReviewApiTest, OneCellAndItsCrop) {
   EXPECT_EQ(big->cols, 64);
   EXPECT_EQ(get(viewer, cell_url(id) + "/crop?size=5")->status, 400);
   EXPECT_EQ(get(viewer, cell_url(987654) + "/crop")->status, 404);
+  EXPECT_TRUE(one["crop_side"].is_null()) << "the runner did not record this cell's crop";
+
+  // The third cell's crop was recorded as 30 px wide (the pipeline's red-cell framing): the
+  // endpoint frames exactly that square, centred on the box [24, 4, 32, 12], white where it
+  // leaves the field, not the box grown by the default margin.
+  const auto third = listed[2];
+  EXPECT_EQ(body_json(get(viewer, cell_url(third)))["crop_side"], kThirdCropSide);
+  auto framed = get(viewer, cell_url(third) + "/crop");
+  ASSERT_EQ(framed->status, 200) << framed->body;
+  const std::string png = disc_png(100);  // the sample's one field (seed 1)
+  const cv::Mat field = value_or_throw(
+      decode_image(reinterpret_cast<const std::uint8_t*>(png.data()), png.size(), "field"));
+  cv::Mat want(kThirdCropSide, kThirdCropSide, CV_8UC3, cv::Scalar(255, 255, 255));
+  const int x0 = 28 - kThirdCropSide / 2, y0 = 8 - kThirdCropSide / 2;  // centre (28, 8)
+  field(cv::Rect(x0, 0, kThirdCropSide, y0 + kThirdCropSide)).copyTo(want(cv::Rect(0, -y0, kThirdCropSide, y0 + kThirdCropSide)));
+  EXPECT_EQ(framed->body, value_or_throw(server::jpeg_bytes(want)))
+      << "the crop is not the recorded 30 px square around the box";
 }
 
 TEST_P(ReviewApiTest, ReclassifyConfirmRolesAndAudit) {
@@ -228,9 +246,8 @@ TEST_P(ReviewApiTest, SignedSamplesAreLocked) {
   const auto sample = analysed_sample(doc, "REV-5", 1);
   const auto ids = cell_ids(doc, sample);
   ASSERT_EQ(patch(doc, cell_url(ids[0]), {{"confirmed", true}})->status, 200);
-  const std::string status = "/api/samples/" + std::to_string(sample) + "/status";
-  ASSERT_EQ(post(doc, status, {{"status", "in_review"}})->status, 200);
-  auto signed_ = post(doc, status, {{"status", "signed"}});
+  ASSERT_EQ(post(doc, "/api/samples/" + std::to_string(sample) + "/status", {{"status", "in_review"}})->status, 200);
+  auto signed_ = sign(doc, sample);
   ASSERT_EQ(signed_->status, 200) << signed_->body;
   auto locked = patch(doc, cell_url(ids[1]), {{"class", "monocyte"}});
   EXPECT_EQ(locked->status, 409);

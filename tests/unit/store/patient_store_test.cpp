@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "store/patient_store.h"
+#include "store/report_store.h"
 #include "store/user_store.h"
 #include "unit/store/store_fixture.h"
 
@@ -126,13 +127,17 @@ TEST_P(StoreTest, SampleWorkflowLocksSignedSamples) {
   });
   ASSERT_TRUE(doctor);
   const std::int64_t uid = doctor->id;
-  auto jump = db_->transact(TxMode::kWrite,
-                            [&](Tx& tx) { return set_sample_status(tx, s->id, SampleStatus::kSigned, uid); });
-  ASSERT_FALSE(jump) << "draft -> signed skips review";
-  EXPECT_EQ(jump.error().code, ErrorCode::kConflict);
-  ASSERT_TRUE(write([&](Tx& tx) { return set_sample_status(tx, s->id, SampleStatus::kInReview, uid); }));
-  auto signed_s = write([&](Tx& tx) { return set_sample_status(tx, s->id, SampleStatus::kSigned, uid); });
+  ASSERT_TRUE(write([&](Tx& tx) { return set_sample_status(tx, s->id, SampleStatus::kInReview); }));
+  auto by_status = db_->transact(TxMode::kWrite,
+                                 [&](Tx& tx) { return set_sample_status(tx, s->id, SampleStatus::kSigned); });
+  ASSERT_FALSE(by_status) << "only the sign-off (with its report) signs";
+  EXPECT_EQ(by_status.error().code, ErrorCode::kConflict);
+  EXPECT_NE(by_status.error().message.find("sign-off"), std::string::npos) << by_status.error().message;
+  NewSignOff so{s->id, uid, "Dr Doc", now_ms(), "{}", "sha"};
+  ASSERT_TRUE(write([&](Tx& tx) { return record_sign_off(tx, so); }));
+  auto signed_s = write([&](Tx& tx) { return get_sample(tx, s->id); });
   ASSERT_TRUE(signed_s);
+  EXPECT_EQ(signed_s->status, SampleStatus::kSigned);
   EXPECT_EQ(signed_s->signed_by.value_or(0), uid);
   EXPECT_TRUE(signed_s->signed_at.has_value());
   SampleUpdate u;
