@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the server benchmarks: an in-process lab server on a free port with a fresh SQLite
-// database in a temporary directory, signed in over HTTP like a browser.
+// database in a temporary directory, signed in over HTTP like a browser, and a synthetic analysis
+// runner that fills a sample with cells without a model.
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -9,11 +10,44 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 
+#include "core/image.h"
 #include "server/crypto.h"
 #include "server/lab_server.h"
 
 namespace ms::bench {
+
+// `cells` cells per field in a 20-wide grid of 40 px boxes, five classes of the report taxonomy in
+// turn, probabilities spread over [0.3, 1) so the review orders and flags have work to do. No
+// model: benchmarks that use it measure HTTP, sessions, SQL and JSON.
+class SyntheticRunner : public store::AnalysisRunner {
+ public:
+  explicit SyntheticRunner(int cells) : cells_(cells) {}
+  std::string name() const override { return "synthetic (benchmark)"; }
+  Result<store::AnalysisOutput> analyse(const store::AnalysisInput&,
+                                        const std::function<void(double)>&) override {
+    const char* classes[] = {"segmented_neutrophil", "lymphocyte", "monocyte", "eosinophil", "myelocyte"};
+    store::AnalysisOutput out;
+    out.detector_version = "synthetic";
+    out.classifier_version = "synthetic";
+    for (int k = 0; k < cells_; ++k) {
+      store::AnalysedCell c;
+      c.box = Box{float(10 * (k % 20)), float(10 * (k / 20)), float(10 * (k % 20) + 40), float(10 * (k / 20) + 40)};
+      c.det_score = 0.9f;
+      c.cell_class = classes[k % 5];
+      c.probability = 0.3f + 0.7f * float((k * 37) % 100) / 100.f;
+      c.top_k = {{c.cell_class, c.probability}, {classes[(k + 1) % 5], 1.f - c.probability}};
+      c.entropy = 1.f - c.probability;
+      c.flagged = c.probability < 0.6f;
+      out.cells.push_back(c);
+    }
+    return out;
+  }
+
+ private:
+  int cells_;
+};
 
 struct BenchServer {
   std::filesystem::path dir;
@@ -58,6 +92,19 @@ struct BenchServer {
                     nlohmann::json{{"accession", accession}, {"specimen", "bone_marrow"}}.dump(), "application/json");
     if (!s || s->status != 201) throw std::runtime_error("bench: sample not created");
     return nlohmann::json::parse(s->body)["id"].get<std::int64_t>();
+  }
+  // Uploads `fields` distinct 64 x 64 PNG fields to the sample and waits until they are analysed;
+  // returns the final progress object. Throws when the upload is refused.
+  nlohmann::json seed_fields(httplib::Client& c, std::int64_t sample, int fields) const {
+    httplib::MultipartFormDataItems items;
+    for (int k = 0; k < fields; ++k) {
+      cv::Mat img(64, 64, CV_8UC3, cv::Scalar(k * 20 % 256, 100 + k / 13, 200));
+      auto png = value_or_throw(encode_image(img, ".png"));
+      items.push_back({"files", std::string(png.begin(), png.end()), "f" + std::to_string(k) + ".png", "image/png"});
+    }
+    auto up = c.Post(("/api/samples/" + std::to_string(sample) + "/images").c_str(), headers(), items);
+    if (!up || up->status != 201) throw std::runtime_error("bench: upload failed");
+    return wait_for_jobs(c, sample);
   }
   // Polls progress until no job is queued or running; returns the last progress object.
   nlohmann::json wait_for_jobs(httplib::Client& c, std::int64_t sample) const {

@@ -10,63 +10,17 @@
 #include <thread>
 #include <vector>
 
-#include <opencv2/imgproc.hpp>
-
-#include "core/image.h"
 #include "server_bench_client.h"
-
-namespace {
-
-class SyntheticRunner : public ms::store::AnalysisRunner {
- public:
-  explicit SyntheticRunner(int cells) : cells_(cells) {}
-  std::string name() const override { return "synthetic (benchmark)"; }
-  ms::Result<ms::store::AnalysisOutput> analyse(const ms::store::AnalysisInput&,
-                                                const std::function<void(double)>&) override {
-    const char* classes[] = {"segmented_neutrophil", "lymphocyte", "monocyte", "eosinophil", "myelocyte"};
-    ms::store::AnalysisOutput out;
-    out.detector_version = "synthetic";
-    out.classifier_version = "synthetic";
-    for (int k = 0; k < cells_; ++k) {
-      ms::store::AnalysedCell c;
-      c.box = ms::Box{float(10 * (k % 20)), float(10 * (k / 20)), float(10 * (k % 20) + 40), float(10 * (k / 20) + 40)};
-      c.det_score = 0.9f;
-      c.cell_class = classes[k % 5];
-      c.probability = 0.3f + 0.7f * float((k * 37) % 100) / 100.f;
-      c.top_k = {{c.cell_class, c.probability}, {classes[(k + 1) % 5], 1.f - c.probability}};
-      c.entropy = 1.f - c.probability;
-      c.flagged = c.probability < 0.6f;
-      out.cells.push_back(c);
-    }
-    return out;
-  }
-
- private:
-  int cells_;
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const int clients = argc > 1 ? std::atoi(argv[1]) : 4;
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
   const int fields = argc > 3 ? std::atoi(argv[3]) : 10;
   const int per_field = argc > 4 ? std::atoi(argv[4]) : 50;
-  ms::bench::BenchServer s(std::make_shared<SyntheticRunner>(per_field), 1);
+  ms::bench::BenchServer s(std::make_shared<ms::bench::SyntheticRunner>(per_field), 1);
   httplib::Client c("127.0.0.1", s.port());
   const auto sample = s.make_sample(c, "BENCH-LIST");
-  httplib::MultipartFormDataItems items;
-  for (int k = 0; k < fields; ++k) {
-    cv::Mat img(64, 64, CV_8UC3, cv::Scalar(k * 20 % 256, 100, 200));
-    auto png = ms::encode_image(img, ".png");
-    items.push_back({"files", std::string(png->begin(), png->end()), "f" + std::to_string(k) + ".png", "image/png"});
-  }
-  auto up = c.Post(("/api/samples/" + std::to_string(sample) + "/images").c_str(), s.headers(), items);
-  if (!up || up->status != 201) {
-    std::fprintf(stderr, "upload failed\n");
-    return 1;
-  }
-  const auto progress = s.wait_for_jobs(c, sample);
+  const auto progress = s.seed_fields(c, sample, fields);
   const std::string path = "/api/samples/" + std::to_string(sample) + "/cells?order=attention&limit=100";
 
   std::atomic<bool> stop{false};

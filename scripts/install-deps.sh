@@ -20,6 +20,7 @@ PACKAGES=(
   chromium fonts-noto-cjk
   curl ca-certificates
   libtinyxml2-dev
+  wrk
 )
 
 missing=()
