@@ -73,15 +73,18 @@ void register_auth_routes(Api& api) {
              MS_RETURN_IF_ERROR(require_field("username", body.username));
              MS_RETURN_IF_ERROR(require_field("password", body.password));
              const auto now = store::now_ms();
-             std::int64_t failures = 0;
+             store::LoginAttempt attempt;
              std::optional<store::User> user;
-             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
-               MS_ASSIGN_OR_RETURN(failures, store::count_login_failures(
-                                                 tx, body.username, now - ctx.options.login_window_ms));
+             // The attempt counts as a failure before the password is checked, so guesses sent
+             // at once cannot all be checked before any is counted (store/user_store.h).
+             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+               MS_ASSIGN_OR_RETURN(attempt, store::begin_login_attempt(tx, body.username, anon.ip,
+                                                                       now - ctx.options.login_window_ms,
+                                                                       ctx.options.max_login_failures));
                MS_ASSIGN_OR_RETURN(user, store::find_user_by_name(tx, body.username));
                return {};
              }));
-             if (failures >= ctx.options.max_login_failures) {
+             if (!attempt.id) {
                MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
                  return log_operation(tx, anon, "auth.login_throttled", body.username);
                }));
@@ -98,15 +101,19 @@ void register_auth_routes(Api& api) {
              const bool ok = verify_password(body.password, user ? user->password_hash
                                                                  : decoy_hash(ctx.options.password_cost));
              if (!ok || !user) {
-               MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
-                 MS_RETURN_IF_ERROR(store::record_login_failure(tx, body.username, anon.ip));
+               MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
                  return log_operation(tx, anon, "auth.login_failed", body.username);
                }));
                return fail(ErrorCode::kUnauthenticated, "wrong username or password");
              }
-             if (!user->enabled)
+             if (!user->enabled) {
+               // The right password: not a failure, though the account may not sign in yet.
+               MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+                 return store::forget_login_attempt(tx, *attempt.id);
+               }));
                return fail(ErrorCode::kPermissionDenied,
                            "account '" + user->username + "' is waiting for an administrator to enable it");
+             }
              const std::string token = random_hex(32);
              const std::string csrf = random_hex(32);
              Caller who = anon;

@@ -179,23 +179,33 @@ Status revoke_user_sessions(Tx& tx, std::int64_t user_id) {
   return {};
 }
 
-Result<std::int64_t> count_login_failures(Tx& tx, const std::string& username, std::int64_t since) {
+Result<LoginAttempt> begin_login_attempt(Tx& tx, const std::string& username, const std::string& ip,
+                                         std::int64_t since, std::int64_t max_failures) {
+  // Stored and counted under the same (bounded) name, however long the one sent.
+  const std::string name = username.substr(0, 200);
+  if (tx.dialect() == Dialect::kPostgres)  // 726174: this lock's own key space (schema.cpp: 726173)
+    MS_RETURN_IF_ERROR(tx.query("SELECT pg_advisory_xact_lock(726174, hashtext(?))", {name}));
+  LoginAttempt out;
   MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*) AS n FROM login_failures "
                                              "WHERE username = ? AND at > ?",
-                                             {username, since}));
-  return row->i("n");
-}
-
-Status record_login_failure(Tx& tx, const std::string& username, const std::string& ip) {
+                                             {name, since}));
+  out.failures = row->i("n");
+  if (out.failures >= max_failures) return out;
   // Failures older than a day no longer throttle anything; keep the table small.
   MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE at < ?", {now_ms() - 86400000LL}));
-  MS_RETURN_IF_ERROR(tx.exec("INSERT INTO login_failures (username, ip, at) VALUES (?, ?, ?)",
-                             {username.substr(0, 200), ip, now_ms()}));
+  MS_ASSIGN_OR_RETURN(out.id, tx.insert("INSERT INTO login_failures (username, ip, at) VALUES (?, ?, ?) "
+                                        "RETURNING id",
+                                        {name, ip, now_ms()}));
+  return out;
+}
+
+Status forget_login_attempt(Tx& tx, std::int64_t attempt_id) {
+  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE id = ?", {attempt_id}));
   return {};
 }
 
 Status clear_login_failures(Tx& tx, const std::string& username) {
-  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE username = ?", {username}));
+  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE username = ?", {username.substr(0, 200)}));
   return {};
 }
 

@@ -65,8 +65,20 @@ Status revoke_session(Tx& tx, std::int64_t session_id);
 // Every live session of the user (password change, disabling an account).
 Status revoke_user_sessions(Tx& tx, std::int64_t user_id);
 
-Result<std::int64_t> count_login_failures(Tx& tx, const std::string& username, std::int64_t since);
-Status record_login_failure(Tx& tx, const std::string& username, const std::string& ip);
+// Login throttling. A sign-in attempt is counted before its password is checked: the username's
+// failures since `since` (Unix ms) are counted and, below `max_failures`, this attempt is recorded
+// as one more, in one step that concurrent attempts for the same username cannot interleave
+// (SQLite: the write transaction; PostgreSQL: a transaction-level advisory lock on the name).
+// Guesses sent at once therefore cannot all be checked before any is counted. A right password
+// then clears the failures (clear_login_failures) or, for an account that may not sign in yet,
+// takes back only this attempt (forget_login_attempt).
+struct LoginAttempt {
+  std::int64_t failures = 0;        // before this attempt
+  std::optional<std::int64_t> id;   // the row recorded for this attempt; none when throttled
+};
+Result<LoginAttempt> begin_login_attempt(Tx& tx, const std::string& username, const std::string& ip,
+                                         std::int64_t since, std::int64_t max_failures);
+Status forget_login_attempt(Tx& tx, std::int64_t attempt_id);
 Status clear_login_failures(Tx& tx, const std::string& username);
 
 }  // namespace ms::store

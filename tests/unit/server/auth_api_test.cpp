@@ -1,4 +1,10 @@
 // Accounts, sessions, CSRF, throttling and roles over real HTTP.
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "server/lab_server_fixture.h"
 #include "store/schema.h"
 
@@ -81,6 +87,40 @@ TEST_P(AuthApiTest, RepeatedFailuresThrottleLogin) {
   EXPECT_EQ(r->status, 403) << "the right password must wait out the throttle";
   EXPECT_FALSE(r->get_header_value("Retry-After").empty());
   EXPECT_NE(r->body.find("too many failed sign-ins"), std::string::npos);
+}
+
+TEST_P(AuthApiTest, ParallelGuessesCannotOutrunTheThrottle) {
+  // Guesses sent at once must not all be checked before any is counted: at most
+  // max_login_failures (5) wrong passwords are ever tried per window. 8 clients x 2 guesses each
+  // (8 connections: cpp-httplib's listen backlog is 5, and a burst of connects beyond it waits
+  // for SYN retransmits rather than testing the throttle).
+  const int port = server_->port();
+  std::atomic<int> wrong{0}, throttled{0};
+  std::mutex mu;
+  std::string other;  // any other answer: status and body
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k)
+    threads.emplace_back([&, k] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_keep_alive(true);
+      for (int guess = 0; guess < 2; ++guess) {
+        auto r = c.Post("/api/auth/login",
+                        Json{{"username", "admin"}, {"password", "guess-" + std::to_string(2 * k + guess)}}.dump(),
+                        "application/json");
+        const int status = r ? r->status : 0;
+        if (status == 401) ++wrong;
+        else if (status == 403) ++throttled;
+        else {
+          std::lock_guard<std::mutex> lock(mu);
+          other += std::to_string(status) + " " + (r ? r->body : httplib::to_string(r.error())) + "\n";
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(other, "");
+  EXPECT_EQ(wrong, 5) << "guesses checked against the password";
+  EXPECT_EQ(throttled, 11);
+  login("admin", kAdminPassword, 403);
 }
 
 TEST_P(AuthApiTest, RegistrationNeedsAnAdminToEnable) {
