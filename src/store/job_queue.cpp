@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "store/operation_log.h"
+
 namespace ms::store {
 namespace {
 
@@ -17,6 +19,23 @@ std::string owned_job_sql(Dialect d) {
   std::string sql = "SELECT id FROM jobs WHERE id = ? AND status = 'running' AND worker = ?";
   if (d == Dialect::kPostgres) sql += " FOR UPDATE";
   return sql;
+}
+
+// The operation log's line for a finished analysis (the log covers analyses as well as what people
+// do): no user, since a worker ran it; the sample's accession as target, as uploads have.
+Status log_analysis(Tx& tx, std::int64_t job_id, const std::string& worker, const std::string& action,
+                    const std::string& outcome) {
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT s.accession, i.filename, j.image_id FROM jobs j "
+                                             "JOIN samples s ON s.id = j.sample_id "
+                                             "JOIN images i ON i.id = j.image_id WHERE j.id = ?",
+                                             {job_id}));
+  if (!row) throw MarrowError(ErrorCode::kInternal, fmt::format("job {} has no sample or image", job_id));
+  LogInput e;
+  e.action = action;
+  e.target = row->s("accession");
+  e.details = fmt::format("job {}, image {} ({}), worker {}: {}", job_id, row->i("image_id"),
+                          row->s("filename"), worker, outcome);
+  return append_log(tx, e);
 }
 
 }  // namespace
@@ -87,6 +106,9 @@ Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& 
     MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'done', progress = 1, error = NULL, "
                                "lease_until = NULL, finished_at = ? WHERE id = ?",
                                {now, job_id}));
+    MS_RETURN_IF_ERROR(log_analysis(tx, job_id, worker, "analysis.done",
+                                    fmt::format("{} cells, detector {}, classifier {}", out.cells.size(),
+                                                out.detector_version, out.classifier_version)));
     return true;
   });
 }
@@ -98,6 +120,7 @@ Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& work
                         tx.exec("UPDATE jobs SET status = 'failed', error = ?, lease_until = NULL, "
                                 "finished_at = ? WHERE id = ? AND status = 'running' AND worker = ?",
                                 {error.substr(0, 4000), now_ms(), job_id, worker}));
+    if (changed == 1) MS_RETURN_IF_ERROR(log_analysis(tx, job_id, worker, "analysis.failed", error.substr(0, 500)));
     return changed == 1;
   });
 }

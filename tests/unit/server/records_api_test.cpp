@@ -150,8 +150,17 @@ TEST_P(RecordsApiTest, UploadsAreValidatedDeduplicatedAndAnalysed) {
   EXPECT_EQ(get(t, base + "/cells?order=random")->status, 400);
   EXPECT_EQ(get(t, "/api/images/999999/cells")->status, 404);
 
-  auto logs = body_json(get(user_with_role("doc", "doctor"), "/api/logs?action=image.upload"));
+  auto doc = user_with_role("doc", "doctor");
+  auto logs = body_json(get(doc, "/api/logs?action=image.upload"));
   EXPECT_EQ(logs["total"], 3);
+  // Each analysis is in the log too, once, naming the sample and its outcome.
+  auto analyses = body_json(get(doc, "/api/logs?action=analysis."));
+  ASSERT_EQ(analyses["total"], 3) << analyses.dump();
+  for (const auto& e : analyses["items"]) {
+    EXPECT_EQ(e["action"], "analysis.done");
+    EXPECT_EQ(e["target"], "BM-1");
+    EXPECT_NE(e["details"].get<std::string>().find("3 cells, detector test-detector"), std::string::npos) << e.dump();
+  }
 }
 
 TEST_P(RecordsApiTest, FailedJobsKeepTheirErrorAndCanBeRetried) {
@@ -180,6 +189,11 @@ TEST_P(RecordsApiTest, FailedJobsKeepTheirErrorAndCanBeRetried) {
   EXPECT_EQ(post(t, "/api/jobs/777777/retry", Json::object())->status, 404);
   auto jobs = body_json(get(t, "/api/jobs?status=done"));
   EXPECT_EQ(jobs["counts"]["done"], 1);
+  const Json analyses = body_json(get(user_with_role("doc", "doctor"), "/api/logs?action=analysis."));
+  ASSERT_EQ(analyses["total"], 2) << analyses.dump();
+  EXPECT_EQ(analyses["items"][0]["action"], "analysis.done");
+  EXPECT_EQ(analyses["items"][1]["action"], "analysis.failed");
+  EXPECT_NE(analyses["items"][1]["details"].get<std::string>().find("on purpose"), std::string::npos);
   EXPECT_EQ(get(t, "/api/jobs?status=sleeping")->status, 400);
 }
 
