@@ -72,6 +72,12 @@ TEST_P(RecognitionApiTest, RefusesBadInputWholesale) {
   auto files = body_json(garbage)["error"]["details"]["files"];
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(files[0]["filename"], "notes.txt");
+  EXPECT_EQ(body_json(garbage)["error"]["message"].get<std::string>().rfind(
+                "1 of 2 files refused, nothing classified; first: file 'notes.txt': ", 0),
+            0u)
+      << garbage->body;
+  auto empty = recognise(t, {{"empty.png", ""}});
+  EXPECT_EQ(body_json(empty)["error"]["message"], "file 'empty.png': expected image bytes, found an empty file");
   EXPECT_EQ(recognise(t, {{"empty.png", ""}})->status, 400);
   std::string half = solid_png({1, 2, 3});
   half.resize(half.size() / 2);

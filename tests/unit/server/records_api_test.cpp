@@ -109,6 +109,10 @@ TEST_P(RecordsApiTest, UploadsAreValidatedDeduplicatedAndAnalysed) {
   auto mixed = upload(t, sample, {{"good.png", disc_png(1)}, {"bad.png", "nope"}});
   EXPECT_EQ(mixed->status, 415);
   ASSERT_EQ(body_json(mixed)["error"]["details"]["files"].size(), 1u);
+  EXPECT_EQ(body_json(mixed)["error"]["message"].get<std::string>().rfind(
+                "1 of 2 files refused, nothing stored; first: file 'bad.png': ", 0),
+            0u)
+      << mixed->body;
   EXPECT_EQ(body_json(get(t, base + "/images"))["total"], 0) << "a refused request stored something";
   EXPECT_EQ(upload(t, 424242, {{"a.png", disc_png(1)}})->status, 404);
 
