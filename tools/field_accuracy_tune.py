@@ -75,7 +75,7 @@ def main():
     print("| min_det_score | cell_nms_iou | cell_nms_ios | precision | recall | fields exactly right |")
     print("|---|---|---|---|---|---|")
     rows = []
-    for min_score in (0.05, 0.2, 0.3, 0.4, 0.5, 0.6):
+    for min_score in (0.05, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
         for iou_thr in (1.0, 0.5, 0.4, 0.3, 0.2):
             for ios_thr in (1.0, 0.8, 0.7, 0.6, 0.5):
                 p, r, e = score(fields, min_score, iou_thr, ios_thr)
