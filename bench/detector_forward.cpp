@@ -3,10 +3,18 @@
 //   build/bench_detector_forward --benchmark_counters_tabular=true
 // Arguments: ResNet-18 width x100, input side (px), intra-op threads, path aggregation + IoU
 // branch (0 = baseline RetinaNet P3-P7, 1 = thesis variant P2-P6 with both improvements).
+// BM_ShippedDetector: the shipped model folder (models/detector, or $MARROWSCOPE_MODELS/detector)
+// through DetectorPredictor::detect, the pipeline's call (letterbox, normalise, forward,
+// postprocess), on one real txl-pbc val field (575 x 575) per iteration, 1 and 2 threads.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+
+#include "engine/predict/detector_predictor.h"
 #include "models/detector/retina_net.h"
 #include "models/runtime.h"
 
@@ -47,4 +55,33 @@ static void Configs(benchmark::internal::Benchmark* b) {
         for (int threads : {1, 2}) b->Args({width, size, threads, improved});
 }
 BENCHMARK(BM_RetinaNetForward)->Apply(Configs)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+static void BM_ShippedDetector(benchmark::State& state) {
+  ms::init_torch_runtime();
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const char* env = std::getenv("MARROWSCOPE_BENCH_FIELDS");  // run from the repo root, or set this
+  const std::filesystem::path val = env && *env ? env : "../shared/data/txl-pbc/images/val";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(val, ec)) {
+    state.SkipWithError("no txl-pbc val folder (../shared/data/txl-pbc/images/val or $MARROWSCOPE_BENCH_FIELDS)");
+    return;
+  }
+  cv::Mat field;
+  for (const auto& e : std::filesystem::directory_iterator(val)) {  // the first 575 x 575 field
+    field = cv::imread(e.path().string(), cv::IMREAD_COLOR);
+    if (field.cols == 575 && field.rows == 575) break;
+  }
+  auto predictor = ms::DetectorPredictor::load(ms::default_detector_dir());
+  if (!predictor || field.empty()) {
+    state.SkipWithError(predictor ? "no readable val field" : predictor.error().message.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto dets = (*predictor)->detect({field});
+    benchmark::DoNotOptimize(dets.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel((*predictor)->version() + " " + std::to_string((*predictor)->input_size()) + "px");
+}
+BENCHMARK(BM_ShippedDetector)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK_MAIN();
