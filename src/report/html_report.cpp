@@ -10,33 +10,6 @@ const std::vector<std::pair<Language, std::string>>& enum_names(Language) {
   return names;
 }
 
-std::string escape_html(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 namespace {
 
 struct Labels {
@@ -186,7 +159,7 @@ table, tr, .suggestion, .signature { page-break-inside: avoid; break-inside: avo
 @media screen { body { padding: 10mm; } }
 )";
 
-std::string e(std::string_view s) { return escape_html(s); }
+std::string e(std::string_view s) { return html_escape(s); }
 
 // Comments are typed with line breaks; keep them on paper (the text is already escaped).
 std::string with_line_breaks(const std::string& escaped) {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/html_escape.h"
 #include "report/report_data.h"
 
 namespace ms {
@@ -17,8 +18,6 @@ namespace ms {
 enum class Language { kEnglish, kChinese };
 const std::vector<std::pair<Language, std::string>>& enum_names(Language);  // en|zh
 
-// Escapes & < > " ' for element content and quoted attribute values.
-std::string escape_html(std::string_view text);
 
 std::string render_report_html(const ReportData& report, Language language = Language::kEnglish);
 

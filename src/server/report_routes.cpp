@@ -242,8 +242,8 @@ std::string report_html(const SampleReport& sr, const ReportSettings& settings, 
       "</style>\n";
   if (auto head = html.find("</head>"); head != std::string::npos) html.insert(head, kExtraStyle);
   const std::string header = "<header class=\"lab\"><div class=\"lab-name\">" +
-                             escape_html(settings.lab_name) + "</div><div class=\"lab-address\">" +
-                             escape_html(settings.lab_address) + "</div></header>\n";
+                             html_escape(settings.lab_name) + "</div><div class=\"lab-address\">" +
+                             html_escape(settings.lab_address) + "</div></header>\n";
   if (auto body = html.find("<body>\n"); body != std::string::npos)
     html.insert(body + 7, header);
   if (!sr.addenda.empty()) {
@@ -252,8 +252,8 @@ std::string report_html(const SampleReport& sr, const ReportSettings& settings, 
     for (const auto& a : sr.addenda)
       section += fmt::format(
           "<div class=\"addendum\"><p class=\"meta\">{} \u2014 {}</p><p>{}</p></div>\n",
-          escape_html(iso_utc(a.created_at)), escape_html(a.author_name),
-          with_line_breaks(escape_html(a.text)));
+          html_escape(iso_utc(a.created_at)), html_escape(a.author_name),
+          with_line_breaks(html_escape(a.text)));
     section += "</section>\n";
     if (auto end = html.rfind("</body>"); end != std::string::npos) html.insert(end, section);
   }

@@ -94,22 +94,6 @@ std::string figure(const std::string& svg) { return "<figure>\n" + svg + "</figu
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string svg_line_chart(const LineChartSpec& chart) {
   for (const auto& s : chart.series)
     MS_CHECK(s.x.size() == s.y.size(),

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/html_escape.h"
 #include "engine/metrics/classification_metrics.h"
 #include "engine/metrics/detection_metrics.h"
 
@@ -66,8 +67,6 @@ struct HeatmapSpec {
   bool normalize_rows = true;
 };
 
-// &, <, >, " and ' as entities.
-std::string html_escape(std::string_view text);
 // The <svg> element of a line chart.
 std::string svg_line_chart(const LineChartSpec& chart);
 // The <svg> element of a heatmap.

@@ -12,9 +12,9 @@ bool has(const std::string& html, const std::string& part) {
 }
 
 TEST(HtmlReport, EscapesEveryCharacterThatMatters) {
-  EXPECT_EQ(escape_html("<a href=\"x\">Tom & 'Jerry'</a>"),
+  EXPECT_EQ(html_escape("<a href=\"x\">Tom & 'Jerry'</a>"),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;");
-  EXPECT_EQ(escape_html("中文"), "中文");
+  EXPECT_EQ(html_escape("中文"), "中文");
 }
 
 TEST(HtmlReport, UserTextIsEscapedEverywhere) {
