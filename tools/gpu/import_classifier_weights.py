@@ -30,10 +30,14 @@ import datetime
 import json
 import os
 import shutil
+import sys
 import tempfile
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model_folder import write_model_folder  # noqa: E402
 
 
 def recalibrate_bn(weights, summary, train_list, data_root, batch=256):
@@ -173,19 +177,7 @@ def main():
         info["model"]["cnn"]["dropout"] = args["dropout"]
         info["model"]["cnn"]["backbone"]["width"] = args["width"]
 
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)) or ".", exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(a.out)))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model folder is shared
-    module.save(os.path.join(tmp, "model.pt"))
-    with open(os.path.join(tmp, "model.json"), "w") as f:
-        json.dump(info, f, indent=1)
-        f.write("\n")
-    for extra_file in ("summary.json", "metrics.jsonl"):
-        if os.path.exists(os.path.join(a.run, extra_file)):
-            shutil.copy(os.path.join(a.run, extra_file), os.path.join(tmp, "gpu_" + extra_file))
-    if os.path.exists(a.out):
-        shutil.rmtree(a.out)
-    os.rename(tmp, a.out)
+    write_model_folder(a.out, module, info, a.run)
     shutil.rmtree(work, ignore_errors=True)
     print("wrote %s (%s)" % (a.out, a.version))
 

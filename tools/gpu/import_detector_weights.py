@@ -22,11 +22,15 @@ import datetime
 import json
 import os
 import shutil
+import sys
 import subprocess
 import tempfile
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model_folder import write_model_folder  # noqa: E402
 
 
 def make_template(summary, binary, work):
@@ -110,19 +114,7 @@ def main():
         }
         # The GPU run's own validation (pack images); the C++ eval-detector re-measures on originals.
         info["metrics"] = summary["val"] or {}
-        out_parent = os.path.dirname(os.path.abspath(a.out)) or "."
-        os.makedirs(out_parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=out_parent)
-        module.save(os.path.join(tmp, "model.pt"))
-        with open(os.path.join(tmp, "model.json"), "w") as f:
-            json.dump(info, f, indent=1)
-            f.write("\n")
-        for extra_file in ("summary.json", "metrics.jsonl"):
-            if os.path.exists(os.path.join(a.run, extra_file)):
-                shutil.copy(os.path.join(a.run, extra_file), os.path.join(tmp, "gpu_" + extra_file))
-        if os.path.exists(a.out):
-            shutil.rmtree(a.out)
-        os.rename(tmp, a.out)
+        write_model_folder(a.out, module, info, a.run)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("wrote %s (%s)" % (a.out, a.version))
