@@ -229,7 +229,6 @@ def main():
     g.manual_seed(a.seed)
     log = open(os.path.join(a.out, "metrics.jsonl"), "w")
     step, t_train = 0, 0.0
-    best = (-1.0, None)
     for epoch in range(1, a.epochs + 1):
         model.train()
         te = time.time()

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import detector_mirror as dm  # noqa: E402
+from lr_schedule import lr_factor  # noqa: E402
 
 T0 = time.time()
 
@@ -502,7 +503,6 @@ def main():
     total_epochs = o["epochs"]
     metrics_f = open(os.path.join(a.out, "metrics.jsonl"), "w")
     step, epoch, cut_short, images_seen, train_s = 0, 0, False, 0, 0.0
-    last_val = None
     epochs_chosen = None
     while epoch < total_epochs:
         t_ep = time.time()
@@ -518,7 +518,7 @@ def main():
                 cut_short = True
                 break
             idx = perm[s:s + bs]
-            lr = o["lr"] * dm.lr_factor(o["schedule"], step, steps_per_epoch, total_epochs)
+            lr = o["lr"] * lr_factor(o["schedule"], step, steps_per_epoch, total_epochs)
             for g in opt.param_groups:
                 g["lr"] = lr
             x, gb, gv = augment_batch(train["images"][idx], train["boxes"][idx], train["labels"][idx],

@@ -45,7 +45,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_cnn_classifier import CnnClassifier, centre, evaluate, load_pack  # noqa: E402
+from train_cnn_classifier import CnnClassifier, evaluate, load_pack  # noqa: E402
+from lr_schedule import lr_factor  # noqa: E402
 from vit_model import VisionTransformer, contrastive_loss, count_macs, split_decay  # noqa: E402
 
 AUGMENT_DEFAULTS = {  # ms::AugmentOptions
@@ -102,24 +103,6 @@ def forward_train(model, x):
         return logits, emb
     emb = model.backbone(x).mean((2, 3))
     return model.head(F.dropout(emb, model.dropout, model.training)), emb
-
-
-def lr_factor(s, step, steps_per_epoch, total_epochs):
-    """ms::lr_factor (src/engine/train/lr_schedule.cpp)."""
-    total = float(steps_per_epoch * total_epochs)
-    warm = max(0.0, s["warmup_epochs"]) * steps_per_epoch
-    if step < warm:
-        return (step + 1) / warm
-    if s["decay"] == "constant":
-        return 1.0
-    if s["decay"] == "step":
-        f = 1.0
-        for e in s["step_epochs"]:
-            if step / steps_per_epoch >= e:
-                f *= s["gamma"]
-        return f
-    t = min(1.0, max(0.0, (step - warm) / max(1.0, total - warm)))
-    return s["min_lr_ratio"] + (1 - s["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def grey(y):

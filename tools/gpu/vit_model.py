@@ -126,7 +126,7 @@ class PartSelection(nn.Module):
 
     def forward(self, attentions):
         cls_rows = torch.stack([a[:, :, 0, :] for a in attentions], 1)  # [B,L,h,N]
-        b, n = cls_rows.shape[0], cls_rows.shape[3]
+        b = cls_rows.shape[0]
         squeeze = cls_rows[..., 1:].max(3)[0].reshape(b, -1)            # [B,L*h]
         w = torch.sigmoid(self.fc2(F.relu(self.fc1(squeeze)))).view(b, self.layers, self.heads)
         combined = (cls_rows * w.unsqueeze(-1)).sum(1)                 # [B,h,N]
