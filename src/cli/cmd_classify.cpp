@@ -35,12 +35,20 @@ std::unique_ptr<ClassifierPredictor> load_predictor(const std::string& dir, cons
   return std::move(*p);
 }
 
+// --views: dihedral test-time views (models/classifier/test_time_views.h); 0 keeps model.json's.
+void add_views_option(CLI::App* cmd, int& views) {
+  cmd->add_option("--views", views,
+                  "test-time views averaged per cell: 1, 2, 4 or 8 (default: the model's test_time_views)")
+      ->check(CLI::IsMember({1, 2, 4, 8}));
+}
+
 void register_classify_cmd(CLI::App& app) {
   struct Args {
     std::vector<std::string> images;
     std::string model, device = "cpu";
     bool json = false;
     int top = 3;
+    int views = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("classify", "Classify single-cell images");
@@ -48,10 +56,12 @@ void register_classify_cmd(CLI::App& app) {
   cmd->add_option("--model", a->model, "classifier folder (default: the shipped one)");
   cmd->add_flag("--json", a->json, "one JSON array on stdout");
   cmd->add_option("--top", a->top, "classes listed per image")->check(CLI::PositiveNumber);
+  add_views_option(cmd, a->views);
   cmd->add_option("--device", a->device, "cpu | cuda");
   cmd->callback([a] {
     init_torch_runtime();
     auto pred = load_predictor(a->model, a->device);
+    if (a->views) pred->set_test_time_views(a->views);
     const auto& classes = pred->classes();
     Json out = Json::array();
     for (const auto& path : a->images) {
@@ -89,6 +99,7 @@ void register_eval_cmd(CLI::App& app) {
     std::string model, data, json, report, embeddings, device = "cpu";
     bool ignore_unknown = false;
     int batch = 64;
+    int views = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval-classifier", "Evaluate a classifier on a folder-per-class tree");
@@ -101,10 +112,12 @@ void register_eval_cmd(CLI::App& app) {
   cmd->add_option("--embeddings", a->embeddings,
                   "write per-image features (ViT class token / CNN pooled) with label and prediction as CSV");
   cmd->add_option("--batch", a->batch, "batch size")->check(CLI::PositiveNumber);
+  add_views_option(cmd, a->views);
   cmd->add_option("--device", a->device, "cpu | cuda");
   cmd->callback([a] {
     init_torch_runtime();
     auto pred = load_predictor(a->model, a->device);
+    if (a->views) pred->set_test_time_views(a->views);
     auto& impl = pred->impl();
     auto ds = read_folder_tree(a->data);
     if (!ds) throw MarrowError(ds.error());
@@ -135,7 +148,8 @@ void register_eval_cmd(CLI::App& app) {
     std::vector<int> idx(cache->images.size());
     std::iota(idx.begin(), idx.end(), 0);
     auto preds = predict_cells(*impl.net, *cache, idx, impl.info.model.input_size,
-                               impl.info.normalization, a->batch, impl.device, !a->embeddings.empty());
+                               impl.info.normalization, a->batch, impl.device, !a->embeddings.empty(),
+                               pred->test_time_views());
     auto m = score_predictions(preds, classes);
     if (!m) throw MarrowError(m.error());
     // Exactly the keys issue 4 lists; which folders were skipped goes to stderr and the report.
@@ -152,6 +166,8 @@ void register_eval_cmd(CLI::App& app) {
              {"model folder", a->model.empty() ? default_classifier_dir() : a->model},
              {"data", a->data},
              {"cells", std::to_string(m->num_samples)},
+             {"test-time views", std::to_string(pred->test_time_views()) +
+                                     (a->views ? " (--views)" : " (model.json)")},
              {"skipped files", std::to_string(cache->skipped.size())},
              {"ignored class folders", ignored.empty() ? "none" : ignored},
              {"cells per second", fmt::format("{:.1f} (batch {}, {})", j["cells_per_second"].get<double>(),

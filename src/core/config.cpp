@@ -1,5 +1,8 @@
 #include "core/config.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <fstream>
 #include <sstream>
 
@@ -41,7 +44,7 @@ Status write_json_file(const std::string& path, const Json& j, int indent) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return fail(ErrorCode::kIo, path + ": cannot write file");
+    if (!out) return fail(ErrorCode::kIo, path + ": cannot write file: " + std::strerror(errno));
     out << j.dump(indent) << "\n";
     if (!out) return fail(ErrorCode::kIo, path + ": write failed");
   }

@@ -258,7 +258,7 @@ Status write_image(const std::string& path, const cv::Mat& bgr) {
   auto bytes = encode_image(bgr, ext.empty() ? ".png" : ext);
   if (!bytes) return tl::unexpected(bytes.error());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return fail(ErrorCode::kIo, path + ": cannot write file");
+  if (!out) return fail(ErrorCode::kIo, path + ": cannot write file: " + std::strerror(errno));
   out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
   if (!out) return fail(ErrorCode::kIo, path + ": write failed");
   return {};

@@ -11,13 +11,14 @@
 #include <c10/core/GradMode.h>
 
 #include "core/error.h"
+#include "models/classifier/test_time_views.h"
 
 namespace ms {
 
 ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cache,
                                     const std::vector<int>& indices, int input_size,
                                     const Normalization& norm, int batch_size,
-                                    const std::string& device, bool want_embeddings) {
+                                    const std::string& device, bool want_embeddings, int views) {
   ClassifierPredictions out;
   const bool was_training = net.is_training();
   net.eval();
@@ -31,8 +32,8 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
   const at::Device dev(device);
   const auto t0 = std::chrono::steady_clock::now();
   while (auto batch = loader.next()) {
-    auto r = net.forward(batch->images.to(dev));
-    auto probs = at::softmax(r.logits, 1).to(at::kCPU).contiguous();
+    auto r = forward_views(net, batch->images.to(dev), views, want_embeddings);
+    auto probs = r.probs.to(at::kCPU).contiguous();
     const int64_t n = probs.size(0), c = probs.size(1);
     const float* p = probs.data_ptr<float>();
     for (int64_t i = 0; i < n; ++i) {

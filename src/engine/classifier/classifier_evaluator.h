@@ -21,11 +21,12 @@ struct ClassifierPredictions {
 };
 
 // Evaluates `indices` of the cache in batches (center crop, no augmentation), in eval mode,
-// without gradients. device: where the model lives.
+// without gradients. device: where the model lives. views: dihedral test-time views averaged per
+// cell (models/classifier/test_time_views.h; 1 = the crop only, as during training).
 ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cache,
                                     const std::vector<int>& indices, int input_size,
                                     const Normalization& norm, int batch_size,
-                                    const std::string& device, bool want_embeddings);
+                                    const std::string& device, bool want_embeddings, int views = 1);
 
 // Metrics of the predictions (engine/metrics, sklearn definitions). Fails on an empty set.
 Result<ClassificationMetrics> score_predictions(const ClassifierPredictions& p,

@@ -22,11 +22,13 @@ struct ClassifierModelInfo {
   Normalization normalization;         // RGB mean/std on [0,1]
   Json provenance = Json::object();    // data, command, seed, date, epochs, training time
   Json metrics = Json::object();       // validation metrics of these weights
+  int test_time_views = 1;             // dihedral views averaged at inference: 1, 2, 4 or 8
+                                       // (models/classifier/test_time_views.h)
   template <class V>
   void visit(V& v) {
     v("format", format); v("version", version); v("model", model); v("classes", classes);
     v("crop_fraction", crop_fraction); v("normalization", normalization);
-    v("provenance", provenance); v("metrics", metrics);
+    v("provenance", provenance); v("metrics", metrics); v("test_time_views", test_time_views);
   }
 };
 

@@ -10,6 +10,7 @@
 #include "engine/classifier/cell_cache.h"
 #include "engine/predict/classifier_predictor_impl.h"
 #include "engine/train/image_tensor.h"
+#include "models/classifier/test_time_views.h"
 
 namespace ms {
 
@@ -50,6 +51,13 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
 const std::vector<std::string>& ClassifierPredictor::classes() const { return impl_->info.classes; }
 std::string ClassifierPredictor::version() const { return impl_->info.version; }
 int ClassifierPredictor::input_size() const { return impl_->info.model.input_size; }
+int ClassifierPredictor::test_time_views() const { return impl_->info.test_time_views; }
+void ClassifierPredictor::set_test_time_views(int views) {
+  if (!valid_test_time_views(views))
+    throw MarrowError(ErrorCode::kInvalidArgument,
+                      "test-time views: expected 1, 2, 4 or 8, found " + std::to_string(views));
+  impl_->info.test_time_views = views;
+}
 
 std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv::Mat>& crops_bgr) {
   constexpr size_t kBatch = 64;
@@ -59,8 +67,8 @@ std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv:
   for (size_t begin = 0; begin < crops_bgr.size(); begin += kBatch) {
     const size_t end = std::min(crops_bgr.size(), begin + kBatch);
     std::vector<cv::Mat> chunk(crops_bgr.begin() + begin, crops_bgr.begin() + end);
-    auto probs = at::softmax(impl_->net->forward(impl_->preprocess(chunk)).logits, 1)
-                     .to(at::kCPU)
+    auto probs = forward_views(*impl_->net, impl_->preprocess(chunk), impl_->info.test_time_views, false)
+                     .probs.to(at::kCPU)
                      .contiguous();
     const int64_t c = probs.size(1);
     const float* p = probs.data_ptr<float>();

@@ -29,10 +29,14 @@ class ClassifierPredictor {
   const std::vector<std::string>& classes() const;
   std::string version() const;
   int input_size() const;
+  // Dihedral views averaged per crop (models/classifier/test_time_views.h); model.json's
+  // test_time_views unless overridden. set_test_time_views throws kInvalidArgument unless 1/2/4/8.
+  int test_time_views() const;
+  void set_test_time_views(int views);
 
   // crops_bgr: single-cell crops, CV_8UC3 BGR, any size (resized to the model's cache size and
-  // center-cropped to input_size, as in validation). One prediction per crop, in order; run in
-  // batches of up to 64. An empty or non-BGR crop throws MarrowError(kInvalidArgument).
+  // center-cropped to input_size, as in validation), averaged over test_time_views() views. One
+  // prediction per crop, in order; run in batches of up to 64. An empty or non-BGR crop throws MarrowError(kInvalidArgument).
   std::vector<ClassPrediction> classify(const std::vector<cv::Mat>& crops_bgr);
 
   struct Impl;

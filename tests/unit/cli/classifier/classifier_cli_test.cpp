@@ -169,6 +169,34 @@ TEST_F(ClassifierCli, EvalWritesExactKeysReportAndEmbeddings) {
   EXPECT_EQ(Json::parse(c.out)[0]["class"], red0_prediction);
 }
 
+TEST_F(ClassifierCli, ViewsOptionIsCheckedAndReported) {
+  // --views picks the dihedral test-time views; a count other than 1, 2, 4 or 8 is refused.
+  const fs::path out = root_ / "views";
+  fs::create_directories(out);
+  const std::vector<std::string> base{"eval-classifier", "--model", (root_ / "model").string(), "--data",
+                                      (root_ / "data").string(), "--ignore-unknown", "--json",
+                                      (out / "m.json").string()};
+  auto bad = base;
+  bad.insert(bad.end(), {"--views", "3"});
+  auto refused = run_cli(bad, root_);
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("--views"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(out / "m.json"));
+  auto good = base;
+  good.insert(good.end(), {"--views", "8"});
+  auto r = run_cli(good, root_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream rep(out / "report.html");
+  std::stringstream html;
+  html << rep.rdbuf();
+  EXPECT_NE(html.str().find("test-time views"), std::string::npos);
+  EXPECT_NE(html.str().find("8 (--views)"), std::string::npos);
+  const std::string red0 = (root_ / "data" / "red_disc" / "0.png").string();
+  auto c = run_cli({"classify", red0, "--json", "--views", "2", "--model", (root_ / "model").string()}, root_);
+  ASSERT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(Json::parse(c.out).size(), 1u);
+}
+
 TEST_F(ClassifierCli, ExplainWritesAScaledOverlayAndRejectsBadImages) {
   const fs::path png = root_ / "explain.png";
   auto r = run_cli({"explain", (root_ / "data" / "red_disc" / "1.png").string(), "--out", png.string(),
