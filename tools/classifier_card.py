@@ -55,6 +55,10 @@ def main():
                                                                 ", ".join("%.4f" % v for v in n["std"])))
     w("- Files: `model.pt` (parameters and buffers, LibTorch archive), `model.json` (architecture, classes, "
       "normalisation, provenance). Loaded by `ClassifierPredictor::load(\"models/classifier\")`.")
+    views = info.get("test_time_views", 1)
+    w("- Test-time views: %d (%s)." % (views, "the crop only" if views == 1 else
+                                        "softmax averaged over the crop's dihedral orientations; "
+                                        "`--views 1` turns it off"))
     w("- Classes (id order): %s.\n" % ", ".join("`%s`" % c for c in classes))
     w("## Provenance\n")
     for k in sorted(prov):
