@@ -5,7 +5,8 @@
 //   build/bench_classifier_speed --benchmark_counters_tabular=true
 // Arguments: model (0 = the shipped models/classifier, 1 = a ViT of configs/classifier/
 // vit_improved.json's shape with random weights: speed does not depend on the weights), batch,
-// intra-op threads. cells_per_s is the counter to read.
+// intra-op threads, test-time views (0 = the model's test_time_views; the shipped model uses 8,
+// and 1 measures the single forward). cells_per_s is the counter to read.
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -52,6 +53,7 @@ void BM_ClassifierSpeed(benchmark::State& state) {
     state.SkipWithError(pred.error().message.c_str());
     return;
   }
+  if (state.range(3) > 0) (*pred)->set_test_time_views(static_cast<int>(state.range(3)));
   std::mt19937 rng(1);
   std::vector<cv::Mat> crops;
   for (int i = 0; i < batch; ++i) {
@@ -67,12 +69,14 @@ void BM_ClassifierSpeed(benchmark::State& state) {
   state.counters["cells_per_s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel((which == 0 ? "shipped " : "vit_improved ") + (*pred)->version() + " input " +
-                 std::to_string((*pred)->input_size()));
+                 std::to_string((*pred)->input_size()) + " views " +
+                 std::to_string((*pred)->test_time_views()));
 }
 
 void Configs(benchmark::internal::Benchmark* b) {
-  for (int model : {0, 1})
-    for (int batch : {1, 32}) b->Args({model, batch, 2});
+  for (int batch : {1, 32})
+    for (int views : {1, 8}) b->Args({0, batch, 2, views});
+  for (int batch : {1, 32}) b->Args({1, batch, 2, 1});
 }
 
 }  // namespace
