@@ -22,11 +22,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_cnn_classifier import CnnClassifier, centre, load_pack  # noqa: E402
-
-VIEWS = [lambda x: x, lambda x: x.flip(3), lambda x: x.flip(2), lambda x: x.flip(2, 3),
-         lambda x: x.transpose(2, 3), lambda x: x.transpose(2, 3).flip(3),
-         lambda x: x.transpose(2, 3).flip(2), lambda x: x.transpose(2, 3).flip(2, 3)]
+from cnn_runs import VIEWS, load_run, normalisation  # noqa: E402
+from train_cnn_classifier import centre, load_pack  # noqa: E402
 
 
 def scores(probs, y, classes):
@@ -43,15 +40,10 @@ def scores(probs, y, classes):
             "segmented_f1": round(float(f1[classes.index("segmented_neutrophil")]), 3)}
 
 
-def run_probs(run, x_u8, views, num_classes):
-    s = json.load(open(os.path.join(run, "summary.json")))
-    args = s["args"]
-    model = CnnClassifier(args["width"], num_classes, args["dropout"])
-    w = np.load(os.path.join(run, "weights.npz"))
-    model.load_state_dict({k: torch.from_numpy(w[k]) for k in w.files})
+def run_probs(run, x_u8, views):
+    s, model = load_run(run)
     model.eval()
-    mean = torch.tensor(s["normalization"]["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(s["normalization"]["std"]).view(1, 3, 1, 1)
+    mean, std = normalisation(s)
     out = {}
     with torch.no_grad():
         for nv in sorted({1, views}):
@@ -78,7 +70,7 @@ def main():
     probs, own_acc = {}, {}
     for run in a.runs:
         name = os.path.basename(os.path.normpath(run))
-        s, p = run_probs(run, x_u8, a.views, len(classes))
+        s, p = run_probs(run, x_u8, a.views)
         probs[name] = p
         own_acc[name] = s["val_accuracy"]
         result["runs"][name] = {"input": s["input_size"], "views_1": scores(p[1], y, classes),

@@ -26,12 +26,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_cnn_classifier import CnnClassifier  # noqa: E402
+from cnn_runs import VIEWS, load_run, normalisation  # noqa: E402
 
 PAIR = ["band_neutrophil", "segmented_neutrophil"]
-VIEWS = [lambda x: x, lambda x: x.flip(3), lambda x: x.flip(2), lambda x: x.flip(2, 3),
-         lambda x: x.transpose(2, 3), lambda x: x.transpose(2, 3).flip(3),
-         lambda x: x.transpose(2, 3).flip(2), lambda x: x.transpose(2, 3).flip(2, 3)]
 
 
 def load(split_dir, data, part, side):
@@ -58,17 +55,13 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
-    s = json.load(open(os.path.join(a.run, "summary.json")))
+    s, model = load_run(a.run)
     classes = s["classes"]
     pair_idx = [classes.index(c) for c in PAIR]
     side = round(a.input / s["crop_fraction"])
     xt, yt = load(a.split_dir, a.data, "train", side)
     xv, yv = load(a.split_dir, a.data, "val", side)
-    mean = torch.tensor(s["normalization"]["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(s["normalization"]["std"]).view(1, 3, 1, 1)
-    model = CnnClassifier(s["args"]["width"], len(classes), s["args"]["dropout"])
-    w = np.load(os.path.join(a.run, "weights.npz"))
-    model.load_state_dict({k: torch.from_numpy(w[k]) for k in w.files})
+    mean, std = normalisation(s)
 
     def prep(x, train):
         x = x.float() / 255

@@ -53,9 +53,7 @@ std::string ClassifierPredictor::version() const { return impl_->info.version; }
 int ClassifierPredictor::input_size() const { return impl_->info.model.input_size; }
 int ClassifierPredictor::test_time_views() const { return impl_->info.test_time_views; }
 void ClassifierPredictor::set_test_time_views(int views) {
-  if (!valid_test_time_views(views))
-    throw MarrowError(ErrorCode::kInvalidArgument,
-                      "test-time views: expected 1, 2, 4 or 8, found " + std::to_string(views));
+  require_test_time_views(views);
   impl_->info.test_time_views = views;
 }
 

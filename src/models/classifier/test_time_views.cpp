@@ -10,6 +10,12 @@ namespace ms {
 
 bool valid_test_time_views(int views) { return views == 1 || views == 2 || views == 4 || views == 8; }
 
+void require_test_time_views(int views) {
+  if (!valid_test_time_views(views))
+    throw MarrowError(ErrorCode::kInvalidArgument,
+                      "test-time views: expected 1, 2, 4 or 8, found " + std::to_string(views));
+}
+
 at::Tensor dihedral_view(const at::Tensor& images, int v) {
   if (images.dim() != 4 || images.size(2) != images.size(3))
     throw MarrowError(ErrorCode::kInvalidArgument, "test-time views: expected square images [B,C,S,S]");
@@ -30,9 +36,7 @@ at::Tensor dihedral_view(const at::Tensor& images, int v) {
 
 ViewAveragedOutput forward_views(ClassifierNetImpl& net, const at::Tensor& images, int views,
                                  bool want_embedding) {
-  if (!valid_test_time_views(views))
-    throw MarrowError(ErrorCode::kInvalidArgument,
-                      "test-time views: expected 1, 2, 4 or 8, found " + std::to_string(views));
+  require_test_time_views(views);
   ViewAveragedOutput out;
   for (int v = 0; v < views; ++v) {
     auto r = net.forward(dihedral_view(images, v));

@@ -13,6 +13,8 @@ namespace ms {
 
 // True for the supported view counts: 1 (the crop only), 2, 4 and 8.
 bool valid_test_time_views(int views);
+// Throws MarrowError(kInvalidArgument) naming the value unless valid_test_time_views(views).
+void require_test_time_views(int views);
 
 // View v (0 <= v < 8) of images [B,C,S,S]: identity, left-right flip, up-down flip, rotation by
 // 180, transpose, rotation by 90, rotation by 270, anti-transpose. Needs square images.
