@@ -54,11 +54,13 @@ struct BenchServer {
   std::unique_ptr<server::LabServer> server;
   std::string cookie, csrf;
 
-  // Starts the server with `runner`; throws on failure (a benchmark cannot go on).
-  BenchServer(std::shared_ptr<store::AnalysisRunner> runner, int workers) {
+  // Starts the server with `runner` on `db_url` (empty: SQLite in the temporary directory);
+  // throws on failure (a benchmark cannot go on).
+  BenchServer(std::shared_ptr<store::AnalysisRunner> runner, int workers, const std::string& db_url = "") {
     dir = std::filesystem::temp_directory_path() / ("marrowscope-bench-" + server::random_hex(6));
     server::ServerOptions o;
     o.data_dir = dir.string();
+    o.db_url = db_url;
     o.port = 0;
     o.workers = workers;
     o.admin_password = "bench-password-1";

@@ -1,6 +1,7 @@
 // `marrowscope serve`: the lab server (JSON API under /api/, the web app at /).
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -34,12 +35,23 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--detector", models->detector, "Detector model folder (default: the shipped models/detector)");
   cmd->add_option("--classifier", models->classifier, "Classifier model folder (default: the shipped models/classifier)");
   cmd->add_option("--device", models->device, "Inference device: cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--secure-cookie", opts->secure_cookie,
+                "Mark the session cookie Secure and send Strict-Transport-Security (serve behind HTTPS)");
+  cmd->add_option("--trusted-proxy", opts->trusted_proxy,
+                  "Address of the TLS-terminating reverse proxy: its X-Forwarded-For names the client; implies --secure-cookie");
   cmd->add_flag("--no-analysis", models->none,
                 "Run without the analysis pipeline: uploads stay queued for a server that has it");
   cmd->callback([opts, upload_mb, models] {
     server::ServerOptions o = *opts;
+    if (!o.trusted_proxy.empty()) o.secure_cookie = true;
     o.max_upload_bytes = *upload_mb << 20;
-    if (const char* pw = std::getenv("MARROWSCOPE_ADMIN_PASSWORD"); pw && *pw) o.admin_password = pw;
+    if (char* pw = std::getenv("MARROWSCOPE_ADMIN_PASSWORD"); pw && *pw) {
+      o.admin_password = std::string(pw);
+      // The password must not stay readable in this process's environment (/proc/PID/environ
+      // shows the original bytes, so they are overwritten, not only unset).
+      std::memset(pw, 0, std::strlen(pw));
+      unsetenv("MARROWSCOPE_ADMIN_PASSWORD");
+    }
     // Block the stop signals before any thread starts, so that every thread inherits the mask
     // and this thread alone receives them through sigwait().
     sigset_t stop_signals;

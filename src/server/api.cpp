@@ -19,12 +19,13 @@ Reply Reply::error(const Error& e, Json details) {
   return r;
 }
 
-void send_error(httplib::Response& res, const Error& e, const Json& details) {
+void send_error(net::Response& res, const Error& e, const Json& details) {
   res.status = http_status(e.code);
-  res.set_content(error_json(e, details).dump(), "application/json");
+  res.set_content(error_json(e, details).dump(-1, ' ', false, Json::error_handler_t::replace),
+                  "application/json");
 }
 
-std::string session_cookie_value(const httplib::Request& req) {
+std::string session_cookie_value(const net::Request& req) {
   const std::string cookies = req.get_header_value("Cookie");
   const std::string key = std::string(kSessionCookie) + "=";
   std::size_t pos = 0;
@@ -70,7 +71,7 @@ bool changes_state(const std::string& method) {
 }
 }  // namespace
 
-Result<Caller> Api::authenticate(const httplib::Request& req, Access a) {
+Result<Caller> Api::authenticate(const net::Request& req, Access a) {
   Caller c;
   c.ip = req.remote_addr;
   const std::string token = session_cookie_value(req);
@@ -111,7 +112,7 @@ Result<Caller> Api::authenticate(const httplib::Request& req, Access a) {
   return c;
 }
 
-void Api::dispatch(const httplib::Request& req, httplib::Response& res, Access a, const Handler& h) {
+void Api::dispatch(const net::Request& req, net::Response& res, Access a, const Handler& h) {
   try {
     auto caller = authenticate(req, a);
     Result<Reply> reply = caller ? h(req, *caller) : tl::unexpected(caller.error());
@@ -141,18 +142,36 @@ void Api::dispatch(const httplib::Request& req, httplib::Response& res, Access a
   }
 }
 
+void Api::set_body_limit(const std::string& method, const std::string& pattern, std::size_t bytes) {
+  body_limits_.emplace_back(method + " " + pattern, bytes);
+}
+
 void Api::add(const std::string& method, const std::string& pattern, Access a,
               const std::string& summary, Handler h) {
+  if (method != "GET" && method != "POST" && method != "PATCH" && method != "PUT" && method != "DELETE")
+    throw MarrowError(ErrorCode::kInternal, "unknown HTTP method " + method);
   routes_.push_back({method, pattern, summary, a});
-  auto fn = [this, a, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+  auto fn = [this, a, h = std::move(h)](const net::Request& req, net::Response& res) {
     dispatch(req, res, a, h);
   };
-  if (method == "GET") http_.Get(pattern, fn);
-  else if (method == "POST") http_.Post(pattern, fn);
-  else if (method == "PATCH") http_.Patch(pattern, fn);
-  else if (method == "PUT") http_.Put(pattern, fn);
-  else if (method == "DELETE") http_.Delete(pattern, fn);
-  else throw MarrowError(ErrorCode::kInternal, "unknown HTTP method " + method);
+  std::size_t limit = 0;
+  for (const auto& [key, bytes] : body_limits_)
+    if (key == method + " " + pattern) limit = bytes;
+  net::PreBodyCheck check;
+  if (limit > 0 && a != Access::kPublic) {
+    check = [this, a](const net::Request& req, net::Response& res) {
+      try {
+        auto caller = authenticate(req, a);
+        if (caller) return true;
+        send_error(res, caller.error());
+      } catch (const std::exception& e) {
+        spdlog::error("{} {}: authentication threw: {}", req.method, req.path, e.what());
+        send_error(res, Error{ErrorCode::kInternal, "internal error"});
+      }
+      return false;
+    };
+  }
+  http_.route(method, pattern, std::move(fn), limit, std::move(check));
 }
 
 void Api::get(const std::string& p, Access a, const std::string& s, Handler h) { add("GET", p, a, s, std::move(h)); }
@@ -213,11 +232,18 @@ Json Api::openapi() const {
                       {"details", Json::object()}}}}}}}}}}}}}};
 }
 
-Result<Json> json_body(const httplib::Request& req) {
+Result<Json> json_body(const net::Request& req) {
+  // The media type must be exactly application/json (parameters such as charset aside): a
+  // type that merely contains it, such as "text/plain; x=application/json", is one a page of
+  // another site may send without a CORS preflight, and so is no Content-Type at all.
   const std::string type = req.get_header_value("Content-Type");
-  if (!type.empty() && type.find("application/json") == std::string::npos)
+  std::string media = type.substr(0, type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.erase(0, 1);
+  for (auto& ch : media) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (media != "application/json")
     return fail(ErrorCode::kUnsupportedFormat, "request body", "Content-Type application/json",
-                "\"" + type + "\"");
+                type.empty() ? std::string("no Content-Type") : "\"" + type + "\"");
   if (req.body.empty()) return fail(ErrorCode::kInvalidArgument, "request body", "a JSON object", "nothing");
   auto j = parse_json(req.body, "request body");
   if (!j) return fail(ErrorCode::kInvalidArgument, j.error().message);
@@ -226,7 +252,7 @@ Result<Json> json_body(const httplib::Request& req) {
   return j;
 }
 
-Status require_multipart(const httplib::Request& req, const std::string& what) {
+Status require_multipart(const net::Request& req, const std::string& what) {
   if (req.is_multipart_form_data()) return {};
   return fail(ErrorCode::kUnsupportedFormat, what, "Content-Type multipart/form-data",
               "\"" + req.get_header_value("Content-Type") + "\"");
@@ -247,16 +273,16 @@ Reply refuse_files(const std::vector<FileProblem>& problems, std::size_t files,
   return Reply::error(e, {{"files", listed}});
 }
 
-Result<std::vector<const httplib::MultipartFormData*>> file_parts(const httplib::Request& req,
+Result<std::vector<const net::MultipartFormData*>> file_parts(const net::Request& req,
                                                                   const std::string& what) {
-  std::vector<const httplib::MultipartFormData*> parts;
+  std::vector<const net::MultipartFormData*> parts;
   for (const auto& [field, part] : req.files)
     if (!part.filename.empty()) parts.push_back(&part);
   if (parts.empty()) return fail(ErrorCode::kInvalidArgument, what, "one or more files", "no file parts");
   return parts;
 }
 
-Result<std::int64_t> path_id(const httplib::Request& req, int k) {
+Result<std::int64_t> path_id(const net::Request& req, int k) {
   if (static_cast<int>(req.matches.size()) <= k)
     throw MarrowError(ErrorCode::kInternal, "route has no id group " + std::to_string(k));
   const std::string s = req.matches[k].str();
@@ -264,11 +290,11 @@ Result<std::int64_t> path_id(const httplib::Request& req, int k) {
   return std::stoll(s);
 }
 
-std::string query_text(const httplib::Request& req, const std::string& name, const std::string& fallback) {
+std::string query_text(const net::Request& req, const std::string& name, const std::string& fallback) {
   return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : fallback;
 }
 
-Result<std::int64_t> query_int(const httplib::Request& req, const std::string& name, std::int64_t fallback) {
+Result<std::int64_t> query_int(const net::Request& req, const std::string& name, std::int64_t fallback) {
   if (!req.has_param(name.c_str())) return fallback;
   const std::string s = req.get_param_value(name.c_str());
   static const std::regex re("-?[0-9]{1,18}");
@@ -277,7 +303,7 @@ Result<std::int64_t> query_int(const httplib::Request& req, const std::string& n
   return std::stoll(s);
 }
 
-Result<std::optional<std::int64_t>> query_opt_int(const httplib::Request& req, const std::string& name) {
+Result<std::optional<std::int64_t>> query_opt_int(const net::Request& req, const std::string& name) {
   if (!req.has_param(name.c_str())) return std::optional<std::int64_t>{};
   auto v = query_int(req, name, 0);
   if (!v) return tl::unexpected(v.error());

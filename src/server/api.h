@@ -10,7 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include <httplib.h>
+#include "net/http_server.h"
+#include "net/message.h"
 
 #include "core/config.h"
 #include "server/file_store.h"
@@ -40,7 +41,7 @@ struct Reply {
   int status = 200;
   Json body;
   std::string raw, content_type;  // a non-JSON body (files, CSV, HTML) when content_type is set
-  httplib::Headers headers;
+  net::Headers headers;
   static Reply json(Json j, int status = 200) {
     Reply r;
     r.status = status;
@@ -71,12 +72,16 @@ struct ServerContext {
   CellRecognizer* recognizer = nullptr;  // classifies single-cell crops; null without a pipeline
 };
 
-using Handler = std::function<Result<Reply>(const httplib::Request&, const Caller&)>;
+using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;
 
 class Api {
  public:
-  Api(httplib::Server& http, ServerContext& ctx) : http_(http), ctx_(ctx) {}
-  // `pattern` is an httplib regex; each (\d+) is a numeric path id ({id}, {id2} in OpenAPI).
+  Api(net::HttpServer& http, ServerContext& ctx) : http_(http), ctx_(ctx) {}
+  // Routes that take more than the server's default body (uploads): set before the route is
+  // registered. Such a route authenticates the caller before its body is read.
+  void set_body_limit(const std::string& method, const std::string& pattern, std::size_t bytes);
+  // `pattern` is a regex over the whole decoded path; each (\d+) is a numeric path id ({id},
+  // {id2} in OpenAPI).
   void get(const std::string& pattern, Access a, const std::string& summary, Handler h);
   void post(const std::string& pattern, Access a, const std::string& summary, Handler h);
   void patch(const std::string& pattern, Access a, const std::string& summary, Handler h);
@@ -94,30 +99,33 @@ class Api {
   };
   void add(const std::string& method, const std::string& pattern, Access a,
            const std::string& summary, Handler h);
-  void dispatch(const httplib::Request& req, httplib::Response& res, Access a, const Handler& h);
-  Result<Caller> authenticate(const httplib::Request& req, Access a);
+  void dispatch(const net::Request& req, net::Response& res, Access a, const Handler& h);
+  Result<Caller> authenticate(const net::Request& req, Access a);
 
-  httplib::Server& http_;
+  net::HttpServer& http_;
   ServerContext& ctx_;
   std::vector<Route> routes_;
+  std::vector<std::pair<std::string, std::size_t>> body_limits_;  // "METHOD pattern" -> bytes
 };
 
-void send_error(httplib::Response& res, const Error& e, const Json& details = nullptr);
+// Writes the one JSON error shape; bytes that are not UTF-8 in the message (echoed input) are
+// replaced, so no input can make an error reply fail.
+void send_error(net::Response& res, const Error& e, const Json& details = nullptr);
 
 // Request helpers. Messages name the input ("request body:$.name", "query parameter 'page'").
-Result<Json> json_body(const httplib::Request& req);
+Result<Json> json_body(const net::Request& req);
 template <typename T>
-Result<T> body_as(const httplib::Request& req) {
+Result<T> body_as(const net::Request& req) {
   auto j = json_body(req);
   if (!j) return tl::unexpected(j.error());
   return parse_config<T>(*j, "request body");
 }
 // kUnsupportedFormat naming `what` ("upload", "recognition upload") unless the request is
 // multipart/form-data.
-Status require_multipart(const httplib::Request& req, const std::string& what);
+Status require_multipart(const net::Request& req, const std::string& what);
 // The multipart parts that carry a file (a filename), in request order; none is kInvalidArgument
 // naming `what`.
-Result<std::vector<const httplib::MultipartFormData*>> file_parts(const httplib::Request& req,
+Result<std::vector<const net::MultipartFormData*>> file_parts(const net::Request& req,
                                                                   const std::string& what);
 
 // A file of a multi-file upload that its check refused.
@@ -134,7 +142,7 @@ Reply refuse_files(const std::vector<FileProblem>& problems, std::size_t files,
 // happens to any of them: all good fills `checked` in request order and returns nothing; any bad
 // file returns refuse_files' answer (every bad file listed, `checked` incomplete).
 template <typename T, typename Check>
-std::optional<Reply> check_file_parts(const std::vector<const httplib::MultipartFormData*>& parts,
+std::optional<Reply> check_file_parts(const std::vector<const net::MultipartFormData*>& parts,
                                       const std::string& outcome, Check check,
                                       std::vector<T>& checked) {
   std::vector<FileProblem> problems;
@@ -147,12 +155,12 @@ std::optional<Reply> check_file_parts(const std::vector<const httplib::Multipart
   return refuse_files(problems, parts.size(), outcome);
 }
 // The k-th numeric id in the path; an id too large to exist is kNotFound.
-Result<std::int64_t> path_id(const httplib::Request& req, int k = 1);
-std::string query_text(const httplib::Request& req, const std::string& name,
+Result<std::int64_t> path_id(const net::Request& req, int k = 1);
+std::string query_text(const net::Request& req, const std::string& name,
                        const std::string& fallback = "");
-Result<std::int64_t> query_int(const httplib::Request& req, const std::string& name,
+Result<std::int64_t> query_int(const net::Request& req, const std::string& name,
                                std::int64_t fallback);
-Result<std::optional<std::int64_t>> query_opt_int(const httplib::Request& req,
+Result<std::optional<std::int64_t>> query_opt_int(const net::Request& req,
                                                   const std::string& name);
 // Appends to the operation log in the caller's transaction.
 Status log_operation(store::Tx& tx, const Caller& c, const std::string& action,
@@ -172,6 +180,6 @@ void register_report_routes(Api& api);  // differential, sign-off, addenda, repo
 // Session cookie name and helpers shared by the auth routes and the router.
 inline constexpr const char* kSessionCookie = "ms_session";
 inline constexpr const char* kCsrfHeader = "X-CSRF-Token";
-std::string session_cookie_value(const httplib::Request& req);
+std::string session_cookie_value(const net::Request& req);
 
 }  // namespace ms::server

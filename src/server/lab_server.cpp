@@ -2,15 +2,19 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "core/html_escape.h"
+#include "net/http_server.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
 #include "server/http_error.h"
@@ -30,7 +34,8 @@ struct LabServer::Impl {
   std::optional<FileStore> files;
   std::shared_ptr<store::AnalysisRunner> runner;
   std::unique_ptr<JobWorkers> workers;
-  std::unique_ptr<httplib::Server> http;
+  std::unique_ptr<net::HttpServer> http;
+  fs::path web_root;  // canonical; empty when the web app is not built
   std::unique_ptr<Api> api;
   ServerContext ctx;
   std::thread listener;
@@ -40,7 +45,7 @@ struct LabServer::Impl {
   std::string generated_password;
 
   Status bootstrap_admin();
-  void serve_static(const httplib::Request& req, httplib::Response& res) const;
+  void serve_static(const net::Request& req, net::Response& res) const;
 };
 
 namespace {
@@ -100,38 +105,53 @@ Status LabServer::Impl::bootstrap_admin() {
   return {};
 }
 
-void LabServer::Impl::serve_static(const httplib::Request& req, httplib::Response& res) const {
+void LabServer::Impl::serve_static(const net::Request& req, net::Response& res) const {
   if (req.path.rfind("/api/", 0) == 0 || req.path == "/api") {
     send_error(res, Error{ErrorCode::kNotFound, "no route for " + req.method + " " + req.path});
     return;
   }
-  const fs::path root = options.web_root;
-  std::error_code ec;
-  if (req.path.find("..") != std::string::npos || req.path.find('\0') != std::string::npos) {
-    send_error(res, Error{ErrorCode::kNotFound, "no file " + req.path});
-    return;
+  // One canonical file under the web root, or nothing: the decoded path is made relative and
+  // normalised lexically (so "//etc/passwd" and "/%2Fetc" stay under the root, and a leading
+  // ".." is refused), hidden names are refused, and the resolved file (symlinks followed) must
+  // still lie under the canonical root.
+  auto not_found = [&] { send_error(res, Error{ErrorCode::kNotFound, "no file " + req.path}); };
+  const fs::path rel = fs::path(req.path).relative_path().lexically_normal();
+  for (const auto& part : rel) {
+    const std::string name = part.string();
+    if (name == ".." || (!name.empty() && name.front() == '.' && name != ".")) return not_found();
   }
-  fs::path file = root / req.path.substr(1);
-  if (req.path == "/" || fs::is_directory(file, ec)) file /= "index.html";
+  if (rel.is_absolute() || req.path.find('\\') != std::string::npos) return not_found();
+  auto resolve = [&](const fs::path& candidate) -> std::optional<fs::path> {
+    if (web_root.empty()) return std::nullopt;
+    std::error_code ec;
+    fs::path file = fs::weakly_canonical(web_root / candidate, ec);
+    if (ec) return std::nullopt;
+    if (fs::is_directory(file, ec)) file /= "index.html";
+    file = fs::canonical(file, ec);
+    if (ec || !fs::is_regular_file(file, ec)) return std::nullopt;
+    auto r = web_root.begin();
+    for (auto f = file.begin(); r != web_root.end(); ++r, ++f)
+      if (f == file.end() || *f != *r) return std::nullopt;
+    return file;
+  };
+  std::optional<fs::path> file = resolve(rel.empty() || rel == "." ? fs::path("index.html") : rel);
   // Client-side routes (/patients/12) have no file: the app's index.html handles them.
-  if (!fs::is_regular_file(file, ec) && fs::path(req.path).extension().empty())
-    file = root / "index.html";
-  if (!fs::is_regular_file(file, ec)) {
-    if (file.filename() == "index.html") {
+  if (!file && rel.extension().empty()) file = resolve("index.html");
+  if (!file) {
+    if (rel.extension().empty()) {
       res.set_content("<!doctype html><meta charset=utf-8><title>Marrowscope</title>"
                       "<p>The Marrowscope server is running. The web app is not built in '" +
-                          options.web_root + "' (build it with <code>make web</code>); the API is at "
+                          html_escape(options.web_root) + "' (build it with <code>make web</code>); the API is at "
                           "<a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>",
                       "text/html; charset=utf-8");
       return;
     }
-    send_error(res, Error{ErrorCode::kNotFound, "no file " + req.path});
-    return;
+    return not_found();
   }
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(*file, std::ios::binary);
   std::ostringstream body;
   body << in.rdbuf();
-  res.set_content(body.str(), content_type_for(file).c_str());
+  res.set_content(body.str(), content_type_for(*file));
   const bool hashed_asset = req.path.rfind("/assets/", 0) == 0;
   res.set_header("Cache-Control", hashed_asset ? "public, max-age=31536000, immutable" : "no-cache");
 }
@@ -185,46 +205,50 @@ Status LabServer::start() {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   if (m.started) return {};
-  m.http = std::make_unique<httplib::Server>();
-  httplib::Server& http = *m.http;
-  http.set_tcp_nodelay(true);
-  // cpp-httplib closes a kept-alive connection after 5 requests by default; the web app polls
-  // and pages through cells over one connection, so let it keep the connection longer.
-  http.set_keep_alive_max_count(100);
-  // One pool thread serves one connection for as long as it is kept alive; the default pool
-  // (8 threads on this machine) left a 9th browser tab or client waiting for a whole keep-alive
-  // period (p99 1.5 s under wrk -c16). Requests are short (SQL + JSON), so threads are cheap.
-  http.new_task_queue = [] { return new httplib::ThreadPool(32); };
-  http.set_payload_max_length(m.options.max_upload_bytes);
-  http.set_read_timeout(60);
-  http.set_write_timeout(60);
-  const std::size_t max_upload = m.options.max_upload_bytes;
-  http.set_error_handler([max_upload](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string message = "HTTP " + std::to_string(res.status);
-    if (res.status == 404) message = "no route for " + req.method + " " + req.path;
-    if (res.status == 413) message = "request body is over the " + std::to_string(max_upload) + " byte limit";
-    if (res.status == 400) message = "malformed HTTP request";
-    res.set_content(error_json(Error{error_code_for_status(res.status), message}).dump(),
-                    "application/json");
+  net::ServerLimits limits;
+  // Handler threads: a request holds one only while its handler runs (SQL + JSON); reading
+  // heads and bodies and writing replies happen on the event loop, so idle or slow clients
+  // hold none.
+  limits.threads = 32;
+  limits.max_inflight_body_bytes = std::max<std::size_t>(1ull << 30, m.options.max_upload_bytes);
+  limits.trusted_proxy = m.options.trusted_proxy;
+  m.http = std::make_unique<net::HttpServer>(limits);
+  net::HttpServer& http = *m.http;
+  http.set_error_renderer([](int status, const std::string& message, net::Response& res) {
+    res.status = status;
+    Json body = error_json(Error{error_code_for_status(status), message});
+    // Statuses the application's error codes do not cover get a code of their own.
+    static const std::map<int, const char*> codes = {
+        {405, "method_not_allowed"}, {408, "timeout"}, {411, "length_required"},
+        {414, "too_large"}, {417, "invalid_argument"}, {431, "too_large"},
+        {503, "unavailable"}, {505, "unsupported_version"}};
+    if (auto it = codes.find(status); it != codes.end()) body["error"]["code"] = it->second;
+    res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
   });
-  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("{} {}: {}", req.method, req.path, what);
-    send_error(res, Error{ErrorCode::kInternal, "internal error"});
-  });
-  http.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+  const bool secure = m.options.secure_cookie;
+  http.set_finisher([secure](const net::Request& req, net::Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Cross-Origin-Resource-Policy", "same-origin");
+    res.set_header("Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+    if (secure) res.set_header("Strict-Transport-Security", "max-age=31536000");
+    const bool api = req.path.rfind("/api/", 0) == 0;
+    // API answers (reports, exports, images) are never a page that runs code; the web app
+    // loads only its own files. Patient data is not kept in caches unless a route says so.
+    res.set_header("Content-Security-Policy",
+                   api ? "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                         "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+                       : "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                         "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'");
+    if (api && res.get_header_value("Cache-Control").empty()) res.set_header("Cache-Control", "no-store");
   });
   m.api = std::make_unique<Api>(http, m.ctx);
+  // Routes whose bodies are larger than the default JSON limit.
+  m.api->set_body_limit("POST", R"(/api/samples/(\d+)/images)", m.options.max_upload_bytes);
+  m.api->set_body_limit("POST", R"(/api/recognition)", std::min<std::size_t>(m.options.max_upload_bytes, 64u << 20));
+  m.api->set_body_limit("PUT", R"(/api/users/(\d+)/avatar)", std::min<std::size_t>(m.options.max_upload_bytes, 16u << 20));
+  m.api->set_body_limit("POST", R"(/api/patients/import)", std::min<std::size_t>(m.options.max_upload_bytes, 32u << 20));
   register_auth_routes(*m.api);
   register_patient_routes(*m.api);
   register_image_routes(*m.api);
@@ -233,18 +257,16 @@ Status LabServer::start() {
   register_recognition_routes(*m.api);
   register_export_routes(*m.api);
   register_report_routes(*m.api);
-  http.Get(".*", [&m](const httplib::Request& req, httplib::Response& res) { m.serve_static(req, res); });
+  std::error_code ec;
+  m.web_root = fs::canonical(m.options.web_root, ec);
+  if (ec) m.web_root.clear();
+  http.set_fallback([&m](const net::Request& req, net::Response& res) { m.serve_static(req, res); });
 
-  if (m.options.port == 0) {
-    m.port = http.bind_to_any_port(m.options.host);
-    if (m.port <= 0) return fail(ErrorCode::kIo, "could not bind any port on " + m.options.host);
-  } else {
-    if (!http.bind_to_port(m.options.host, m.options.port))
-      return fail(ErrorCode::kIo, "--port " + std::to_string(m.options.port), "a free port on " + m.options.host,
-                  "one in use or not permitted");
-    m.port = m.options.port;
-  }
-  m.listener = std::thread([&http] { http.listen_after_bind(); });
+  if (!http.bind(m.options.host, m.options.port))
+    return fail(ErrorCode::kIo, "--port " + std::to_string(m.options.port), "a free port on " + m.options.host,
+                "one in use or not permitted");
+  m.port = http.port();
+  m.listener = std::thread([&http] { http.run(); });
   if (m.workers) m.workers->start();
   m.started = true;
   return {};

@@ -25,11 +25,17 @@ struct ServerOptions {
   std::size_t max_image_bytes = 64u << 20;    // one field image (413 above)
   PasswordCost password_cost = PasswordCost::interactive();
   std::int64_t session_ttl_ms = 12LL * 3600 * 1000;  // idle time before a session ends
-  int max_login_failures = 5;                        // per username per window
+  int max_login_failures = 5;  // per username and client address per window (20 per address)
   std::int64_t login_window_ms = 15LL * 60 * 1000;
   std::int64_t job_lease_ms = 60000;
   std::int64_t job_poll_ms = 1000;
-  bool secure_cookie = false;  // add "Secure" (behind HTTPS)
+  bool secure_cookie = false;  // add "Secure" to the session cookie and send HSTS (behind HTTPS)
+  // The address of a reverse proxy whose X-Forwarded-For names the client (audit, throttling);
+  // empty: the peer address is the client. Other peers' X-Forwarded-For is ignored.
+  std::string trusted_proxy;
+  // Absolute session lifetime: a session ends this long after sign-in however actively it is
+  // used (session_ttl_ms is the sliding idle timeout inside it).
+  std::int64_t session_max_age_ms = 7LL * 24 * 3600 * 1000;
 };
 
 class LabServer {
