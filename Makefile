@@ -1,5 +1,5 @@
 # The few commands a person types. `make run` and `make test` do all set-up on a fresh Debian 12.
-.PHONY: deps build run test test-unit web clean help
+.PHONY: deps build run test test-unit web fuzz clean help
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -9,6 +9,7 @@ DATA_DIR ?= var
 help:
 	@echo "make run    install dependencies, build, start the server (SQLite under $(DATA_DIR)/)"
 	@echo "make test   install dependencies, build, run every test suite"
+	@echo "make fuzz   build the libFuzzer harnesses (clang-16) and run each for FUZZ_SECONDS (600)"
 	@echo "make deps | make build | make clean"
 
 deps:
@@ -24,9 +25,13 @@ run: build web
 test: build web
 	bash scripts/run-tests.sh $(BUILD_DIR)
 
+# libFuzzer harnesses of every input parser (fuzz/), one after another; see scripts/fuzz.sh.
+fuzz: deps
+	bash scripts/fuzz.sh
+
 # The web app, built into web/dist (served by `marrowscope serve`); offline once npm ci has run.
 web: deps
 	cd web && npm run build
 
 clean:
-	rm -rf $(BUILD_DIR) build-dev build-asan
+	rm -rf $(BUILD_DIR) build-dev build-asan build-fuzz

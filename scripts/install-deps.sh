@@ -15,6 +15,7 @@ PACKAGES=(
   libcpp-httplib-dev libsqlite3-dev libpqxx-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libsodium-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-16 libfuzzer-16-dev
   libopenblas0-openmp
   postgresql
   chromium fonts-noto-cjk

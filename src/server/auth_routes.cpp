@@ -5,25 +5,11 @@
 #include "server/crypto.h"
 #include "server/field_upload.h"
 #include "server/http_error.h"
+#include "server/request_bodies.h"
 #include "store/user_store.h"
 
 namespace ms::server {
 namespace {
-
-struct LoginRequest {
-  std::string username, password;
-  template <class V>
-  void visit(V& v) {
-    v("username", username); v("password", password);
-  }
-};
-struct PasswordChange {
-  std::string current_password, new_password;
-  template <class V>
-  void visit(V& v) {
-    v("current_password", current_password); v("new_password", new_password);
-  }
-};
 
 std::string cookie(const ServerContext& ctx, const std::string& value, std::int64_t max_age_s) {
   return std::string(kSessionCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +

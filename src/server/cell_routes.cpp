@@ -17,6 +17,7 @@
 #include "server/cell_crops.h"
 #include "server/cell_recognizer.h"
 #include "server/crypto.h"
+#include "server/request_bodies.h"
 #include "store/audit_trail.h"
 #include "store/cell_store.h"
 #include "store/image_store.h"
@@ -24,37 +25,6 @@
 
 namespace ms::server {
 namespace {
-
-struct CellPatch {
-  std::optional<std::string> cell_class;
-  std::optional<bool> confirmed;
-  template <class V>
-  void visit(V& v) {
-    v("class", cell_class); v("confirmed", confirmed);
-  }
-};
-
-struct BatchChange {
-  std::int64_t id = 0;
-  std::optional<std::string> cell_class;
-  std::optional<bool> confirmed;
-  template <class V>
-  void visit(V& v) {
-    v("id", id); v("class", cell_class); v("confirmed", confirmed);
-  }
-};
-
-// Either a list of per-cell changes, or ids with one change for all of them.
-struct BatchReview {
-  std::vector<BatchChange> changes;
-  std::vector<std::int64_t> ids;
-  std::optional<std::string> cell_class;
-  std::optional<bool> confirmed;
-  template <class V>
-  void visit(V& v) {
-    v("changes", changes); v("ids", ids); v("class", cell_class); v("confirmed", confirmed);
-  }
-};
 
 constexpr std::size_t kMaxBatch = 5000;
 

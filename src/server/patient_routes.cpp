@@ -1,18 +1,11 @@
 // Patients (search, CRUD, CSV import/export) and their samples (accessions, status workflow).
 #include "server/api.h"
+#include "server/request_bodies.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
 
 namespace ms::server {
 namespace {
-
-struct StatusChange {
-  store::SampleStatus status = store::SampleStatus::kDraft;
-  template <class V>
-  void visit(V& v) {
-    v("status", status);
-  }
-};
 
 Json patient_page_json(const store::PatientPage& p) {
   Json items = Json::array();

@@ -24,6 +24,7 @@
 #include "report/taxonomy.h"
 #include "server/api.h"
 #include "server/crypto.h"
+#include "server/request_bodies.h"
 #include "store/job_queue.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
@@ -330,24 +331,6 @@ Result<std::string> report_hl7(const SampleReport& sr, const ReportSettings& set
   }
   return message;
 }
-
-struct SignRequest {
-  std::string comments;
-  bool allow_unreviewed = false;  // sign although some cells still carry only the suggestion
-  template <class V>
-  void visit(V& v) {
-    v("comments", comments);
-    v("allow_unreviewed", allow_unreviewed);
-  }
-};
-
-struct AddendumRequest {
-  std::string text;
-  template <class V>
-  void visit(V& v) {
-    v("text", text);
-  }
-};
 
 // The signing itself, in the caller's transaction: checks, the snapshot, the sign-off row, the
 // sample's status, the audit event and the log entry, all or nothing.

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "engine/model_file_json.h"
 #include "engine/train/checkpoint.h"
 #include "models/classifier/test_time_views.h"
 
@@ -23,7 +24,7 @@ Result<ClassifierModelInfo> read_classifier_model_info(const std::string& dir) {
   if (!fs::exists(path))
     return fail(ErrorCode::kNotFound, dir, "a classifier folder with model.json and model.pt",
                 "no model.json");
-  auto j = read_json_file(path);
+  auto j = read_model_json(path, kClassifierModelFormat);
   if (!j) return tl::unexpected(j.error());
   auto info = parse_config<ClassifierModelInfo>(*j, path);
   if (!info) return info;

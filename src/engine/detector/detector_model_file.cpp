@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "engine/model_file_json.h"
 #include "engine/train/checkpoint.h"
 
 namespace ms {
@@ -21,13 +22,10 @@ Result<DetectorModelInfo> read_detector_model_info(const std::string& dir) {
   if (!fs::exists(path))
     return fail(ErrorCode::kNotFound, dir, "a detector folder with model.json and model.pt",
                 "no model.json");
-  auto j = read_json_file(path);
+  auto j = read_model_json(path, kDetectorModelFormat);
   if (!j) return tl::unexpected(j.error());
   auto info = parse_config<DetectorModelInfo>(*j, path);
   if (!info) return info;
-  if (info->format != "marrowscope-detector/1")
-    return fail(ErrorCode::kUnsupportedFormat, path + ": format", "marrowscope-detector/1",
-                "\"" + info->format + "\"");
   try {
     validate(info->model);
   } catch (const MarrowError& e) {

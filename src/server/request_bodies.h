@@ -1,0 +1,89 @@
+#pragma once
+// The JSON request bodies that routes read with body_as<T> and that no store header declares,
+// kept free of the HTTP and route code so the fuzz harness (fuzz/request_body_fuzz.cpp) parses
+// exactly the types the server parses. Bodies shared with the store (PatientInput, NewUser, ...)
+// live in their store headers.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/records.h"
+
+namespace ms::server {
+
+struct LoginRequest {
+  std::string username, password;
+  template <class V>
+  void visit(V& v) {
+    v("username", username); v("password", password);
+  }
+};
+
+struct PasswordChange {
+  std::string current_password, new_password;
+  template <class V>
+  void visit(V& v) {
+    v("current_password", current_password); v("new_password", new_password);
+  }
+};
+
+// A reviewer's change to one cell: a new class, a confirmation, or both.
+struct CellPatch {
+  std::optional<std::string> cell_class;
+  std::optional<bool> confirmed;
+  template <class V>
+  void visit(V& v) {
+    v("class", cell_class); v("confirmed", confirmed);
+  }
+};
+
+struct BatchChange {
+  std::int64_t id = 0;
+  std::optional<std::string> cell_class;
+  std::optional<bool> confirmed;
+  template <class V>
+  void visit(V& v) {
+    v("id", id); v("class", cell_class); v("confirmed", confirmed);
+  }
+};
+
+// Either a list of per-cell changes, or ids with one change for all of them.
+struct BatchReview {
+  std::vector<BatchChange> changes;
+  std::vector<std::int64_t> ids;
+  std::optional<std::string> cell_class;
+  std::optional<bool> confirmed;
+  template <class V>
+  void visit(V& v) {
+    v("changes", changes); v("ids", ids); v("class", cell_class); v("confirmed", confirmed);
+  }
+};
+
+struct StatusChange {
+  store::SampleStatus status = store::SampleStatus::kDraft;
+  template <class V>
+  void visit(V& v) {
+    v("status", status);
+  }
+};
+
+struct SignRequest {
+  std::string comments;
+  bool allow_unreviewed = false;  // sign although some cells still carry only the suggestion
+  template <class V>
+  void visit(V& v) {
+    v("comments", comments);
+    v("allow_unreviewed", allow_unreviewed);
+  }
+};
+
+struct AddendumRequest {
+  std::string text;
+  template <class V>
+  void visit(V& v) {
+    v("text", text);
+  }
+};
+
+}  // namespace ms::server
