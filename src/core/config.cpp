@@ -22,13 +22,54 @@ std::string json_type_name(const Json& j) {
   }
 }
 
+namespace {
+
+// The deepest nesting of arrays and objects parse_json accepts; every document the app reads
+// (configs, taxonomies, model.json, annotation files, request bodies) stays under 20.
+constexpr int kMaxJsonDepth = 128;
+
+// The byte offset where `text` first nests arrays and objects deeper than `max_depth`, or npos.
+// Strings are skipped (brackets inside them do not nest). The text need not be valid JSON: the
+// parser reports grammar errors afterwards.
+std::size_t too_deep_at(const std::string& text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
 Result<Json> parse_json(const std::string& text, const std::string& source) {
+  // nlohmann's parser is iterative, but copying, comparing and dumping a document recurse once
+  // per level: a few hundred kilobytes of "[[[[..." would overflow the stack of whatever code
+  // later copies or prints it (an error message quoting a value, a config holding raw JSON).
+  if (const std::size_t at = too_deep_at(text, kMaxJsonDepth); at != std::string::npos)
+    return fail(ErrorCode::kInvalidArgument,
+                source + ": expected JSON nested at most " + std::to_string(kMaxJsonDepth) +
+                    " levels deep, found deeper nesting at byte " + std::to_string(at));
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
     return fail(ErrorCode::kInvalidArgument,
                 source + ": expected valid JSON, found a syntax error at byte " +
                     std::to_string(e.byte) + " (" + e.what() + ")");
+  } catch (const Json::exception& e) {
+    // Valid grammar the parser still refuses: a number beyond double range ("1e400") is
+    // out_of_range, not parse_error, and must not escape to the caller either.
+    return fail(ErrorCode::kInvalidArgument, source + ": expected valid JSON, found " + e.what());
   }
 }
 
@@ -74,7 +115,7 @@ Status apply_override(Json& j, const std::string& assignment) {
   Json value;
   try {
     value = Json::parse(text);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {  // not JSON, or a number beyond double range
     value = text;
   }
   Json edited = j;

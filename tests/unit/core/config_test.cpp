@@ -221,5 +221,31 @@ TEST(Config, IntegersOutOfRangeAreErrorsNotWraps) {
   EXPECT_EQ(config_from_json<NeckOptions>(Json::parse(R"({"channels": -2147483648})")).channels, -2147483647 - 1);
 }
 
+TEST(Config, NestingDeeperThanTheLimitIsRefusedBeforeParsing) {
+  // 128 levels parse; 129 are refused with the byte where the limit broke; brackets inside
+  // strings do not count. Copying or printing 200k levels would overflow the stack.
+  const auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_TRUE(parse_json(nested(128), "ok.json"));
+  auto deep = parse_json(nested(129), "deep.json");
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(deep.error().message,
+            "deep.json: expected JSON nested at most 128 levels deep, found deeper nesting at byte 128");
+  EXPECT_TRUE(parse_json("{\"a\": \"" + std::string(300, '[') + "\\\"[\"}", "strings.json"));
+  EXPECT_FALSE(parse_json(nested(200000), "bomb.json"));
+}
+
+TEST(Config, NumbersBeyondDoubleRangeAreErrorsNotExceptions) {
+  // nlohmann throws out_of_range (not parse_error) for 1e400; neither may escape.
+  auto big = parse_json(R"({"x": 2e308})", "big.json");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(big.error().message.rfind("big.json: expected valid JSON, found ", 0), 0u) << big.error().message;
+  EXPECT_NE(big.error().message.find("number overflow"), std::string::npos) << big.error().message;
+  Json j = Json::object();
+  ASSERT_TRUE(apply_override(j, "neck.scale=1e400"));
+  EXPECT_EQ(j["neck"]["scale"], "1e400");
+}
+
 }  // namespace
 }  // namespace ms
