@@ -1,10 +1,15 @@
 #include "core/image.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -91,22 +96,60 @@ Result<ImageInfo> probe_jpeg(const std::uint8_t* d, std::size_t n, const std::st
   return ImageInfo{ImageFormat::kJpeg, be16(d + *sof + 7), be16(d + *sof + 5)};
 }
 
+const char* tiff_tag_name(std::uint16_t tag) {
+  switch (tag) {
+    case 256: return "ImageWidth";
+    case 257: return "ImageLength";
+    case 258: return "BitsPerSample";
+    case 259: return "Compression";
+    case 262: return "PhotometricInterpretation";
+    case 273: return "StripOffsets";
+    case 277: return "SamplesPerPixel";
+    case 278: return "RowsPerStrip";
+    case 279: return "StripByteCounts";
+    case 322: return "TileWidth";
+    case 323: return "TileLength";
+    default: return "";
+  }
+}
+
+// The first image file directory (TIFF 6.0 section 2). Every entry must lie inside the file and
+// every tag appear once: libtiff keeps the first copy of a repeated tag and ignores the rest, so
+// an ImageWidth/ImageLength pair listed twice (large first, small later) would pass a check that
+// read the other copy while the decoder allocated the large one. ImageWidth and ImageLength are
+// one SHORT or LONG each (other types and counts are refused rather than guessed at).
 Result<ImageInfo> probe_tiff(const std::uint8_t* d, std::size_t n, const std::string& name) {
   const bool le = d[0] == 'I';
   auto r16 = [&](std::size_t o) { return le ? le16(d + o) : be16(d + o); };
   auto r32 = [&](std::size_t o) { return le ? le32(d + o) : be32(d + o); };
   if (n < 8) return fail(ErrorCode::kCorruptInput, name, "a TIFF header", "a truncated file");
-  std::size_t ifd = r32(4);
+  const std::size_t ifd = r32(4);
   if (ifd + 2 > n) return fail(ErrorCode::kCorruptInput, name, "a TIFF directory inside the file", "an offset past the end");
-  std::uint16_t count = r16(ifd);
+  const std::uint16_t count = r16(ifd);
+  if (ifd + 2 + 12u * count > n)
+    return fail(ErrorCode::kCorruptInput, name, "a TIFF directory inside the file",
+                std::to_string(count) + " entries running past the end");
   ImageInfo info{ImageFormat::kTiff, 0, 0};
+  std::set<std::uint16_t> seen;
   for (std::uint16_t k = 0; k < count; ++k) {
-    std::size_t e = ifd + 2 + 12u * k;
-    if (e + 12 > n) break;
-    std::uint16_t tag = r16(e), type = r16(e + 2);
-    std::uint32_t v = type == 3 ? r16(e + 8) : r32(e + 8);
-    if (tag == 256) info.width = static_cast<int>(v);
-    if (tag == 257) info.height = static_cast<int>(v);
+    const std::size_t e = ifd + 2 + 12u * k;
+    const std::uint16_t tag = r16(e), type = r16(e + 2);
+    const std::uint32_t values = r32(e + 4);
+    if (!seen.insert(tag).second) {
+      const std::string known = tiff_tag_name(tag);
+      return fail(ErrorCode::kCorruptInput, name, "each TIFF tag once in the first directory",
+                  "tag " + std::to_string(tag) + (known.empty() ? "" : " (" + known + ")") + " twice");
+    }
+    if (tag != 256 && tag != 257) continue;
+    if ((type != 3 && type != 4) || values != 1)
+      return fail(ErrorCode::kCorruptInput, name,
+                  std::string("one SHORT or LONG TIFF ") + tiff_tag_name(tag),
+                  "type " + std::to_string(type) + ", count " + std::to_string(values));
+    const std::uint32_t v = type == 3 ? r16(e + 8) : r32(e + 8);
+    if (v > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
+      return fail(ErrorCode::kCorruptInput, name, std::string("a TIFF ") + tiff_tag_name(tag) + " within 31 bits",
+                  std::to_string(v));
+    (tag == 256 ? info.width : info.height) = static_cast<int>(v);
   }
   if (info.width <= 0 || info.height <= 0)
     return fail(ErrorCode::kCorruptInput, name, "TIFF ImageWidth and ImageLength tags", "none");
@@ -160,6 +203,55 @@ Result<ImageInfo> probe_image(const std::uint8_t* d, std::size_t n, const std::s
   }
 }
 
+Status check_image_size(int width, int height, const ImageLimits& limits, const std::string& name) {
+  const std::string dims = std::to_string(width) + "x" + std::to_string(height);
+  if (width <= 0 || height <= 0)
+    return fail(ErrorCode::kCorruptInput, name, "positive image dimensions", dims);
+  if (width > limits.max_side || height > limits.max_side ||
+      std::int64_t(width) * height > limits.max_pixels)
+    return fail(ErrorCode::kTooLarge, name,
+                "at most " + std::to_string(limits.max_pixels) + " pixels and " +
+                    std::to_string(limits.max_side) + " per side",
+                dims);
+  return {};
+}
+
+namespace {
+
+// 8-bit BGR from what the decoder gave (1, 3 or 4 channels of 8 or 16 bits). Deep or 4-channel
+// images are converted a band of rows at a time straight into the result, so the conversion
+// holds the decoded image, the result and one band, never a second full-size intermediate.
+Result<cv::Mat> to_bgr8(const cv::Mat& decoded, const std::string& name) {
+  if (decoded.depth() != CV_8U && decoded.depth() != CV_16U)
+    return fail(ErrorCode::kUnsupportedFormat, name, "8 or 16 bits per channel", "another depth");
+  const int channels = decoded.channels();
+  if (channels != 1 && channels != 3 && channels != 4)
+    return fail(ErrorCode::kUnsupportedFormat, name, "1, 3 or 4 channels", std::to_string(channels));
+  if (decoded.depth() == CV_8U && channels == 3) return decoded;
+  const int code = channels == 1 ? cv::COLOR_GRAY2BGR : channels == 4 ? cv::COLOR_BGRA2BGR : -1;
+  cv::Mat bgr(decoded.rows, decoded.cols, CV_8UC3);
+  constexpr int kBandRows = 256;
+  cv::Mat band8;
+  for (int y = 0; y < decoded.rows; y += kBandRows) {
+    const cv::Range rows(y, std::min(decoded.rows, y + kBandRows));
+    const cv::Mat src = decoded.rowRange(rows);
+    cv::Mat dst = bgr.rowRange(rows);
+    if (decoded.depth() == CV_16U) {
+      src.convertTo(band8, CV_8U, 1.0 / 257.0);
+    } else {
+      band8 = src;
+    }
+    if (code < 0) {
+      band8.copyTo(dst);
+    } else {
+      cv::cvtColor(band8, dst, code);  // dst is the right size and type: written in place
+    }
+  }
+  return bgr;
+}
+
+}  // namespace
+
 Result<cv::Mat> decode_image(const std::uint8_t* d, std::size_t n, const std::string& name,
                              const ImageLimits& limits) {
   if (n > limits.max_bytes)
@@ -167,15 +259,8 @@ Result<cv::Mat> decode_image(const std::uint8_t* d, std::size_t n, const std::st
                 std::to_string(n) + " bytes");
   auto info = probe_image(d, n, name);
   if (!info) return tl::unexpected(info.error());
-  const std::string dims = std::to_string(info->width) + "x" + std::to_string(info->height);
-  if (info->width <= 0 || info->height <= 0)
-    return fail(ErrorCode::kCorruptInput, name, "positive image dimensions", dims);
-  if (info->width > limits.max_side || info->height > limits.max_side ||
-      std::int64_t(info->width) * info->height > limits.max_pixels)
-    return fail(ErrorCode::kTooLarge, name,
-                "at most " + std::to_string(limits.max_pixels) + " pixels and " +
-                    std::to_string(limits.max_side) + " per side",
-                dims);
+  if (auto ok = check_image_size(info->width, info->height, limits, name); !ok)
+    return tl::unexpected(ok.error());
   if (info->format == ImageFormat::kJpeg && !jpeg_has_end(d, n))
     return fail(ErrorCode::kCorruptInput, name, "a complete JPEG ending in an EOI marker",
                 "a truncated file");
@@ -195,19 +280,13 @@ Result<cv::Mat> decode_image(const std::uint8_t* d, std::size_t n, const std::st
     return fail(ErrorCode::kCorruptInput, name,
                 "a decodable " + std::string(image_format_name(info->format)) + " image",
                 "data the decoder rejected");
-  if (decoded.depth() == CV_16U) decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);
-  if (decoded.depth() != CV_8U)
-    return fail(ErrorCode::kUnsupportedFormat, name, "8 or 16 bits per channel", "another depth");
-  cv::Mat bgr;
-  switch (decoded.channels()) {
-    case 1: cv::cvtColor(decoded, bgr, cv::COLOR_GRAY2BGR); break;
-    case 3: bgr = decoded; break;
-    case 4: cv::cvtColor(decoded, bgr, cv::COLOR_BGRA2BGR); break;
-    default:
-      return fail(ErrorCode::kUnsupportedFormat, name, "1, 3 or 4 channels",
-                  std::to_string(decoded.channels()));
+  // Defence in depth: the decoder's idea of the size is the one that costs memory. Checked before
+  // any conversion allocates more.
+  if (auto ok = check_image_size(decoded.cols, decoded.rows, limits, name); !ok) {
+    decoded.release();
+    return tl::unexpected(ok.error());
   }
-  return bgr;
+  return to_bgr8(decoded, name);
 }
 
 Result<cv::Mat> decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name,
@@ -262,6 +341,24 @@ Status write_image(const std::string& path, const cv::Mat& bgr) {
   out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
   if (!out) return fail(ErrorCode::kIo, path + ": write failed");
   return {};
+}
+
+bool decoder_pixel_limit_in_effect(std::int64_t max_pixels) {
+  const char* v = std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS");
+  if (!v || !*v) return false;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long cap = std::strtoull(v, &end, 10);
+  return errno == 0 && end && *end == '\0' && v[0] != '-' && cap > 0 &&
+         cap <= static_cast<unsigned long long>(max_pixels);
+}
+
+bool ensure_decoder_pixel_limit(char** argv, std::int64_t max_pixels) {
+  if (decoder_pixel_limit_in_effect(max_pixels)) return true;
+  if (!argv || !argv[0]) return false;
+  if (::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 1) != 0) return false;
+  ::execv("/proc/self/exe", argv);
+  return false;  // execv returned: it failed; this process goes on without the cap
 }
 
 }  // namespace ms

@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "core/csv_formula.h"
+
 namespace ms {
 
 std::string csv_field(std::string_view text) {
-  std::string s(text);
-  if (!s.empty() &&
-      (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
-    s.insert(s.begin(), '\'');
+  const std::string s = csv_formula_guard(text);
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) {

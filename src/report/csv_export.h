@@ -6,8 +6,9 @@
 //   summary rows    totals, blasts with the interval, M:E, I:Mg, count target, unreviewed
 //   suggestion rows one per rule set
 // Columns: section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag
-// Text that a spreadsheet would run as a formula (starting with = + - @ or a tab) is prefixed
-// with an apostrophe (OWASP "CSV injection").
+// Text that a spreadsheet would run as a formula (starting with = + - @, a tab or a CR; the guard
+// of core/csv_formula.h, shared with the patient CSV) is prefixed with an apostrophe (OWASP "CSV
+// injection").
 #include <string>
 #include <string_view>
 

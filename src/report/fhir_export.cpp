@@ -260,8 +260,12 @@ Result<Json> report_to_fhir(const ReportData& r) {
     report["identifier"].push_back(
         {{"system", "urn:marrowscope:accession"}, {"value", r.sample.accession}});
   if (!r.reviewer.empty()) report["performer"] = Json::array({{{"display", r.reviewer}}});
-  if (r.sign_off)
-    report["resultsInterpreter"] = Json::array({{{"display", r.sign_off->signed_by}}});
+  if (r.sign_off) {
+    Json interpreter = {{"display", signer_text(*r.sign_off)}};
+    if (!r.sign_off->username.empty())
+      interpreter["identifier"] = {{"system", "urn:marrowscope:username"}, {"value", r.sign_off->username}};
+    report["resultsInterpreter"] = Json::array({interpreter});
+  }
   const std::string concl = conclusion(r);
   if (!concl.empty()) report["conclusion"] = concl;
 

@@ -39,7 +39,9 @@ std::string hl7_escape(std::string_view text) {
         out += "\\.br\\";
         break;
       default:
-        out += c;
+        // Other C0 controls are dropped: 0x0B and 0x1C frame MLLP messages, NUL ends C strings
+        // in receivers, and none of them has a meaning inside an HL7 field.
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
     }
   }
   return out;
@@ -146,7 +148,12 @@ Result<std::string> report_to_hl7v2(const ReportData& r, const Hl7Options& optio
                                  {4, panel},     {7, collected},
                                  {22, reported}, {24, "HM"},
                                  {25, status}};
-  if (r.sign_off) obr[32] = hl7_escape(r.sign_off->signed_by);
+  // OBR-32 principal result interpreter (NDL; its first component a CNN: ID number & name): the
+  // account name identifies the signer, the display name is only what they chose to be called.
+  if (r.sign_off)
+    obr[32] = r.sign_off->username.empty()
+                  ? hl7_escape(r.sign_off->signed_by)
+                  : hl7_escape(r.sign_off->username) + "&" + hl7_escape(r.sign_off->signed_by);
   msg += segment("OBR", obr);
 
   int nte = 0;

@@ -32,7 +32,8 @@ struct Hl7Options {
 // is not ISO 8601 (YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][.fff][Z|+hh:mm]).
 Result<std::string> report_to_hl7v2(const ReportData& report, const Hl7Options& options = {});
 
-// Escapes the HL7 delimiters | ^ & ~ \ and replaces line breaks with \.br\ (exposed for tests).
+// Escapes the HL7 delimiters | ^ & ~ \ , replaces line breaks with \.br\ and drops every other C0
+// control character (exposed for tests).
 std::string hl7_escape(std::string_view text);
 
 // ISO 8601 date or date-time -> HL7 DTM (YYYYMMDD[HHMM[SS[.fff]]][+/-ZZZZ]); empty on a bad value.

@@ -278,7 +278,7 @@ std::string render_report_html(const ReportData& r, Language language) {
 
   KeyValues signature{{l.reviewer, r.reviewer}};
   if (r.sign_off) {
-    signature.insert(signature.end(), {{l.signed_by, r.sign_off->signed_by},
+    signature.insert(signature.end(), {{l.signed_by, signer_text(*r.sign_off)},
                                        {l.signed_at, r.sign_off->signed_at},
                                        {l.signature, r.sign_off->signature}});
   } else {

@@ -2,6 +2,12 @@
 
 namespace ms {
 
+std::string signer_text(const SignOff& s) {
+  if (s.username.empty() || s.username == s.signed_by) return s.signed_by;
+  if (s.signed_by.empty()) return s.username;
+  return s.signed_by + " (" + s.username + ")";
+}
+
 Json report_to_json(const ReportData& report) { return config_to_json(report); }
 
 Result<ReportData> report_from_json(const Json& j, const std::string& source) {

@@ -43,16 +43,25 @@ struct SampleInfo {
 };
 
 struct SignOff {
-  std::string signed_by;  // name of the qualified person
+  std::string signed_by;  // name of the qualified person (the display name they chose)
   std::string signed_at;  // ISO 8601 date-time
   std::string signature;  // e.g. a signature hash or statement recorded by the server
+  // The signer's account name: unique and never changed, unlike the display name, which its
+  // owner edits at will ("Dr. Jane Smith" can be anyone). Empty in snapshots signed before it
+  // was recorded.
+  std::string username;
   template <class V>
   void visit(V& v) {
     v("signed_by", signed_by);
     v("signed_at", signed_at);
     v("signature", signature);
+    v("username", username);
   }
 };
+
+// How a signature names its signer: "Dr. Jane Smith (jsmith)", or the name alone when no
+// username was recorded (or it is the name itself).
+std::string signer_text(const SignOff& s);
 
 struct ReportData {
   std::string report_id;  // stable identifier (e.g. accession + version); seeds FHIR ids

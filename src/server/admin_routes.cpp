@@ -9,20 +9,25 @@ void register_admin_routes(Api& api) {
   ServerContext& ctx = api.ctx();
   store::Database& db = api.db();
 
-  api.get(R"(/api/health)", Access::kPublic, "Liveness: database reachable, schema version, analysis",
-          [&ctx, &db](const httplib::Request&, const Caller&) -> Result<Reply> {
+  api.get(R"(/api/health)", Access::kPublic,
+          "Liveness: {status, analysis (whether fields are analysed)}; signed-in users also get the "
+          "database, schema version, analysis runner with its model versions, and workers",
+          [&ctx, &db](const net::Request&, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto version, store::schema_version(db));
-            return Reply::json({{"status", "ok"},
-                                {"database", std::string(store::dialect_name(db.dialect()))},
-                                {"schema_version", version},
-                                {"analysis", ctx.analysis},
-                                {"workers", ctx.workers ? ctx.options.workers : 0}});
+            // Runner and model versions tell an attacker what to aim at: only for accounts.
+            Json health = {{"status", "ok"}, {"analysis", ctx.workers != nullptr}};
+            if (!c.signed_in) return Reply::json(health);
+            health["database"] = std::string(store::dialect_name(db.dialect()));
+            health["schema_version"] = version;
+            health["runner"] = ctx.analysis;
+            health["workers"] = ctx.workers ? ctx.options.workers : 0;
+            return Reply::json(health);
           });
 
   api.get(R"(/api/logs)", Access::kDoctor,
           "Operation log, newest first: username, action (exact, or a prefix ending in '.'), "
           "from / to (Unix ms), page, page_size",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             store::LogQuery q;
             q.username = query_text(req, "username");
             q.action = query_text(req, "action");
@@ -41,7 +46,7 @@ void register_admin_routes(Api& api) {
           });
 
   api.get(R"(/api/model-versions)", Access::kAnyUser, "Registered detector and classifier versions",
-          [&db](const httplib::Request&, const Caller&) -> Result<Reply> {
+          [&db](const net::Request&, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto rows, db.transact(store::TxMode::kRead, [](store::Tx& tx) {
               return tx.query("SELECT id, kind, name, version, sha256, metrics, active, created_at "
                               "FROM model_versions ORDER BY kind, created_at DESC");
@@ -52,7 +57,7 @@ void register_admin_routes(Api& api) {
           });
 
   api.get(R"(/api/openapi.json)", Access::kPublic, "This document",
-          [&api](const httplib::Request&, const Caller&) -> Result<Reply> {
+          [&api](const net::Request&, const Caller&) -> Result<Reply> {
             return Reply::json(api.openapi());
           });
 }

@@ -1,4 +1,7 @@
 // Sign-in, sessions, registration, password change, and user administration.
+#include <algorithm>
+#include <limits>
+
 #include <spdlog/spdlog.h>
 
 #include "server/api.h"
@@ -39,6 +42,25 @@ Status require_field(const std::string& name, const std::string& value) {
   return {};
 }
 
+// Sign-in throttling (store/user_store.h): 5 failures of one username from one address
+// (ServerOptions::max_login_failures), 20 of any usernames from one address, in the window.
+constexpr std::int64_t kMaxAddressFailures = 20;
+// Self-registration: each costs a password hash, and nothing legitimate registers often.
+constexpr std::int64_t kMaxRegistrationsPerAddress = 5;
+constexpr std::int64_t kRegistrationWindowMs = 3600LL * 1000;
+// An avatar is shown as a 256-pixel thumbnail: a 4 MP photo is plenty.
+constexpr std::int64_t kMaxAvatarPixels = 4'000'000;
+
+std::int64_t whole_minutes(std::int64_t ms) { return std::max<std::int64_t>(1, (ms + 59999) / 60000); }
+
+// 403 with Retry-After (seconds) and the wait in the details, for every throttle.
+Reply throttled(const std::string& message, std::int64_t window_ms) {
+  Reply r = Reply::error(Error{ErrorCode::kPermissionDenied, message},
+                         {{"retry_after_s", window_ms / 1000}});
+  r.headers.emplace("Retry-After", std::to_string(window_ms / 1000));
+  return r;
+}
+
 // Admins see every account; others only their own. Anything else is "not found".
 Status require_visible(const Caller& c, std::int64_t id) {
   if (c.user.role != store::Role::kAdmin && c.user.id != id)
@@ -53,35 +75,41 @@ void register_auth_routes(Api& api) {
   store::Database& db = api.db();
 
   api.post(R"(/api/auth/login)", Access::kPublic,
-           "Sign in; sets the HttpOnly session cookie and returns the CSRF token",
-           [&ctx, &db](const httplib::Request& req, const Caller& anon) -> Result<Reply> {
+           "Sign in; sets the HttpOnly session cookie and returns the CSRF token. Failures are "
+           "throttled per username and client address (5 in 15 minutes) and per address (20): a "
+           "wrong password answers 401 with details.tries_left; a locked sign-in 403 with "
+           "Retry-After",
+           [&ctx, &db](const net::Request& req, const Caller& anon) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<LoginRequest>(req));
              MS_RETURN_IF_ERROR(require_field("username", body.username));
              MS_RETURN_IF_ERROR(require_field("password", body.password));
              const auto now = store::now_ms();
+             const store::LoginLimits limits{now - ctx.options.login_window_ms, ctx.options.max_login_failures,
+                                             kMaxAddressFailures};
+             const auto minutes = whole_minutes(ctx.options.login_window_ms);
              store::LoginAttempt attempt;
              std::optional<store::User> user;
              // The attempt counts as a failure before the password is checked, so guesses sent
              // at once cannot all be checked before any is counted (store/user_store.h).
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
-               MS_ASSIGN_OR_RETURN(attempt, store::begin_login_attempt(tx, body.username, anon.ip,
-                                                                       now - ctx.options.login_window_ms,
-                                                                       ctx.options.max_login_failures));
-               MS_ASSIGN_OR_RETURN(user, store::find_user_by_name(tx, body.username));
+               MS_ASSIGN_OR_RETURN(attempt, store::begin_login_attempt(tx, body.username, anon.ip, limits));
+               if (attempt.id) {
+                 MS_ASSIGN_OR_RETURN(user, store::find_user_by_name(tx, body.username));
+               }
                return {};
              }));
              if (!attempt.id) {
+               const bool address = attempt.refused == store::LoginAttempt::Refused::kAddress;
                MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
-                 return log_operation(tx, anon, "auth.login_throttled", body.username);
+                 return log_operation(tx, anon, "auth.login_throttled", body.username,
+                                      address ? "address" : "account from this address");
                }));
-               const auto minutes = ctx.options.login_window_ms / 60000;
-               Reply r = Reply::error(
-                   Error{ErrorCode::kPermissionDenied,
-                         "too many failed sign-ins for '" + body.username + "'; try again in " +
-                             std::to_string(std::max<std::int64_t>(1, minutes)) + " minutes"},
-                   nullptr);
-               r.headers.emplace("Retry-After", std::to_string(ctx.options.login_window_ms / 1000));
-               return r;
+               return throttled(address ? "too many failed sign-ins from this address; try again in " +
+                                              std::to_string(minutes) + " minutes"
+                                        : "too many failed sign-ins for '" + body.username +
+                                              "' from this address; try again in " +
+                                              std::to_string(minutes) + " minutes",
+                                ctx.options.login_window_ms);
              }
              // Verify outside any transaction: argon2id takes a while and must not hold locks.
              const bool ok = verify_password(body.password, user ? user->password_hash
@@ -90,7 +118,15 @@ void register_auth_routes(Api& api) {
                MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
                  return log_operation(tx, anon, "auth.login_failed", body.username);
                }));
-               return fail(ErrorCode::kUnauthenticated, "wrong username or password");
+               // The same answer for unknown usernames: the count is per name and address either way.
+               const auto left = attempt.tries_left_after_failure(limits);
+               const std::string message =
+                   left > 0 ? "wrong username or password; " + std::to_string(left) + (left == 1 ? " try" : " tries") +
+                                  " left before sign-in is locked for " + std::to_string(minutes) + " minutes"
+                            : "wrong username or password; sign-in is now locked for " + std::to_string(minutes) +
+                                  " minutes";
+               return Reply::error(Error{ErrorCode::kUnauthenticated, message},
+                                   {{"tries_left", left}, {"lock_minutes", minutes}});
              }
              if (!user->enabled) {
                // The right password: not a failure, though the account may not sign in yet.
@@ -105,21 +141,24 @@ void register_auth_routes(Api& api) {
              Caller who = anon;
              who.signed_in = true;
              who.user = *user;
+             // The idle end slides with use (Api::authenticate); the absolute end never moves.
+             const std::int64_t ends_at = now + ctx.options.session_max_age_ms;
+             const std::int64_t idle_end = std::min(now + ctx.options.session_ttl_ms, ends_at);
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
-               MS_RETURN_IF_ERROR(store::insert_session(tx, user->id, sha256_hex(token), csrf,
-                                                        now + ctx.options.session_ttl_ms, anon.ip,
-                                                        req.get_header_value("User-Agent")));
-               MS_RETURN_IF_ERROR(store::clear_login_failures(tx, user->username));
+               MS_RETURN_IF_ERROR(store::insert_session(tx, user->id, sha256_hex(token), csrf, idle_end, anon.ip,
+                                                        req.get_header_value("User-Agent"), ends_at));
+               MS_RETURN_IF_ERROR(store::clear_login_failures(tx, user->username, anon.ip));
+               MS_RETURN_IF_ERROR(store::purge_ended_sessions(tx, now));
                MS_RETURN_IF_ERROR(store::record_login(tx, user->id));
                return log_operation(tx, who, "auth.login", user->username);
              }));
              Reply r = Reply::json(session_json(*user, csrf));
-             r.headers.emplace("Set-Cookie", cookie(ctx, token, ctx.options.session_ttl_ms / 1000));
+             r.headers.emplace("Set-Cookie", cookie(ctx, token, (idle_end - now) / 1000));
              return r;
            });
 
   api.post(R"(/api/auth/logout)", Access::kAnyUser, "Sign out; revokes this session",
-           [&ctx, &db](const httplib::Request&, const Caller& c) -> Result<Reply> {
+           [&ctx, &db](const net::Request&, const Caller& c) -> Result<Reply> {
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
                MS_RETURN_IF_ERROR(store::revoke_session(tx, c.session.id));
                return log_operation(tx, c, "auth.logout", c.user.username);
@@ -128,52 +167,106 @@ void register_auth_routes(Api& api) {
            });
 
   api.get(R"(/api/session)", Access::kAnyUser, "The signed-in user and the CSRF token",
-          [](const httplib::Request&, const Caller& c) -> Result<Reply> {
+          [](const net::Request&, const Caller& c) -> Result<Reply> {
             return Reply::json(session_json(c.user, c.session.csrf_token));
           });
 
   api.post(R"(/api/auth/register)", Access::kPublic,
-           "Self-registration: creates a disabled account that an admin enables",
-           [&ctx, &db](const httplib::Request& req, const Caller& anon) -> Result<Reply> {
+           "Self-registration: creates a disabled account that an admin enables. At most 5 per "
+           "client address per hour (403 with Retry-After). The 201 answer is the same whether "
+           "or not the username was free (it does not say which names exist)",
+           [&ctx, &db](const net::Request& req, const Caller& anon) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<store::NewUser>(req));
              if (body.role == store::Role::kAdmin)
                return fail(ErrorCode::kPermissionDenied,
                            "admin accounts are created by an admin, not by registration");
              body.enabled = false;
              MS_RETURN_IF_ERROR(store::validate_new_user(body));
-             MS_ASSIGN_OR_RETURN(auto hash, hash_password(body.password, ctx.options.password_cost));
-             MS_ASSIGN_OR_RETURN(auto user, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::User> {
-               MS_ASSIGN_OR_RETURN(auto u, store::create_user(tx, body, hash));
-               MS_RETURN_IF_ERROR(log_operation(tx, anon, "auth.register", u.username,
-                                                "role " + store::role_name(u.role)));
-               return u;
+             // Counted before the (costly) password hash.
+             store::LoginAttempt attempt;
+             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+               MS_ASSIGN_OR_RETURN(attempt, store::begin_registration(tx, body.username, anon.ip,
+                                                                      store::now_ms() - kRegistrationWindowMs,
+                                                                      kMaxRegistrationsPerAddress));
+               if (!attempt.id) return log_operation(tx, anon, "auth.register_throttled", body.username);
+               return {};
              }));
-             return Reply::json(config_to_json(user), 201);
+             if (!attempt.id)
+               return throttled("too many registrations from this address; try again in " +
+                                    std::to_string(whole_minutes(kRegistrationWindowMs)) + " minutes",
+                                kRegistrationWindowMs);
+             // Hashed for a taken name too, so that the answer takes as long either way.
+             MS_ASSIGN_OR_RETURN(auto hash, hash_password(body.password, ctx.options.password_cost));
+             auto created = db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+               MS_ASSIGN_OR_RETURN(auto existing, store::find_user_by_name(tx, body.username));
+               if (existing) return log_operation(tx, anon, "auth.register_taken", body.username);
+               MS_ASSIGN_OR_RETURN(auto u, store::create_user(tx, body, hash));
+               return log_operation(tx, anon, "auth.register", u.username, "role " + store::role_name(u.role));
+             });
+             // A concurrent registration of the same name (kConflict) answers like a taken one.
+             if (!created && created.error().code != ErrorCode::kConflict) return tl::unexpected(created.error());
+             return Reply::json({{"username", body.username},
+                                 {"role", store::role_name(body.role)},
+                                 {"enabled", false},
+                                 {"status", "pending"},
+                                 {"message", "registration received; an administrator enables new accounts"}},
+                                201);
            });
 
   api.post(R"(/api/auth/password)", Access::kAnyUser,
-           "Change your password; every session of the account is revoked",
-           [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           "Change your password; every session of the account is revoked. Wrong current "
+           "passwords are throttled per account (5 in 15 minutes, then 403 with Retry-After)",
+           [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<PasswordChange>(req));
              MS_RETURN_IF_ERROR(require_field("current_password", body.current_password));
-             if (!verify_password(body.current_password, c.user.password_hash))
-               return fail(ErrorCode::kPermissionDenied, "current password is wrong");
              store::NewUser probe;
              probe.username = c.user.username;
              probe.password = body.new_password;
              if (auto ok = store::validate_new_user(probe); !ok)
                return fail(ErrorCode::kInvalidArgument, "new_password: " + ok.error().message);
+             const auto now = store::now_ms();
+             const store::LoginLimits limits{now - ctx.options.login_window_ms, ctx.options.max_login_failures,
+                                             std::numeric_limits<std::int64_t>::max()};
+             const auto minutes = whole_minutes(ctx.options.login_window_ms);
+             // Counted before the check, as sign-ins are: a stolen session cannot try passwords
+             // in parallel until one fits.
+             store::LoginAttempt attempt;
+             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+               MS_ASSIGN_OR_RETURN(attempt, store::begin_password_check(tx, c.user.username, c.ip, limits.since,
+                                                                        limits.per_account));
+               if (!attempt.id) return log_operation(tx, c, "auth.password_throttled", c.user.username);
+               return {};
+             }));
+             if (!attempt.id)
+               return throttled("too many wrong current passwords for '" + c.user.username + "'; try again in " +
+                                    std::to_string(minutes) + " minutes",
+                                ctx.options.login_window_ms);
+             if (!verify_password(body.current_password, c.user.password_hash)) {
+               MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+                 return log_operation(tx, c, "auth.password_wrong", c.user.username);
+               }));
+               const auto left = attempt.tries_left_after_failure(limits);
+               return Reply::error(
+                   Error{ErrorCode::kPermissionDenied,
+                         "current password is wrong; " +
+                             (left > 0 ? std::to_string(left) + (left == 1 ? " try" : " tries") +
+                                             " left before password changes are locked for "
+                                       : std::string("password changes are now locked for ")) +
+                             std::to_string(minutes) + " minutes"},
+                   {{"tries_left", left}, {"lock_minutes", minutes}});
+             }
              MS_ASSIGN_OR_RETURN(auto hash, hash_password(body.new_password, ctx.options.password_cost));
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
                MS_RETURN_IF_ERROR(store::set_password_hash(tx, c.user.id, hash));
                MS_RETURN_IF_ERROR(store::revoke_user_sessions(tx, c.user.id));
+               MS_RETURN_IF_ERROR(store::clear_password_failures(tx, c.user.username));
                return log_operation(tx, c, "auth.password_change", c.user.username);
              }));
              return signed_out(ctx);
            });
 
   api.get(R"(/api/users)", Access::kAdmin, "List accounts",
-          [&db](const httplib::Request&, const Caller&) -> Result<Reply> {
+          [&db](const net::Request&, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto users, db.transact(store::TxMode::kRead, [](store::Tx& tx) {
               return store::list_users(tx);
             }));
@@ -183,7 +276,7 @@ void register_auth_routes(Api& api) {
           });
 
   api.post(R"(/api/users)", Access::kAdmin, "Create an account (enabled unless \"enabled\": false)",
-           [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto j, json_body(req));
              if (!j.contains("enabled")) j["enabled"] = true;
              MS_ASSIGN_OR_RETURN(auto body, parse_config<store::NewUser>(j, "request body"));
@@ -199,7 +292,7 @@ void register_auth_routes(Api& api) {
            });
 
   api.get(R"(/api/users/(\d+))", Access::kAnyUser, "One account (admins: any; others: their own)",
-          [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(require_visible(c, id));
             MS_ASSIGN_OR_RETURN(auto user, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -210,7 +303,7 @@ void register_auth_routes(Api& api) {
 
   api.patch(R"(/api/users/(\d+))", Access::kAnyUser,
             "Update a profile; role and enabled are admin-only",
-            [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_RETURN_IF_ERROR(require_visible(c, id));
               MS_ASSIGN_OR_RETURN(auto body, body_as<store::UserUpdate>(req));
@@ -234,8 +327,9 @@ void register_auth_routes(Api& api) {
             });
 
   api.put(R"(/api/users/(\d+)/avatar)", Access::kAnyUser,
-          "Set an avatar image (multipart field 'file' or the image as the body)",
-          [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+          "Set an avatar image (multipart field 'file' or the image as the body; at most 8 MiB "
+          "and 4 megapixels)",
+          [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(require_visible(c, id));
             std::string name = "avatar";
@@ -247,9 +341,11 @@ void register_auth_routes(Api& api) {
               name = f.filename;
               bytes = f.content;
             }
+            // Refused from the header above 4 MP; decoded and reduced to the thumbnail in one
+            // step (the decoded image is dropped before anything is stored).
             ImageLimits limits;
             limits.max_bytes = 8u << 20;
-            limits.max_pixels = 40'000'000;
+            limits.max_pixels = kMaxAvatarPixels;
             MS_ASSIGN_OR_RETURN(auto checked, check_field_image(name, bytes, limits));
             MS_ASSIGN_OR_RETURN(auto stored, ctx.files->put(checked.thumbnail_jpeg));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
@@ -260,7 +356,7 @@ void register_auth_routes(Api& api) {
           });
 
   api.get(R"(/api/users/(\d+)/avatar)", Access::kAnyUser, "The avatar as JPEG",
-          [&ctx, &db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto user, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_user(tx, id);
@@ -268,7 +364,10 @@ void register_auth_routes(Api& api) {
             if (!user.avatar_sha256)
               return fail(ErrorCode::kNotFound, "user " + std::to_string(id) + " has no avatar");
             MS_ASSIGN_OR_RETURN(auto bytes, ctx.files->read(*user.avatar_sha256));
-            return Reply::bytes(std::move(bytes), "image/jpeg");
+            Reply r = Reply::bytes(std::move(bytes), "image/jpeg");
+            r.headers.emplace("Cache-Control", "private, no-store");
+            r.headers.emplace("Vary", "Cookie");
+            return r;
           });
 }
 

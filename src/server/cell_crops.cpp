@@ -9,33 +9,95 @@
 
 namespace ms::server {
 
-CellCrops::CellCrops(const FileStore& files, float margin, std::size_t capacity)
-    : files_(files), margin_(margin), capacity_(std::max<std::size_t>(1, capacity)) {}
+CellCrops::CellCrops(const FileStore& files, float margin, std::size_t max_bytes)
+    : files_(files), margin_(margin), max_bytes_(max_bytes) {}
+
+std::size_t CellCrops::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+std::size_t CellCrops::cached_fields() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_.size();
+}
+
+CellCrops::Decoded CellCrops::decode(const std::string& sha256) {
+  {
+    std::unique_lock<std::mutex> lock(decode_mu_);
+    decode_cv_.wait(lock, [this] { return decoding_now_ < kConcurrentFieldDecodes; });
+    ++decoding_now_;
+  }
+  struct Done {
+    CellCrops& c;
+    ~Done() {
+      {
+        std::lock_guard<std::mutex> lock(c.decode_mu_);
+        --c.decoding_now_;
+      }
+      c.decode_cv_.notify_one();
+    }
+  } done{*this};
+  MS_ASSIGN_OR_RETURN(auto path, files_.path_of(sha256));
+  MS_ASSIGN_OR_RETURN(auto mat, read_image(path));
+  return std::shared_ptr<const cv::Mat>(std::make_shared<const cv::Mat>(std::move(mat)));
+}
+
+void CellCrops::insert_locked(const std::string& sha256, const std::shared_ptr<const cv::Mat>& mat) {
+  const std::size_t bytes = mat->total() * mat->elemSize();
+  if (bytes > max_bytes_ || cache_.count(sha256)) return;  // too large to keep: used once, dropped
+  order_.push_front(sha256);
+  cache_.emplace(sha256, Entry{mat, bytes, order_.begin()});
+  bytes_ += bytes;
+  while (bytes_ > max_bytes_ && !order_.empty()) {
+    auto victim = cache_.find(order_.back());
+    bytes_ -= victim->second.bytes;
+    cache_.erase(victim);
+    order_.pop_back();
+  }
+}
 
 Result<std::shared_ptr<const cv::Mat>> CellCrops::field(const std::string& sha256) {
+  std::promise<Decoded> promise;
+  std::shared_future<Decoded> pending;
+  bool mine = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(sha256);
     if (it != cache_.end()) {
-      order_.splice(order_.begin(), order_, it->second.second);
-      return it->second.first;
+      order_.splice(order_.begin(), order_, it->second.order);
+      return it->second.mat;
+    }
+    // One decode per field: a gallery's parallel crop requests for a new field wait for the
+    // first one's decode instead of each decoding the field again.
+    auto flying = decoding_.find(sha256);
+    if (flying != decoding_.end()) {
+      pending = flying->second;
+    } else {
+      pending = promise.get_future().share();
+      decoding_.emplace(sha256, pending);
+      mine = true;
     }
   }
-  // Decode outside the lock: two requests for one new field may both decode it; the second
-  // insert is dropped. That is cheaper than making every other field wait.
-  MS_ASSIGN_OR_RETURN(auto path, files_.path_of(sha256));
-  MS_ASSIGN_OR_RETURN(auto mat, read_image(path));
-  auto shared = std::make_shared<const cv::Mat>(std::move(mat));
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = cache_.find(sha256);
-  if (it != cache_.end()) return it->second.first;
-  order_.push_front(sha256);
-  cache_.emplace(sha256, std::make_pair(shared, order_.begin()));
-  while (cache_.size() > capacity_) {
-    cache_.erase(order_.back());
-    order_.pop_back();
+  if (!mine) return pending.get();
+  Decoded result = fail(ErrorCode::kInternal, "field " + sha256 + " was not decoded");
+  try {
+    result = decode(sha256);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      decoding_.erase(sha256);
+    }
+    promise.set_exception(std::current_exception());
+    throw;
   }
-  return std::shared_ptr<const cv::Mat>(shared);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    decoding_.erase(sha256);
+    if (result) insert_locked(sha256, *result);
+  }
+  promise.set_value(result);
+  return result;
 }
 
 float margin_for_side(const Box& box, int crop_side, float fallback) {

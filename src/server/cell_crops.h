@@ -3,10 +3,17 @@
 // side of the square the classifier saw (store::Cell::crop_side, recorded at analysis time because
 // the pipeline sizes crops from each field's red cells): the same pixels the classifier was given.
 // Cells without a recorded side get the box grown by the default margin. Decoded fields are kept
-// in a small LRU cache, so a gallery that asks for every crop of a field decodes the field once; a
-// crop then costs a copy, a resize and a JPEG encode (about a millisecond). Computing on request
-// instead of storing crops keeps analysis jobs and the database lean.
+// in an LRU cache bounded by bytes, so a gallery that asks for every crop of a field decodes the
+// field once; a crop then costs a copy, a resize and a JPEG encode (about a millisecond).
+// Computing on request instead of storing crops keeps analysis jobs and the database lean.
+//
+// Memory: the cache holds at most its byte budget of decoded pixels (a field larger than the
+// budget is used and dropped, never cached); requests for a field that is being decoded wait for
+// that decode instead of starting their own; and at most kConcurrentFieldDecodes fields are decoded
+// at once per cache.
+#include <condition_variable>
 #include <cstdint>
+#include <future>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -22,11 +29,16 @@
 
 namespace ms::server {
 
+// The cell routes' cache and the exports' together hold at most 512 MiB of decoded fields.
+inline constexpr std::size_t kCellCropCacheBytes = 384u << 20;
+inline constexpr std::size_t kExportCropCacheBytes = 128u << 20;
+inline constexpr int kConcurrentFieldDecodes = 2;
+
 class CellCrops {
  public:
   // margin: for cells without a recorded crop side (fraction of the box's longer side added on
-  // each side). capacity: decoded fields kept (a 2,000 x 2,000 field is 12 MB).
-  CellCrops(const FileStore& files, float margin, std::size_t capacity = 16);
+  // each side). max_bytes: decoded pixels kept (a 2,000 x 2,000 field is 12 MB).
+  CellCrops(const FileStore& files, float margin, std::size_t max_bytes = kCellCropCacheBytes);
 
   // The decoded field (BGR) of a stored image; shared, never modified.
   Result<std::shared_ptr<const cv::Mat>> field(const std::string& sha256);
@@ -38,14 +50,31 @@ class CellCrops {
   // The same, encoded as JPEG (quality 90).
   Result<std::string> crop_jpeg(const std::string& sha256, const store::Cell& cell, int side = 0);
   float margin() const { return margin_; }
+  // What the cache holds now: decoded bytes and fields.
+  std::size_t cached_bytes() const;
+  std::size_t cached_fields() const;
 
  private:
+  using Decoded = Result<std::shared_ptr<const cv::Mat>>;
+  struct Entry {
+    std::shared_ptr<const cv::Mat> mat;
+    std::size_t bytes = 0;
+    std::list<std::string>::iterator order;
+  };
+  Decoded decode(const std::string& sha256);
+  void insert_locked(const std::string& sha256, const std::shared_ptr<const cv::Mat>& mat);
+
   const FileStore& files_;
   float margin_;
-  std::size_t capacity_;
-  std::mutex mu_;
+  std::size_t max_bytes_;
+  mutable std::mutex mu_;
   std::list<std::string> order_;  // most recent first
-  std::unordered_map<std::string, std::pair<std::shared_ptr<const cv::Mat>, std::list<std::string>::iterator>> cache_;
+  std::unordered_map<std::string, Entry> cache_;
+  std::size_t bytes_ = 0;
+  std::unordered_map<std::string, std::shared_future<Decoded>> decoding_;  // in flight
+  std::mutex decode_mu_;
+  std::condition_variable decode_cv_;
+  int decoding_now_ = 0;
 };
 
 // The margin for core/box.h crop_square whose square around `box` (xyxy pixels) is `crop_side`

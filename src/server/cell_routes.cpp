@@ -189,8 +189,9 @@ void register_cell_routes(Api& api) {
             }));
             MS_ASSIGN_OR_RETURN(auto jpeg, crops->crop_jpeg(sha, cell, static_cast<int>(side)));
             Reply r = Reply::bytes(std::move(jpeg), "image/jpeg");
-            // A cell's box and its field never change: the crop can be cached for good.
-            r.headers.emplace("Cache-Control", "private, max-age=31536000, immutable");
+            // Patient images: not kept by the browser after the page (shared ward workstations).
+            r.headers.emplace("Cache-Control", "private, no-store");
+            r.headers.emplace("Vary", "Cookie");
             return r;
           });
 

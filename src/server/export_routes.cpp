@@ -23,8 +23,16 @@ namespace ms::server {
 namespace fs = std::filesystem;
 namespace {
 
+// Cells in one export. Every crop of an export is decoded, encoded and zipped in the request:
+// viewers (who only read) get galleries of a size a review needs; staff get training-sized ones.
 constexpr std::int64_t kMaxExportCells = 100000;
+constexpr std::int64_t kMaxViewerExportCells = 5000;
 constexpr std::size_t kMaxExportSamples = 200;
+constexpr std::int64_t kExportPage = 5000;
+
+std::int64_t export_cell_cap(const Caller& c) {
+  return c.user.role == store::Role::kViewer ? kMaxViewerExportCells : kMaxExportCells;
+}
 
 struct ExportCell {
   store::CellView view;
@@ -32,14 +40,21 @@ struct ExportCell {
   std::string accession;
 };
 
-// Every cell matching q (paged through in blocks), with its image and sample accession.
-Result<std::vector<ExportCell>> collect_cells(store::Tx& tx, store::CellQuery q) {
+// Every cell matching q (paged through in blocks), with its image and sample accession; more
+// than `max_cells` is kTooLarge naming the cap. A page never asks for more than one cell past
+// the cap, and the count is checked before a page is kept, so at most max_cells + 1 cells are
+// ever held.
+Result<std::vector<ExportCell>> collect_cells(store::Tx& tx, store::CellQuery q, std::int64_t max_cells) {
   std::vector<ExportCell> out;
   std::map<std::int64_t, store::Image> images;
   std::map<std::int64_t, std::string> accessions;
-  q.limit = 5000;
   for (q.offset = 0;; q.offset += q.limit) {
+    const auto held = static_cast<std::int64_t>(out.size());
+    q.limit = std::min<std::int64_t>(kExportPage, max_cells - held + 1);
     MS_ASSIGN_OR_RETURN(auto views, store::list_cell_views(tx, q));
+    if (held + static_cast<std::int64_t>(views.size()) > max_cells)
+      return fail(ErrorCode::kTooLarge, "export", "at most " + std::to_string(max_cells) + " cells for your role",
+                  "more");
     for (auto& v : views) {
       if (!images.count(v.cell.image_id)) {
         MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, v.cell.image_id));
@@ -51,9 +66,6 @@ Result<std::vector<ExportCell>> collect_cells(store::Tx& tx, store::CellQuery q)
       }
       out.push_back({v, images.at(v.cell.image_id), accessions.at(v.cell.sample_id)});
     }
-    if (static_cast<std::int64_t>(out.size()) > kMaxExportCells)
-      return fail(ErrorCode::kTooLarge, "export", "at most " + std::to_string(kMaxExportCells) + " cells",
-                  "more");
     if (static_cast<std::int64_t>(views.size()) < q.limit) break;
   }
   return out;
@@ -110,8 +122,9 @@ std::string manifest(const std::vector<ExportCell>& cells) {
   return csv;
 }
 
-Result<std::string> crops_zip(CellCrops& crops, const std::vector<ExportCell>& cells) {
-  ZipWriter zip;
+Result<std::string> crops_zip(CellCrops& crops, const std::vector<ExportCell>& cells,
+                              const std::string& scratch) {
+  ZipWriter zip(scratch);
   for (const auto& c : cells) {
     MS_ASSIGN_OR_RETURN(auto jpeg, crops.crop_jpeg(c.image.sha256, c.view.cell));
     MS_RETURN_IF_ERROR(zip.add(crop_name(c), std::move(jpeg)));
@@ -123,8 +136,13 @@ Result<std::string> crops_zip(CellCrops& crops, const std::vector<ExportCell>& c
 Reply zip_reply(std::string bytes, const std::string& filename) {
   Reply r = Reply::bytes(std::move(bytes), "application/zip");
   r.headers.emplace("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+  r.headers.emplace("Cache-Control", "no-store");  // patient images
   return r;
 }
+
+// Export scratch (archives being built, staged originals) stays in the data directory, with the
+// images it is made from, instead of the shared system temporary directory.
+std::string scratch_parent(const ServerContext& ctx) { return (fs::path(ctx.options.data_dir) / "tmp").string(); }
 
 // Fields of the chosen cells as an annotation dataset: one Field per image (its original linked
 // into `images_dir` under a readable name), one box per cell, classes sorted by name.
@@ -164,7 +182,7 @@ Result<FieldDataset> field_dataset(const FileStore& files, const std::vector<Exp
   return ds;
 }
 
-Result<std::vector<std::int64_t>> sample_ids(const httplib::Request& req) {
+Result<std::vector<std::int64_t>> sample_ids(const net::Request& req) {
   const std::string text = query_text(req, "samples");
   std::vector<std::int64_t> ids;
   std::size_t pos = 0;
@@ -192,12 +210,13 @@ Result<std::vector<std::int64_t>> sample_ids(const httplib::Request& req) {
 void register_export_routes(Api& api) {
   ServerContext& ctx = api.ctx();
   store::Database& db = api.db();
-  auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin, 4);
+  auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin, kExportCropCacheBytes);
 
   api.get(R"(/api/samples/(\d+)/crops.zip)", Access::kAnyUser,
           "ZIP of every cell crop of a sample, one folder per class (effective class), with "
-          "cells.csv; reviewed (true|false) and class filter as in the cell list",
-          [&db, crops](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+          "cells.csv; reviewed (true|false) and class filter as in the cell list. At most 5000 "
+          "cells for viewers, 100000 for staff (413 above)",
+          [&ctx, &db, crops](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             store::CellQuery q;
             q.sample_id = id;
@@ -211,9 +230,9 @@ void register_export_routes(Api& api) {
             MS_ASSIGN_OR_RETURN(auto cells, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<ExportCell>> {
               MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, id));
               accession = sample.accession;
-              return collect_cells(tx, q);
+              return collect_cells(tx, q, export_cell_cap(c));
             }));
-            MS_ASSIGN_OR_RETURN(auto zip, crops_zip(*crops, cells));
+            MS_ASSIGN_OR_RETURN(auto zip, crops_zip(*crops, cells, scratch_parent(ctx)));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
               return log_operation(tx, c, "export.crops", accession, std::to_string(cells.size()) + " crop(s)");
             }));
@@ -221,29 +240,39 @@ void register_export_routes(Api& api) {
           });
 
   api.get(R"(/api/images/(\d+)/crops.zip)", Access::kAnyUser,
-          "ZIP of the cell crops of one field image, one folder per class, with cells.csv",
-          [&db, crops](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          "ZIP of the cell crops of one field image, one folder per class, with cells.csv (the "
+          "same caps as the sample's)",
+          [&ctx, &db, crops](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             store::CellQuery q;
             q.image_id = id;
+            std::string accession;
             MS_ASSIGN_OR_RETURN(auto cells, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<ExportCell>> {
-              MS_RETURN_IF_ERROR(store::get_image(tx, id));
-              return collect_cells(tx, q);
+              MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, id));
+              MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, image.sample_id));
+              accession = sample.accession;
+              return collect_cells(tx, q, export_cell_cap(c));
             }));
-            MS_ASSIGN_OR_RETURN(auto zip, crops_zip(*crops, cells));
+            MS_ASSIGN_OR_RETURN(auto zip, crops_zip(*crops, cells, scratch_parent(ctx)));
+            // Patient images leave the server: logged like the sample's export.
+            MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+              return log_operation(tx, c, "export.crops", accession,
+                                   "image " + std::to_string(id) + ", " + std::to_string(cells.size()) + " crop(s)");
+            }));
             return zip_reply(std::move(zip), "image-" + std::to_string(id) + "-crops.zip");
           });
 
   api.get(R"(/api/exports/training)", Access::kStaff,
           "Training data from the confirmed cells of samples=ID,ID,...: format folder (crops, "
           "one folder per class) | coco (images/ + annotations.json) | labelme (image + JSON "
-          "each, classes.txt) -> ZIP",
-          [&ctx, &db, crops](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+          "each, classes.txt) -> ZIP; at most 100000 cells in all",
+          [&ctx, &db, crops](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto ids, sample_ids(req));
             const std::string format = query_text(req, "format", "folder");
             if (format != "folder" && format != "coco" && format != "labelme")
               return fail(ErrorCode::kInvalidArgument, "query parameter 'format'", "folder|coco|labelme",
                           "\"" + format + "\"");
+            // One cap for the whole export, not one per sample.
             MS_ASSIGN_OR_RETURN(auto cells, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<ExportCell>> {
               std::vector<ExportCell> all;
               for (auto id : ids) {
@@ -251,7 +280,7 @@ void register_export_routes(Api& api) {
                 store::CellQuery q;
                 q.sample_id = id;
                 q.reviewed = true;
-                MS_ASSIGN_OR_RETURN(auto part, collect_cells(tx, q));
+                MS_ASSIGN_OR_RETURN(auto part, collect_cells(tx, q, kMaxExportCells - static_cast<std::int64_t>(all.size())));
                 all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
               }
               return all;
@@ -260,11 +289,11 @@ void register_export_routes(Api& api) {
               return fail(ErrorCode::kConflict, "training export: the chosen samples have no confirmed cells yet");
             std::string zip;
             if (format == "folder") {
-              MS_ASSIGN_OR_RETURN(zip, crops_zip(*crops, cells));
+              MS_ASSIGN_OR_RETURN(zip, crops_zip(*crops, cells, scratch_parent(ctx)));
             } else {
-              ScratchDir scratch;
+              ScratchDir scratch(scratch_parent(ctx));
               const fs::path root = scratch.path();
-              ZipWriter writer;
+              ZipWriter writer(scratch_parent(ctx));
               if (format == "coco") {
                 MS_ASSIGN_OR_RETURN(auto ds, field_dataset(*ctx.files, cells, root / "coco" / "images"));
                 MS_RETURN_IF_ERROR(write_coco(ds, (root / "coco" / "annotations.json").string(), (root / "coco").string()));

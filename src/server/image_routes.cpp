@@ -124,7 +124,8 @@ void register_image_routes(Api& api) {
             }));
             MS_ASSIGN_OR_RETURN(auto bytes, ctx.files->read(m.sha256));
             Reply r = Reply::bytes(std::move(bytes), mime_type(m.format));
-            r.headers.emplace("Cache-Control", "private, max-age=31536000, immutable");
+            r.headers.emplace("Cache-Control", "private, no-store");  // patient images
+            r.headers.emplace("Vary", "Cookie");
             return r;
           });
 
@@ -138,7 +139,8 @@ void register_image_routes(Api& api) {
               return fail(ErrorCode::kNotFound, "image " + std::to_string(id) + " has no thumbnail");
             MS_ASSIGN_OR_RETURN(auto bytes, ctx.files->read(*m.thumbnail_sha256));
             Reply r = Reply::bytes(std::move(bytes), "image/jpeg");
-            r.headers.emplace("Cache-Control", "private, max-age=31536000, immutable");
+            r.headers.emplace("Cache-Control", "private, no-store");  // patient images
+            r.headers.emplace("Vary", "Cookie");
             return r;
           });
 

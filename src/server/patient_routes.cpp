@@ -13,7 +13,7 @@ Json patient_page_json(const store::PatientPage& p) {
   return {{"items", items}, {"total", p.total}, {"page", p.page}, {"page_size", p.page_size}};
 }
 
-Result<std::optional<store::SampleStatus>> status_param(const httplib::Request& req) {
+Result<std::optional<store::SampleStatus>> status_param(const net::Request& req) {
   const std::string s = query_text(req, "status");
   if (s.empty()) return std::optional<store::SampleStatus>{};
   auto parsed = parse_config<store::SampleStatus>(Json(s), "query parameter 'status'");
@@ -29,7 +29,7 @@ void register_patient_routes(Api& api) {
   api.get(R"(/api/patients)", Access::kAnyUser,
           "Search patients: q (name, identifier or keyword), name, identifier, page, page_size, "
           "sort (id|name|identifier|birth_date|created_at|updated_at), order (asc|desc)",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             store::PatientQuery q;
             q.q = query_text(req, "q");
             q.name = query_text(req, "name");
@@ -45,7 +45,7 @@ void register_patient_routes(Api& api) {
           });
 
   api.post(R"(/api/patients)", Access::kStaff, "Create a patient",
-           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<store::PatientInput>(req));
              MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Patient> {
                MS_ASSIGN_OR_RETURN(auto created, store::create_patient(tx, body, c.user_id()));
@@ -56,7 +56,7 @@ void register_patient_routes(Api& api) {
            });
 
   api.get(R"(/api/patients/(\d+))", Access::kAnyUser, "One patient",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_patient(tx, id);
@@ -65,7 +65,7 @@ void register_patient_routes(Api& api) {
           });
 
   api.patch(R"(/api/patients/(\d+))", Access::kStaff, "Update a patient (fields present change)",
-            [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto j, json_body(req));
               MS_ASSIGN_OR_RETURN(auto body, parse_config<store::PatientUpdate>(j, "request body"));
@@ -80,7 +80,7 @@ void register_patient_routes(Api& api) {
 
   api.del(R"(/api/patients/(\d+))", Access::kStaff,
           "Delete a patient and their unsigned samples (refused while a signed sample exists)",
-          [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
               MS_ASSIGN_OR_RETURN(auto p, store::get_patient(tx, id));
@@ -91,9 +91,9 @@ void register_patient_routes(Api& api) {
           });
 
   api.post(R"(/api/patients/import)", Access::kStaff,
-           "Import patients from CSV (text/csv body or multipart field 'file'); all rows or none; "
-           "422 lists every bad row",
-           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           "Import patients from CSV (text/csv body or multipart field 'file', UTF-8, at most "
+           "100000 rows); all rows or none; 422 lists the bad rows (the first 1000)",
+           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              std::string csv = req.body;
              if (req.is_multipart_form_data()) {
                if (!req.has_file("file"))
@@ -108,19 +108,20 @@ void register_patient_routes(Api& api) {
                                                   std::to_string(r.imported) + " patients"));
                return r;
              }));
-             if (!report.errors.empty()) {
+             if (report.error_rows > 0) {
                Json rows = Json::array();
                for (const auto& e : report.errors) rows.push_back({{"row", e.row}, {"message", e.message}});
-               return Reply::error(Error{ErrorCode::kCorruptInput,
-                                         std::to_string(report.errors.size()) +
-                                             " row(s) are invalid; nothing was imported"},
-                                   {{"rows", rows}});
+               std::string message = std::to_string(report.error_rows) + " row(s) are invalid; nothing was imported";
+               if (report.error_rows > static_cast<std::int64_t>(report.errors.size()))
+                 message += " (the first " + std::to_string(report.errors.size()) + " are listed)";
+               return Reply::error(Error{ErrorCode::kCorruptInput, message},
+                                   {{"rows", rows}, {"invalid_rows", report.error_rows}});
              }
              return Reply::json({{"imported", report.imported}});
            });
 
   api.get(R"(/api/patients/export)", Access::kAnyUser, "Every patient as CSV",
-          [&db](const httplib::Request&, const Caller& c) -> Result<Reply> {
+          [&db](const net::Request&, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto csv, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<std::string> {
               MS_ASSIGN_OR_RETURN(auto text, store::export_patients_csv(tx));
               MS_RETURN_IF_ERROR(log_operation(tx, c, "patient.export", ""));
@@ -128,11 +129,12 @@ void register_patient_routes(Api& api) {
             }));
             Reply r = Reply::bytes(std::move(csv), "text/csv; charset=utf-8");
             r.headers.emplace("Content-Disposition", "attachment; filename=\"patients.csv\"");
+            r.headers.emplace("Cache-Control", "no-store");  // patient data
             return r;
           });
 
   api.get(R"(/api/patients/(\d+)/samples)", Access::kAnyUser, "Samples of a patient",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto status, status_param(req));
             MS_ASSIGN_OR_RETURN(auto samples, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -146,7 +148,7 @@ void register_patient_routes(Api& api) {
   api.post(R"(/api/patients/(\d+)/samples)", Access::kStaff,
            "Create a sample (accession); count_target defaults to 500 (bone_marrow) or 200 "
            "(peripheral_blood)",
-           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<store::SampleInput>(req));
              MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {
@@ -158,7 +160,7 @@ void register_patient_routes(Api& api) {
            });
 
   api.get(R"(/api/samples)", Access::kAnyUser, "Recent samples, optionally one status",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto status, status_param(req));
             MS_ASSIGN_OR_RETURN(auto samples, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::list_samples(tx, std::nullopt, status);
@@ -169,7 +171,7 @@ void register_patient_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+))", Access::kAnyUser, "One sample",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_sample(tx, id);
@@ -178,7 +180,7 @@ void register_patient_routes(Api& api) {
           });
 
   api.patch(R"(/api/samples/(\d+))", Access::kStaff, "Update a sample (refused once signed)",
-            [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto body, body_as<store::SampleUpdate>(req));
               MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {
@@ -190,7 +192,7 @@ void register_patient_routes(Api& api) {
             });
 
   api.del(R"(/api/samples/(\d+))", Access::kStaff, "Delete an unsigned sample",
-          [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
               MS_ASSIGN_OR_RETURN(auto s, store::get_sample(tx, id));
@@ -203,7 +205,7 @@ void register_patient_routes(Api& api) {
   api.post(R"(/api/samples/(\d+)/status)", Access::kStaff,
            "Move a sample draft <-> in_review: {status}. Signing is POST /api/samples/{id}/sign "
            "(it stores the signed report); 'signed' here answers 409 saying so",
-           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<StatusChange>(req));
              MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Sample> {

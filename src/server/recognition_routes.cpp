@@ -1,16 +1,62 @@
 // Recognition (the thesis's recognition module): classify uploaded single-cell crops without
 // detection. Nothing is stored: the crops are decoded, classified and forgotten; only an
 // operation-log line records that a recognition ran.
+//
+// Memory is bounded per request and per process: each crop is refused from its header above
+// kMaxCropSide per side, decoded, shrunk to kWorkingSide at once and its decoded pixels dropped
+// before the next file is read; at most kMaxCrops per request; and at most kDecodeSlots requests
+// decode at a time (the others wait), so one request holds at most ~13 MB of crops and the whole
+// server a few tens of MB, whatever is sent.
+#include <algorithm>
+
+#include <opencv2/imgproc.hpp>
+
 #include "server/api.h"
 #include "server/cell_recognizer.h"
+#include "server/decode_slots.h"
 #include "server/field_upload.h"
 
 namespace ms::server {
 namespace {
 
-constexpr std::size_t kMaxCrops = 256;
-// A single-cell crop is small; a stitched field sent here by mistake is refused cheaply.
-constexpr std::int64_t kMaxCropPixels = 16'000'000;
+constexpr std::size_t kMaxCrops = 64;
+// A single-cell crop is small (the classifier sees 144 px); a field sent here by mistake is
+// refused from its header.
+constexpr int kMaxCropSide = 1024;
+// Crops are kept at most this large until classified: above the classifier's input and its
+// resize margin, so the answer is the same as from the full crop.
+constexpr int kWorkingSide = 256;
+constexpr int kDecodeSlots = 2;
+
+// Shared by every recognition request of the process.
+DecodeSlots& decode_slots() {
+  static DecodeSlots slots(kDecodeSlots);
+  return slots;
+}
+
+// A decoded crop reduced at once: the pixels kept until classification, and the size it had.
+struct Crop {
+  cv::Mat bgr;
+  int width = 0, height = 0;
+};
+
+Result<Crop> reduced_crop(const net::MultipartFormData& part, const ImageLimits& limits) {
+  MS_ASSIGN_OR_RETURN(cv::Mat full, decode_upload(part.filename, part.content, limits));
+  Crop c;
+  c.width = full.cols;
+  c.height = full.rows;
+  const int longer = std::max(full.cols, full.rows);
+  if (longer <= kWorkingSide) {
+    c.bgr = std::move(full);
+    return c;
+  }
+  const double scale = static_cast<double>(kWorkingSide) / longer;
+  cv::resize(full, c.bgr,
+             cv::Size(std::max(1, static_cast<int>(full.cols * scale + 0.5)),
+                      std::max(1, static_cast<int>(full.rows * scale + 0.5))),
+             0, 0, cv::INTER_AREA);
+  return c;  // `full` is released here, before the next file is decoded
+}
 
 Json recognition_json(const std::string& filename, int width, int height, const store::AnalysedCell& c) {
   Json top = Json::array();
@@ -26,12 +72,12 @@ void register_recognition_routes(Api& api) {
   ServerContext& ctx = api.ctx();
   store::Database& db = api.db();
 
-  api.post(R"(/api/recognition)", Access::kAnyUser,
-           "Classify single-cell crops without detection (multipart, up to 256 files): each "
-           "checked by content first, one bad file refuses the request (details.files); nothing "
-           "is stored -> {items: [{filename, class, probability, top_k, entropy, flagged}], "
-           "classes}",
-           [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+  api.post(R"(/api/recognition)", Access::kStaff,
+           "Classify single-cell crops without detection (multipart, up to 64 files of at most "
+           "1024 x 1024 pixels each): each checked by content first, one bad file refuses the "
+           "request (details.files); nothing is stored -> {items: [{filename, width, height, "
+           "class, probability, top_k, entropy, flagged}], classes}",
+           [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              if (!ctx.recognizer)
                return fail(ErrorCode::kConflict,
                            "this server runs without an analysis pipeline (started with "
@@ -43,22 +89,27 @@ void register_recognition_routes(Api& api) {
                            "at most " + std::to_string(kMaxCrops) + " files", std::to_string(parts.size()));
              ImageLimits limits;
              limits.max_bytes = ctx.options.max_image_bytes;
-             limits.max_pixels = kMaxCropPixels;
-             // Checked as field uploads are (empty 400, too large 413, not an image 415, damaged
-             // 422), with a pixel limit of their own.
+             limits.max_side = kMaxCropSide;
+             limits.max_pixels = std::int64_t(kMaxCropSide) * kMaxCropSide;
+             // Checked as field uploads are (empty 400, too large 413 naming the limit, not an
+             // image 415, damaged 422), one file at a time.
+             std::vector<Crop> checked;
+             {
+               DecodeSlots::Hold slot(decode_slots());
+               auto check = [&limits](const net::MultipartFormData& part) { return reduced_crop(part, limits); };
+               if (auto refused = check_file_parts(parts, "classified", check, checked)) return *refused;
+             }
              std::vector<cv::Mat> crops;
-             auto check = [&limits](const httplib::MultipartFormData& part) {
-               return decode_upload(part.filename, part.content, limits);
-             };
-             if (auto refused = check_file_parts(parts, "classified", check, crops)) return *refused;
+             crops.reserve(checked.size());
+             for (const auto& k : checked) crops.push_back(k.bgr);
              MS_ASSIGN_OR_RETURN(auto results, ctx.recognizer->classify_crops(crops));
              if (results.size() != crops.size())
                throw MarrowError(ErrorCode::kInternal, "recognizer returned " + std::to_string(results.size()) +
                                                            " results for " + std::to_string(crops.size()) + " crops");
              Json items = Json::array();
              for (std::size_t i = 0; i < results.size(); ++i)
-               items.push_back(recognition_json(clean_filename(parts[i]->filename), crops[i].cols, crops[i].rows,
-                                                results[i]));
+               items.push_back(recognition_json(clean_filename(parts[i]->filename), checked[i].width,
+                                                checked[i].height, results[i]));
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
                return log_operation(tx, c, "recognition.classify", std::to_string(items.size()) + " crop(s)");
              }));

@@ -78,7 +78,7 @@ std::string iso_utc(std::int64_t ms) {
 }
 
 // "all" (or nothing): the three rule sets; otherwise one.
-Result<std::optional<RuleSet>> rule_set_param(const httplib::Request& req) {
+Result<std::optional<RuleSet>> rule_set_param(const net::Request& req) {
   const std::string s = query_text(req, "rule_set", "all");
   if (s == "all") return std::optional<RuleSet>{};
   for (const auto& [value, name] : enum_names(RuleSet{}))
@@ -87,7 +87,7 @@ Result<std::optional<RuleSet>> rule_set_param(const httplib::Request& req) {
               "\"" + s + "\"");
 }
 
-Result<Language> language_param(const httplib::Request& req) {
+Result<Language> language_param(const net::Request& req) {
   const std::string s = query_text(req, "lang", "en");
   for (const auto& [value, name] : enum_names(Language{}))
     if (name == s) return value;
@@ -178,6 +178,10 @@ Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings
     // not bad input from the caller.
     if (!snapshot) return fail(ErrorCode::kInternal, snapshot.error().message);
     out.report = std::move(*snapshot);
+    // Snapshots signed before the username was recorded: shown with the signer's account name
+    // (the stored snapshot itself is not changed).
+    if (out.report.sign_off && out.report.sign_off->username.empty() && sign_off->signed_by)
+      if (auto u = store::get_user(tx, *sign_off->signed_by)) out.report.sign_off->username = u->username;
     for (const auto& row : out.report.differential.rows) out.cells += row.count;
     out.sign_off = std::move(sign_off);
   } else {
@@ -186,11 +190,13 @@ Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings
     // Signed by an earlier version through POST /status, which stored no snapshot (that route
     // no longer signs): show who signed; the numbers are live.
     if (sample.status == store::SampleStatus::kSigned && sample.signed_at) {
-      std::string who = "user " + std::to_string(sample.signed_by.value_or(0));
+      std::string who = "user " + std::to_string(sample.signed_by.value_or(0)), username;
       if (sample.signed_by)
-        if (auto u = store::get_user(tx, *sample.signed_by))
+        if (auto u = store::get_user(tx, *sample.signed_by)) {
           who = u->display_name.empty() ? u->username : u->display_name;
-      out.report.sign_off = SignOff{who, iso_utc(*sample.signed_at), ""};
+          username = u->username;
+        }
+      out.report.sign_off = SignOff{who, iso_utc(*sample.signed_at), "", username};
     }
   }
   MS_ASSIGN_OR_RETURN(out.addenda, store::list_addenda(tx, id));
@@ -368,7 +374,7 @@ Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, 
   ReportData& r = sr.report;
   r.comments = req.comments;
   r.generated_at = iso_utc(now);
-  r.sign_off = SignOff{signer_name(c), iso_utc(now), ""};
+  r.sign_off = SignOff{signer_name(c), iso_utc(now), "", c.user.username};
   // The signature is the SHA-256 of the report as signed (with this field empty): anyone holding
   // the snapshot can recompute it and see that nothing changed.
   r.sign_off->signature = "sha256:" + sha256_hex(report_to_json(r).dump());
@@ -415,7 +421,7 @@ void register_report_routes(Api& api) {
   store::Database& db = api.db();
   std::shared_ptr<const ReportSettings> settings = load_settings();
 
-  auto read_report = [&db, settings](const httplib::Request& req) -> Result<SampleReport> {
+  auto read_report = [&db, settings](const net::Request& req) -> Result<SampleReport> {
     MS_ASSIGN_OR_RETURN(auto id, path_id(req));
     return db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
       return sample_report(tx, *settings, id);
@@ -425,7 +431,7 @@ void register_report_routes(Api& api) {
   api.get(R"(/api/taxonomy)", Access::kAnyUser,
           "The cell classes (ids, English and Chinese names, hematology order, colours, lineage) "
           "and the reference ranges per specimen that differentials use",
-          [settings](const httplib::Request&, const Caller&) -> Result<Reply> {
+          [settings](const net::Request&, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(const Taxonomy* t, taxonomy_of(*settings));
             Json j = config_to_json(*t);
             Json order = Json::array();
@@ -440,7 +446,7 @@ void register_report_routes(Api& api) {
           "count progress, unreviewed and unmapped cells, and the rule-set suggestion "
           "(rule_set=fab|who2022|icc2022|all) with its disclaimer. Signed samples answer with "
           "the signed snapshot",
-          [read_report](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto only, rule_set_param(req));
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             const Differential& d = sr.report.differential;
@@ -461,7 +467,7 @@ void register_report_routes(Api& api) {
            "report as signed (never changes afterwards) and locks the sample. 409 when already "
            "signed, without cells, while analyses are queued or running, with unreviewed cells "
            "(unless allow_unreviewed) or with cells of classes the taxonomy does not know",
-           [&db, settings](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&db, settings](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              SignRequest body;
              if (!req.body.empty()) {
@@ -478,7 +484,7 @@ void register_report_routes(Api& api) {
            });
 
   api.get(R"(/api/samples/(\d+)/addenda)", Access::kAnyUser, "Addenda of a signed report, oldest first",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto addenda, db.transact(store::TxMode::kRead, [&](store::Tx& tx)
                                                               -> Result<std::vector<store::Addendum>> {
@@ -490,7 +496,7 @@ void register_report_routes(Api& api) {
 
   api.post(R"(/api/samples/(\d+)/addenda)", Access::kDoctor,
            "Add an addendum to a signed report (doctor or admin): {text}; 409 before sign-off",
-           [&db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<AddendumRequest>(req));
              MS_ASSIGN_OR_RETURN(auto a, db.transact(store::TxMode::kWrite, [&](store::Tx& tx)
@@ -510,7 +516,7 @@ void register_report_routes(Api& api) {
   api.get(R"(/api/samples/(\d+)/report)", Access::kAnyUser,
           "The report for the web app: status (preliminary|final), lab header, the report "
           "(patient, sample, differential, suggestions, reviewer, sign-off), addenda",
-          [read_report, settings](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [read_report, settings](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             return Reply::json(report_reply(sr, *settings));
           });
@@ -518,7 +524,7 @@ void register_report_routes(Api& api) {
   api.get(R"(/api/samples/(\d+)/report\.html)", Access::kAnyUser,
           "Printable report (one A4 page, print styles; lang=en|zh): lab header, patient, sample, "
           "differential table, suggestion with disclaimer, signature, addenda",
-          [read_report, settings](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [read_report, settings](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto lang, language_param(req));
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             return download(report_html(sr, *settings, lang), "text/html; charset=utf-8", "inline",
@@ -528,7 +534,7 @@ void register_report_routes(Api& api) {
 
   api.get(R"(/api/samples/(\d+)/report\.csv)", Access::kAnyUser,
           "The report as CSV (RFC 4180; bom=1 adds a UTF-8 BOM for Excel), addenda as rows",
-          [read_report](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
             const std::string bom = query_text(req, "bom", "0");
             if (bom != "0" && bom != "1")
               return fail(ErrorCode::kInvalidArgument, "query parameter 'bom'", "0|1", "\"" + bom + "\"");
@@ -541,7 +547,7 @@ void register_report_routes(Api& api) {
   api.get(R"(/api/samples/(\d+)/report\.hl7)", Access::kAnyUser,
           "The report as an HL7 v2.5.1 ORU^R01 message (OBR panel LOINC 47286-0 / 24318-8, one OBX "
           "per class, M:E 11138-5, NTE notes and addenda)",
-          [read_report, settings](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [read_report, settings](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             MS_ASSIGN_OR_RETURN(auto message, report_hl7(sr, *settings));
             return download(std::move(message), "x-application/hl7-v2+er7; charset=utf-8",
@@ -552,7 +558,7 @@ void register_report_routes(Api& api) {
   api.get(R"(/api/samples/(\d+)/report\.fhir\.json)", Access::kAnyUser,
           "The report as a FHIR R4 Bundle: DiagnosticReport + panel Observation (LOINC 47286-0 "
           "marrow / 24318-8 blood) + one Observation per class + M:E (LOINC 11138-5)",
-          [read_report](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             MS_ASSIGN_OR_RETURN(auto bundle, report_fhir(sr));
             return download(bundle.dump(1), "application/fhir+json; charset=utf-8", "attachment",

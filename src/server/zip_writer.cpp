@@ -12,9 +12,12 @@
 namespace ms::server {
 namespace fs = std::filesystem;
 
-ScratchDir::ScratchDir() {
-  const fs::path p = fs::temp_directory_path() / ("marrowscope-" + random_hex(8));
-  fs::create_directories(p);
+ScratchDir::ScratchDir(const std::string& parent) {
+  const fs::path base = parent.empty() ? fs::temp_directory_path() : fs::path(parent);
+  fs::create_directories(base);
+  const fs::path p = base / ("marrowscope-" + random_hex(8));
+  fs::create_directory(p);
+  fs::permissions(p, fs::perms::owner_all, fs::perm_options::replace);
   path_ = p.string();
 }
 
@@ -24,12 +27,13 @@ ScratchDir::~ScratchDir() {
 }
 
 struct ZipWriter::Impl {
+  explicit Impl(const std::string& parent) : dir(parent) {}
   ScratchDir dir;
   std::string file;
   zip_t* archive = nullptr;
 };
 
-ZipWriter::ZipWriter() : impl_(new Impl) {
+ZipWriter::ZipWriter(const std::string& scratch_parent) : impl_(new Impl(scratch_parent)) {
   impl_->file = (fs::path(impl_->dir.path()) / "archive.zip").string();
   int err = 0;
   impl_->archive = zip_open(impl_->file.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
@@ -76,6 +80,16 @@ Status ZipWriter::check_name(const std::string& name) {
 
 Status ZipWriter::add(const std::string& name, std::string bytes) {
   MS_RETURN_IF_ERROR(check_name(name));
+  if (buffered_ + bytes.size() > kMaxBufferedBytes) {
+    // Past the memory budget: the entry waits on disk, not in memory, until finish().
+    const std::string spill = (fs::path(impl_->dir.path()) / ("entry-" + std::to_string(spilled_++))).string();
+    std::ofstream out(spill, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) return fail(ErrorCode::kIo, "ZIP entry '" + name + "': cannot write its scratch file");
+    return add_source(impl_->archive, name, zip_source_file(impl_->archive, spill.c_str(), 0, -1));
+  }
+  buffered_ += bytes.size();
   buffers_.push_back(std::move(bytes));
   const std::string& b = buffers_.back();
   return add_source(impl_->archive, name, zip_source_buffer(impl_->archive, b.data(), b.size(), 0));
@@ -117,11 +131,18 @@ Result<std::string> ZipWriter::finish() {
     return fail(ErrorCode::kIo, "writing the ZIP archive: " + why);
   }
   buffers_.clear();
+  buffered_ = 0;
+  // One read into a string of the archive's size: no stream buffer, no second copy.
+  std::error_code ec;
+  const auto size = fs::file_size(impl_->file, ec);
   std::ifstream in(impl_->file, std::ios::binary);
-  if (!in) return fail(ErrorCode::kIo, "reading back the ZIP archive '" + impl_->file + "'");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  if (ec || !in) return fail(ErrorCode::kIo, "reading back the ZIP archive '" + impl_->file + "'");
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (size > 0 && !in.read(bytes.data(), static_cast<std::streamsize>(size)))
+    return fail(ErrorCode::kIo, "reading back the ZIP archive '" + impl_->file + "'");
+  std::error_code removed;
+  fs::remove(impl_->file, removed);  // the disk copy is not needed any more
+  return bytes;
 }
 
 }  // namespace ms::server

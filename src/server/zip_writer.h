@@ -1,7 +1,11 @@
 #pragma once
-// Builds a ZIP archive (libzip) in a temporary file and returns its bytes: crop galleries and
+// Builds a ZIP archive (libzip) in a scratch file and returns its bytes: crop galleries and
 // training-data exports. JPEG/PNG entries are stored (they are compressed already), text entries
 // deflated. Entry names are checked: relative, '/'-separated, no "..", no duplicates.
+//
+// Memory: entries given as bytes are held until finish() only up to kMaxBufferedBytes in total;
+// later ones are written to the scratch folder and read from there by libzip. finish() reads the
+// finished archive back once, into a string of its exact size.
 #include <deque>
 #include <set>
 #include <string>
@@ -12,7 +16,11 @@ namespace ms::server {
 
 class ZipWriter {
  public:
-  ZipWriter();
+  static constexpr std::size_t kMaxBufferedBytes = 64u << 20;
+  // The archive and spilled entries live in a private folder under `scratch_parent` (created
+  // 0700 when missing; the data directory keeps patient images off the shared /tmp), or under
+  // the system temporary directory when empty.
+  explicit ZipWriter(const std::string& scratch_parent = "");
   ~ZipWriter();
   ZipWriter(const ZipWriter&) = delete;
   ZipWriter& operator=(const ZipWriter&) = delete;
@@ -32,12 +40,15 @@ class ZipWriter {
   Impl* impl_;
   std::set<std::string> names_;
   std::deque<std::string> buffers_;  // kept alive until finish(): libzip reads them then
+  std::size_t buffered_ = 0;         // bytes in buffers_
+  std::size_t spilled_ = 0;          // entries written to scratch files
 };
 
-// A temporary directory removed with everything in it on destruction.
+// A temporary directory (mode 0700) removed with everything in it on destruction: under
+// `parent` (created when missing), or the system temporary directory when empty.
 class ScratchDir {
  public:
-  ScratchDir();
+  explicit ScratchDir(const std::string& parent = "");
   ~ScratchDir();
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;

@@ -1,10 +1,14 @@
 #include "store/csv.h"
 
+#include "core/csv_formula.h"
+
 namespace ms::store {
 
-Result<std::vector<CsvRow>> parse_csv(std::string_view text, const std::string& source) {
+Result<std::vector<CsvRow>> parse_csv(std::string_view text, const std::string& source,
+                                      std::size_t max_records) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   std::vector<CsvRow> rows;
+  std::size_t records = 0;  // rows that are not blank lines
   CsvRow row;
   std::string field;
   bool in_quotes = false, field_started = false;
@@ -38,6 +42,9 @@ Result<std::vector<CsvRow>> parse_csv(std::string_view text, const std::string& 
       row.push_back(std::move(field));
       field.clear();
       field_started = false;
+      if (!(row.size() == 1 && row[0].empty()) && ++records > max_records)
+        return fail(ErrorCode::kTooLarge, source, "at most " + std::to_string(max_records) + " rows",
+                    "more (line " + std::to_string(line) + ")");
       rows.push_back(std::move(row));
       row.clear();
       ++line;
@@ -51,6 +58,9 @@ Result<std::vector<CsvRow>> parse_csv(std::string_view text, const std::string& 
                 "a closing quote", "end of file");
   if (field_started || !row.empty()) {
     row.push_back(std::move(field));
+    if (!(row.size() == 1 && row[0].empty()) && ++records > max_records)
+      return fail(ErrorCode::kTooLarge, source, "at most " + std::to_string(max_records) + " rows",
+                  "more (line " + std::to_string(line) + ")");
     rows.push_back(std::move(row));
   }
   // Blank lines carry no record.
@@ -64,8 +74,7 @@ std::string csv_line(const CsvRow& fields) {
   std::string out;
   for (std::size_t k = 0; k < fields.size(); ++k) {
     if (k) out += ',';
-    std::string f = fields[k];
-    if (!f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@')) f = "'" + f;
+    const std::string f = csv_formula_guard(fields[k]);
     if (f.find_first_of(",\"\r\n") != std::string::npos) {
       out += '"';
       for (char c : f) {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.h"
 #include "store/csv.h"
 
 namespace ms::store {
@@ -21,11 +22,23 @@ constexpr const char* kSampleColumns =
 
 std::string dq(const std::string& s) { return "\"" + s + "\""; }
 
-Status check_text(const std::string& field, const std::string& v, std::size_t max, bool required) {
+// Text a user typed or imported: bounded, UTF-8, and free of control characters, which would
+// travel into the HL7 export (MLLP framing bytes 0x0B / 0x1C), CSV and reports. Multi-line fields
+// (notes) may hold TAB, LF and CR.
+Status check_text(const std::string& field, const std::string& v, std::size_t max, bool required,
+                  bool multiline = false) {
   if (required && v.empty()) return fail(ErrorCode::kInvalidArgument, field, "a value", "nothing");
   if (v.size() > max)
     return fail(ErrorCode::kInvalidArgument, field, fmt::format("at most {} bytes", max),
                 fmt::format("{} bytes", v.size()));
+  if (const auto bad = first_invalid_utf8(v); bad != std::string::npos)
+    return fail(ErrorCode::kInvalidArgument, field, "UTF-8 text",
+                fmt::format("a malformed byte 0x{:02X} at byte {}", static_cast<unsigned char>(v[bad]), bad));
+  if (const auto ctl = first_control_char(v, multiline); ctl != std::string::npos)
+    return fail(ErrorCode::kInvalidArgument, field,
+                multiline ? "text without control characters (TAB and line breaks allowed)"
+                          : "text without control characters",
+                fmt::format("control character 0x{:02X} at byte {}", static_cast<unsigned char>(v[ctl]), ctl));
   return {};
 }
 
@@ -71,7 +84,7 @@ Status check_sample_fields(const std::string& accession, const std::optional<std
   if (count_target && (*count_target < 1 || *count_target > 100000))
     return fail(ErrorCode::kInvalidArgument, "count_target", "1 to 100000",
                 std::to_string(*count_target));
-  return check_text("notes", notes, 10000, false);
+  return check_text("notes", notes, 10000, false, true);
 }
 
 Status check_accession_free(Tx& tx, const std::string& accession, std::int64_t except_id) {
@@ -85,11 +98,13 @@ Status check_accession_free(Tx& tx, const std::string& accession, std::int64_t e
 }  // namespace
 
 Status validate_date(const std::string& field, const std::string& v) {
-  int y = 0, m = 0, d = 0;
-  char tail = 0;
-  if (v.size() != 10 || std::sscanf(v.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-      v[4] != '-' || v[7] != '-')
-    return fail(ErrorCode::kInvalidArgument, field, "a date YYYY-MM-DD", dq(v));
+  // Every character checked: sscanf alone would take "2020- 1- 1" or "2020-+1-01" (it skips
+  // blanks and reads signs), which the exports then refuse forever.
+  bool shape = v.size() == 10;
+  for (std::size_t i = 0; shape && i < v.size(); ++i)
+    shape = (i == 4 || i == 7) ? v[i] == '-' : (v[i] >= '0' && v[i] <= '9');
+  if (!shape) return fail(ErrorCode::kInvalidArgument, field, "a date YYYY-MM-DD", dq(v));
+  const int y = std::stoi(v.substr(0, 4)), m = std::stoi(v.substr(5, 2)), d = std::stoi(v.substr(8, 2));
   static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (y < 1850 || m < 1 || m > 12 || d < 1 || d > days[m - 1] || (m == 2 && d == 29 && !leap))
@@ -104,7 +119,7 @@ Status validate_patient(const PatientInput& p) {
   MS_RETURN_IF_ERROR(check_sex(p.sex));
   if (p.birth_date) MS_RETURN_IF_ERROR(validate_date("birth_date", *p.birth_date));
   MS_RETURN_IF_ERROR(check_text("keywords", p.keywords, 1000, false));
-  return check_text("notes", p.notes, 10000, false);
+  return check_text("notes", p.notes, 10000, false, true);
 }
 
 Status validate_patient_query(const PatientQuery& q) {
@@ -215,8 +230,22 @@ Result<PatientPage> search_patients(Tx& tx, const PatientQuery& q) {
 
 Result<PatientImport> import_patients_csv(Tx& tx, const std::string& csv,
                                           std::optional<std::int64_t> user_id) {
-  MS_ASSIGN_OR_RETURN(auto rows, parse_csv(csv, "CSV"));
+  auto parsed = parse_csv(csv, "CSV", kMaxCsvImportRows + 1);
+  if (!parsed && parsed.error().code == ErrorCode::kTooLarge)
+    return fail(ErrorCode::kTooLarge, "CSV", fmt::format("at most {} data rows after the header", kMaxCsvImportRows),
+                "more");
+  if (!parsed) return tl::unexpected(parsed.error());
+  auto rows = std::move(*parsed);
   if (rows.empty()) return fail(ErrorCode::kInvalidArgument, "CSV", "a header row", "an empty file");
+  // Malformed bytes would be stored as they are (SQLite) and break every JSON reply and signed
+  // snapshot that shows them later: the whole file is refused, naming the first such row.
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t k = 0; k < rows[r].size(); ++k)
+      if (const auto bad = first_invalid_utf8(rows[r][k]); bad != std::string::npos)
+        return fail(ErrorCode::kInvalidArgument, fmt::format("CSV row {}, field {}", r + 1, k + 1),
+                    "UTF-8 text",
+                    fmt::format("a malformed byte 0x{:02X} at byte {}",
+                                static_cast<unsigned char>(rows[r][k][bad]), bad));
   static const std::set<std::string> known = {"identifier", "name", "sex", "birth_date",
                                               "keywords", "notes"};
   std::map<std::string, std::size_t> col;
@@ -239,12 +268,19 @@ Result<PatientImport> import_patients_csv(Tx& tx, const std::string& csv,
   PatientImport report;
   std::vector<PatientInput> inputs;
   std::map<std::string, std::int64_t> seen;  // identifier -> first row
+  struct Errors {  // counts every bad row, lists the first kMaxListedCsvErrors
+    PatientImport& report;
+    void push_back(CsvRowError e) {
+      ++report.error_rows;
+      if (report.errors.size() < kMaxListedCsvErrors) report.errors.push_back(std::move(e));
+    }
+  } errors{report};
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const auto& fields = rows[r];
     const auto rownum = static_cast<std::int64_t>(r + 1);
     if (fields.size() != rows[0].size()) {
-      report.errors.push_back({rownum, fmt::format("expected {} fields, found {}", rows[0].size(),
-                                                   fields.size())});
+      errors.push_back({rownum, fmt::format("expected {} fields, found {}", rows[0].size(),
+                                            fields.size())});
       continue;
     }
     auto get = [&](const char* name) -> std::string {
@@ -259,23 +295,22 @@ Result<PatientImport> import_patients_csv(Tx& tx, const std::string& csv,
     p.keywords = get("keywords");
     p.notes = get("notes");
     if (auto ok = validate_patient(p); !ok) {
-      report.errors.push_back({rownum, ok.error().message});
+      errors.push_back({rownum, ok.error().message});
       continue;
     }
     if (auto [it, fresh] = seen.emplace(p.identifier, rownum); !fresh) {
-      report.errors.push_back({rownum, fmt::format("identifier '{}' repeats row {}", p.identifier,
-                                                   it->second)});
+      errors.push_back({rownum, fmt::format("identifier '{}' repeats row {}", p.identifier, it->second)});
       continue;
     }
     if (auto free = check_identifier_free(tx, p.identifier, 0); !free) {
-      report.errors.push_back({rownum, free.error().message});
+      errors.push_back({rownum, free.error().message});
       continue;
     }
     inputs.push_back(std::move(p));
   }
-  if (inputs.empty() && report.errors.empty())
+  if (inputs.empty() && report.error_rows == 0)
     return fail(ErrorCode::kInvalidArgument, "CSV", "at least one data row", "only a header");
-  if (!report.errors.empty()) return report;
+  if (report.error_rows > 0) return report;
   for (const auto& p : inputs) MS_RETURN_IF_ERROR(create_patient(tx, p, user_id));
   report.imported = static_cast<std::int64_t>(inputs.size());
   return report;

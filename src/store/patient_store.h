@@ -61,10 +61,14 @@ struct CsvRowError {
 };
 struct PatientImport {
   std::int64_t imported = 0;
-  std::vector<CsvRowError> errors;  // non-empty: nothing was written
+  std::vector<CsvRowError> errors;  // non-empty: nothing was written; the first kMaxListedCsvErrors
+  std::int64_t error_rows = 0;      // every invalid row (errors lists at most kMaxListedCsvErrors)
 };
+inline constexpr std::size_t kMaxCsvImportRows = 100000;   // data rows, header not counted
+inline constexpr std::size_t kMaxListedCsvErrors = 1000;
 // Columns (header row, any order): identifier, name, and optionally sex, birth_date, keywords,
-// notes. Validates every row first; writes all rows or none.
+// notes. Validates every row first; writes all rows or none. More than kMaxCsvImportRows rows is
+// kTooLarge; a row that is not UTF-8 is kInvalidArgument naming the row (nothing else is read).
 Result<PatientImport> import_patients_csv(Tx& tx, const std::string& csv,
                                           std::optional<std::int64_t> user_id);
 Result<std::string> export_patients_csv(Tx& tx);

@@ -222,6 +222,23 @@ const char* kSchemaV4 = R"SQL(
 ALTER TABLE cells ADD COLUMN crop_side INTEGER;
 )SQL";
 
+// Throttling and session lifetime (migration 5). login_failures holds every throttled attempt,
+// told apart by kind: failed sign-ins ('login', counted per username and client address and per
+// address), wrong current passwords of a password change ('password', per account) and
+// self-registrations ('register', per address). Its (at) index makes the purge of old rows a
+// range delete instead of a scan of a table an attacker can grow; (ip, kind, at) serves the
+// per-address counts. Sessions get an absolute end (ends_at) that the sliding idle expiry never
+// passes; existing sessions end 7 days after they began. The (expires_at) index serves the purge
+// of ended sessions at sign-in.
+const char* kSchemaV5 = R"SQL(
+ALTER TABLE login_failures ADD COLUMN kind TEXT NOT NULL DEFAULT 'login';
+CREATE INDEX login_failures_at ON login_failures (at);
+CREATE INDEX login_failures_ip ON login_failures (ip, kind, at);
+ALTER TABLE sessions ADD COLUMN ends_at BIGINT;
+UPDATE sessions SET ends_at = created_at + 604800000;
+CREATE INDEX sessions_expires ON sessions (expires_at);
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -235,6 +252,8 @@ const std::vector<Migration>& migrations() {
       {2, "review: audit events grouped by change and sample, undo, cell list indexes", kSchemaV2},
       {3, "sample sign-offs (signed report snapshots) and report addenda", kSchemaV3},
       {4, "cells: side of the classifier's crop (per-field red-cell framing)", kSchemaV4},
+      {5, "throttling per address and account (login_failures kind, indexes), session absolute end",
+       kSchemaV5},
   };
   return all;
 }

@@ -1,5 +1,6 @@
 #include "store/user_store.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace ms::store {
@@ -131,12 +132,15 @@ Status record_login(Tx& tx, std::int64_t user_id) {
 
 Status insert_session(Tx& tx, std::int64_t user_id, const std::string& token_hash,
                       const std::string& csrf_token, std::int64_t expires_at,
-                      const std::string& ip, const std::string& user_agent) {
+                      const std::string& ip, const std::string& user_agent,
+                      std::optional<std::int64_t> ends_at) {
   const auto now = now_ms();
+  const std::int64_t end = ends_at.value_or(now + kDefaultSessionMaxAgeMs);
   MS_RETURN_IF_ERROR(tx.exec(
       "INSERT INTO sessions (user_id, token_hash, csrf_token, created_at, expires_at, "
-      "last_seen_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      {user_id, token_hash, csrf_token, now, expires_at, now, ip, user_agent.substr(0, 300)}));
+      "last_seen_at, ip, user_agent, ends_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {user_id, token_hash, csrf_token, now, std::min(expires_at, end), now, ip,
+       user_agent.substr(0, 300), end}));
   return {};
 }
 
@@ -145,8 +149,9 @@ Result<std::optional<SessionUser>> find_session(Tx& tx, const std::string& token
   MS_ASSIGN_OR_RETURN(
       auto row, tx.query_one("SELECT id AS session_id, user_id, csrf_token, created_at AS "
                              "session_created_at, expires_at, last_seen_at FROM sessions "
-                             "WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?",
-                             {token_hash, now}));
+                             "WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ? "
+                             "AND (ends_at IS NULL OR ends_at > ?)",
+                             {token_hash, now, now}));
   if (!row) return std::optional<SessionUser>{};
   SessionUser su;
   su.session.id = row->i("session_id");
@@ -161,8 +166,9 @@ Result<std::optional<SessionUser>> find_session(Tx& tx, const std::string& token
 }
 
 Status touch_session(Tx& tx, std::int64_t session_id, std::int64_t now, std::int64_t expires_at) {
-  MS_RETURN_IF_ERROR(tx.exec("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?",
-                             {now, expires_at, session_id}));
+  MS_RETURN_IF_ERROR(tx.exec("UPDATE sessions SET last_seen_at = ?, expires_at = CASE WHEN ends_at IS NOT NULL "
+                             "AND ends_at < ? THEN ends_at ELSE ? END WHERE id = ?",
+                             {now, expires_at, expires_at, session_id}));
   return {};
 }
 
@@ -179,23 +185,79 @@ Status revoke_user_sessions(Tx& tx, std::int64_t user_id) {
   return {};
 }
 
-Result<LoginAttempt> begin_login_attempt(Tx& tx, const std::string& username, const std::string& ip,
-                                         std::int64_t since, std::int64_t max_failures) {
-  // Stored and counted under the same (bounded) name, however long the one sent.
-  const std::string name = username.substr(0, 200);
-  if (tx.dialect() == Dialect::kPostgres)  // 726174: this lock's own key space (schema.cpp: 726173)
-    MS_RETURN_IF_ERROR(tx.query("SELECT pg_advisory_xact_lock(726174, hashtext(?))", {name}));
-  LoginAttempt out;
-  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*) AS n FROM login_failures "
-                                             "WHERE username = ? AND at > ?",
-                                             {name, since}));
-  out.failures = row->i("n");
-  if (out.failures >= max_failures) return out;
-  // Failures older than a day no longer throttle anything; keep the table small.
+Result<std::int64_t> purge_ended_sessions(Tx& tx, std::int64_t now) {
+  MS_ASSIGN_OR_RETURN(auto n, tx.exec("DELETE FROM sessions WHERE expires_at < ?", {now}));
+  return static_cast<std::int64_t>(n);
+}
+
+std::int64_t LoginAttempt::tries_left_after_failure(const LoginLimits& l) const {
+  return std::max<std::int64_t>(
+      0, std::min(l.per_account - failures - 1, l.per_address - address_failures - 1));
+}
+
+namespace {
+
+// Rows of login_failures by kind: failed sign-ins, wrong current passwords of a password change,
+// registrations (every one counts against its address).
+constexpr const char* kLoginKind = "login";
+constexpr const char* kPasswordKind = "password";
+constexpr const char* kRegisterKind = "register";
+
+// Advisory-lock key spaces (PostgreSQL): 726173 migrations (schema.cpp), 726174 a username,
+// 726175 a client address. Address before name, always, so two attempts never wait on each other
+// in opposite orders.
+Status lock_keys(Tx& tx, const std::string* address, const std::string* name) {
+  if (tx.dialect() != Dialect::kPostgres) return {};
+  if (address) MS_RETURN_IF_ERROR(tx.query("SELECT pg_advisory_xact_lock(726175, hashtext(?))", {*address}));
+  if (name) MS_RETURN_IF_ERROR(tx.query("SELECT pg_advisory_xact_lock(726174, hashtext(?))", {*name}));
+  return {};
+}
+
+// Rows older than a day throttle nothing (the longest window is an hour). The (at) index makes
+// this a range delete of the few rows that aged out since the last attempt.
+Status purge_old_attempts(Tx& tx) {
   MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE at < ?", {now_ms() - 86400000LL}));
-  MS_ASSIGN_OR_RETURN(out.id, tx.insert("INSERT INTO login_failures (username, ip, at) VALUES (?, ?, ?) "
-                                        "RETURNING id",
-                                        {name, ip, now_ms()}));
+  return {};
+}
+
+Result<std::int64_t> count_rows(Tx& tx, const std::string& sql, const Params& params) {
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one(sql, params));
+  return row->i("n");
+}
+
+Result<std::int64_t> record_attempt(Tx& tx, const std::string& name, const std::string& ip, const char* kind) {
+  return tx.insert("INSERT INTO login_failures (username, ip, at, kind) VALUES (?, ?, ?, ?) RETURNING id",
+                   {name, ip, now_ms(), std::string(kind)});
+}
+
+// Stored and counted under the same (bounded) text, however long the one sent.
+std::string bounded_name(const std::string& username) { return username.substr(0, 200); }
+std::string bounded_address(const std::string& ip) { return ip.substr(0, 100); }
+
+}  // namespace
+
+Result<LoginAttempt> begin_login_attempt(Tx& tx, const std::string& username, const std::string& ip,
+                                         const LoginLimits& limits) {
+  const std::string name = bounded_name(username), addr = bounded_address(ip);
+  MS_RETURN_IF_ERROR(lock_keys(tx, &addr, &name));
+  MS_RETURN_IF_ERROR(purge_old_attempts(tx));
+  LoginAttempt out;
+  MS_ASSIGN_OR_RETURN(out.address_failures,
+                      count_rows(tx, "SELECT COUNT(*) AS n FROM login_failures WHERE ip = ? AND kind = ? AND at > ?",
+                                 {addr, std::string(kLoginKind), limits.since}));
+  MS_ASSIGN_OR_RETURN(out.failures,
+                      count_rows(tx, "SELECT COUNT(*) AS n FROM login_failures WHERE username = ? AND ip = ? "
+                                     "AND kind = ? AND at > ?",
+                                 {name, addr, std::string(kLoginKind), limits.since}));
+  if (out.address_failures >= limits.per_address) {
+    out.refused = LoginAttempt::Refused::kAddress;
+    return out;
+  }
+  if (out.failures >= limits.per_account) {
+    out.refused = LoginAttempt::Refused::kAccount;
+    return out;
+  }
+  MS_ASSIGN_OR_RETURN(out.id, record_attempt(tx, name, addr, kLoginKind));
   return out;
 }
 
@@ -204,9 +266,50 @@ Status forget_login_attempt(Tx& tx, std::int64_t attempt_id) {
   return {};
 }
 
-Status clear_login_failures(Tx& tx, const std::string& username) {
-  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE username = ?", {username.substr(0, 200)}));
+Status clear_login_failures(Tx& tx, const std::string& username, const std::string& ip) {
+  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE username = ? AND ip = ? AND kind = ?",
+                             {bounded_name(username), bounded_address(ip), std::string(kLoginKind)}));
   return {};
+}
+
+Result<LoginAttempt> begin_password_check(Tx& tx, const std::string& username, const std::string& ip,
+                                          std::int64_t since, std::int64_t max_failures) {
+  const std::string name = bounded_name(username), addr = bounded_address(ip);
+  MS_RETURN_IF_ERROR(lock_keys(tx, nullptr, &name));
+  MS_RETURN_IF_ERROR(purge_old_attempts(tx));
+  LoginAttempt out;
+  MS_ASSIGN_OR_RETURN(out.failures,
+                      count_rows(tx, "SELECT COUNT(*) AS n FROM login_failures WHERE username = ? AND kind = ? AND at > ?",
+                                 {name, std::string(kPasswordKind), since}));
+  if (out.failures >= max_failures) {
+    out.refused = LoginAttempt::Refused::kAccount;
+    return out;
+  }
+  MS_ASSIGN_OR_RETURN(out.id, record_attempt(tx, name, addr, kPasswordKind));
+  return out;
+}
+
+Status clear_password_failures(Tx& tx, const std::string& username) {
+  MS_RETURN_IF_ERROR(tx.exec("DELETE FROM login_failures WHERE username = ? AND kind = ?",
+                             {bounded_name(username), std::string(kPasswordKind)}));
+  return {};
+}
+
+Result<LoginAttempt> begin_registration(Tx& tx, const std::string& username, const std::string& ip,
+                                        std::int64_t since, std::int64_t max_per_address) {
+  const std::string name = bounded_name(username), addr = bounded_address(ip);
+  MS_RETURN_IF_ERROR(lock_keys(tx, &addr, nullptr));
+  MS_RETURN_IF_ERROR(purge_old_attempts(tx));
+  LoginAttempt out;
+  MS_ASSIGN_OR_RETURN(out.address_failures,
+                      count_rows(tx, "SELECT COUNT(*) AS n FROM login_failures WHERE ip = ? AND kind = ? AND at > ?",
+                                 {addr, std::string(kRegisterKind), since}));
+  if (out.address_failures >= max_per_address) {
+    out.refused = LoginAttempt::Refused::kAddress;
+    return out;
+  }
+  MS_ASSIGN_OR_RETURN(out.id, record_attempt(tx, name, addr, kRegisterKind));
+  return out;
 }
 
 }  // namespace ms::store

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include <opencv2/imgproc.hpp>
@@ -300,6 +302,152 @@ TEST(Image, HostileHeadersAreErrorsNotCrashes) {
   auto p = decode_image(png_header_only(8, 8), "nopixels.png");
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().code, ErrorCode::kCorruptInput);
+}
+
+// A little-endian baseline TIFF written by hand: 8-bit greyscale, one uncompressed strip of
+// `width` x `height` pixels of value 200, with the first-directory entries `entries` (tag, type,
+// count, value) followed by the ones a decoder needs (which the caller does not list itself).
+struct TiffEntry {
+  std::uint16_t tag, type;
+  std::uint32_t count, value;
+};
+std::vector<std::uint8_t> hand_made_tiff(int width, int height, std::vector<TiffEntry> entries) {
+  const std::uint32_t pixels = std::uint32_t(width) * std::uint32_t(height);
+  const std::uint32_t strip = 8;  // pixel data right after the header
+  const std::uint32_t ifd = strip + pixels + (pixels % 2);
+  entries.push_back({258, 3, 1, 8});       // BitsPerSample
+  entries.push_back({259, 3, 1, 1});       // Compression: none
+  entries.push_back({262, 3, 1, 1});       // PhotometricInterpretation: BlackIsZero
+  entries.push_back({273, 4, 1, strip});   // StripOffsets
+  entries.push_back({277, 3, 1, 1});       // SamplesPerPixel
+  entries.push_back({278, 4, 1, std::uint32_t(height)});  // RowsPerStrip
+  entries.push_back({279, 4, 1, pixels});  // StripByteCounts
+  std::stable_sort(entries.begin(), entries.end(), [](const TiffEntry& a, const TiffEntry& b) { return a.tag < b.tag; });
+  std::vector<std::uint8_t> v{'I', 'I', 42, 0};
+  auto le16 = [&](std::uint32_t x) { v.push_back(std::uint8_t(x)); v.push_back(std::uint8_t(x >> 8)); };
+  auto le32 = [&](std::uint32_t x) { le16(x & 0xFFFF); le16(x >> 16); };
+  le32(ifd);
+  v.insert(v.end(), pixels, 200);
+  if (pixels % 2) v.push_back(0);
+  le16(std::uint32_t(entries.size()));
+  for (const auto& e : entries) {
+    le16(e.tag);
+    le16(e.type);
+    le32(e.count);
+    if (e.type == 3) {  // a SHORT sits in the first two bytes of the value field
+      le16(e.value);
+      le16(0);
+    } else {
+      le32(e.value);
+    }
+  }
+  le32(0);  // no next directory
+  return v;
+}
+
+TEST(Image, HandMadeTiffDecodes) {
+  const auto tiff = hand_made_tiff(12, 10, {{256, 4, 1, 12}, {257, 3, 1, 10}});
+  auto img = decode_image(tiff, "hand.tif");
+  ASSERT_TRUE(img.has_value()) << img.error().message;
+  EXPECT_EQ(img->size(), cv::Size(12, 10));
+  EXPECT_EQ(img->at<cv::Vec3b>(3, 4), cv::Vec3b(200, 200, 200));
+}
+
+TEST(Image, TiffWithDuplicateSizeTagsIsRefusedBeforeDecoding) {
+  // libtiff keeps the first ImageWidth/ImageLength of a directory and ignores later copies; a
+  // probe that kept the last would check 10 x 10 while the decoder allocated 200 x 150.
+  ImageLimits limits;
+  limits.max_pixels = 10000;
+  limits.max_side = 120;
+  const auto tiff = hand_made_tiff(200, 150, {{256, 4, 1, 200}, {256, 4, 1, 10}, {257, 4, 1, 150}, {257, 4, 1, 10}});
+  auto r = decode_image(tiff, "twice.tif", limits);
+  ASSERT_FALSE(r.has_value()) << "decoded " << r->cols << "x" << r->rows << " past a 10000-pixel limit";
+  EXPECT_EQ(r.error().code, ErrorCode::kCorruptInput) << r.error().message;
+  EXPECT_NE(r.error().message.find("twice.tif"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("tag 256 (ImageWidth) twice"), std::string::npos) << r.error().message;
+  // Small first, large later: refused the same way (which copy counts is not guessed).
+  const auto reversed = hand_made_tiff(10, 10, {{256, 4, 1, 10}, {256, 4, 1, 60000}, {257, 4, 1, 10}});
+  auto rr = decode_image(reversed, "reversed.tif");
+  ASSERT_FALSE(rr.has_value());
+  EXPECT_EQ(rr.error().code, ErrorCode::kCorruptInput);
+  // Any repeated tag of the first directory, not only the size.
+  const auto other = hand_made_tiff(10, 10, {{256, 4, 1, 10}, {257, 4, 1, 10}, {259, 3, 1, 1}});
+  auto ro = decode_image(other, "compression.tif");
+  ASSERT_FALSE(ro.has_value());
+  EXPECT_NE(ro.error().message.find("tag 259 (Compression) twice"), std::string::npos) << ro.error().message;
+  // The probe alone says the same (the analysis worker and exports probe through decode_image).
+  auto info = probe_image(tiff.data(), tiff.size(), "twice.tif");
+  ASSERT_FALSE(info.has_value());
+}
+
+TEST(Image, TiffSizeTagsMustBeOneShortOrLong) {
+  // ImageWidth as two LONGs: which one a decoder uses is not for the probe to guess.
+  auto r = decode_image(hand_made_tiff(10, 10, {{256, 4, 2, 10}, {257, 4, 1, 10}}), "count.tif");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kCorruptInput);
+  EXPECT_NE(r.error().message.find("ImageWidth"), std::string::npos) << r.error().message;
+  // A directory whose entries run past the end of the file.
+  auto bytes = hand_made_tiff(10, 10, {{256, 4, 1, 10}, {257, 4, 1, 10}});
+  bytes.resize(bytes.size() - 20);
+  auto cut = decode_image(bytes, "cut.tif");
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_EQ(cut.error().code, ErrorCode::kCorruptInput);
+}
+
+TEST(Image, DecodedSizeIsCheckedAgainstTheLimitsToo) {
+  // The same check, applied to what the decoder produced (defence in depth behind the probe).
+  ImageLimits limits;
+  limits.max_pixels = 10000;
+  limits.max_side = 120;
+  EXPECT_TRUE(check_image_size(100, 100, limits, "ok.png"));
+  auto over = check_image_size(200, 150, limits, "decoded.tif");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::kTooLarge);
+  EXPECT_NE(over.error().message.find("decoded.tif"), std::string::npos);
+  EXPECT_NE(over.error().message.find("200x150"), std::string::npos) << over.error().message;
+  EXPECT_EQ(check_image_size(121, 10, limits, "side.png").error().code, ErrorCode::kTooLarge);
+  EXPECT_EQ(check_image_size(0, 10, limits, "zero.png").error().code, ErrorCode::kCorruptInput);
+}
+
+TEST(Image, SixteenBitAlphaIsConvertedExactlyInBands) {
+  // Taller than one conversion band (256 rows), 16-bit BGRA: every row converted, alpha dropped.
+  cv::Mat deep(600, 7, CV_16UC4);
+  for (int y = 0; y < deep.rows; ++y)
+    for (int x = 0; x < deep.cols; ++x)
+      deep.at<cv::Vec4w>(y, x) = cv::Vec4w(std::uint16_t(257 * (y % 256)), std::uint16_t(257 * x),
+                                           std::uint16_t(257 * 99), std::uint16_t(257 * 7));
+  auto d = decode_image(encoded(".png", deep), "deep-alpha.png");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  ASSERT_EQ(d->type(), CV_8UC3);
+  ASSERT_EQ(d->size(), cv::Size(7, 600));
+  for (int y : {0, 255, 256, 511, 599})
+    EXPECT_EQ(d->at<cv::Vec3b>(y, 3), cv::Vec3b(uchar(y % 256), 3, 99)) << "row " << y;
+  cv::Mat grey16(300, 5, CV_16UC1, cv::Scalar(257 * 42));
+  auto g = decode_image(encoded(".png", grey16), "grey16.png");
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->at<cv::Vec3b>(299, 4), cv::Vec3b(42, 42, 42));
+}
+
+TEST(Image, DecoderPixelLimitComesFromTheStartEnvironment) {
+  const char* before = std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS");
+  const std::string saved = before ? before : "";
+  ::unsetenv("OPENCV_IO_MAX_IMAGE_PIXELS");
+  EXPECT_FALSE(decoder_pixel_limit_in_effect());
+  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "100000000", 1);
+  EXPECT_TRUE(decoder_pixel_limit_in_effect());
+  EXPECT_TRUE(decoder_pixel_limit_in_effect(kMaxImagePixels));
+  EXPECT_FALSE(decoder_pixel_limit_in_effect(1000));
+  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "1073741824", 1);
+  EXPECT_FALSE(decoder_pixel_limit_in_effect()) << "OpenCV's own default is no cap at our size";
+  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "lots", 1);
+  EXPECT_FALSE(decoder_pixel_limit_in_effect());
+  // Already in effect: returns true without re-executing anything.
+  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "5000", 1);
+  char arg0[] = "test";
+  char* argv[] = {arg0, nullptr};
+  EXPECT_TRUE(ensure_decoder_pixel_limit(argv));
+  if (before) ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", saved.c_str(), 1);
+  else ::unsetenv("OPENCV_IO_MAX_IMAGE_PIXELS");
 }
 
 TEST(Image, WriteImageThenReadImage) {

@@ -161,5 +161,14 @@ TEST(FhirExport, BadIdentifiersAndDatesAreErrors) {
   EXPECT_FALSE(is_fhir_date_time("2026-13-01"));
 }
 
+TEST(FhirExport, InterpreterCarriesTheSignersAccount) {
+  ReportData rep = test::signed_report();
+  rep.sign_off->username = "li.wei";
+  const Json report = resource_of_type(*report_to_fhir(rep), "DiagnosticReport");
+  EXPECT_EQ(report["resultsInterpreter"][0]["display"], "Dr. Li (li.wei)");
+  EXPECT_EQ(report["resultsInterpreter"][0]["identifier"]["system"], "urn:marrowscope:username");
+  EXPECT_EQ(report["resultsInterpreter"][0]["identifier"]["value"], "li.wei");
+}
+
 }  // namespace
 }  // namespace ms

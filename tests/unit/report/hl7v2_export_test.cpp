@@ -106,5 +106,32 @@ TEST(Hl7v2Export, TimestampsAndErrors) {
   EXPECT_FALSE(report_to_hl7v2(rep));
 }
 
+TEST(Hl7v2Export, ControlCharactersNeverReachTheMessage) {
+  // 0x0B and 0x1C frame MLLP messages; NUL and the rest have no meaning inside a field.
+  EXPECT_EQ(hl7_escape(std::string("a\x0b" "b\x1c" "c\0d\x1f" "e\tf", 11)), "abcdef");
+  ReportData rep = test::sample_report();
+  rep.patient.name = std::string("Zhang\x0bWei");
+  rep.sample.accession = std::string("S-1\x1c\r");
+  rep.comments = std::string("ok\x00tail\x1d", 8);
+  const std::string msg = *report_to_hl7v2(rep);
+  for (char c : msg) {
+    const auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(u >= 0x20 || u == '\r') << "control byte " << int(u) << " in the message";
+  }
+  EXPECT_NE(msg.find("PID|1||P-001^^^^MR||ZhangWei|"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Comments: oktail"), std::string::npos);
+}
+
+TEST(Hl7v2Export, InterpreterIsTheSignersAccountAndName) {
+  ReportData rep = test::signed_report();
+  rep.sign_off->username = "li.wei";
+  const auto segs = segments_of(*report_to_hl7v2(rep));
+  const std::string obr = starting_with(segs, "OBR|")[0];
+  EXPECT_NE(obr.find("|HM|F|||||||li.wei&Dr. Li"), std::string::npos) << obr;
+  rep.sign_off->signed_by = "Dr. A&B";
+  const std::string amp = starting_with(segments_of(*report_to_hl7v2(rep)), "OBR|")[0];
+  EXPECT_NE(amp.find("li.wei&Dr. A\\T\\B"), std::string::npos) << amp;
+}
+
 }  // namespace
 }  // namespace ms

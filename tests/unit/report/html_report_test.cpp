@@ -76,5 +76,16 @@ TEST(HtmlReport, ChineseLabelsAndNames) {
   EXPECT_TRUE(has(html, "遗传学"));
 }
 
+TEST(HtmlReport, SignatureNamesTheSignersAccount) {
+  // Display names are free text any user edits ("Dr. Li" can be anyone): the account shows too.
+  ReportData rep = test::signed_report();
+  rep.sign_off->username = "li.wei";
+  EXPECT_TRUE(has(render_report_html(rep), "Dr. Li (li.wei)"));
+  rep.sign_off->username = "<b>x</b>";
+  EXPECT_TRUE(has(render_report_html(rep), "Dr. Li (&lt;b&gt;x&lt;/b&gt;)"));
+  // Old snapshots without a username show the name alone.
+  EXPECT_EQ(signer_text(test::signed_report().sign_off.value()), "Dr. Li");
+}
+
 }  // namespace
 }  // namespace ms

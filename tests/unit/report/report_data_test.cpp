@@ -33,6 +33,16 @@ TEST(ReportData, SnapshotShape) {
   EXPECT_TRUE(report_to_json(test::sample_report())["sign_off"].is_null());
 }
 
+TEST(ReportData, SnapshotsSignedBeforeUsernamesStillRead) {
+  Json j = report_to_json(test::signed_report());
+  ASSERT_TRUE(j["sign_off"].contains("username"));
+  j["sign_off"].erase("username");
+  auto r = report_from_json(j, "old snapshot");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->sign_off->signed_by, "Dr. Li");
+  EXPECT_EQ(r->sign_off->username, "");
+}
+
 TEST(ReportData, BadSnapshotIsAnErrorNotACrash) {
   Json j = report_to_json(test::sample_report());
   j["differential"]["rows"][0]["count"] = -5;

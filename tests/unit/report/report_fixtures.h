@@ -66,7 +66,7 @@ inline ReportData sample_report() {
 inline ReportData signed_report() {
   ReportData r = sample_report();
   r.differential.unreviewed = 0;
-  r.sign_off = SignOff{"Dr. Li", "2026-11-25T10:00:00+08:00", "sha256:abc123"};
+  r.sign_off = SignOff{"Dr. Li", "2026-11-25T10:00:00+08:00", "sha256:abc123", ""};
   return r;
 }
 

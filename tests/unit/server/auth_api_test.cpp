@@ -1,15 +1,86 @@
 // Accounts, sessions, CSRF, throttling and roles over real HTTP.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "server/lab_server_fixture.h"
+#include "store/database.h"
 #include "store/schema.h"
 
 namespace ms::testing {
 namespace {
+
+
+// One HTTP/1.1 request over a connection whose source address is `from` (any 127.x.y.z address
+// reaches a server listening on 127.0.0.1), so tests can sign in from several client addresses.
+struct RawReply {
+  int status = 0;
+  std::string headers, body;  // headers lower-cased
+  Json json() const { return Json::parse(body, nullptr, false); }
+};
+RawReply request_from(const std::string& from, int port, const std::string& method, const std::string& path,
+                      const std::string& body, const std::string& extra_headers = "") {
+  RawReply out;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return out;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  ::inet_pton(AF_INET, from.c_str(), &src.sin_addr);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+    ::close(fd);
+    return out;
+  }
+  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                          "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n" + extra_headers + "\r\n" + body;
+  for (std::size_t sent = 0; sent < req.size();) {
+    const auto n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  // Reads the head, then Content-Length bytes of body (or to the end when none is given).
+  std::string all;
+  std::size_t head_end = std::string::npos, want = std::string::npos;
+  char buf[4096];
+  while (want == std::string::npos || all.size() < want) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    all.append(buf, static_cast<std::size_t>(n));
+    if (head_end == std::string::npos && (head_end = all.find("\r\n\r\n")) != std::string::npos) {
+      std::string head = all.substr(0, head_end);
+      for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto cl = head.find("\r\ncontent-length:");
+      if (cl != std::string::npos) want = head_end + 4 + std::stoul(head.substr(cl + 17));
+    }
+  }
+  ::close(fd);
+  if (all.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos) return out;
+  out.status = std::stoi(all.substr(9, 3));
+  out.headers = all.substr(0, head_end);
+  for (auto& c : out.headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out.body = all.substr(head_end + 4);
+  return out;
+}
+
+RawReply login_from(const std::string& from, int port, const std::string& user, const std::string& password) {
+  return request_from(from, port, "POST", "/api/auth/login", Json{{"username", user}, {"password", password}}.dump());
+}
 
 using AuthApiTest = LabServerTest;
 
@@ -17,8 +88,13 @@ TEST_P(AuthApiTest, HealthOpenApiAndUnknownRoutes) {
   auto h = client_->Get("/api/health");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
-  EXPECT_EQ(body_json(h)["schema_version"], store::newest_schema_version());
-  EXPECT_EQ(body_json(h)["database"], GetParam());
+  // Public: only that the server is up and whether it analyses fields.
+  EXPECT_EQ(body_json(h), Json({{"status", "ok"}, {"analysis", true}})) << h->body;
+  // Signed in: the database, schema, runner and workers too.
+  auto signed_in = body_json(get(admin(), "/api/health"));
+  EXPECT_EQ(signed_in["schema_version"], store::newest_schema_version());
+  EXPECT_EQ(signed_in["database"], GetParam());
+  EXPECT_NE(signed_in["runner"].get<std::string>().find("test double"), std::string::npos) << signed_in.dump();
   auto doc = body_json(client_->Get("/api/openapi.json"));
   ASSERT_TRUE(doc.is_object());
   EXPECT_EQ(doc["openapi"], "3.0.3");
@@ -129,8 +205,15 @@ TEST_P(AuthApiTest, RegistrationNeedsAnAdminToEnable) {
   auto r = client_->Post("/api/auth/register", reg.dump(), "application/json");
   ASSERT_EQ(r->status, 201) << r->body;
   EXPECT_EQ(body_json(r)["enabled"], false);
-  const auto id = body_json(r)["id"].get<std::int64_t>();
-  EXPECT_EQ(client_->Post("/api/auth/register", reg.dump(), "application/json")->status, 409);
+  EXPECT_FALSE(body_json(r).contains("id")) << "the answer must not differ for a taken name";
+  // A taken name answers exactly as a free one: registration does not reveal which names exist.
+  auto again = client_->Post("/api/auth/register", reg.dump(), "application/json");
+  EXPECT_EQ(again->status, 201) << again->body;
+  EXPECT_EQ(body_json(again), body_json(r));
+  auto admin_taken = client_->Post("/api/auth/register",
+                                   Json{{"username", "admin"}, {"password", "aaaaaaaa"}}.dump(), "application/json");
+  EXPECT_EQ(admin_taken->status, 201) << admin_taken->body;
+  EXPECT_EQ(admin_taken->body.find("taken"), std::string::npos) << admin_taken->body;
   reg["username"] = "sneaky";
   reg["role"] = "admin";
   EXPECT_EQ(client_->Post("/api/auth/register", reg.dump(), "application/json")->status, 403);
@@ -140,6 +223,11 @@ TEST_P(AuthApiTest, RegistrationNeedsAnAdminToEnable) {
 
   auto pending = login("newtech", "tech-password", 403);
   auto a = admin();
+  std::int64_t id = 0;
+  const Json users = body_json(get(a, "/api/users"));  // a range-for over a temporary's member would dangle
+  for (const auto& u : users["items"])
+    if (u["username"] == "newtech") id = u["id"].get<std::int64_t>();
+  ASSERT_GT(id, 0);
   auto enabled = patch(a, "/api/users/" + std::to_string(id), {{"enabled", true}});
   ASSERT_EQ(enabled->status, 200) << enabled->body;
   auto t = login("newtech", "tech-password");
@@ -159,6 +247,7 @@ TEST_P(AuthApiTest, PasswordChangeRevokesEverySession) {
   auto second = login("doc1", "password-doc1");
   auto wrong = post(first, "/api/auth/password", {{"current_password", "nope"}, {"new_password", "new-password-1"}});
   EXPECT_EQ(wrong->status, 403);
+  EXPECT_NE(wrong->body.find("current password is wrong"), std::string::npos) << wrong->body;
   auto weak = post(first, "/api/auth/password", {{"current_password", "password-doc1"}, {"new_password", "short"}});
   EXPECT_EQ(weak->status, 400);
   auto ok = post(first, "/api/auth/password",
@@ -216,9 +305,134 @@ TEST_P(AuthApiTest, RolesGateEveryWrite) {
   EXPECT_TRUE(saw_sign) << logs.dump();
 }
 
+
+TEST_P(AuthApiTest, AStrangerCannotLockTheAdminOutFromAnotherAddress) {
+  const int port = server_->port();
+  // Someone at 127.0.0.7 guesses at "admin" until sign-in is locked for them.
+  for (int k = 0; k < 5; ++k) {
+    auto r = login_from("127.0.0.7", port, "admin", "guess-" + std::to_string(k));
+    ASSERT_EQ(r.status, 401) << r.body;
+    // Each 401 says how many tries are left before the lock (the web app shows it).
+    EXPECT_EQ(r.json()["error"]["details"]["tries_left"], 4 - k) << r.body;
+    EXPECT_EQ(r.json()["error"]["details"]["lock_minutes"], 15);
+  }
+  auto last = login_from("127.0.0.7", port, "admin", "guess-4");
+  EXPECT_EQ(last.status, 403) << last.body;
+  EXPECT_NE(last.headers.find("retry-after: 900"), std::string::npos) << last.headers;
+  EXPECT_EQ(login_from("127.0.0.7", port, "admin", kAdminPassword).status, 403)
+      << "the guesser's own address stays locked, even with the right password";
+  // The real admin, elsewhere, signs in as usual.
+  auto real = login_from("127.0.0.8", port, "admin", kAdminPassword);
+  EXPECT_EQ(real.status, 200) << real.body;
+  admin();  // and from 127.0.0.1 too
+}
+
+TEST_P(AuthApiTest, WrongPasswordSaysHowManyTriesAreLeft) {
+  auto r = client_->Post("/api/auth/login", Json{{"username", "admin"}, {"password", "nope"}}.dump(),
+                         "application/json");
+  ASSERT_EQ(r->status, 401);
+  EXPECT_NE(body_json(r)["error"]["message"].get<std::string>().find("4 tries left before sign-in is locked for 15 minutes"),
+            std::string::npos)
+      << r->body;
+  // The same answer for a name that does not exist.
+  auto ghost = client_->Post("/api/auth/login", Json{{"username", "ghost"}, {"password", "nope"}}.dump(),
+                             "application/json");
+  ASSERT_EQ(ghost->status, 401);
+  EXPECT_EQ(body_json(ghost)["error"]["details"]["tries_left"], 4);
+}
+
+TEST_P(AuthApiTest, AnAddressThatSpraysManyNamesIsRefusedForEveryAccount) {
+  user_with_role("doc9", "doctor");
+  const int port = server_->port();
+  for (int k = 0; k < 20; ++k)
+    ASSERT_EQ(login_from("127.0.0.9", port, "user" + std::to_string(k), "Password1").status, 401) << k;
+  auto refused = login_from("127.0.0.9", port, "doc9", "password-doc9");
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("from this address"), std::string::npos) << refused.body;
+  login("doc9", "password-doc9");  // another address is not refused
+}
+
+TEST_P(AuthApiTest, RegistrationIsRateLimitedPerAddress) {
+  const int port = server_->port();
+  for (int k = 0; k < 5; ++k) {
+    auto r = request_from("127.0.0.10", port, "POST", "/api/auth/register",
+                          Json{{"username", "self" + std::to_string(k)}, {"password", "password-1"}}.dump());
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  auto sixth = request_from("127.0.0.10", port, "POST", "/api/auth/register",
+                            Json{{"username", "self5"}, {"password", "password-1"}}.dump());
+  EXPECT_EQ(sixth.status, 403) << sixth.body;
+  EXPECT_NE(sixth.headers.find("retry-after: 3600"), std::string::npos) << sixth.headers;
+  auto elsewhere = request_from("127.0.0.11", port, "POST", "/api/auth/register",
+                                Json{{"username", "self5"}, {"password", "password-1"}}.dump());
+  EXPECT_EQ(elsewhere.status, 201) << elsewhere.body;
+  auto logs = body_json(get(admin(), "/api/logs?action=auth.register_throttled"));
+  EXPECT_EQ(logs["total"], 1) << logs.dump();
+}
+
+TEST_P(AuthApiTest, CurrentPasswordGuessesAreThrottledPerAccount) {
+  auto s = user_with_role("doc3", "doctor");
+  for (int k = 0; k < 5; ++k) {
+    auto r = post(s, "/api/auth/password", {{"current_password", "guess-" + std::to_string(k)},
+                                            {"new_password", "new-password-1"}});
+    ASSERT_EQ(r->status, 403) << r->body;
+    EXPECT_EQ(body_json(r)["error"]["details"]["tries_left"], 4 - k) << r->body;
+  }
+  auto right = post(s, "/api/auth/password", {{"current_password", "password-doc3"}, {"new_password", "new-password-1"}});
+  EXPECT_EQ(right->status, 403) << "a stolen session tried passwords without limit";
+  EXPECT_NE(right->body.find("too many wrong current passwords"), std::string::npos) << right->body;
+  EXPECT_FALSE(right->get_header_value("Retry-After").empty());
+  EXPECT_EQ(get(s, "/api/session")->status, 200) << "nothing changed";
+  login("doc3", "password-doc3");
+}
+
+TEST_P(AuthApiTest, AvatarsOverFourMegapixelsAreRefusedFromTheHeader) {
+  auto v = user_with_role("view2", "viewer");
+  const auto me = body_json(get(v, "/api/session"))["user"]["id"].get<std::int64_t>();
+  cv::Mat big(2001, 2000, CV_8UC3, cv::Scalar(200, 180, 160));  // 4.002 MP, a few KB as PNG
+  auto png = encode_image(big, ".png");
+  auto r = client_->Put(("/api/users/" + std::to_string(me) + "/avatar").c_str(), v.headers(),
+                        std::string(png->begin(), png->end()), "image/png");
+  ASSERT_EQ(r->status, 413) << r->body;
+  EXPECT_NE(r->body.find("4000000 pixels"), std::string::npos) << r->body;
+  auto ok = client_->Put(("/api/users/" + std::to_string(me) + "/avatar").c_str(), v.headers(), disc_png(4),
+                         "image/png");
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  auto got = get(v, "/api/users/" + std::to_string(me) + "/avatar");
+  ASSERT_EQ(got->status, 200);
+  EXPECT_EQ(got->get_header_value("Cache-Control"), "private, no-store");
+}
+
+class SessionLifetimeTest : public LabServerTest {
+ protected:
+  SessionLifetimeTest() { start_in_setup_ = false; }
+};
+
+TEST_P(SessionLifetimeTest, SessionsEndAtTheAbsoluteLifetimeEvenWhenUsed) {
+  options_.session_max_age_ms = 1500;  // idle timeout stays 12 h
+  start_server();
+  auto s = admin();
+  EXPECT_EQ(get(s, "/api/session")->status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(get(s, "/api/session")->status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(get(s, "/api/session")->status, 401) << "the session outlived its absolute lifetime";
+  // Signing in again works, and purges the ended session.
+  auto again = admin();
+  EXPECT_EQ(get(again, "/api/session")->status, 200);
+  auto db = store::open_database(url_->url());
+  ASSERT_TRUE(db) << db.error().message;
+  auto n = (*db)->transact(store::TxMode::kRead, [](store::Tx& tx) {
+    return tx.query_one("SELECT COUNT(*) AS n FROM sessions");
+  });
+  ASSERT_TRUE(n && *n);
+  EXPECT_EQ((**n).i("n"), 1) << "ended sessions are purged at sign-in";
+}
+
 MS_POSTGRES_SKIP_NOTICE(ServerBackends)
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthApiTest, ::testing::ValuesIn(test_backends()), backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, SessionLifetimeTest, ::testing::ValuesIn(test_backends()), backend_name);
 
 }  // namespace
 }  // namespace ms::testing

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "review_fixture.h"
+#include "store/database.h"
 
 namespace ms::testing {
 namespace {
@@ -124,6 +125,75 @@ TEST_P(ExportApiTest, TrainingExportTakesConfirmedCellsInEachFormat) {
   EXPECT_EQ(get(user_with_role("viewer1", "viewer"), both)->status, 403);
   auto logs = body_json(get(doc, "/api/logs?action=export.training"));
   EXPECT_EQ(logs["total"], 3);
+}
+
+TEST_P(ExportApiTest, ViewerExportsAreCappedLowerThanStaffOnes) {
+  auto doc = user_with_role("doc", "doctor");
+  auto viewer = user_with_role("viewer1", "viewer");
+  const auto sample = analysed_sample(doc, "CAP-1", 1);
+  // 4,998 more cells in the same field (the test double finds three per field): 5,001 in all.
+  auto db = store::open_database(url_->url());
+  ASSERT_TRUE(db) << db.error().message;
+  auto added = (*db)->transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+    return tx.exec(
+        "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 4998) "
+        "INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, y2, det_score, "
+        "suggested_class, probability, created_at, updated_at) "
+        "SELECT c.job_id, 1000 + n.k, c.image_id, c.sample_id, c.x1, c.y1, c.x2, c.y2, c.det_score, "
+        "c.suggested_class, c.probability, c.created_at, c.updated_at FROM n, "
+        "(SELECT * FROM cells WHERE sample_id = ? ORDER BY id LIMIT 1) c",
+        {sample});
+  });
+  ASSERT_TRUE(added) << added.error().message;
+  ASSERT_EQ(*added, 4998);
+  const std::string url = "/api/samples/" + std::to_string(sample) + "/crops.zip";
+  auto refused = get(viewer, url);
+  ASSERT_EQ(refused->status, 413) << refused->body.substr(0, 300);
+  EXPECT_NE(refused->body.find("at most 5000 cells"), std::string::npos) << refused->body;
+  const auto image = body_json(get(doc, cell_url(cell_ids(doc, sample)[0])))["image_id"].get<std::int64_t>();
+  EXPECT_EQ(get(viewer, "/api/images/" + std::to_string(image) + "/crops.zip")->status, 413);
+  // Staff get the whole sample.
+  auto whole = get(doc, url);
+  ASSERT_EQ(whole->status, 200) << whole->body.substr(0, 300);
+  EXPECT_EQ(whole->get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(unzip(whole->body).size(), 5002u) << "5,001 crops and cells.csv";
+  // At the cap exactly, viewers get it too.
+  auto removed = (*db)->transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+    return tx.exec("DELETE FROM cells WHERE sample_id = ? AND cell_index = 1001", {sample});
+  });
+  ASSERT_TRUE(removed && *removed == 1);
+  auto at_cap = get(viewer, url);
+  ASSERT_EQ(at_cap->status, 200) << at_cap->body.substr(0, 300);
+  EXPECT_EQ(unzip(at_cap->body).size(), 5001u);
+}
+
+TEST_P(ExportApiTest, ImageCropZipsAreLoggedLikeSampleOnes) {
+  auto doc = user_with_role("doc", "doctor");
+  const auto sample = analysed_sample(doc, "LOG-1", 1);
+  const auto image = body_json(get(doc, cell_url(cell_ids(doc, sample)[0])))["image_id"].get<std::int64_t>();
+  ASSERT_EQ(get(doc, "/api/images/" + std::to_string(image) + "/crops.zip")->status, 200);
+  auto logs = body_json(get(doc, "/api/logs?action=export.crops"));
+  ASSERT_EQ(logs["total"], 1) << logs.dump();
+  EXPECT_EQ(logs["items"][0]["target"], "LOG-1");
+  EXPECT_NE(logs["items"][0]["details"].get<std::string>().find("image " + std::to_string(image)), std::string::npos)
+      << logs.dump();
+  EXPECT_EQ(logs["items"][0]["username"], "doc");
+}
+
+TEST_P(ExportApiTest, PatientImagesAreNotKeptByBrowsers) {
+  // Shared ward workstations: originals, thumbnails and crops must not outlive the session.
+  auto doc = user_with_role("doc", "doctor");
+  const auto sample = analysed_sample(doc, "CACHE-1", 1);
+  const auto cell = cell_ids(doc, sample)[0];
+  const auto image = body_json(get(doc, cell_url(cell)))["image_id"].get<std::int64_t>();
+  for (const std::string& url : {"/api/images/" + std::to_string(image) + "/file",
+                                "/api/images/" + std::to_string(image) + "/thumbnail", cell_url(cell) + "/crop"}) {
+    SCOPED_TRACE(url);
+    auto r = get(doc, url);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "private, no-store");
+    EXPECT_EQ(r->get_header_value("Vary"), "Cookie");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportApiTest, ::testing::ValuesIn(test_backends()), backend_name);

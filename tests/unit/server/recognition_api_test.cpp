@@ -1,7 +1,12 @@
 // Recognition over real HTTP: single-cell crops in, classes out, nothing stored. The recogniser
 // here is a test double that names a crop by its dominant colour, so each answer is checkable.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "review_fixture.h"
 #include "server/cell_recognizer.h"
+#include "server/decode_slots.h"
 
 namespace ms::testing {
 namespace {
@@ -11,6 +16,7 @@ class ColourRecognizer : public TestDoubleRunner, public server::CellRecognizer 
   Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops) override {
     std::vector<store::AnalysedCell> out;
     for (const auto& m : crops) {
+      largest_side = std::max<int>(largest_side, std::max(m.cols, m.rows));
       const cv::Scalar mean = cv::mean(m);  // B, G, R
       store::AnalysedCell c;
       c.box = Box{0.f, 0.f, float(m.cols), float(m.rows)};
@@ -24,6 +30,7 @@ class ColourRecognizer : public TestDoubleRunner, public server::CellRecognizer 
     return out;
   }
   std::vector<std::string> classes() const override { return {"eosinophil", "lymphocyte"}; }
+  std::atomic<int> largest_side{0};  // of the crops handed to the classifier
 };
 
 std::string solid_png(const cv::Scalar& bgr, int side = 40) {
@@ -48,8 +55,8 @@ class RecognitionApiTest : public LabServerTest {
 };
 
 TEST_P(RecognitionApiTest, ClassifiesCropsAndStoresNothing) {
-  auto viewer = user_with_role("viewer1", "viewer");
-  auto r = recognise(viewer, {{"red.png", solid_png({20, 20, 220})}, {"blue.png", solid_png({220, 20, 20}, 31)}});
+  auto tech = user_with_role("tech1", "technician");
+  auto r = recognise(tech, {{"red.png", solid_png({20, 20, 220})}, {"blue.png", solid_png({220, 20, 20}, 31)}});
   ASSERT_EQ(r->status, 200) << r->body;
   auto items = body_json(r)["items"];
   ASSERT_EQ(items.size(), 2u);
@@ -88,6 +95,55 @@ TEST_P(RecognitionApiTest, RefusesBadInputWholesale) {
   EXPECT_EQ(client_->Post("/api/recognition", t.headers(), no_files)->status, 400);
   EXPECT_EQ(client_->Post("/api/recognition", t.headers(false), no_files)->status, 403) << "no CSRF header";
   EXPECT_EQ(client_->Post("/api/recognition", no_files)->status, 401);
+}
+
+TEST_P(RecognitionApiTest, ViewersMayNotRunRecognition) {
+  auto viewer = user_with_role("viewer1", "viewer");
+  auto r = recognise(viewer, {{"red.png", solid_png({20, 20, 220})}});
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_EQ(error_code(r), "permission_denied");
+}
+
+TEST_P(RecognitionApiTest, CropsAreSmallAndFewAndShrunkBeforeClassifying) {
+  auto t = user_with_role("tech", "technician");
+  // A crop over 1024 px per side is refused from its header, naming the limit.
+  cv::Mat wide(10, 1025, CV_8UC3, cv::Scalar(1, 2, 3));
+  auto png = encode_image(wide, ".png");
+  auto big = recognise(t, {{"wide.png", std::string(png->begin(), png->end())}});
+  ASSERT_EQ(big->status, 413) << big->body;
+  EXPECT_NE(big->body.find("1024 per side"), std::string::npos) << big->body;
+  // At most 64 crops per request.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int k = 0; k < 65; ++k) many.emplace_back("c" + std::to_string(k) + ".png", solid_png({1, 2, 3}, 8));
+  auto too_many = recognise(t, many);
+  EXPECT_EQ(too_many->status, 400) << too_many->body;
+  EXPECT_NE(too_many->body.find("at most 64 files"), std::string::npos) << too_many->body;
+  many.pop_back();
+  EXPECT_EQ(recognise(t, many)->status, 200);
+  // A 1000 px crop is accepted, reported at its own size, and classified from a copy shrunk at
+  // decode time (the full-size pixels are not held).
+  auto large = recognise(t, {{"large.png", solid_png({20, 20, 220}, 1000)}});
+  ASSERT_EQ(large->status, 200) << large->body;
+  EXPECT_EQ(body_json(large)["items"][0]["width"], 1000);
+  EXPECT_EQ(body_json(large)["items"][0]["class"], "eosinophil");
+  EXPECT_LE(static_cast<ColourRecognizer&>(*runner_).largest_side.load(), 256);
+}
+
+TEST(DecodeSlots, AtMostTheGivenNumberHoldASlotAtOnce) {
+  server::DecodeSlots slots(2);
+  std::atomic<int> inside{0}, most{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k)
+    threads.emplace_back([&] {
+      server::DecodeSlots::Hold hold(slots);
+      const int now = ++inside;
+      for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      --inside;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(most.load(), 2);
 }
 
 using RecognitionWithoutPipelineTest = ReviewServerTest;

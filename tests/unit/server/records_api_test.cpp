@@ -232,6 +232,54 @@ TEST_P(RecordsApiTest, ParallelUploadsLeaveConsistentCounts) {
   EXPECT_EQ(p["cells"], 39);
 }
 
+TEST_P(RecordsApiTest, ControlCharactersBadDatesAndMalformedCsvAreRefusedNamingTheInput) {
+  auto t = user_with_role("tech", "technician");
+  // 0x0B / 0x1C would frame an HL7 message inside a field.
+  auto ctl = post(t, "/api/patients", {{"identifier", "MRN-CTL"}, {"name", std::string("Ann\x0b" "Lee")}});
+  ASSERT_EQ(ctl->status, 400) << ctl->body;
+  EXPECT_EQ(body_json(ctl)["error"]["message"].get<std::string>().rfind("name:", 0), 0u) << ctl->body;
+  auto p = post(t, "/api/patients", {{"identifier", "MRN-D"}, {"name", "Dee"}});
+  ASSERT_EQ(p->status, 201);
+  const auto pid = body_json(p)["id"].get<std::int64_t>();
+  auto blank = post(t, "/api/patients/" + std::to_string(pid) + "/samples",
+                    {{"accession", "D-1"}, {"collection_date", "2020- 1- 1"}});
+  ASSERT_EQ(blank->status, 400) << "sscanf-style dates are stored and then refused by every export";
+  EXPECT_NE(blank->body.find("collection_date"), std::string::npos);
+  // A CSV in Latin-1, not UTF-8: 400 naming the row, nothing imported.
+  auto latin1 = client_->Post("/api/patients/import", t.headers(), "identifier,name\nL1,Ok\nL2,Jos\xe9\n", "text/csv");
+  ASSERT_EQ(latin1->status, 400) << latin1->body;
+  EXPECT_NE(latin1->body.find("CSV row 3"), std::string::npos) << latin1->body;
+  EXPECT_EQ(body_json(get(t, "/api/patients?identifier=L"))["total"], 0);
+  auto exported = get(t, "/api/patients/export");
+  ASSERT_EQ(exported->status, 200);
+  EXPECT_EQ(exported->get_header_value("Cache-Control"), "no-store");
+}
+
+TEST_P(RecordsApiTest, SignedReportsNameTheSignersAccountNextToTheDisplayName) {
+  // Any user sets their own display name ("Dr. Jane Smith" can be anyone): the signature shows
+  // the account that signed too.
+  auto doc = user_with_role("jsmith", "doctor");
+  const auto me = body_json(get(doc, "/api/session"))["user"]["id"].get<std::int64_t>();
+  ASSERT_EQ(patch(doc, "/api/users/" + std::to_string(me), {{"display_name", "Dr. Jane Smith"}})->status, 200);
+  const auto sample = make_sample(doc, "SIG-1");
+  ASSERT_EQ(upload(doc, sample, {{"f.png", disc_png(7)}})->status, 201);
+  wait_for_jobs(doc, sample);
+  auto signed_r = sign(doc, sample);
+  ASSERT_EQ(signed_r->status, 200) << signed_r->body;
+  const std::string base = "/api/samples/" + std::to_string(sample);
+  EXPECT_NE(get(doc, base + "/report.html")->body.find("Dr. Jane Smith (jsmith)"), std::string::npos);
+  EXPECT_NE(get(doc, base + "/report.hl7")->body.find("jsmith&Dr. Jane Smith"), std::string::npos);
+  const Json fhir = body_json(get(doc, base + "/report.fhir.json"));
+  bool found = false;
+  for (const auto& e : fhir["entry"])
+    if (e["resource"]["resourceType"] == "DiagnosticReport") {
+      EXPECT_EQ(e["resource"]["resultsInterpreter"][0]["display"], "Dr. Jane Smith (jsmith)");
+      EXPECT_EQ(e["resource"]["resultsInterpreter"][0]["identifier"]["value"], "jsmith");
+      found = true;
+    }
+  EXPECT_TRUE(found) << fhir.dump();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RecordsApiTest, ::testing::ValuesIn(test_backends()), backend_name);
 
 }  // namespace

@@ -150,5 +150,99 @@ TEST_P(StoreTest, SampleWorkflowLocksSignedSamples) {
   EXPECT_EQ(del.error().code, ErrorCode::kConflict);
 }
 
+
+TEST_P(StoreTest, DatesAreDigitsOnly) {
+  // sscanf would read these as 2020-01-01: blanks and signs are not digits.
+  for (const char* bad : {"2020- 1- 1", "2020-+1-01", "2020-01-+1", " 2020-1-01", "2O20-01-01", "2020/01/01",
+                          "2020-01-1 "}) {
+    SCOPED_TRACE(bad);
+    auto r = validate_date("collection_date", bad);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find("collection_date"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(validate_date("birth_date", "2020-01-01"));
+  EXPECT_TRUE(validate_date("birth_date", "2000-02-29"));
+  EXPECT_FALSE(validate_date("birth_date", "1900-02-29"));
+}
+
+TEST_P(StoreTest, PatientAndSampleTextRefusesControlCharactersNamingTheField) {
+  // MLLP frames HL7 with 0x0B / 0x1C; NUL truncates C strings: none belongs in a patient record.
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"name", std::string("Ann\x0b Lee")},
+           {"identifier", std::string("MRN\x1c" "7")},
+           {"name", std::string("Nul\0l", 5)},
+           {"keywords", "aml\tm2"},
+           {"notes", std::string("bell\x07")}}) {
+    SCOPED_TRACE(field);
+    PatientInput p = patient("MRN-C", "Clean Name");
+    if (field == "name") p.name = value;
+    if (field == "identifier") p.identifier = value;
+    if (field == "keywords") p.keywords = value;
+    if (field == "notes") p.notes = value;
+    auto r = db_->transact(TxMode::kWrite, [&](Tx& tx) { return create_patient(tx, p, {}); });
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message.rfind(field + ":", 0), 0u) << r.error().message;
+    EXPECT_NE(r.error().message.find("control character"), std::string::npos) << r.error().message;
+  }
+  // Notes are multi-line: TAB and line breaks stay allowed there.
+  PatientInput ok = patient("MRN-OK", "Ok Person");
+  ok.notes = "line one\r\nline two\tindented";
+  ASSERT_TRUE(write([&](Tx& tx) { return create_patient(tx, ok, {}); }));
+  auto bytes = db_->transact(TxMode::kWrite, [&](Tx& tx) {
+    return create_patient(tx, patient("MRN-B", std::string("Bad \xff\xfe")), {});
+  });
+  ASSERT_FALSE(bytes);
+  EXPECT_NE(bytes.error().message.find("UTF-8"), std::string::npos) << bytes.error().message;
+
+  auto p = write([&](Tx& tx) { return create_patient(tx, patient("MRN-S", "Sam"), {}); });
+  ASSERT_TRUE(p);
+  SampleInput in;
+  in.accession = std::string("BM\x0b" "1");
+  auto s = db_->transact(TxMode::kWrite, [&](Tx& tx) { return create_sample(tx, p->id, in, {}); });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message.rfind("accession:", 0), 0u) << s.error().message;
+}
+
+TEST_P(StoreTest, CsvImportCapsRowsAndListedErrorsAndRefusesMalformedUtf8) {
+  // Over kMaxCsvImportRows data rows: refused before any row is checked.
+  std::string big = "identifier,name\n";
+  for (std::size_t k = 0; k <= kMaxCsvImportRows; ++k) big += "R" + std::to_string(k) + ",N\n";
+  auto tooMany = db_->transact(TxMode::kWrite, [&](Tx& tx) { return import_patients_csv(tx, big, {}); });
+  ASSERT_FALSE(tooMany);
+  EXPECT_EQ(tooMany.error().code, ErrorCode::kTooLarge);
+  EXPECT_NE(tooMany.error().message.find("at most 100000 data rows"), std::string::npos) << tooMany.error().message;
+
+  // 1,500 bad rows: all counted, the first 1,000 listed.
+  std::string bad = "identifier,name\n";
+  for (int k = 0; k < 1500; ++k) bad += "B" + std::to_string(k) + ",\n";
+  auto r = write([&](Tx& tx) { return import_patients_csv(tx, bad, {}); });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->error_rows, 1500);
+  EXPECT_EQ(r->errors.size(), kMaxListedCsvErrors);
+  EXPECT_EQ(r->errors.back().row, 1001);
+
+  // Malformed UTF-8 in row 3 (a Latin-1 byte): the whole file is refused, naming the row.
+  const std::string latin1 = "identifier,name\nU1,Ok\nU2,Jos\xe9\n";
+  auto u = db_->transact(TxMode::kWrite, [&](Tx& tx) { return import_patients_csv(tx, latin1, {}); });
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(u.error().message.rfind("CSV row 3", 0), 0u) << u.error().message;
+  EXPECT_NE(u.error().message.find("UTF-8"), std::string::npos);
+  auto none = db_->transact(TxMode::kRead, [&](Tx& tx) { return search_patients(tx, {}); });
+  EXPECT_EQ(none->total, 0);
+}
+
+TEST_P(StoreTest, PatientExportGuardsTabAndCarriageReturnFormulas) {
+  PatientInput p = patient("=1+1", "@SUM(A1)");
+  p.notes = "\t=cmd|' /C calc'!A0";
+  ASSERT_TRUE(write([&](Tx& tx) { return create_patient(tx, p, {}); }));
+  auto csv = db_->transact(TxMode::kRead, [&](Tx& tx) { return export_patients_csv(tx); });
+  ASSERT_TRUE(csv);
+  EXPECT_NE(csv->find("'=1+1,'@SUM(A1)"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find("'\t=cmd"), std::string::npos) << *csv;
+}
+
 }  // namespace
 }  // namespace ms::store
