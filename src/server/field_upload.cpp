@@ -4,6 +4,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "net/http_parse.h"
+
 namespace ms::server {
 
 std::string clean_filename(const std::string& name) {
@@ -13,8 +15,13 @@ std::string clean_filename(const std::string& name) {
   std::string out;
   for (char c : base)
     if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  out = out.substr(0, 255);
+  // Names are stored as text (PostgreSQL refuses bytes that are not UTF-8) and shown in JSON.
+  if (!net::is_valid_utf8(out))
+    for (auto& c : out)
+      if (static_cast<unsigned char>(c) >= 0x80) c = '_';
   if (out.empty() || out == "." || out == "..") out = "upload";
-  return out.substr(0, 255);
+  return out;
 }
 
 Result<cv::Mat> decode_upload(const std::string& filename, std::string_view bytes,
