@@ -101,7 +101,11 @@ int main(int argc, char** argv) {
     const std::string sid = std::to_string(sample);
     std::vector<std::int64_t> cell_ids;
     auto list = c.Get(("/api/samples/" + sid + "/cells?limit=5000").c_str(), s.headers());
-    for (const auto& item : nlohmann::json::parse(list->body)["items"]) cell_ids.push_back(item["id"].get<std::int64_t>());
+    if (!list || list->status != 200) throw std::runtime_error("bench: the cell list failed");
+    const auto listed = nlohmann::json::parse(list->body);
+    for (const auto& item : listed["items"]) cell_ids.push_back(item["id"].get<std::int64_t>());
+    if (cell_ids.empty())
+      throw std::runtime_error("bench: the sample has no cells (" + list->body.substr(0, 200) + ")");
     std::printf("machine: %u cores, %s; database %s; %zu cells in the sample; server RSS after seeding %ld MiB\n",
                 std::thread::hardware_concurrency(), cpu_model().c_str(), db.empty() ? "SQLite" : "PostgreSQL",
                 cell_ids.size(), rss_mib());

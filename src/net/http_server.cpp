@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -74,6 +75,10 @@ std::int64_t now_ms() {
 }
 
 constexpr std::uint64_t kListenId = 0, kWakeId = 1;
+// Lingering close: how long, and how many bytes, a refused request's remaining bytes are read
+// and discarded before the connection closes.
+constexpr std::int64_t kLingerMs = 5000;
+constexpr std::size_t kLingerBytes = 1ull << 30;
 
 struct Route {
   std::string method;
@@ -129,7 +134,10 @@ std::string peer_address(const sockaddr_storage& ss) {
 }  // namespace
 
 struct HttpServer::Impl {
-  enum class State { kHead, kBody, kBusy, kWrite };
+  // kDrain: the answer is out and the connection will close, but the client may still be
+  // sending a body that was refused unread; reading and discarding it for a while ("lingering
+  // close") lets the client see the answer instead of a reset. Nothing read there is kept.
+  enum class State { kHead, kBody, kBusy, kWrite, kDrain };
   struct Conn {
     int fd = -1;
     std::string peer;
@@ -147,6 +155,7 @@ struct HttpServer::Impl {
     std::string out;
     std::size_t out_off = 0;
     std::int64_t deadline = 0;
+    std::size_t drained = 0;  // kDrain: bytes discarded
     int served = 0;
     std::uint32_t events = 0;
   };
@@ -279,8 +288,18 @@ struct HttpServer::Impl {
       return;
     }
     // The whole response is out.
-    if (c.close_after || c.eof) {
+    if (c.eof) {
       close_conn(id);
+      return;
+    }
+    if (c.close_after) {
+      ::shutdown(c.fd, SHUT_WR);
+      c.state = State::kDrain;
+      c.in.clear();
+      c.out.clear();
+      c.drained = 0;
+      c.deadline = now_ms() + kLingerMs;
+      set_events(id, c, EPOLLIN);
       return;
     }
     c.out.clear();
@@ -328,6 +347,22 @@ struct HttpServer::Impl {
   }
 
   void on_readable(std::uint64_t id, Conn& c) {
+    if (c.state == State::kDrain) {
+      char buf[65536];
+      while (true) {
+        const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+        if (n > 0) {
+          c.drained += static_cast<std::size_t>(n);
+          if (c.drained > kLingerBytes) break;
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        break;
+      }
+      close_conn(id);
+      return;
+    }
     if (c.state == State::kHead) {
       char buf[16384];
       // Never hold more than one head's worth: the parser refuses a longer head anyway.
@@ -781,6 +816,9 @@ int HttpServer::port() const { return impl_->bound_port; }
 
 void HttpServer::run() {
   Impl& m = *impl_;
+  // A peer that went away must never end the process: this server's own writes pass
+  // MSG_NOSIGNAL, but a write elsewhere in a server process (a client library, libpq) may not.
+  std::signal(SIGPIPE, SIG_IGN);
   for (int i = 0; i < std::max(1, m.limits.threads); ++i) m.threads.emplace_back([&m] { m.pool_loop(); });
   m.loop();
   {

@@ -131,7 +131,7 @@ void Api::dispatch(const net::Request& req, net::Response& res, Access a, const 
     for (const auto& [k, v] : reply->headers) res.set_header(k, v);
     if (reply->status == 204) return;
     if (!reply->content_type.empty())
-      res.set_content(reply->raw, reply->content_type.c_str());
+      res.set_content(std::move(reply->raw), reply->content_type);
     else
       res.set_content(reply->body.dump(-1, ' ', false, Json::error_handler_t::replace),
                       "application/json");
