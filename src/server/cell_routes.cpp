@@ -49,7 +49,7 @@ Result<std::vector<store::CellChange>> batch_changes(const BatchReview& b) {
   return out;
 }
 
-Result<store::CellQuery> cell_query(const httplib::Request& req) {
+Result<store::CellQuery> cell_query(const net::Request& req) {
   store::CellQuery q;
   q.cell_class = query_text(req, "class");
   auto flag = [&](const std::string& name) -> Result<std::optional<bool>> {
@@ -119,7 +119,7 @@ void register_cell_routes(Api& api) {
   auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin);
   auto known = known_classes(ctx);
 
-  auto list = [&db](const httplib::Request& req, bool by_sample) -> Result<Reply> {
+  auto list = [&db](const net::Request& req, bool by_sample) -> Result<Reply> {
     MS_ASSIGN_OR_RETURN(auto id, path_id(req));
     MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
     if (by_sample) q.sample_id = id;
@@ -140,14 +140,14 @@ void register_cell_routes(Api& api) {
       "(true|false), order (id | confidence = lowest first | entropy = highest first | attention "
       "= flagged first, then lowest confidence), limit (<= 5000), offset -> {items, total}";
   api.get(R"(/api/samples/(\d+)/cells)", Access::kAnyUser, "Cells of a sample" + list_help,
-          [list](const httplib::Request& req, const Caller&) { return list(req, true); });
+          [list](const net::Request& req, const Caller&) { return list(req, true); });
   api.get(R"(/api/images/(\d+)/cells)", Access::kAnyUser, "Cells of one field image" + list_help,
-          [list](const httplib::Request& req, const Caller&) { return list(req, false); });
+          [list](const net::Request& req, const Caller&) { return list(req, false); });
 
   api.get(R"(/api/samples/(\d+)/cells/summary)", Access::kAnyUser,
           "Cells of a sample per effective class (cells, confirmed, flagged) and in total "
           "(with reclassified); same filters as the list",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
             q.sample_id = id;
@@ -161,7 +161,7 @@ void register_cell_routes(Api& api) {
   api.get(R"(/api/cells/(\d+))", Access::kAnyUser,
           "One cell: box (xyxy pixels), suggested class with top-k, class (effective), reviewed "
           "class, reviewer, confirmed, model versions, timestamps",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto v, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_cell_view(tx, id);
@@ -172,7 +172,7 @@ void register_cell_routes(Api& api) {
   api.get(R"(/api/cells/(\d+)/crop)", Access::kAnyUser,
           "The cell's crop as JPEG, framed as the classifier saw it (square, crop_side pixels "
           "of the field around the box); size (16..512) resizes it",
-          [&db, crops](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db, crops](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto side, query_int(req, "size", 0));
             if (side != 0 && (side < 16 || side > 512))
@@ -207,9 +207,9 @@ void register_cell_routes(Api& api) {
   };
 
   api.patch(R"(/api/cells/(\d+))", Access::kStaff,
-            "Review one cell: {class?, confirmed?}; staff reclassify, doctors/admins confirm; "
-            "audited; 409 once the sample is signed",
-            [apply](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+            "Review one cell: {class?, confirmed?}; staff reclassify, doctors/admins confirm (a "
+            "technician's new class clears a confirmation); audited; 409 once the sample is signed",
+            [apply](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto body, body_as<CellPatch>(req));
               MS_ASSIGN_OR_RETURN(auto views, apply(c, {{id, body.cell_class, body.confirmed}}));
@@ -219,7 +219,7 @@ void register_cell_routes(Api& api) {
   api.post(R"(/api/cells/review)", Access::kStaff,
            "Review many cells at once, all or nothing: {changes: [{id, class?, confirmed?}]} or "
            "{ids: [...], class?, confirmed?} -> {items}",
-           [apply](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [apply](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<BatchReview>(req));
              MS_ASSIGN_OR_RETURN(auto changes, batch_changes(body));
              MS_ASSIGN_OR_RETURN(auto views, apply(c, changes));
@@ -228,7 +228,7 @@ void register_cell_routes(Api& api) {
 
   api.get(R"(/api/cells/(\d+)/audit)", Access::kAnyUser,
           "Audit history of a cell, oldest first: who, when, action, from -> to",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto evs, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<store::AuditEvent>> {
               MS_RETURN_IF_ERROR(store::get_cell_view(tx, id));
@@ -241,7 +241,7 @@ void register_cell_routes(Api& api) {
 
   api.get(R"(/api/samples/(\d+)/audit)", Access::kAnyUser,
           "Review trail of a sample, newest first: user_id, limit (<= 1000), offset",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto user, query_opt_int(req, "user_id"));
             MS_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit", 100));
@@ -259,7 +259,7 @@ void register_cell_routes(Api& api) {
            "Undo the caller's last review change in the sample (a batch is one change); call "
            "again to go further back. 404 when nothing is left; 409 when someone changed a cell "
            "since -> {undone_change_id, items}",
-           [&db, known](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           [&db, known](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              const std::string change_id = random_hex(12);
              const store::Reviewer who = reviewer_of(c, known.get());

@@ -1,5 +1,10 @@
 // Field uploads (validated by content, de-duplicated per sample, each queuing an analysis job),
-// image files and thumbnails, jobs (list, progress, retry). Their cells: cell_routes.cpp.
+// image files and thumbnails, jobs (list, progress, retry, cancel). Their cells: cell_routes.cpp.
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include "server/api.h"
 #include "server/field_upload.h"
 #include "server/job_workers.h"
@@ -9,6 +14,19 @@
 
 namespace ms::server {
 namespace {
+
+// Files one upload request may carry. Each is decoded and thumbnailed in the request thread and
+// queues an analysis, so the count bounds one request's CPU, memory and queued work (a field is a
+// few MB; a sample has tens of fields, sent in several requests when there are more).
+constexpr std::size_t kMaxFilesPerUpload = 64;
+
+// Removes the files an upload stored anew that no row names (the upload failed, or stored a
+// file that turned out not to be needed); logs rather than fails: a leftover is swept later.
+void forget_unneeded(store::Database& db, const FileStore& files, const std::vector<std::string>& hashes) {
+  if (hashes.empty()) return;
+  auto removed = remove_unreferenced(db, files, hashes);
+  if (!removed) spdlog::warn("upload clean-up: {} (the next file sweep retries)", removed.error().message);
+}
 
 std::string mime_type(const std::string& format) {
   if (format == "JPEG") return "image/jpeg";
@@ -25,17 +43,25 @@ void register_image_routes(Api& api) {
   store::Database& db = api.db();
 
   api.post(R"(/api/samples/(\d+)/images)", Access::kStaff,
-           "Upload field images (multipart, any number of files); each new image queues an "
-           "analysis job. All files are checked first: one bad file refuses the request and "
-           "details list each file's problem",
-           [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+           "Upload field images (multipart, at most 64 files per request); each new image queues "
+           "an analysis job (at most 5000 queued per user). All files are checked first: one bad "
+           "file refuses the request and details list each file's problem. 409 once the sample "
+           "is signed",
+           [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto sample_id, path_id(req));
              MS_RETURN_IF_ERROR(require_multipart(req, "upload"));
+             // Refuse a signed sample before decoding anything; the check that holds is the one
+             // repeated inside the write transaction below (a sign-off may commit meanwhile).
              MS_ASSIGN_OR_RETURN(auto sample, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
                return store::get_sample(tx, sample_id);
              }));
              MS_RETURN_IF_ERROR(store::require_unsigned(sample));
              MS_ASSIGN_OR_RETURN(auto parts, file_parts(req, "upload"));
+             if (parts.size() > kMaxFilesPerUpload)
+               return fail(ErrorCode::kTooLarge,
+                           fmt::format("upload: {} files in one request; at most {} files per "
+                                       "upload request (send the others in further requests)",
+                                       parts.size(), kMaxFilesPerUpload));
              ImageLimits limits;
              limits.max_bytes = ctx.options.max_image_bytes;
              struct Ready {
@@ -44,20 +70,41 @@ void register_image_routes(Api& api) {
                std::int64_t bytes = 0;
              };
              std::vector<Ready> ready;
-             auto check = [&limits](const httplib::MultipartFormData& part) -> Result<Ready> {
+             auto check = [&limits](const net::MultipartFormData& part) -> Result<Ready> {
                MS_ASSIGN_OR_RETURN(auto field, check_field_image(part.filename, part.content, limits));
                return Ready{std::move(field), {}, {}, static_cast<std::int64_t>(part.content.size())};
              };
              if (auto refused = check_file_parts(parts, "stored", check, ready)) return *refused;
-             for (std::size_t k = 0; k < ready.size(); ++k) {
-               MS_ASSIGN_OR_RETURN(ready[k].original, ctx.files->put(parts[k]->content));
-               MS_ASSIGN_OR_RETURN(ready[k].thumb, ctx.files->put(ready[k].field.thumbnail_jpeg));
+             // Files before rows (a row never names a missing file); the files this request
+             // stored anew are removed again unless a row names them when it is over.
+             std::vector<std::string> created;
+             std::vector<std::pair<std::string, std::string_view>> held;
+             auto store_files = [&]() -> Status {
+               for (std::size_t k = 0; k < ready.size(); ++k) {
+                 MS_ASSIGN_OR_RETURN(ready[k].original, ctx.files->put(parts[k]->content));
+                 if (!ready[k].original.existed) created.push_back(ready[k].original.sha256);
+                 MS_ASSIGN_OR_RETURN(ready[k].thumb, ctx.files->put(ready[k].field.thumbnail_jpeg));
+                 if (!ready[k].thumb.existed) created.push_back(ready[k].thumb.sha256);
+                 held.emplace_back(ready[k].original.sha256, parts[k]->content);
+                 held.emplace_back(ready[k].thumb.sha256, ready[k].field.thumbnail_jpeg);
+               }
+               return {};
+             };
+             if (auto stored = store_files(); !stored) {
+               forget_unneeded(db, *ctx.files, created);
+               return tl::unexpected(stored.error());
              }
              Json results = Json::array();
              std::int64_t queued = 0;
-             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+             std::unordered_set<std::string> named;  // files the inserted rows name
+             auto written = db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
                results = Json::array();
                queued = 0;
+               named.clear();
+               // The sample as of this transaction, locked against a concurrent sign-off.
+               MS_ASSIGN_OR_RETURN(auto locked, store::lock_sample(tx, sample_id));
+               MS_RETURN_IF_ERROR(store::require_unsigned(locked));
+               MS_RETURN_IF_ERROR(hold_stored_files(tx, *ctx.files, held));
                for (const auto& r : ready) {
                  MS_ASSIGN_OR_RETURN(auto existing, store::find_image_by_hash(tx, sample_id, r.original.sha256));
                  if (existing) {
@@ -82,21 +129,32 @@ void register_image_routes(Api& api) {
                    continue;
                  }
                  const store::Image& image = *inserted;
+                 named.insert(image.sha256);
+                 if (image.thumbnail_sha256) named.insert(*image.thumbnail_sha256);
                  MS_ASSIGN_OR_RETURN(auto job, store::enqueue_analysis(tx, image.id, sample_id, c.user_id()));
                  ++queued;
                  results.push_back({{"image", config_to_json(image)}, {"duplicate", false},
                                     {"job", config_to_json(job)}});
-                 MS_RETURN_IF_ERROR(log_operation(tx, c, "image.upload", sample.accession,
+                 MS_RETURN_IF_ERROR(log_operation(tx, c, "image.upload", locked.accession,
                                                   image.filename + " (" + image.sha256.substr(0, 12) + ")"));
                }
+               if (queued > 0) MS_RETURN_IF_ERROR(store::check_queue_quota(tx, c.user_id()));
                return {};
-             }));
+             });
+             if (!written) {
+               forget_unneeded(db, *ctx.files, created);
+               return tl::unexpected(written.error());
+             }
+             std::vector<std::string> unneeded;  // e.g. a new thumbnail of a duplicate
+             for (const auto& h : created)
+               if (!named.count(h)) unneeded.push_back(h);
+             forget_unneeded(db, *ctx.files, unneeded);
              if (queued > 0 && ctx.workers) ctx.workers->wake();
              return Reply::json({{"items", results}, {"queued", queued}}, 201);
            });
 
   api.get(R"(/api/samples/(\d+)/images)", Access::kAnyUser, "Images of a sample",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto images, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<store::Image>> {
               MS_RETURN_IF_ERROR(store::get_sample(tx, id));
@@ -108,7 +166,7 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/images/(\d+))", Access::kAnyUser, "One image's metadata",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_image(tx, id);
@@ -117,7 +175,7 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/images/(\d+)/file)", Access::kAnyUser, "The original image bytes",
-          [&ctx, &db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_image(tx, id);
@@ -130,7 +188,7 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/images/(\d+)/thumbnail)", Access::kAnyUser, "A JPEG thumbnail (256 px)",
-          [&ctx, &db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_image(tx, id);
@@ -146,7 +204,7 @@ void register_image_routes(Api& api) {
 
   api.get(R"(/api/samples/(\d+)/progress)", Access::kAnyUser,
           "Analysis progress of a sample: jobs by status, cells, reviewed cells, count target",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::sample_progress(tx, id);
@@ -155,9 +213,10 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/jobs)", Access::kAnyUser,
-          "Analysis jobs, newest first: sample_id, status (queued|running|done|failed), limit; "
+          "Analysis jobs, newest first: sample_id, status (queued|running|done|failed|cancelled), "
+          "limit; "
           "with queue counts",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             store::JobQuery q;
             MS_ASSIGN_OR_RETURN(q.sample_id, query_opt_int(req, "sample_id"));
             MS_ASSIGN_OR_RETURN(q.limit, query_int(req, "limit", 100));
@@ -178,7 +237,7 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/jobs/(\d+))", Access::kAnyUser, "One job (status, progress, error)",
-          [&db](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto j, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_job(tx, id);
@@ -186,8 +245,10 @@ void register_image_routes(Api& api) {
             return Reply::json(config_to_json(j));
           });
 
-  api.post(R"(/api/jobs/(\d+)/retry)", Access::kStaff, "Queue a failed job again",
-           [&ctx, &db](const httplib::Request& req, const Caller& c) -> Result<Reply> {
+  api.post(R"(/api/jobs/(\d+)/retry)", Access::kStaff,
+           "Queue a failed or cancelled job again (with a fresh allowance of attempts); 409 for "
+           "other jobs and once the sample is signed",
+           [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto j, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Job> {
                MS_ASSIGN_OR_RETURN(auto job, store::retry_job(tx, id));
@@ -195,6 +256,20 @@ void register_image_routes(Api& api) {
                return job;
              }));
              if (ctx.workers) ctx.workers->wake();
+             return Reply::json(config_to_json(j));
+           });
+
+  api.post(R"(/api/jobs/(\d+)/cancel)", Access::kStaff,
+           "Cancel a queued or running job: it becomes cancelled (retry queues it again); a "
+           "running analysis is stopped at its worker's next lease renewal and its result "
+           "discarded. 409 for a finished job",
+           [&db](const auto& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             MS_ASSIGN_OR_RETURN(auto j, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Job> {
+               MS_ASSIGN_OR_RETURN(auto job, store::cancel_job(tx, id, c.user.username));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "job.cancel", std::to_string(id)));
+               return job;
+             }));
              return Reply::json(config_to_json(j));
            });
 }

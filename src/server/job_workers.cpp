@@ -1,6 +1,8 @@
 #include "server/job_workers.h"
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +11,32 @@
 #include "store/patient_store.h"
 
 namespace ms::server {
+namespace {
+
+// Thrown from the progress callback to stop an analysis whose job this worker no longer owns.
+struct JobAbandoned {};
+
+// The message of the exception being handled (call inside a catch block).
+std::string current_exception_message() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
+
+void sweep_now(store::Database& db, const FileStore& files) {
+  try {
+    auto r = sweep_orphans(db, files);
+    if (!r) spdlog::warn("file store sweep: {}", r.error().message);
+  } catch (...) {
+    spdlog::error("file store sweep: {}", current_exception_message());
+  }
+}
+
+}  // namespace
 
 JobWorkers::JobWorkers(store::Database& db, const FileStore& files, store::AnalysisRunner& runner,
                        WorkerOptions options)
@@ -20,8 +48,10 @@ void JobWorkers::start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!threads_.empty()) return;
   stopping_ = false;
+  sweep_requested_ = true;  // once at start: what a previous process left behind
   for (int k = 0; k < std::max(1, options_.workers); ++k) threads_.emplace_back([this, k] { work(k); });
   heartbeat_ = std::thread([this] { heartbeat(); });
+  housekeeping_ = std::thread([this] { housekeeping(); });
 }
 
 void JobWorkers::stop() {
@@ -34,6 +64,7 @@ void JobWorkers::stop() {
     if (t.joinable()) t.join();
   threads_.clear();
   if (heartbeat_.joinable()) heartbeat_.join();
+  if (housekeeping_.joinable()) housekeeping_.join();
 }
 
 void JobWorkers::wake() {
@@ -44,9 +75,22 @@ void JobWorkers::wake() {
   cv_.notify_all();
 }
 
+void JobWorkers::request_sweep() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sweep_requested_ = true;
+  }
+  cv_.notify_all();
+}
+
 std::int64_t JobWorkers::jobs_finished() const {
   std::lock_guard<std::mutex> lock(mu_);
   return finished_;
+}
+
+std::int64_t JobWorkers::sweeps_done() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sweeps_;
 }
 
 void JobWorkers::work(int index) {
@@ -58,12 +102,19 @@ void JobWorkers::work(int index) {
       if (stopping_) return;
       seen = wakeups_;
     }
-    auto job = store::claim_job(db_, name, options_.lease_ms);
-    if (job && *job) {
-      run_one(**job, name);
-      continue;
+    bool ran = false;
+    try {
+      auto job = store::claim_job(db_, name, options_.lease_ms);
+      if (job && *job) {
+        run_one(**job, name);
+        ran = true;
+      } else if (!job) {
+        spdlog::warn("job queue: {}", job.error().message);
+      }
+    } catch (...) {  // a claim that threw: wait for the next poll, as after an error
+      spdlog::error("worker {}: {}", name, current_exception_message());
     }
-    if (!job) spdlog::warn("job queue: {}", job.error().message);
+    if (ran) continue;
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
                  [&] { return stopping_ || wakeups_ != seen; });
@@ -75,59 +126,133 @@ void JobWorkers::heartbeat() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, period, [&] { return stopping_; });
-    auto active = active_;
+    std::vector<std::pair<std::int64_t, Active>> active(active_.begin(), active_.end());
     lock.unlock();
-    for (const auto& [job_id, wp] : active) {
-      auto r = store::renew_job(db_, job_id, wp.first, wp.second, options_.lease_ms);
-      if (!r) spdlog::warn("job {}: lease renewal failed: {}", job_id, r.error().message);
+    for (const auto& [job_id, a] : active) {
+      if (a.abandoned) continue;
+      Result<bool> renewed = false;
+      try {
+        renewed = store::renew_job(db_, job_id, a.worker, a.progress, options_.lease_ms);
+      } catch (...) {
+        renewed = tl::unexpected(Error{ErrorCode::kInternal, current_exception_message()});
+      }
+      if (!renewed) {
+        spdlog::warn("job {}: lease renewal failed: {}", job_id, renewed.error().message);
+      } else if (!*renewed) {
+        spdlog::info("job {}: cancelled or taken over by another worker; stopping its analysis", job_id);
+        std::lock_guard<std::mutex> relock(mu_);
+        auto it = active_.find(job_id);
+        if (it != active_.end()) it->second.abandoned = true;
+      }
     }
     lock.lock();
   }
 }
 
+void JobWorkers::housekeeping() {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto next = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    cv_.wait_until(lock, next, [&] { return stopping_ || sweep_requested_; });
+    if (stopping_) break;
+    sweep_requested_ = false;
+    lock.unlock();
+    sweep_now(db_, files_);
+    lock.lock();
+    ++sweeps_;
+    next = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.sweep_every_ms);
+  }
+}
+
 void JobWorkers::run_one(const store::Job& job, const std::string& worker) {
-  store::AnalysisInput input;
-  input.job_id = job.id;
-  input.image_id = job.image_id;
-  input.sample_id = job.sample_id;
-  auto prepared = db_.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
-    MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, job.image_id));
-    MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, job.sample_id));
-    input.sha256 = image.sha256;
-    input.specimen = config_to_json(sample.specimen).get<std::string>();
-    MS_ASSIGN_OR_RETURN(input.image_path, files_.path_of(image.sha256));
-    return {};
-  });
   Result<store::AnalysisOutput> out = tl::unexpected(Error{});
-  if (!prepared) {
-    out = tl::unexpected(prepared.error());
-  } else {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      active_[job.id] = {worker, 0.0};
-    }
-    try {
-      out = runner_.analyse(input, [&](double p) {
+  try {
+    store::AnalysisInput input;
+    input.job_id = job.id;
+    input.image_id = job.image_id;
+    input.sample_id = job.sample_id;
+    auto prepared = db_.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
+      MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, job.image_id));
+      MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, job.sample_id));
+      input.sha256 = image.sha256;
+      input.specimen = config_to_json(sample.specimen).get<std::string>();
+      MS_ASSIGN_OR_RETURN(input.image_path, files_.path_of(image.sha256));
+      return {};
+    });
+    if (!prepared) {
+      out = tl::unexpected(prepared.error());
+    } else {
+      {
         std::lock_guard<std::mutex> lock(mu_);
-        active_[job.id].second = std::clamp(p, 0.0, 1.0);
-      });
-    } catch (const std::exception& e) {
-      out = tl::unexpected(Error{ErrorCode::kInternal, std::string("analysis crashed: ") + e.what()});
+        active_[job.id] = Active{worker, 0.0, false};
+      }
+      try {
+        out = runner_.analyse(input, [&](double p) {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = active_.find(job.id);
+          if (it == active_.end()) return;
+          if (it->second.abandoned) throw JobAbandoned{};
+          it->second.progress = std::clamp(p, 0.0, 1.0);
+        });
+      } catch (const JobAbandoned&) {
+        out = tl::unexpected(Error{ErrorCode::kConflict, "analysis stopped: the job was cancelled "
+                                                         "or taken over by another worker"});
+      } catch (...) {
+        out = tl::unexpected(Error{ErrorCode::kInternal, "analysis crashed: " + current_exception_message()});
+      }
     }
+  } catch (...) {
+    out = tl::unexpected(Error{ErrorCode::kInternal, "preparing the analysis failed: " + current_exception_message()});
+  }
+  {
     std::lock_guard<std::mutex> lock(mu_);
     active_.erase(job.id);
   }
-  Result<bool> written = out ? store::complete_job(db_, job.id, worker, *out)
-                             : store::fail_job(db_, job.id, worker, out.error().message);
-  if (!written) {
-    spdlog::error("job {}: could not record its result: {}", job.id, written.error().message);
-  } else if (!*written) {
-    spdlog::warn("job {}: lease lost to another worker; result discarded", job.id);
-  } else {
-    if (!out) spdlog::warn("job {} failed: {}", job.id, out.error().message);
-    std::lock_guard<std::mutex> lock(mu_);
-    ++finished_;
+  record(job, worker, out);
+}
+
+void JobWorkers::record(const store::Job& job, const std::string& worker,
+                        const Result<store::AnalysisOutput>& out) {
+  auto attempt = [&](auto&& write) -> Result<bool> {
+    try {
+      return write();
+    } catch (...) {
+      return tl::unexpected(Error{ErrorCode::kInternal, current_exception_message()});
+    }
+  };
+  Result<bool> written =
+      out ? attempt([&] { return store::complete_job(db_, job.id, worker, *out); })
+          : attempt([&] { return store::fail_job(db_, job.id, worker, out.error().message); });
+  if (!written && out) {
+    // The cells could not be stored (a constraint, the database): fail the job with the reason
+    // rather than leave it running until its lease runs out and analysing it again.
+    const std::string why = "the result could not be stored: " + written.error().message;
+    spdlog::error("job {}: {}", job.id, why);
+    written = attempt([&] { return store::fail_job(db_, job.id, worker, why); });
   }
+  if (!written) {
+    spdlog::error("job {}: could not record its outcome ({}); it is claimed again when its lease "
+                  "runs out, at most {} attempts in all",
+                  job.id, written.error().message, store::kMaxJobAttempts);
+    return;
+  }
+  if (!*written) {
+    spdlog::warn("job {}: no longer this worker's (cancelled, or its lease was taken over); "
+                 "result discarded",
+                 job.id);
+    return;
+  }
+  if (!out) spdlog::warn("job {} failed: {}", job.id, out.error().message);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++finished_;
+}
+
+void sweep_files(store::Database& db, const FileStore& files, JobWorkers* workers) {
+  if (workers) {
+    workers->request_sweep();
+    return;
+  }
+  sweep_now(db, files);
 }
 
 }  // namespace ms::server

@@ -1,7 +1,14 @@
 #pragma once
 // N worker threads that drain the durable job queue (store/job_queue.h): claim, run the
 // AnalysisRunner, write the cells (or the error) in one transaction. A heartbeat thread renews
-// the leases of running jobs so another server does not take them over while they run.
+// the leases of running jobs so another server does not take them over while they run; a job
+// that is no longer this worker's (cancelled, or taken over) is stopped at its next progress
+// report and its result discarded. A housekeeping thread sweeps the file store (files no row
+// names any more) at start, on request and periodically.
+//
+// Nothing a job does ends the worker loop: errors and exceptions from the queue, the database
+// or the runner are logged, the job is failed where possible (otherwise its lease runs out and
+// the attempt cap ends it), and the worker goes on with the next job.
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -23,6 +30,7 @@ struct WorkerOptions {
   std::int64_t lease_ms = 60000;      // a job whose worker is silent this long is re-queued
   std::int64_t poll_ms = 1000;        // queue check when nobody calls wake()
   std::string instance = "server";    // prefix of worker names (host:pid)
+  std::int64_t sweep_every_ms = 3600000;  // file store sweep period (and one at start)
 };
 
 class JobWorkers {
@@ -35,25 +43,45 @@ class JobWorkers {
   void stop();
   // A job was queued: look now instead of at the next poll.
   void wake();
+  // Rows naming stored files were deleted: sweep the file store soon (in the background).
+  void request_sweep();
   std::int64_t jobs_finished() const;
+  std::int64_t sweeps_done() const;
 
  private:
+  struct Active {
+    std::string worker;
+    double progress = 0;
+    bool abandoned = false;  // the lease could not be renewed: cancelled or taken over
+  };
   void work(int index);
   void heartbeat();
+  void housekeeping();
   void run_one(const store::Job& job, const std::string& worker);
+  // Records the job's outcome; never throws.
+  void record(const store::Job& job, const std::string& worker,
+              const Result<store::AnalysisOutput>& out);
 
   store::Database& db_;
   const FileStore& files_;
   store::AnalysisRunner& runner_;
   WorkerOptions options_;
   std::vector<std::thread> threads_;
-  std::thread heartbeat_;
+  std::thread heartbeat_, housekeeping_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool sweep_requested_ = false;
   std::uint64_t wakeups_ = 0;
-  std::map<std::int64_t, std::pair<std::string, double>> active_;  // job -> (worker, progress)
+  std::map<std::int64_t, Active> active_;  // job -> its worker and state
   std::int64_t finished_ = 0;
+  std::int64_t sweeps_ = 0;
 };
+
+// Sweeps the file store (sweep_orphans): after a delete of rows that named stored files
+// (patients, samples), and at the start of a server without workers. With workers their
+// housekeeping thread sweeps soon; without (no analysis runner) the caller's thread sweeps now.
+// Errors are logged, not returned (a delete has committed already; the next sweep retries).
+void sweep_files(store::Database& db, const FileStore& files, JobWorkers* workers);
 
 }  // namespace ms::server

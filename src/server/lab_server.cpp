@@ -172,6 +172,9 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
   MS_RETURN_IF_ERROR(store::migrate(*impl->db));
   MS_ASSIGN_OR_RETURN(auto files, FileStore::open(options.data_dir));
   impl->files.emplace(std::move(files));
+  // Files no row refers to (a crash mid-upload, deleted patients): servers with workers sweep
+  // when the workers start; a server without them sweeps here.
+  if (!runner) sweep_files(*impl->db, *impl->files, nullptr);
   impl->options = options;
   MS_RETURN_IF_ERROR(impl->bootstrap_admin());
   // A single process owns a SQLite file, so whatever it left running died with it. PostgreSQL

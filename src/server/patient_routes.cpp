@@ -1,5 +1,6 @@
 // Patients (search, CRUD, CSV import/export) and their samples (accessions, status workflow).
 #include "server/api.h"
+#include "server/job_workers.h"
 #include "server/request_bodies.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
@@ -80,13 +81,14 @@ void register_patient_routes(Api& api) {
 
   api.del(R"(/api/patients/(\d+))", Access::kStaff,
           "Delete a patient and their unsigned samples (refused while a signed sample exists)",
-          [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
+          [&db, &ctx = api.ctx()](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
               MS_ASSIGN_OR_RETURN(auto p, store::get_patient(tx, id));
               MS_RETURN_IF_ERROR(store::delete_patient(tx, id));
               return log_operation(tx, c, "patient.delete", p.identifier);
             }));
+            sweep_files(db, *ctx.files, ctx.workers);
             return Reply::no_content();
           });
 
@@ -192,13 +194,14 @@ void register_patient_routes(Api& api) {
             });
 
   api.del(R"(/api/samples/(\d+))", Access::kStaff, "Delete an unsigned sample",
-          [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
+          [&db, &ctx = api.ctx()](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
               MS_ASSIGN_OR_RETURN(auto s, store::get_sample(tx, id));
               MS_RETURN_IF_ERROR(store::delete_sample(tx, id));
               return log_operation(tx, c, "sample.delete", s.accession);
             }));
+            sweep_files(db, *ctx.files, ctx.workers);
             return Reply::no_content();
           });
 

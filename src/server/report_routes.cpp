@@ -343,7 +343,7 @@ Result<std::string> report_hl7(const SampleReport& sr, const ReportSettings& set
 Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, std::int64_t id,
                                  const SignRequest& req, const Caller& c) {
   MS_ASSIGN_OR_RETURN(const Taxonomy* taxonomy, taxonomy_of(settings));
-  MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, id));
+  MS_ASSIGN_OR_RETURN(auto sample, store::lock_sample(tx, id));  // no review commits until this does
   MS_RETURN_IF_ERROR(store::require_unsigned(sample));
   MS_ASSIGN_OR_RETURN(SampleReport sr, live_report(tx, *taxonomy, sample));
   if (sr.cells == 0)

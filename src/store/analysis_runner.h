@@ -57,8 +57,10 @@ class AnalysisRunner {
   // The models in use (none for runners that are not models, such as test doubles).
   virtual std::vector<ModelInfo> models() const { return {}; }
   // Must be safe to call from several worker threads at once. `progress` takes a fraction in
-  // [0,1]. Errors are kept on the job (input errors such as an undecodable file fail the job;
-  // the job can be retried).
+  // [0,1]; it throws to stop the analysis of a job that was cancelled or taken over meanwhile,
+  // so a runner must let exceptions through it cleanly (RAII, no state left half-changed).
+  // Errors are kept on the job (input errors such as an undecodable file fail the job; the job
+  // can be retried).
   virtual Result<AnalysisOutput> analyse(const AnalysisInput& input,
                                          const std::function<void(double)>& progress) = 0;
 };

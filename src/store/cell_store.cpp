@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "store/audit_trail.h"
+#include "store/patient_store.h"
 
 namespace ms::store {
 namespace {
@@ -78,13 +80,35 @@ Result<Cell> lock_cell(Tx& tx, std::int64_t id) {
   return from_row<Cell>(*row);
 }
 
+// The sample locked (lock_sample) and open for review.
 Status require_sample_unsigned(Tx& tx, std::int64_t sample_id) {
-  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT accession, status FROM samples WHERE id = ?", {sample_id}));
-  if (!row) return fail(ErrorCode::kNotFound, "sample " + std::to_string(sample_id) + " does not exist");
-  if (row->s("status") == "signed")
-    return fail(ErrorCode::kConflict, "sample " + row->s("accession") +
+  MS_ASSIGN_OR_RETURN(Sample sample, lock_sample(tx, sample_id));
+  if (sample.status == SampleStatus::kSigned)
+    return fail(ErrorCode::kConflict, "sample " + sample.accession +
                                           " is signed and locked; cells can no longer be changed "
                                           "(add an addendum to the report instead)");
+  return {};
+}
+
+// The samples of the named cells, locked in id order before any cell row (the lock order every
+// sample-changing transaction follows: sample, then its rows), each checked open for review.
+// Cells that do not exist are left to lock_cell's 404.
+Status lock_samples_of_cells(Tx& tx, const std::vector<std::int64_t>& cell_ids) {
+  std::set<std::int64_t> samples;
+  constexpr std::size_t kChunk = 500;
+  for (std::size_t from = 0; from < cell_ids.size(); from += kChunk) {
+    const std::size_t to = std::min(cell_ids.size(), from + kChunk);
+    std::string sql = "SELECT DISTINCT sample_id FROM cells WHERE id IN (";
+    Params params;
+    for (std::size_t k = from; k < to; ++k) {
+      sql += k == from ? "?" : ", ?";
+      params.push_back(cell_ids[k]);
+    }
+    sql += ")";
+    MS_ASSIGN_OR_RETURN(auto rows, tx.query(sql, params));
+    for (const auto& r : rows) samples.insert(r.i("sample_id"));
+  }
+  for (const auto id : samples) MS_RETURN_IF_ERROR(require_sample_unsigned(tx, id));
   return {};
 }
 
@@ -265,6 +289,11 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
       return fail(ErrorCode::kInvalidArgument, change_label(c) + ": class",
                   "a snake_case class id (a-z, 0-9, _; up to 64)", "\"" + *c.cell_class + "\"");
   }
+  {
+    std::vector<std::int64_t> ids;
+    for (const auto& c : changes) ids.push_back(c.cell_id);
+    MS_RETURN_IF_ERROR(lock_samples_of_cells(tx, ids));
+  }
   std::map<std::int64_t, SampleCheck> samples;
   const auto now = now_ms();
   // Rows are locked in id order whatever the request order, so two batches over the same cells
@@ -291,7 +320,13 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
       after.reviewed_class = cls;
       class_changed = true;
     }
-    if (change.confirmed) after.confirmed = *change.confirmed;
+    if (change.confirmed) {
+      after.confirmed = *change.confirmed;
+    } else if (class_changed && !who.may_confirm) {
+      // A confirmation vouches for one class; a technician's new class has not been vouched
+      // for, so the cell is no longer doctor-confirmed until a doctor or admin confirms it.
+      after.confirmed = false;
+    }
     if (after == before) continue;  // nothing to change, nothing to audit
     after.reviewer_id = who.user_id;
     after.reviewed_at = now;

@@ -114,7 +114,7 @@ class Tx {
 };
 
 enum class TxMode {
-  kRead,   // SQLite: BEGIN (deferred); PostgreSQL: READ ONLY
+  kRead,   // SQLite: BEGIN (deferred); PostgreSQL: REPEATABLE READ, READ ONLY (one snapshot)
   kWrite,  // SQLite: BEGIN IMMEDIATE (takes the write lock up front: no upgrade deadlock)
 };
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "store/operation_log.h"
+#include "store/patient_store.h"
 
 namespace ms::store {
 namespace {
@@ -29,7 +30,7 @@ Status log_analysis(Tx& tx, std::int64_t job_id, const std::string& worker, cons
                                              "JOIN samples s ON s.id = j.sample_id "
                                              "JOIN images i ON i.id = j.image_id WHERE j.id = ?",
                                              {job_id}));
-  if (!row) throw MarrowError(ErrorCode::kInternal, fmt::format("job {} has no sample or image", job_id));
+  if (!row) return fail(ErrorCode::kInternal, fmt::format("job {} has no sample or image", job_id));
   LogInput e;
   e.action = action;
   e.target = row->s("accession");
@@ -49,25 +50,61 @@ Result<Job> enqueue_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_
   return get_job(tx, id);
 }
 
+Status check_queue_quota(Tx& tx, std::optional<std::int64_t> user_id, std::int64_t limit) {
+  if (!user_id) return {};
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*) AS n FROM jobs WHERE created_by = ? "
+                                             "AND status = 'queued'",
+                                             {*user_id}));
+  const auto queued = row->i("n");
+  if (queued > limit)
+    return fail(ErrorCode::kConflict,
+                fmt::format("analysis queue: this would leave {} of your analyses waiting, over the "
+                            "limit of {} queued analyses per user; upload again when some have run "
+                            "(or cancel some)",
+                            queued, limit));
+  return {};
+}
+
 Result<std::optional<Job>> claim_job(Database& db, const std::string& worker,
                                      std::int64_t lease_ms) {
   return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<std::optional<Job>> {
     const auto now = now_ms();
     std::string pick =
-        "SELECT id FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < ?) "
-        "ORDER BY id LIMIT 1";
+        "SELECT id, status, attempts, error, worker FROM jobs WHERE status = 'queued' OR "
+        "(status = 'running' AND lease_until < ?) ORDER BY id LIMIT 1";
     if (tx.dialect() == Dialect::kPostgres) pick += " FOR UPDATE SKIP LOCKED";
-    MS_ASSIGN_OR_RETURN(auto row, tx.query_one(pick, {now}));
-    if (!row) return std::optional<Job>{};
-    const auto id = row->i("id");
-    MS_ASSIGN_OR_RETURN(auto changed,
-                        tx.exec("UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, "
-                                "attempts = attempts + 1, progress = 0, started_at = ? "
-                                "WHERE id = ?",
-                                {worker, now + lease_ms, now, id}));
-    MS_CHECK(changed == 1, "claimed job vanished inside its transaction");
-    MS_ASSIGN_OR_RETURN(Job job, get_job(tx, id));
-    return std::optional<Job>(std::move(job));
+    // Jobs given up on are failed in this transaction and the next one is tried; a bound keeps
+    // one claim short even behind a long run of them (the rest go at the next claims).
+    for (int given_up = 0; given_up < 100; ++given_up) {
+      MS_ASSIGN_OR_RETURN(auto row, tx.query_one(pick, {now}));
+      if (!row) return std::optional<Job>{};
+      const auto id = row->i("id");
+      const auto attempts = row->i("attempts");
+      std::optional<std::string> last_error = row->opt_s("error");
+      if (row->s("status") == "running")  // its worker stopped renewing the lease: it died or hung
+        last_error = fmt::format("attempt {} ended without a result: worker {} stopped renewing "
+                                 "its lease (its process died or hung)",
+                                 attempts, row->opt_s("worker").value_or("?"));
+      if (attempts >= kMaxJobAttempts) {
+        const std::string error = fmt::format("gave up after {} attempts; last error: {}", attempts,
+                                              last_error.value_or("none recorded"));
+        MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'failed', error = ?, worker = NULL, "
+                                   "lease_until = NULL, finished_at = ? WHERE id = ?",
+                                   {error.substr(0, 4000), now, id}));
+        MS_RETURN_IF_ERROR(log_analysis(tx, id, worker, "analysis.failed", error.substr(0, 500)));
+        continue;
+      }
+      MS_ASSIGN_OR_RETURN(auto changed,
+                          tx.exec("UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, "
+                                  "attempts = attempts + 1, progress = 0, started_at = ?, error = ? "
+                                  "WHERE id = ?",
+                                  {worker, now + lease_ms, now, Value(last_error), id}));
+      if (changed != 1)
+        return fail(ErrorCode::kInternal, fmt::format("job {} vanished inside its claim", id));
+      MS_ASSIGN_OR_RETURN(Job job, get_job(tx, id));
+      return std::optional<Job>(std::move(job));
+    }
+    return std::optional<Job>{};
   });
 }
 
@@ -85,10 +122,29 @@ Result<bool> renew_job(Database& db, std::int64_t job_id, const std::string& wor
 Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& worker,
                           const AnalysisOutput& out) {
   return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<bool> {
+    MS_ASSIGN_OR_RETURN(auto found, tx.query_one("SELECT sample_id FROM jobs WHERE id = ?", {job_id}));
+    if (!found) return false;  // deleted with its sample while it ran
+    // The sample row first (the lock order of every sample-changing transaction), shared: jobs of
+    // one sample complete side by side, but not while a sign-off holds the row, and a sign-off
+    // that committed first is seen here.
+    std::string sample_sql = "SELECT accession, status FROM samples WHERE id = ?";
+    if (tx.dialect() == Dialect::kPostgres) sample_sql += " FOR SHARE";
+    MS_ASSIGN_OR_RETURN(auto sample, tx.query_one(sample_sql, {found->i("sample_id")}));
     MS_ASSIGN_OR_RETURN(auto owned, tx.query_one(owned_job_sql(tx.dialect()), {job_id, worker}));
-    if (!owned) return false;
-    MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
+    if (!owned || !sample) return false;
     const auto now = now_ms();
+    if (sample->s("status") == "signed") {
+      const std::string error = fmt::format(
+          "sample {} was signed while this field was being analysed; a signed sample is locked, "
+          "so the {} cell(s) found were not added",
+          sample->s("accession"), out.cells.size());
+      MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'cancelled', error = ?, "
+                                 "lease_until = NULL, finished_at = ? WHERE id = ?",
+                                 {error, now, job_id}));
+      MS_RETURN_IF_ERROR(log_analysis(tx, job_id, worker, "analysis.cancelled", error));
+      return true;
+    }
+    MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
     for (std::size_t k = 0; k < out.cells.size(); ++k) {
       const AnalysedCell& c = out.cells[k];
       Json top = Json::array();
@@ -127,24 +183,55 @@ Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& work
 
 Result<Job> retry_job(Tx& tx, std::int64_t job_id) {
   MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
-  if (job.status != JobStatus::kFailed)
+  MS_ASSIGN_OR_RETURN(Sample sample, lock_sample(tx, job.sample_id));
+  if (sample.status == SampleStatus::kSigned)
     return fail(ErrorCode::kConflict,
-                fmt::format("job {} is {}; only failed jobs can be retried", job_id,
+                fmt::format("sample {} is signed and locked: job {} cannot run again (its cells "
+                            "would change a signed sample; add an addendum to the report instead)",
+                            sample.accession, job_id));
+  MS_ASSIGN_OR_RETURN(job, get_job(tx, job_id));  // as of the lock
+  if (job.status != JobStatus::kFailed && job.status != JobStatus::kCancelled)
+    return fail(ErrorCode::kConflict,
+                fmt::format("job {} is {}; only failed or cancelled jobs can be retried", job_id,
                             config_to_json(job.status).get<std::string>()));
   MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'queued', progress = 0, worker = NULL, "
-                             "finished_at = NULL WHERE id = ? AND status = 'failed'",
+                             "lease_until = NULL, attempts = 0, finished_at = NULL "
+                             "WHERE id = ? AND status IN ('failed', 'cancelled')",
                              {job_id}));
   return get_job(tx, job_id);
 }
 
+Result<Job> cancel_job(Tx& tx, std::int64_t job_id, const std::string& by) {
+  MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
+  auto refuse = [&](const Job& j) {
+    return fail(ErrorCode::kConflict,
+                fmt::format("job {} is {}; only queued or running jobs can be cancelled", job_id,
+                            config_to_json(j.status).get<std::string>()));
+  };
+  if (job.status != JobStatus::kQueued && job.status != JobStatus::kRunning) return refuse(job);
+  // A worker writing the result holds the row (PostgreSQL); the status is checked again as the
+  // update finds it, so a job that finished meanwhile is refused, not marked cancelled.
+  MS_ASSIGN_OR_RETURN(auto changed,
+                      tx.exec("UPDATE jobs SET status = 'cancelled', error = ?, lease_until = NULL, "
+                              "finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+                              {"cancelled by " + by, now_ms(), job_id}));
+  MS_ASSIGN_OR_RETURN(job, get_job(tx, job_id));
+  if (changed != 1) return refuse(job);
+  return job;
+}
+
 Result<std::int64_t> requeue_running_jobs(Database& db, bool all) {
   return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<std::int64_t> {
-    if (all)
-      return tx.exec("UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, "
-                     "progress = 0 WHERE status = 'running'");
-    return tx.exec("UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, "
-                   "progress = 0 WHERE status = 'running' AND lease_until < ?",
-                   {now_ms()});
+    // The attempt that was running counts (claim_job gives up after kMaxJobAttempts), and its
+    // error says how it ended, so a field that crashes the server ends as a failed job that
+    // names the cause instead of crashing it at every start.
+    const std::string set =
+        "UPDATE jobs SET status = 'queued', lease_until = NULL, progress = 0, error = "
+        "'attempt ' || CAST(attempts AS TEXT) || ' ended without a result: the server (' || "
+        "COALESCE(worker, '?') || ') stopped while analysing this field', worker = NULL "
+        "WHERE status = 'running'";
+    if (all) return tx.exec(set);
+    return tx.exec(set + " AND lease_until < ?", {now_ms()});
   });
 }
 
@@ -197,9 +284,11 @@ Result<SampleProgress> sample_progress(Tx& tx, std::int64_t sample_id) {
     }
     if (s == "done") p.done = n;
     if (s == "failed") p.failed = n;
+    if (s == "cancelled") p.cancelled = n;
   }
-  const auto total = p.queued + p.running + p.done + p.failed;
-  p.fraction = total == 0 ? 0.0 : (p.done + p.failed + running_progress) / static_cast<double>(total);
+  const auto finished = p.done + p.failed + p.cancelled;
+  const auto total = p.queued + p.running + finished;
+  p.fraction = total == 0 ? 0.0 : (finished + running_progress) / static_cast<double>(total);
   MS_ASSIGN_OR_RETURN(auto cells, tx.query_one("SELECT COUNT(*) AS n, COALESCE(SUM(confirmed), 0) "
                                                "AS r FROM cells WHERE sample_id = ?",
                                                {sample_id}));
@@ -217,6 +306,7 @@ Result<QueueCounts> queue_counts(Tx& tx) {
     if (s == "running") c.running = r.i("n");
     if (s == "done") c.done = r.i("n");
     if (s == "failed") c.failed = r.i("n");
+    if (s == "cancelled") c.cancelled = r.i("n");
   }
   return c;
 }

@@ -14,23 +14,46 @@
 
 namespace ms::store {
 
+// A job is claimed at most this many times. Each claim counts, including one whose process died
+// (a crash while analysing, a lease that ran out): a field that crashes the server would otherwise
+// crash it again at every start. The next claim marks the job failed with its last error.
+inline constexpr std::int64_t kMaxJobAttempts = 3;
+// Queued analyses one user may have waiting; an upload over it is refused (kConflict) before
+// anything is queued, so one person cannot fill the workers' days.
+inline constexpr std::int64_t kMaxQueuedJobsPerUser = 5000;
+
 Result<Job> enqueue_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_id,
                              std::optional<std::int64_t> user_id);
+// kConflict when `user_id` has more than `limit` queued jobs (call after enqueueing, in the same
+// transaction, so the refusal rolls the new jobs back). No user (a system job): no limit.
+Status check_queue_quota(Tx& tx, std::optional<std::int64_t> user_id,
+                         std::int64_t limit = kMaxQueuedJobsPerUser);
 // The oldest claimable job, now running under `worker` until now + lease_ms; nullopt if none.
+// A claimable job already claimed kMaxJobAttempts times is marked failed instead ("gave up after
+// 3 attempts", with its last error) and the next one is tried. Re-claiming a job whose lease ran
+// out records why the previous attempt ended.
 Result<std::optional<Job>> claim_job(Database& db, const std::string& worker, std::int64_t lease_ms);
 // Renews the lease and records progress; false when the worker no longer owns the job.
 Result<bool> renew_job(Database& db, std::int64_t job_id, const std::string& worker,
                        double progress, std::int64_t lease_ms);
 // Writes the cells and marks the job done, all or nothing; false (nothing written) when the
-// worker no longer owns the job.
+// worker no longer owns the job (cancelled, or its lease was taken over). A job whose sample was
+// signed meanwhile writes no cell (a signed sample is locked): it is marked cancelled with an
+// error saying so, and the answer is true (the job's outcome is recorded).
 Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& worker,
                           const AnalysisOutput& out);
 // Marks the job failed with its error (kept until a retry succeeds).
 Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& worker,
                       const std::string& error);
-// failed -> queued. kConflict for any other status.
+// failed or cancelled -> queued, with a fresh allowance of attempts (a person decided to try
+// again). kConflict for any other status, and while the job's sample is signed.
 Result<Job> retry_job(Tx& tx, std::int64_t job_id);
-// Start-up recovery: running jobs go back to the queue. `all`: every running job (a single
+// queued or running -> cancelled, the error naming who cancelled it. A worker running it finds
+// out at its next lease renewal (and stops) or when it writes the result (which is discarded).
+// kConflict for any other status.
+Result<Job> cancel_job(Tx& tx, std::int64_t job_id, const std::string& by);
+// Start-up recovery: running jobs go back to the queue, their error saying that the process
+// stopped during that attempt (the attempt still counts). `all`: every running job (a single
 // process owns the database, as with SQLite); otherwise only those whose lease has run out.
 Result<std::int64_t> requeue_running_jobs(Database& db, bool all);
 
@@ -43,23 +66,25 @@ struct JobQuery {
 Result<std::vector<Job>> list_jobs(Tx& tx, const JobQuery& q);
 
 struct SampleProgress {
-  std::int64_t images = 0, queued = 0, running = 0, done = 0, failed = 0;
+  std::int64_t images = 0, queued = 0, running = 0, done = 0, failed = 0, cancelled = 0;
   std::int64_t cells = 0, reviewed_cells = 0, count_target = 0;
-  double fraction = 0;  // jobs finished (done or failed) / jobs, with running jobs' progress
+  double fraction = 0;  // jobs finished (done, failed or cancelled) / jobs, with running jobs' progress
   template <class V>
   void visit(V& v) {
     v("images", images); v("queued", queued); v("running", running); v("done", done);
-    v("failed", failed); v("cells", cells); v("reviewed_cells", reviewed_cells);
+    v("failed", failed); v("cancelled", cancelled); v("cells", cells);
+    v("reviewed_cells", reviewed_cells);
     v("count_target", count_target); v("fraction", fraction);
   }
 };
 Result<SampleProgress> sample_progress(Tx& tx, std::int64_t sample_id);
 
 struct QueueCounts {
-  std::int64_t queued = 0, running = 0, done = 0, failed = 0;
+  std::int64_t queued = 0, running = 0, done = 0, failed = 0, cancelled = 0;
   template <class V>
   void visit(V& v) {
     v("queued", queued); v("running", running); v("done", done); v("failed", failed);
+    v("cancelled", cancelled);
   }
 };
 Result<QueueCounts> queue_counts(Tx& tx);

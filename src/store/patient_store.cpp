@@ -58,11 +58,16 @@ std::string today() {
   return buf;
 }
 
+// Counts the patient's signed samples with every sample row of the patient locked (PostgreSQL;
+// in id order, as lock_sample takes them one at a time), so no sign-off commits between this
+// count and the delete.
 Result<std::int64_t> count_signed_samples(Tx& tx, std::int64_t patient_id) {
-  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*) AS n FROM samples WHERE "
-                                             "patient_id = ? AND status = 'signed'",
-                                             {patient_id}));
-  return row->i("n");
+  std::string sql = "SELECT id, status FROM samples WHERE patient_id = ? ORDER BY id";
+  if (tx.dialect() == Dialect::kPostgres) sql += " FOR UPDATE";
+  MS_ASSIGN_OR_RETURN(auto rows, tx.query(sql, {patient_id}));
+  std::int64_t n = 0;
+  for (const auto& r : rows) n += r.s("status") == "signed";
+  return n;
 }
 
 Status check_identifier_free(Tx& tx, const std::string& identifier, std::int64_t except_id) {
@@ -353,6 +358,14 @@ Result<Sample> get_sample(Tx& tx, std::int64_t id) {
   return from_row<Sample>(*row);
 }
 
+Result<Sample> lock_sample(Tx& tx, std::int64_t id) {
+  std::string sql = std::string("SELECT ") + kSampleColumns + " FROM samples WHERE id = ?";
+  if (tx.dialect() == Dialect::kPostgres) sql += " FOR UPDATE";
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one(sql, {id}));
+  if (!row) return fail(ErrorCode::kNotFound, "sample " + std::to_string(id) + " does not exist");
+  return from_row<Sample>(*row);
+}
+
 Result<std::vector<Sample>> list_samples(Tx& tx, std::optional<std::int64_t> patient_id,
                                          std::optional<SampleStatus> status) {
   std::string sql = std::string("SELECT ") + kSampleColumns + " FROM samples WHERE 1 = 1";
@@ -381,7 +394,7 @@ Status require_unsigned(const Sample& s) {
 }
 
 Result<Sample> update_sample(Tx& tx, std::int64_t id, const SampleUpdate& u) {
-  MS_ASSIGN_OR_RETURN(Sample cur, get_sample(tx, id));
+  MS_ASSIGN_OR_RETURN(Sample cur, lock_sample(tx, id));
   MS_RETURN_IF_ERROR(require_unsigned(cur));
   const std::string accession = u.accession.value_or(cur.accession);
   const auto date = u.collection_date ? u.collection_date : cur.collection_date;
@@ -399,14 +412,14 @@ Result<Sample> update_sample(Tx& tx, std::int64_t id, const SampleUpdate& u) {
 }
 
 Status delete_sample(Tx& tx, std::int64_t id) {
-  MS_ASSIGN_OR_RETURN(Sample cur, get_sample(tx, id));
+  MS_ASSIGN_OR_RETURN(Sample cur, lock_sample(tx, id));
   MS_RETURN_IF_ERROR(require_unsigned(cur));
   MS_RETURN_IF_ERROR(tx.exec("DELETE FROM samples WHERE id = ?", {id}));
   return {};
 }
 
 Result<Sample> set_sample_status(Tx& tx, std::int64_t id, SampleStatus to) {
-  MS_ASSIGN_OR_RETURN(Sample cur, get_sample(tx, id));
+  MS_ASSIGN_OR_RETURN(Sample cur, lock_sample(tx, id));
   MS_RETURN_IF_ERROR(require_unsigned(cur));
   if (to == SampleStatus::kSigned)
     return fail(ErrorCode::kConflict, fmt::format("sample {}: 'signed' is set by the sign-off, which "

@@ -99,6 +99,13 @@ struct SampleUpdate {
 Result<Sample> create_sample(Tx& tx, std::int64_t patient_id, const SampleInput& s,
                              std::optional<std::int64_t> user_id);
 Result<Sample> get_sample(Tx& tx, std::int64_t id);
+// get_sample in a write transaction that must see the sample's final status: on PostgreSQL the
+// row is locked (SELECT ... FOR UPDATE) until commit, so a sign-off cannot commit between this
+// read and the caller's writes (and a caller that waited for a sign-off reads `signed`). SQLite's
+// write transactions exclude each other already. Every transaction that signs, reviews, undoes,
+// uploads into, retries a job of, or deletes a sample takes this lock first, before any cell or
+// job row, so the lock order is always sample, then its rows.
+Result<Sample> lock_sample(Tx& tx, std::int64_t id);
 // Samples of one patient (patient_id set) or of all, optionally one status, newest first.
 Result<std::vector<Sample>> list_samples(Tx& tx, std::optional<std::int64_t> patient_id,
                                          std::optional<SampleStatus> status);

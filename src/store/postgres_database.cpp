@@ -145,7 +145,10 @@ class PostgresDatabase final : public Database {
       try {
         Status result;
         if (mode == TxMode::kRead) {
-          pqxx::read_transaction w(**conn);
+          // REPEATABLE READ: every statement of a read (a report's sample, cells, sign-off and
+          // addenda) sees one snapshot, not a mix of states committed in between. Read-only
+          // transactions at this level never fail to serialise.
+          pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(**conn);
           PgTx tx(w);
           result = fn(tx);
           if (result) w.commit();

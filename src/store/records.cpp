@@ -38,7 +38,8 @@ const std::vector<std::pair<SampleStatus, std::string>>& enum_names(SampleStatus
 const std::vector<std::pair<JobStatus, std::string>>& enum_names(JobStatus) {
   static const std::vector<std::pair<JobStatus, std::string>> n = {
       {JobStatus::kQueued, "queued"}, {JobStatus::kRunning, "running"},
-      {JobStatus::kDone, "done"}, {JobStatus::kFailed, "failed"}};
+      {JobStatus::kDone, "done"}, {JobStatus::kFailed, "failed"},
+      {JobStatus::kCancelled, "cancelled"}};
   return n;
 }
 

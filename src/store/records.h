@@ -105,7 +105,9 @@ struct Image {
   }
 };
 
-enum class JobStatus { kQueued, kRunning, kDone, kFailed };
+// cancelled: stopped by a person (POST /api/jobs/{id}/cancel) or because its sample was signed
+// before the result could be stored; like failed, it can be queued again while the sample is open.
+enum class JobStatus { kQueued, kRunning, kDone, kFailed, kCancelled };
 const std::vector<std::pair<JobStatus, std::string>>& enum_names(JobStatus);
 
 struct Job {

@@ -36,7 +36,7 @@ Result<SampleCellCounts> count_sample_cells(Tx& tx, std::int64_t sample_id) {
 }
 
 Result<SampleSignOff> record_sign_off(Tx& tx, const NewSignOff& s) {
-  MS_ASSIGN_OR_RETURN(Sample sample, get_sample(tx, s.sample_id));
+  MS_ASSIGN_OR_RETURN(Sample sample, lock_sample(tx, s.sample_id));
   MS_RETURN_IF_ERROR(require_unsigned(sample));
   auto inserted = tx.insert(
       "INSERT INTO sample_signoffs (sample_id, signed_by, signer_name, signed_at, snapshot, "

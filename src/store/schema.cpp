@@ -239,22 +239,65 @@ UPDATE sessions SET ends_at = created_at + 604800000;
 CREATE INDEX sessions_expires ON sessions (expires_at);
 )SQL";
 
+// Jobs and files (migration 6): a job can be cancelled (by a person, or because its sample was
+// signed before its cells could be stored), which the status CHECK must allow; the per-user queue
+// quota counts a user's queued jobs; the file sweep asks whether any image still names a file.
+// PostgreSQL replaces the constraint. SQLite cannot alter a CHECK, but widening one is a change
+// that "does not affect the on-disk content in any way", for which SQLite documents editing the
+// table's text in sqlite_schema under writable_schema and bumping the schema cookie
+// (sqlite.org/lang_altertable.html, "otheralter"): every existing row already satisfies the wider
+// CHECK, and no table rebuild (which would cascade-delete the cells through their foreign key) is
+// needed.
+const char* kSchemaV6Sqlite = R"SQL(
+CREATE INDEX jobs_creator ON jobs (created_by, status);
+CREATE INDEX images_sha256 ON images (sha256);
+CREATE INDEX images_thumbnail ON images (thumbnail_sha256);
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql, '''done'', ''failed''))', '''done'', ''failed'', ''cancelled''))')
+  WHERE type = 'table' AND name = 'jobs';
+PRAGMA writable_schema = OFF;
+)SQL";
+const char* kSchemaV6Postgres = R"SQL(
+ALTER TABLE jobs DROP CONSTRAINT IF EXISTS jobs_status_check;
+ALTER TABLE jobs ADD CONSTRAINT jobs_status_check
+  CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled'));
+CREATE INDEX jobs_creator ON jobs (created_by, status);
+CREATE INDEX images_sha256 ON images (sha256);
+CREATE INDEX images_thumbnail ON images (thumbnail_sha256);
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
 }
 
+Migration same_sql(int version, std::string name, std::string sql) {
+  Migration m;
+  m.version = version;
+  m.name = std::move(name);
+  m.sql = std::move(sql);
+  return m;
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {
-      {1, "users, sessions, patients, samples, images, jobs, cells, audit, log", kSchemaV1},
-      {2, "review: audit events grouped by change and sample, undo, cell list indexes", kSchemaV2},
-      {3, "sample sign-offs (signed report snapshots) and report addenda", kSchemaV3},
-      {4, "cells: side of the classifier's crop (per-field red-cell framing)", kSchemaV4},
-      {5, "throttling per address and account (login_failures kind, indexes), session absolute end",
-       kSchemaV5},
-  };
+  static const std::vector<Migration> all = [] {
+    std::vector<Migration> v = {
+        same_sql(1, "users, sessions, patients, samples, images, jobs, cells, audit, log", kSchemaV1),
+        same_sql(2, "review: audit events grouped by change and sample, undo, cell list indexes", kSchemaV2),
+        same_sql(3, "sample sign-offs (signed report snapshots) and report addenda", kSchemaV3),
+        same_sql(4, "cells: side of the classifier's crop (per-field red-cell framing)", kSchemaV4),
+        same_sql(5, "throttling per address and account (login_failures kind, indexes), session absolute end",
+                 kSchemaV5),
+    };
+    Migration jobs = same_sql(6, "jobs: cancelled status, per-user queue index; image file hash indexes", "");
+    jobs.sqlite_sql = kSchemaV6Sqlite;
+    jobs.postgres_sql = kSchemaV6Postgres;
+    jobs.rewrites_sqlite_schema = true;
+    v.push_back(std::move(jobs));
+    return v;
+  }();
   return all;
 }
 
@@ -266,6 +309,8 @@ int newest_schema_version() {
 
 std::string migration_sql(const Migration& m, Dialect d) {
   std::string sql = m.sql;
+  if (d == Dialect::kSqlite && !m.sqlite_sql.empty()) sql = m.sqlite_sql;
+  if (d == Dialect::kPostgres && !m.postgres_sql.empty()) sql = m.postgres_sql;
   replace_all(sql, "{id}",
               d == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY");
   return sql;
@@ -299,6 +344,21 @@ Status migrate(Database& db) {
       if (done.count(m.version)) continue;
       auto applied = tx.exec_script(migration_sql(m, tx.dialect()));
       if (!applied) return applied;
+      if (m.rewrites_sqlite_schema && tx.dialect() == Dialect::kSqlite) {
+        auto cookie = tx.query_one("PRAGMA schema_version");
+        if (!cookie) return tl::unexpected(cookie.error());
+        const auto next = (*cookie)->values().at(0).as_int() + 1;
+        auto bumped = tx.exec_script("PRAGMA schema_version = " + std::to_string(next));
+        if (!bumped) return bumped;
+        // The text replaced must have been there: a schema that did not match would otherwise
+        // be recorded as migrated with the old constraint.
+        auto jobs = tx.query_one("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'");
+        if (!jobs) return tl::unexpected(jobs.error());
+        if (!*jobs || (*jobs)->s("sql").find("'cancelled'") == std::string::npos)
+          return fail(ErrorCode::kInternal, "database schema", "a jobs table whose status CHECK "
+                      "could be widened by migration " + std::to_string(m.version),
+                      *jobs ? (*jobs)->s("sql") : "no jobs table");
+      }
       auto rec = tx.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
                          {m.version, m.name, now_ms()});
       if (!rec) return tl::unexpected(rec.error());

@@ -14,6 +14,11 @@ struct Migration {
   int version = 0;
   std::string name;
   std::string sql;  // several statements, with {id} tokens
+  // Where the dialects differ (constraints): each runs its own text instead of `sql`.
+  std::string sqlite_sql, postgres_sql;
+  // The SQLite text edits sqlite_schema (writable_schema): the schema cookie is then bumped so
+  // every pooled connection reloads the schema before its next statement.
+  bool rewrites_sqlite_schema = false;
 };
 
 const std::vector<Migration>& migrations();

@@ -1,7 +1,9 @@
 // SQLite backend: one file in WAL mode (readers never block the writer), foreign keys on, a busy
 // timeout so concurrent writers wait instead of failing. Connections are pooled; each is used by
 // one thread at a time, and keeps its prepared statements.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -174,11 +176,12 @@ class SqliteDatabase final : public Database {
                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(c->db, kBusyTimeoutMs);
     sqlite3_extended_result_codes(c->db, 1);
-    // WAL: readers and one writer run concurrently; NORMAL sync is durable across application
-    // crashes (only an OS crash may lose the last transactions).
+    // WAL: readers and one writer run concurrently. FULL sync: a commit (a sign-off, an upload's
+    // rows) is on disk when it returns, across an OS crash or power loss too (NORMAL could lose
+    // the last commits then); the lab's write volume is small.
     char* err = nullptr;
     const int prc = sqlite3_exec(c->db,
-                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                                  "PRAGMA foreign_keys=ON;",
                                  nullptr, nullptr, &err);
     std::string msg = err ? err : "";
@@ -258,6 +261,10 @@ Result<std::unique_ptr<Database>> open_sqlite(const std::string& path) {
   if (path.empty() || path == ":memory:")
     return fail(ErrorCode::kInvalidArgument, "sqlite path", "a file path (WAL needs a file)",
                 path.empty() ? "nothing" : path);
+  // A new database file is created 0600 (it holds patient records); SQLite gives its -wal and
+  // -shm files the database file's mode.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
   auto db = std::make_unique<SqliteDatabase>(path);
   auto probe = db->connect();  // fail early on an unwritable path
   if (!probe) return tl::unexpected(probe.error());

@@ -1,6 +1,7 @@
 // Cells and their review over real HTTP, on SQLite and PostgreSQL: lists with filters and orders,
-// one cell, crops, reclassify / confirm with roles, batches that are all or nothing, the audit
-// trail, undo, signed samples locked, and parallel reviews that leave a consistent trail.
+// one cell, crops, reclassify / confirm with roles (a technician's new class clears a doctor's
+// confirmation), batches that are all or nothing, the audit trail, undo, signed samples locked,
+// and parallel reviews that leave a consistent trail.
 #include <atomic>
 #include <thread>
 
@@ -182,6 +183,46 @@ TEST_P(ReviewApiTest, ReclassifyConfirmRolesAndAudit) {
   EXPECT_EQ(summary["reclassified"], 1);
   EXPECT_EQ(cells(viewer, sample, "?reviewed=true")["total"], 1);
   EXPECT_EQ(cells(viewer, sample, "?class=blast")["total"], 1);
+}
+
+// A doctor's confirmation vouches for one class: a technician who changes the class (one cell or a
+// batch, without "confirmed") leaves the cell unconfirmed, so a confirmed count never holds a
+// class no doctor saw. A doctor's own reclassification keeps it confirmed.
+TEST_P(ReviewApiTest, ATechniciansNewClassIsNoLongerDoctorConfirmed) {
+  auto tech = user_with_role("tech", "technician");
+  auto doc = user_with_role("doc", "doctor");
+  const auto sample = analysed_sample(tech, "REV-8", 1);
+  const auto ids = cell_ids(tech, sample);  // neutrophil, lymphocyte, monocyte
+  ASSERT_EQ(ids.size(), 3u);
+  for (const auto id : ids) ASSERT_EQ(patch(doc, cell_url(id), {{"confirmed", true}})->status, 200);
+
+  auto one = patch(tech, cell_url(ids[0]), {{"class", "lymphocyte"}});
+  ASSERT_EQ(one->status, 200) << one->body;
+  EXPECT_EQ(body_json(one)["class"], "lymphocyte");
+  EXPECT_EQ(body_json(one)["confirmed"], false);
+  EXPECT_EQ(body_json(one)["reviewer"]["username"], "tech");
+  auto audit = body_json(get(tech, cell_url(ids[0]) + "/audit"))["items"];
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[1]["action"], "reclassify");
+  EXPECT_EQ(audit[1]["from"]["confirmed"], true);
+  EXPECT_EQ(audit[1]["to"]["confirmed"], false);
+
+  auto batch = post(tech, "/api/cells/review", {{"ids", {ids[1]}}, {"class", "monocyte"}});
+  ASSERT_EQ(batch->status, 200) << batch->body;
+  EXPECT_EQ(body_json(batch)["items"][0]["confirmed"], false);
+  // Naming the class the cell already has changes nothing: still confirmed.
+  auto same = patch(tech, cell_url(ids[2]), {{"class", "monocyte"}});
+  ASSERT_EQ(same->status, 200);
+  EXPECT_EQ(body_json(same)["confirmed"], true);
+
+  auto summary = body_json(get(tech, "/api/samples/" + std::to_string(sample) + "/cells/summary"));
+  EXPECT_EQ(summary["confirmed"], 1);
+  // A doctor who reclassifies vouches for the new class.
+  auto by_doctor = patch(doc, cell_url(ids[2]), {{"class", "lymphocyte"}});
+  ASSERT_EQ(by_doctor->status, 200);
+  EXPECT_EQ(body_json(by_doctor)["confirmed"], true);
+  ASSERT_EQ(patch(doc, cell_url(ids[0]), {{"confirmed", true}})->status, 200);
+  EXPECT_EQ(body_json(get(tech, "/api/samples/" + std::to_string(sample) + "/cells/summary"))["confirmed"], 2);
 }
 
 TEST_P(ReviewApiTest, BatchesAreAllOrNothingAndUndoWalksBack) {

@@ -1,6 +1,9 @@
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include "store/csv.h"
+#include "store/schema.h"
 #include "store/user_store.h"
 #include "unit/store/store_fixture.h"
 
@@ -26,6 +29,24 @@ TEST(OpenDatabase, UnreachablePostgresIsAnIoError) {
   EXPECT_EQ(db.error().message.find("secret"), std::string::npos) << "password leaked";
 }
 
+// The database holds patient records: a new SQLite file (and its WAL) is private to the server's
+// account, and a commit is on disk when it returns (synchronous=FULL, power loss included).
+TEST(SqliteFile, IsPrivateAndSyncedFully) {
+  ms::testing::TempDir dir;
+  const std::string path = dir.str() + "/lab.db";
+  auto db = open_sqlite(path);
+  ASSERT_TRUE(db) << db.error().message;
+  ASSERT_TRUE(migrate(**db));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((path + "-wal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto sync = (*db)->transact(TxMode::kRead, [](Tx& tx) { return tx.query_one("PRAGMA synchronous"); });
+  ASSERT_TRUE(sync && *sync);
+  EXPECT_EQ((**sync).values().at(0).as_int(), 2) << "2 = FULL";
+}
+
 TEST(Csv, QuotesCommasAndLineBreaks) {
   auto rows = parse_csv("\xEF\xBB\xBF" "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n1,,3", "t");
   ASSERT_TRUE(rows) << rows.error().message;
@@ -46,6 +67,70 @@ TEST_P(StoreTest, MigrationsAreIdempotentAndVersioned) {
   EXPECT_EQ(*v, newest_schema_version());
   ASSERT_TRUE(migrate(*db_));
   EXPECT_EQ(*schema_version(*db_), newest_schema_version());
+}
+
+// The jobs migration widens the status CHECK by 'cancelled' (SQLite: by editing the table's text,
+// which rebuilds nothing): the rows stay, every open connection (with statements prepared before)
+// sees the new constraint, and statuses outside the list are still refused.
+TEST_P(StoreTest, JobsLearnTheCancelledStatusWithoutLosingRows) {
+  ms::testing::TempDir dir;
+  ms::testing::TestDatabaseUrl url(GetParam(), dir);
+  auto opened = open_database(url.url());
+  ASSERT_TRUE(opened) << opened.error().message;
+  Database& db = **opened;
+  std::int64_t job = 0;
+  auto old = db.transact(TxMode::kWrite, [&](Tx& tx) -> Status {  // as builds before it left it
+    MS_RETURN_IF_ERROR(tx.exec_script("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                                      "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"));
+    for (const auto& m : migrations()) {
+      if (m.rewrites_sqlite_schema) continue;  // the jobs migration, applied by migrate() below
+      MS_RETURN_IF_ERROR(tx.exec_script(migration_sql(m, tx.dialect())));
+      MS_RETURN_IF_ERROR(tx.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, 0)",
+                                 {m.version, m.name}));
+    }
+    MS_ASSIGN_OR_RETURN(auto patient, tx.insert("INSERT INTO patients (identifier, name, created_at, "
+                                                "updated_at) VALUES ('P', 'P', 0, 0) RETURNING id"));
+    MS_ASSIGN_OR_RETURN(auto sample, tx.insert("INSERT INTO samples (patient_id, accession, specimen, "
+                                               "count_target, created_at, updated_at) VALUES (?, 'A', "
+                                               "'bone_marrow', 500, 0, 0) RETURNING id",
+                                               {patient}));
+    MS_ASSIGN_OR_RETURN(auto image, tx.insert("INSERT INTO images (sample_id, sha256, filename, format, "
+                                              "width, height, bytes, created_at) VALUES (?, 'h', 'f', "
+                                              "'PNG', 1, 1, 1, 0) RETURNING id",
+                                              {sample}));
+    MS_ASSIGN_OR_RETURN(job, tx.insert("INSERT INTO jobs (image_id, sample_id, status, created_at) "
+                                       "VALUES (?, ?, 'done', 0) RETURNING id",
+                                       {image, sample}));
+    MS_RETURN_IF_ERROR(tx.exec("INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, "
+                               "y2, det_score, suggested_class, probability, created_at, updated_at) "
+                               "VALUES (?, 0, ?, ?, 0, 0, 1, 1, 0.9, 'blast', 0.9, 0, 0)",
+                               {job, image, sample}));
+    return {};
+  });
+  ASSERT_TRUE(old) << old.error().message;
+  auto set_status = [&](Database& on, const std::string& status) {
+    return on.transact(TxMode::kWrite, [&](Tx& tx) -> Status {
+      MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = ? WHERE id = ?", {status, job}));
+      return {};
+    });
+  };
+  auto other = open_database(url.url());  // another connection, its statement prepared before
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(set_status(**other, "failed"));
+  EXPECT_FALSE(set_status(**other, "cancelled")) << "before the migration the status is refused";
+
+  auto migrated = migrate(db);
+  ASSERT_TRUE(migrated) << migrated.error().message;
+  EXPECT_EQ(*schema_version(db), newest_schema_version());
+  auto cells = db.transact(TxMode::kRead, [&](Tx& tx) { return tx.query_one("SELECT COUNT(*) AS n FROM cells"); });
+  ASSERT_TRUE(cells);
+  EXPECT_EQ((*cells)->i("n"), 1) << "the migration lost the cells";
+  auto cancelled = set_status(**other, "cancelled");
+  EXPECT_TRUE(cancelled) << cancelled.error().message;
+  EXPECT_TRUE(set_status(db, "cancelled"));
+  EXPECT_FALSE(set_status(**other, "bogus"));
+  EXPECT_FALSE(set_status(db, "bogus"));
+  EXPECT_TRUE(migrate(db)) << "idempotent";
 }
 
 TEST_P(StoreTest, TransactionRollsBackOnErrorAndOnException) {
