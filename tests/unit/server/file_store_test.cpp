@@ -11,6 +11,7 @@
 
 #include "server/file_store.h"
 #include "server/test_database.h"
+#include "unit/store/store_fixture.h"
 #include "store/database.h"
 #include "store/file_refs.h"
 #include "store/schema.h"
@@ -37,21 +38,15 @@ void age(const std::string& path, std::int64_t ago_ms) {
 
 constexpr std::int64_t kHour = 3600 * 1000;
 
-class FileStoreTest : public ::testing::TestWithParam<std::string> {
+// A migrated database (store::StoreTest) and a file store beside it.
+class FileStoreTest : public store::StoreTest {
  protected:
   void SetUp() override {
-    url_ = std::make_unique<TestDatabaseUrl>(GetParam(), dir_);
-    auto db = store::open_database(url_->url());
-    ASSERT_TRUE(db) << db.error().message;
-    db_ = std::move(*db);
-    ASSERT_TRUE(store::migrate(*db_));
+    store::StoreTest::SetUp();
+    if (HasFatalFailure()) return;
     auto files = server::FileStore::open(dir_.str() + "/data");
     ASSERT_TRUE(files) << files.error().message;
     files_ = std::make_unique<server::FileStore>(*files);
-  }
-  void TearDown() override {
-    db_.reset();
-    url_.reset();
   }
   // An image row naming `original` (and `thumbnail`), in a sample of its own.
   void name_in_image(const std::string& original, const std::optional<std::string>& thumbnail) {
@@ -80,9 +75,6 @@ class FileStoreTest : public ::testing::TestWithParam<std::string> {
   }
   std::string path(const std::string& sha) { return *files_->path_of(sha); }
 
-  TempDir dir_;
-  std::unique_ptr<TestDatabaseUrl> url_;
-  std::unique_ptr<store::Database> db_;
   std::unique_ptr<server::FileStore> files_;
 };
 

@@ -13,6 +13,7 @@
 #include "server/file_store.h"
 #include "server/job_workers.h"
 #include "server/test_database.h"
+#include "unit/store/store_fixture.h"
 #include "store/job_queue.h"
 #include "store/schema.h"
 
@@ -100,14 +101,12 @@ class MoodyRunner : public store::AnalysisRunner {
   std::map<std::string, std::string> by_sha;  // sha256 -> behaviour
 };
 
-class JobWorkersTest : public ::testing::TestWithParam<std::string> {
+// A migrated database (store::StoreTest) and a file store beside it.
+class JobWorkersTest : public store::StoreTest {
  protected:
   void SetUp() override {
-    url_ = std::make_unique<TestDatabaseUrl>(GetParam(), dir_);
-    auto db = store::open_database(url_->url());
-    ASSERT_TRUE(db) << db.error().message;
-    db_ = std::move(*db);
-    ASSERT_TRUE(store::migrate(*db_));
+    store::StoreTest::SetUp();
+    if (HasFatalFailure()) return;
     auto files = server::FileStore::open(dir_.str() + "/data");
     ASSERT_TRUE(files);
     files_ = std::make_unique<server::FileStore>(*files);
@@ -121,10 +120,6 @@ class JobWorkersTest : public ::testing::TestWithParam<std::string> {
       return {};
     });
     ASSERT_TRUE(made) << made.error().message;
-  }
-  void TearDown() override {
-    db_.reset();
-    url_.reset();
   }
   // A queued job on a new image whose runner behaviour is `what`.
   std::int64_t enqueue(const std::string& what) {
@@ -159,9 +154,6 @@ class JobWorkersTest : public ::testing::TestWithParam<std::string> {
     return false;
   }
 
-  TempDir dir_;
-  std::unique_ptr<TestDatabaseUrl> url_;
-  std::unique_ptr<store::Database> db_;
   std::unique_ptr<server::FileStore> files_;
   MoodyRunner runner_;
   std::int64_t sample_ = 0;
