@@ -1,17 +1,35 @@
 // Health, the operation log, model versions and the OpenAPI document.
+#include <filesystem>
+
 #include "server/api.h"
+#include "server/api_schemas.h"
 #include "store/operation_log.h"
 #include "store/schema.h"
 
 namespace ms::server {
+namespace fs = std::filesystem;
 
 void register_admin_routes(Api& api) {
   ServerContext& ctx = api.ctx();
   store::Database& db = api.db();
 
   api.get(R"(/api/health)", Access::kPublic,
-          "Liveness: {status, analysis (whether fields are analysed)}; signed-in users also get the "
-          "database, schema version, analysis runner with its model versions, and workers",
+          Doc("Liveness")
+              .describe("Everyone gets `status` and `analysis` (whether fields are analysed); "
+                        "signed-in users also get the database, schema version, analysis runner "
+                        "and workers (what to aim at is not told to strangers)")
+              .answers(200,
+                       [] {
+                         Json s = object_of({{"status", string_schema({"ok"})},
+                                             {"analysis", {{"type", "boolean"}}},
+                                             {"database", string_schema({"sqlite", "postgresql"})},
+                                             {"schema_version", integer_schema(1)},
+                                             {"runner", {{"type", "string"}}},
+                                             {"workers", integer_schema(0)}});
+                         s["required"] = Json::array({"status", "analysis"});
+                         return s;
+                       }(),
+                       "the server answers", {{"status", "ok"}, {"analysis", true}}),
           [&ctx, &db](const net::Request&, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto version, store::schema_version(db));
             // Runner and model versions tell an attacker what to aim at: only for accounts.
@@ -25,8 +43,17 @@ void register_admin_routes(Api& api) {
           });
 
   api.get(R"(/api/logs)", Access::kDoctor,
-          "Operation log, newest first: username, action (exact, or a prefix ending in '.'), "
-          "from / to (Unix ms), page, page_size",
+          Doc("Operation log, newest first")
+              .query("username", string_schema(), "exact account name")
+              .query("user_id", integer_schema(), "account id")
+              .query("action", string_schema(), "exact action, or a prefix ending in '.' (`sample.`)")
+              .query("from", integer_schema(), "Unix ms, inclusive")
+              .query("to", integer_schema(), "Unix ms, inclusive")
+              .query("page", integer_schema(1, 1'000'000'000), "1-based; default 1")
+              .query("page_size", integer_schema(1, 1000), "default 50")
+              .answers(200, object_of({{"items", array_of(ref("LogEntry"))}, {"total", integer_schema(0)},
+                                       {"page", integer_schema(1)}, {"page_size", integer_schema(1)}}),
+                       "one page of the log"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             store::LogQuery q;
             q.username = query_text(req, "username");
@@ -45,7 +72,10 @@ void register_admin_routes(Api& api) {
                                 {"page_size", page.page_size}});
           });
 
-  api.get(R"(/api/model-versions)", Access::kAnyUser, "Registered detector and classifier versions",
+  api.get(R"(/api/model-versions)", Access::kAnyUser, Doc("Registered detector and classifier versions")
+              .describe("`active`: the ones the last started server loaded. Each cell names its "
+                        "`detector_version` / `classifier_version`")
+              .answers(200, object_of({{"items", array_of(ref("ModelVersion"))}}), "by kind, newest first"),
           [&db](const net::Request&, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto rows, db.transact(store::TxMode::kRead, [](store::Tx& tx) {
               return tx.query("SELECT id, kind, name, version, sha256, metrics, active, created_at "
@@ -56,7 +86,34 @@ void register_admin_routes(Api& api) {
             return Reply::json({{"items", items}});
           });
 
-  api.get(R"(/api/openapi.json)", Access::kPublic, "This document",
+  // The interactive reference: Swagger UI, bundled into the web app's files by its build
+  // (web/vite.config.js), reading /api/openapi.json. A page of its own, for accounts only; its
+  // Content-Security-Policy (lab_server.cpp) lets it run only the web root's scripts.
+  api.get(R"(/api/docs)", Access::kAnyUser,
+          Doc("The interactive API reference (Swagger UI)")
+              .describe("An HTML page that renders this document; \"Try it out\" calls the API with the "
+                        "caller's session and CSRF token")
+              .file(200, "text/html", "the page"),
+          [&ctx](const net::Request&, const Caller&) -> Result<Reply> {
+            std::error_code ec;
+            const bool built = fs::is_regular_file(fs::path(ctx.options.web_root) / "api-docs" / "swagger-ui-bundle.js", ec);
+            std::string body =
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<title>Marrowscope API reference</title>";
+            if (built) {
+              body += "<link rel=\"stylesheet\" href=\"/api-docs/swagger-ui.css\">"
+                      "</head><body><div id=\"swagger-ui\"></div>"
+                      "<script src=\"/api-docs/swagger-ui-bundle.js\"></script>"
+                      "<script src=\"/api-docs/init.js\"></script></body></html>";
+            } else {
+              body += "</head><body><p>The interactive reference is part of the built web app, which this "
+                      "server does not find (build it with <code>make web</code>). The document itself is "
+                      "<a href=\"/api/openapi.json\">/api/openapi.json</a>.</p></body></html>";
+            }
+            return Reply::bytes(std::move(body), "text/html; charset=utf-8");
+          });
+
+  api.get(R"(/api/openapi.json)", Access::kPublic, Doc("This document").answers(200, {{"type", "object"}}, "OpenAPI 3.1"),
           [&api](const net::Request&, const Caller&) -> Result<Reply> {
             return Reply::json(api.openapi());
           });

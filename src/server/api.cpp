@@ -55,7 +55,6 @@ bool has_role(const Caller& c, Access a) {
   return false;
 }
 
-namespace {
 const char* access_text(Access a) {
   switch (a) {
     case Access::kPublic: return "public";
@@ -66,6 +65,8 @@ const char* access_text(Access a) {
   }
   return "";
 }
+
+namespace {
 bool changes_state(const std::string& method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
@@ -146,11 +147,12 @@ void Api::set_body_limit(const std::string& method, const std::string& pattern, 
   body_limits_.emplace_back(method + " " + pattern, bytes);
 }
 
-void Api::add(const std::string& method, const std::string& pattern, Access a,
-              const std::string& summary, Handler h) {
+void Api::add(const std::string& method, const std::string& pattern, Access a, Doc doc, Handler h) {
   if (method != "GET" && method != "POST" && method != "PATCH" && method != "PUT" && method != "DELETE")
     throw MarrowError(ErrorCode::kInternal, "unknown HTTP method " + method);
-  routes_.push_back({method, pattern, summary, a});
+  if (doc.success().empty())
+    throw MarrowError(ErrorCode::kInternal, method + " " + pattern + ": its Doc names no successful answer");
+  routes_.push_back({method, pattern, a, std::move(doc)});
   auto fn = [this, a, h = std::move(h)](const net::Request& req, net::Response& res) {
     dispatch(req, res, a, h);
   };
@@ -174,63 +176,11 @@ void Api::add(const std::string& method, const std::string& pattern, Access a,
   http_.route(method, pattern, std::move(fn), limit, std::move(check));
 }
 
-void Api::get(const std::string& p, Access a, const std::string& s, Handler h) { add("GET", p, a, s, std::move(h)); }
-void Api::post(const std::string& p, Access a, const std::string& s, Handler h) { add("POST", p, a, s, std::move(h)); }
-void Api::patch(const std::string& p, Access a, const std::string& s, Handler h) { add("PATCH", p, a, s, std::move(h)); }
-void Api::put(const std::string& p, Access a, const std::string& s, Handler h) { add("PUT", p, a, s, std::move(h)); }
-void Api::del(const std::string& p, Access a, const std::string& s, Handler h) { add("DELETE", p, a, s, std::move(h)); }
-
-Json Api::openapi() const {
-  Json paths = Json::object();
-  for (const auto& r : routes_) {
-    std::string path;
-    Json params = Json::array();
-    int n = 0;
-    for (std::size_t i = 0; i < r.pattern.size();) {
-      if (r.pattern.compare(i, 5, "(\\d+)") == 0) {
-        const std::string name = n == 0 ? "id" : "id" + std::to_string(n + 1);
-        path += "{" + name + "}";
-        params.push_back({{"name", name}, {"in", "path"}, {"required", true},
-                          {"schema", {{"type", "integer"}}}});
-        ++n;
-        i += 5;
-      } else if (r.pattern[i] == '\\' && i + 1 < r.pattern.size()) {
-        path += r.pattern[i + 1];  // a regex escape (report\.csv) is a literal character
-        i += 2;
-      } else {
-        path += r.pattern[i++];
-      }
-    }
-    std::string method = r.method;
-    for (auto& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    Json op = {{"summary", r.summary},
-               {"description", std::string("Access: ") + access_text(r.access)}};
-    op["responses"]["200"] = {{"description", "success"}};
-    op["responses"]["default"] = {
-        {"description", "error"},
-        {"content",
-         {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
-    if (!params.empty()) op["parameters"] = params;
-    if (r.access != Access::kPublic) op["security"] = Json::array({{{"session", Json::array()}}});
-    paths[path][method] = op;
-  }
-  return {{"openapi", "3.0.3"},
-          {"info", {{"title", "Marrowscope lab server"}, {"version", "0.1.0"}}},
-          {"paths", paths},
-          {"components",
-           {{"securitySchemes",
-             {{"session", {{"type", "apiKey"}, {"in", "cookie"}, {"name", kSessionCookie}}}}},
-            {"schemas",
-             {{"Error",
-               {{"type", "object"},
-                {"properties",
-                 {{"error",
-                   {{"type", "object"},
-                    {"properties",
-                     {{"code", {{"type", "string"}}},
-                      {"message", {{"type", "string"}}},
-                      {"details", Json::object()}}}}}}}}}}}}}};
-}
+void Api::get(const std::string& p, Access a, Doc d, Handler h) { add("GET", p, a, std::move(d), std::move(h)); }
+void Api::post(const std::string& p, Access a, Doc d, Handler h) { add("POST", p, a, std::move(d), std::move(h)); }
+void Api::patch(const std::string& p, Access a, Doc d, Handler h) { add("PATCH", p, a, std::move(d), std::move(h)); }
+void Api::put(const std::string& p, Access a, Doc d, Handler h) { add("PUT", p, a, std::move(d), std::move(h)); }
+void Api::del(const std::string& p, Access a, Doc d, Handler h) { add("DELETE", p, a, std::move(d), std::move(h)); }
 
 Result<Json> json_body(const net::Request& req) {
   // The media type must be exactly application/json (parameters such as charset aside): a

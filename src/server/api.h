@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "server/file_store.h"
 #include "server/lab_server.h"
+#include "server/route_doc.h"
 #include "store/database.h"
 #include "store/records.h"
 
@@ -81,24 +82,26 @@ class Api {
   // registered. Such a route authenticates the caller before its body is read.
   void set_body_limit(const std::string& method, const std::string& pattern, std::size_t bytes);
   // `pattern` is a regex over the whole decoded path; each (\d+) is a numeric path id ({id},
-  // {id2} in OpenAPI).
-  void get(const std::string& pattern, Access a, const std::string& summary, Handler h);
-  void post(const std::string& pattern, Access a, const std::string& summary, Handler h);
-  void patch(const std::string& pattern, Access a, const std::string& summary, Handler h);
-  void put(const std::string& pattern, Access a, const std::string& summary, Handler h);
-  void del(const std::string& pattern, Access a, const std::string& summary, Handler h);
-  // OpenAPI 3.0 document of every registered route.
+  // {id2} in OpenAPI). `doc` says what the route takes and answers; a route whose doc names no
+  // successful answer is a programming error (thrown at registration).
+  void get(const std::string& pattern, Access a, Doc doc, Handler h);
+  void post(const std::string& pattern, Access a, Doc doc, Handler h);
+  void patch(const std::string& pattern, Access a, Doc doc, Handler h);
+  void put(const std::string& pattern, Access a, Doc doc, Handler h);
+  void del(const std::string& pattern, Access a, Doc doc, Handler h);
+  // OpenAPI 3.1 document of every registered route, generated from their docs and the shared
+  // schemas of api_schemas.h.
   Json openapi() const;
   ServerContext& ctx() { return ctx_; }
   store::Database& db() { return *ctx_.db; }
 
  private:
   struct Route {
-    std::string method, pattern, summary;
+    std::string method, pattern;
     Access access;
+    Doc doc;
   };
-  void add(const std::string& method, const std::string& pattern, Access a,
-           const std::string& summary, Handler h);
+  void add(const std::string& method, const std::string& pattern, Access a, Doc doc, Handler h);
   void dispatch(const net::Request& req, net::Response& res, Access a, const Handler& h);
   Result<Caller> authenticate(const net::Request& req, Access a);
 
@@ -166,6 +169,8 @@ Result<std::optional<std::int64_t>> query_opt_int(const net::Request& req,
 Status log_operation(store::Tx& tx, const Caller& c, const std::string& action,
                      const std::string& target, const std::string& details = "");
 bool has_role(const Caller& c, Access a);
+// "admin, doctor or technician", for messages and the API document.
+const char* access_text(Access a);
 
 // Route groups (one file each).
 void register_auth_routes(Api& api);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/json_schema.h"
 #include "server/api.h"
 #include "server/crypto.h"
 #include "server/field_upload.h"
@@ -75,10 +76,16 @@ void register_auth_routes(Api& api) {
   store::Database& db = api.db();
 
   api.post(R"(/api/auth/login)", Access::kPublic,
-           "Sign in; sets the HttpOnly session cookie and returns the CSRF token. Failures are "
-           "throttled per username and client address (5 in 15 minutes) and per address (20): a "
-           "wrong password answers 401 with details.tries_left; a locked sign-in 403 with "
-           "Retry-After",
+           Doc("Sign in")
+               .describe("Sets the HttpOnly session cookie `ms_session` and answers the CSRF token. "
+                         "Failures are throttled per username and client address (5 in 15 minutes) "
+                         "and per address (20)")
+               .json_body(requiring(read_schema<LoginRequest>(), {"username", "password"}), {{"username", "jsmith"}, {"password", "correct horse battery"}})
+               .answers(200, ref("Session"), "signed in")
+               .header("Set-Cookie", "ms_session=<token>; Path=/; HttpOnly; SameSite=Strict; Max-Age=<s>")
+               .error(401, "wrong username or password (details.tries_left, details.lock_minutes)")
+               .error(403, "an account an admin has not enabled yet; too many failed sign-ins "
+                           "(Retry-After, details.retry_after_s)"),
            [&ctx, &db](const net::Request& req, const Caller& anon) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<LoginRequest>(req));
              MS_RETURN_IF_ERROR(require_field("username", body.username));
@@ -157,7 +164,9 @@ void register_auth_routes(Api& api) {
              return r;
            });
 
-  api.post(R"(/api/auth/logout)", Access::kAnyUser, "Sign out; revokes this session",
+  api.post(R"(/api/auth/logout)", Access::kAnyUser, Doc("Sign out; revokes this session")
+               .answers(200, object_of({{"signed_out", {{"const", true}}}}), "the session cookie is cleared")
+               .header("Set-Cookie", "ms_session=; Max-Age=0"),
            [&ctx, &db](const net::Request&, const Caller& c) -> Result<Reply> {
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
                MS_RETURN_IF_ERROR(store::revoke_session(tx, c.session.id));
@@ -166,15 +175,26 @@ void register_auth_routes(Api& api) {
              return signed_out(ctx);
            });
 
-  api.get(R"(/api/session)", Access::kAnyUser, "The signed-in user and the CSRF token",
+  api.get(R"(/api/session)", Access::kAnyUser, Doc("The signed-in user and the CSRF token").answers(200, ref("Session"), "the session"),
           [](const net::Request&, const Caller& c) -> Result<Reply> {
             return Reply::json(session_json(c.user, c.session.csrf_token));
           });
 
   api.post(R"(/api/auth/register)", Access::kPublic,
-           "Self-registration: creates a disabled account that an admin enables. At most 5 per "
-           "client address per hour (403 with Retry-After). The 201 answer is the same whether "
-           "or not the username was free (it does not say which names exist)",
+           Doc("Self-registration: a disabled account that an admin enables")
+               .describe("At most 5 per client address per hour. The 201 answer is the same "
+                         "whether or not the username was free (it does not say which names exist)")
+               .json_body(requiring(read_schema<store::NewUser>(), {"username", "password"}),
+                          {{"username", "jsmith"}, {"password", "a long passphrase"}, {"role", "technician"},
+                           {"display_name", "Jane Smith"}})
+               .answers(201,
+                        object_of({{"username", string_schema()},
+                                   {"role", written_schema<store::Role>()},
+                                   {"enabled", {{"const", false}}},
+                                   {"status", string_schema({"pending"})},
+                                   {"message", string_schema()}}),
+                        "registration received")
+               .error(403, "role admin; too many registrations from this address (Retry-After)"),
            [&ctx, &db](const net::Request& req, const Caller& anon) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<store::NewUser>(req));
              if (body.role == store::Role::kAdmin)
@@ -214,8 +234,13 @@ void register_auth_routes(Api& api) {
            });
 
   api.post(R"(/api/auth/password)", Access::kAnyUser,
-           "Change your password; every session of the account is revoked. Wrong current "
-           "passwords are throttled per account (5 in 15 minutes, then 403 with Retry-After)",
+           Doc("Change your password; every session of the account is revoked")
+               .describe("Wrong current passwords are throttled per account (5 in 15 minutes)")
+               .json_body(requiring(read_schema<PasswordChange>(), {"current_password", "new_password"}),
+                          {{"current_password", "old passphrase"}, {"new_password", "a new long passphrase"}})
+               .answers(200, object_of({{"signed_out", {{"const", true}}}}), "changed; sign in again")
+               .header("Set-Cookie", "ms_session=; Max-Age=0")
+               .error(403, "wrong current password (details.tries_left); throttled (Retry-After)"),
            [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<PasswordChange>(req));
              MS_RETURN_IF_ERROR(require_field("current_password", body.current_password));
@@ -265,7 +290,8 @@ void register_auth_routes(Api& api) {
              return signed_out(ctx);
            });
 
-  api.get(R"(/api/users)", Access::kAdmin, "List accounts",
+  api.get(R"(/api/users)", Access::kAdmin, Doc("List accounts")
+              .answers(200, object_of({{"items", array_of(ref("User"))}, {"total", integer_schema(0)}}), "every account"),
           [&db](const net::Request&, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto users, db.transact(store::TxMode::kRead, [](store::Tx& tx) {
               return store::list_users(tx);
@@ -275,7 +301,11 @@ void register_auth_routes(Api& api) {
             return Reply::json({{"items", items}, {"total", items.size()}});
           });
 
-  api.post(R"(/api/users)", Access::kAdmin, "Create an account (enabled unless \"enabled\": false)",
+  api.post(R"(/api/users)", Access::kAdmin, Doc("Create an account (enabled unless \"enabled\": false)")
+               .json_body(requiring(read_schema<store::NewUser>(), {"username", "password"}),
+                          {{"username", "jsmith"}, {"password", "a long passphrase"}, {"role", "doctor"}})
+               .answers(201, ref("User"), "created")
+               .error(409, "the username is taken"),
            [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto j, json_body(req));
              if (!j.contains("enabled")) j["enabled"] = true;
@@ -291,7 +321,7 @@ void register_auth_routes(Api& api) {
              return Reply::json(config_to_json(user), 201);
            });
 
-  api.get(R"(/api/users/(\d+))", Access::kAnyUser, "One account (admins: any; others: their own)",
+  api.get(R"(/api/users/(\d+))", Access::kAnyUser, Doc("One account (admins: any; others: their own)").answers(200, ref("User"), "the account"),
           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(require_visible(c, id));
@@ -302,7 +332,10 @@ void register_auth_routes(Api& api) {
           });
 
   api.patch(R"(/api/users/(\d+))", Access::kAnyUser,
-            "Update a profile; role and enabled are admin-only",
+            Doc("Update a profile; role and enabled are admin-only")
+                .json_body(read_schema<store::UserUpdate>(), {{"display_name", "Dr. Jane Smith"}})
+                .answers(200, ref("User"), "the account after the change")
+                .error(409, "an admin demoting or disabling their own account"),
             [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_RETURN_IF_ERROR(require_visible(c, id));
@@ -327,8 +360,14 @@ void register_auth_routes(Api& api) {
             });
 
   api.put(R"(/api/users/(\d+)/avatar)", Access::kAnyUser,
-          "Set an avatar image (multipart field 'file' or the image as the body; at most 8 MiB "
-          "and 4 megapixels)",
+          Doc("Set an avatar image")
+              .body("multipart/form-data",
+                    object_of({{"file", {{"type", "string"}, {"format", "binary"}}}}),
+                    "the image (JPEG, PNG, BMP or TIFF; at most 8 MiB and 4 megapixels) as the multipart "
+                    "field `file`, or as the body itself")
+              .or_body("image/*", {{"type", "string"}, {"format", "binary"}})
+              .answers(200, object_of({{"avatar_sha256", string_schema()}}), "stored as a 256 px JPEG")
+              .error(422, "an image that does not decode"),
           [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(require_visible(c, id));
@@ -355,7 +394,7 @@ void register_auth_routes(Api& api) {
             return Reply::json({{"avatar_sha256", stored.sha256}});
           });
 
-  api.get(R"(/api/users/(\d+)/avatar)", Access::kAnyUser, "The avatar as JPEG",
+  api.get(R"(/api/users/(\d+)/avatar)", Access::kAnyUser, Doc("The avatar as JPEG").file(200, "image/jpeg", "the avatar").error(404, "the account has no avatar"),
           [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto user, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {

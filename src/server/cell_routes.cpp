@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/json_schema.h"
 #include "core/paths.h"
 #include "pipeline/pipeline_options.h"
 #include "report/taxonomy.h"
@@ -135,18 +136,31 @@ void register_cell_routes(Api& api) {
     }));
     return Reply::json(out);
   };
-  const std::string list_help =
-      ": class (effective: reviewed, else suggested), reviewed (true|false), flagged "
-      "(true|false), order (id | confidence = lowest first | entropy = highest first | attention "
-      "= flagged first, then lowest confidence), limit (<= 5000), offset -> {items, total}";
-  api.get(R"(/api/samples/(\d+)/cells)", Access::kAnyUser, "Cells of a sample" + list_help,
+  // The filters of cell_query(), shared by the lists and the summary.
+  auto filtered = [](Doc d, bool paged) {
+    d.query("class", string_schema(), "effective class (reviewed, else suggested)")
+        .query("reviewed", string_schema({"true", "false", "1", "0"}), "confirmed or not")
+        .query("flagged", string_schema({"true", "false", "1", "0"}), "needs attention or not");
+    if (paged)
+      d.query("order", string_schema({"id", "confidence", "entropy", "attention"}),
+              "id (default) | confidence = lowest first | entropy = highest first | attention = "
+              "flagged first, then lowest confidence")
+          .query("limit", integer_schema(1, 5000), "default 500")
+          .query("offset", integer_schema(0, 1'000'000'000), "default 0");
+    return d;
+  };
+  const Json cell_page = object_of({{"items", array_of(ref("Cell"))}, {"total", integer_schema(0)},
+                                    {"limit", integer_schema(1)}, {"offset", integer_schema(0)}});
+  api.get(R"(/api/samples/(\d+)/cells)", Access::kAnyUser,
+          filtered(Doc("Cells of a sample"), true).answers(200, cell_page, "one page of cells"),
           [list](const net::Request& req, const Caller&) { return list(req, true); });
-  api.get(R"(/api/images/(\d+)/cells)", Access::kAnyUser, "Cells of one field image" + list_help,
+  api.get(R"(/api/images/(\d+)/cells)", Access::kAnyUser,
+          filtered(Doc("Cells of one field image"), true).answers(200, cell_page, "one page of cells"),
           [list](const net::Request& req, const Caller&) { return list(req, false); });
 
   api.get(R"(/api/samples/(\d+)/cells/summary)", Access::kAnyUser,
-          "Cells of a sample per effective class (cells, confirmed, flagged) and in total "
-          "(with reclassified); same filters as the list",
+          filtered(Doc("Cells of a sample per effective class and in total"), false)
+              .answers(200, ref("CellSummary"), "per class (cells, confirmed, flagged) and totals (with reclassified)"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
@@ -159,8 +173,7 @@ void register_cell_routes(Api& api) {
           });
 
   api.get(R"(/api/cells/(\d+))", Access::kAnyUser,
-          "One cell: box (xyxy pixels), suggested class with top-k, class (effective), reviewed "
-          "class, reviewer, confirmed, model versions, timestamps",
+          Doc("One cell").answers(200, ref("Cell"), "the cell"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto v, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -170,8 +183,12 @@ void register_cell_routes(Api& api) {
           });
 
   api.get(R"(/api/cells/(\d+)/crop)", Access::kAnyUser,
-          "The cell's crop as JPEG, framed as the classifier saw it (square, crop_side pixels "
-          "of the field around the box); size (16..512) resizes it",
+          Doc("The cell's crop as JPEG, framed as the classifier saw it")
+              .describe("Square, `crop_side` pixels of the field centred on the box (cells without "
+                        "`crop_side`: the pipeline's crop margin around the box)")
+              .query("size", integer_schema(16, 512), "resize to this many pixels per side")
+              .file(200, "image/jpeg", "the crop")
+              .header("Cache-Control", "private, no-store"),
           [&db, crops](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto side, query_int(req, "size", 0));
@@ -207,8 +224,14 @@ void register_cell_routes(Api& api) {
   };
 
   api.patch(R"(/api/cells/(\d+))", Access::kStaff,
-            "Review one cell: {class?, confirmed?}; staff reclassify, doctors/admins confirm (a "
-            "technician's new class clears a confirmation); audited; 409 once the sample is signed",
+            Doc("Review one cell: reclassify and/or confirm")
+                .describe("Staff reclassify; doctors and admins confirm or unconfirm (a technician's "
+                          "`confirmed` answers 403; a technician's new class clears a confirmation). A "
+                          "class must be snake_case and known (the taxonomies, the classifier, or a class "
+                          "already suggested in the sample). Audited")
+                .json_body(read_schema<CellPatch>(), {{"class", "myelocyte"}, {"confirmed", true}})
+                .answers(200, ref("Cell"), "the cell after the change")
+                .error(409, "the sample is signed"),
             [apply](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto body, body_as<CellPatch>(req));
@@ -217,8 +240,14 @@ void register_cell_routes(Api& api) {
             });
 
   api.post(R"(/api/cells/review)", Access::kStaff,
-           "Review many cells at once, all or nothing: {changes: [{id, class?, confirmed?}]} or "
-           "{ids: [...], class?, confirmed?} -> {items}",
+           Doc("Review many cells at once, all or nothing")
+               .describe("Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` "
+                         "for all (at most 5,000 cells). One unknown cell (404), bad class (400), signed "
+                         "sample (409) or forbidden confirm (403) refuses the whole request")
+               .json_body(read_schema<BatchReview>(), {{"ids", {101, 102, 103}}, {"class", "lymphocyte"}})
+               .answers(200, object_of({{"items", array_of(ref("Cell"))}}), "the cells after the change, in request order")
+               .error(404, "a cell that does not exist")
+               .error(409, "a cell's sample is signed"),
            [apply](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<BatchReview>(req));
              MS_ASSIGN_OR_RETURN(auto changes, batch_changes(body));
@@ -227,7 +256,8 @@ void register_cell_routes(Api& api) {
            });
 
   api.get(R"(/api/cells/(\d+)/audit)", Access::kAnyUser,
-          "Audit history of a cell, oldest first: who, when, action, from -> to",
+          Doc("Audit history of a cell, oldest first: who, when, action, from -> to")
+              .answers(200, object_of({{"items", array_of(ref("AuditEvent"))}}), "the events"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto evs, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<store::AuditEvent>> {
@@ -240,7 +270,11 @@ void register_cell_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+)/audit)", Access::kAnyUser,
-          "Review trail of a sample, newest first: user_id, limit (<= 1000), offset",
+          Doc("Review trail of a sample, newest first")
+              .query("user_id", integer_schema(), "only this account's changes")
+              .query("limit", integer_schema(1, 1000), "default 100")
+              .query("offset", integer_schema(0, 1'000'000'000), "default 0")
+              .answers(200, object_of({{"items", array_of(ref("AuditEvent"))}, {"total", integer_schema(0)}}), "the events"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto user, query_opt_int(req, "user_id"));
@@ -256,9 +290,12 @@ void register_cell_routes(Api& api) {
           });
 
   api.post(R"(/api/samples/(\d+)/review/undo)", Access::kStaff,
-           "Undo the caller's last review change in the sample (a batch is one change); call "
-           "again to go further back. 404 when nothing is left; 409 when someone changed a cell "
-           "since -> {undone_change_id, items}",
+           Doc("Undo the caller's last review change in the sample (a batch is one change)")
+               .describe("Call again to go further back")
+               .answers(200, object_of({{"undone_change_id", string_schema()}, {"items", array_of(ref("Cell"))}}),
+                        "the cells as restored")
+               .error(404, "nothing of the caller's is left to undo")
+               .error(409, "someone changed one of the cells since; the sample is signed"),
            [&db, known](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              const std::string change_id = random_hex(12);

@@ -213,9 +213,15 @@ void register_export_routes(Api& api) {
   auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin, kExportCropCacheBytes);
 
   api.get(R"(/api/samples/(\d+)/crops.zip)", Access::kAnyUser,
-          "ZIP of every cell crop of a sample, one folder per class (effective class), with "
-          "cells.csv; reviewed (true|false) and class filter as in the cell list. At most 5000 "
-          "cells for viewers, 100000 for staff (413 above)",
+          Doc("ZIP of the cell crops of a sample, one folder per effective class, with cells.csv")
+              .describe("`<class>/<accession>_cell<id>.jpg` and `cells.csv` (file, ids, box, classes, "
+                        "probability, confirmed, reviewer). At most 5,000 cells for viewers, 100,000 for "
+                        "staff. Logged as export.crops")
+              .query("class", string_schema(), "effective class")
+              .query("reviewed", string_schema({"true", "false"}), "confirmed or not")
+              .file(200, "application/zip", "the archive")
+              .header("Content-Disposition", "attachment; filename=\"<accession>-crops.zip\"")
+              .error(413, "more cells than the caller's cap"),
           [&ctx, &db, crops](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             store::CellQuery q;
@@ -240,8 +246,11 @@ void register_export_routes(Api& api) {
           });
 
   api.get(R"(/api/images/(\d+)/crops.zip)", Access::kAnyUser,
-          "ZIP of the cell crops of one field image, one folder per class, with cells.csv (the "
-          "same caps as the sample's)",
+          Doc("ZIP of the cell crops of one field image, one folder per class, with cells.csv")
+              .describe("The same layout and caps as the sample's archive")
+              .file(200, "application/zip", "the archive")
+              .header("Content-Disposition", "attachment; filename=\"image-<id>-crops.zip\"")
+              .error(413, "more cells than the caller's cap"),
           [&ctx, &db, crops](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             store::CellQuery q;
@@ -263,9 +272,18 @@ void register_export_routes(Api& api) {
           });
 
   api.get(R"(/api/exports/training)", Access::kStaff,
-          "Training data from the confirmed cells of samples=ID,ID,...: format folder (crops, "
-          "one folder per class) | coco (images/ + annotations.json) | labelme (image + JSON "
-          "each, classes.txt) -> ZIP; at most 100000 cells in all",
+          Doc("Training data from the confirmed cells of some samples, as a ZIP")
+              .describe("Each confirmed cell under its effective class; at most 100,000 cells in all")
+              .query("samples", {{"type", "string"}, {"pattern", "^[0-9]+(,[0-9]+)*$"}},
+                     "sample ids, comma-separated (at most 200)", true)
+              .query("format", string_schema({"folder", "coco", "labelme"}),
+                     "folder (default: crops per class + cells.csv) | coco (images/ + annotations.json) | "
+                     "labelme (image + JSON each, classes.txt)")
+              .file(200, "application/zip", "the archive")
+              .header("Content-Disposition", "attachment; filename=\"training-<format>.zip\"")
+              .error(404, "a sample that does not exist")
+              .error(409, "none of the samples has a confirmed cell")
+              .error(413, "more than 100,000 cells"),
           [&ctx, &db, crops](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto ids, sample_ids(req));
             const std::string format = query_text(req, "format", "folder");

@@ -38,4 +38,12 @@ Json error_json(const Error& e, const Json& details) {
   return Json{{"error", err}};
 }
 
+const std::map<int, const char*>& transport_error_codes() {
+  static const std::map<int, const char*> codes = {
+      {405, "method_not_allowed"}, {408, "timeout"}, {411, "length_required"},
+      {414, "too_large"}, {417, "invalid_argument"}, {431, "too_large"},
+      {503, "unavailable"}, {505, "unsupported_version"}};
+  return codes;
+}
+
 }  // namespace ms::server

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/json_schema.h"
 #include "server/api.h"
 #include "server/field_upload.h"
 #include "server/job_workers.h"
@@ -43,10 +44,22 @@ void register_image_routes(Api& api) {
   store::Database& db = api.db();
 
   api.post(R"(/api/samples/(\d+)/images)", Access::kStaff,
-           "Upload field images (multipart, at most 64 files per request); each new image queues "
-           "an analysis job (at most 5000 queued per user). All files are checked first: one bad "
-           "file refuses the request and details list each file's problem. 409 once the sample "
-           "is signed",
+           Doc("Upload field images; each new one queues an analysis job")
+               .describe("All files are checked by content first: one bad file refuses the request "
+                         "and `details.files` lists each file's problem (400 empty, 413 over the per-file "
+                         "limit, 415 not an image, 422 does not decode). A file already in the sample is "
+                         "not stored again (`duplicate: true`, no job)")
+               .body("multipart/form-data",
+                     object_of({{"files", array_of({{"type", "string"}, {"format", "binary"}})}}),
+                     "field images (JPEG, PNG, BMP, TIFF), at most 64 files per request, under any field name")
+               .answers(201,
+                        object_of({{"items", array_of(object_of({{"image", ref("Image")},
+                                                                 {"duplicate", {{"type", "boolean"}}},
+                                                                 {"job", nullable(ref("Job"))}}))},
+                                   {"queued", integer_schema(0)}}),
+                        "stored; one item per file, in request order")
+               .error(409, "the sample is signed; more than 5,000 of the uploader's analyses would be queued")
+               .error(422, "a file that claims an image format but does not decode"),
            [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto sample_id, path_id(req));
              MS_RETURN_IF_ERROR(require_multipart(req, "upload"));
@@ -153,7 +166,8 @@ void register_image_routes(Api& api) {
              return Reply::json({{"items", results}, {"queued", queued}}, 201);
            });
 
-  api.get(R"(/api/samples/(\d+)/images)", Access::kAnyUser, "Images of a sample",
+  api.get(R"(/api/samples/(\d+)/images)", Access::kAnyUser, Doc("Images of a sample")
+              .answers(200, object_of({{"items", array_of(ref("Image"))}, {"total", integer_schema(0)}}), "the images"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto images, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<std::vector<store::Image>> {
@@ -165,7 +179,7 @@ void register_image_routes(Api& api) {
             return Reply::json({{"items", items}, {"total", items.size()}});
           });
 
-  api.get(R"(/api/images/(\d+))", Access::kAnyUser, "One image's metadata",
+  api.get(R"(/api/images/(\d+))", Access::kAnyUser, Doc("One image's metadata").answers(200, ref("Image"), "the image"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -174,7 +188,9 @@ void register_image_routes(Api& api) {
             return Reply::json(config_to_json(m));
           });
 
-  api.get(R"(/api/images/(\d+)/file)", Access::kAnyUser, "The original image bytes",
+  api.get(R"(/api/images/(\d+)/file)", Access::kAnyUser, Doc("The original image bytes")
+              .file(200, "image/*", "as uploaded (image/jpeg, image/png, image/bmp or image/tiff)")
+              .header("Cache-Control", "private, no-store"),
           [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -187,7 +203,9 @@ void register_image_routes(Api& api) {
             return r;
           });
 
-  api.get(R"(/api/images/(\d+)/thumbnail)", Access::kAnyUser, "A JPEG thumbnail (256 px)",
+  api.get(R"(/api/images/(\d+)/thumbnail)", Access::kAnyUser, Doc("A JPEG thumbnail (256 px)")
+              .file(200, "image/jpeg", "the thumbnail")
+              .header("Cache-Control", "private, no-store"),
           [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -203,7 +221,8 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+)/progress)", Access::kAnyUser,
-          "Analysis progress of a sample: jobs by status, cells, reviewed cells, count target",
+          Doc("Analysis progress of a sample: jobs by status, cells, reviewed cells, count target")
+              .answers(200, ref("SampleProgress"), "the progress"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -213,9 +232,11 @@ void register_image_routes(Api& api) {
           });
 
   api.get(R"(/api/jobs)", Access::kAnyUser,
-          "Analysis jobs, newest first: sample_id, status (queued|running|done|failed|cancelled), "
-          "limit; "
-          "with queue counts",
+          Doc("Analysis jobs, newest first, with the queue's counts")
+              .query("sample_id", integer_schema(), "only this sample's jobs")
+              .query("status", written_schema<store::JobStatus>(), "only jobs in this status")
+              .query("limit", integer_schema(), "default 100; clamped to 1..1000")
+              .answers(200, object_of({{"items", array_of(ref("Job"))}, {"counts", ref("QueueCounts")}}), "the jobs"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             store::JobQuery q;
             MS_ASSIGN_OR_RETURN(q.sample_id, query_opt_int(req, "sample_id"));
@@ -236,7 +257,7 @@ void register_image_routes(Api& api) {
             return Reply::json(out);
           });
 
-  api.get(R"(/api/jobs/(\d+))", Access::kAnyUser, "One job (status, progress, error)",
+  api.get(R"(/api/jobs/(\d+))", Access::kAnyUser, Doc("One job (status, progress, error)").answers(200, ref("Job"), "the job"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto j, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -246,8 +267,9 @@ void register_image_routes(Api& api) {
           });
 
   api.post(R"(/api/jobs/(\d+)/retry)", Access::kStaff,
-           "Queue a failed or cancelled job again (with a fresh allowance of attempts); 409 for "
-           "other jobs and once the sample is signed",
+           Doc("Queue a failed or cancelled job again (with a fresh allowance of attempts)")
+               .answers(200, ref("Job"), "queued")
+               .error(409, "a job that is not failed or cancelled; the sample is signed"),
            [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto j, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Job> {
@@ -260,9 +282,11 @@ void register_image_routes(Api& api) {
            });
 
   api.post(R"(/api/jobs/(\d+)/cancel)", Access::kStaff,
-           "Cancel a queued or running job: it becomes cancelled (retry queues it again); a "
-           "running analysis is stopped at its worker's next lease renewal and its result "
-           "discarded. 409 for a finished job",
+           Doc("Cancel a queued or running job")
+               .describe("It becomes cancelled (retry queues it again); a running analysis is stopped at "
+                         "its worker's next lease renewal and its result discarded")
+               .answers(200, ref("Job"), "cancelled")
+               .error(409, "a finished job"),
            [&db](const auto& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto j, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Job> {

@@ -221,10 +221,7 @@ Status LabServer::start() {
     res.status = status;
     Json body = error_json(Error{error_code_for_status(status), message});
     // Statuses the application's error codes do not cover get a code of their own.
-    static const std::map<int, const char*> codes = {
-        {405, "method_not_allowed"}, {408, "timeout"}, {411, "length_required"},
-        {414, "too_large"}, {417, "invalid_argument"}, {431, "too_large"},
-        {503, "unavailable"}, {505, "unsupported_version"}};
+    const auto& codes = transport_error_codes();
     if (auto it = codes.find(status); it != codes.end()) body["error"]["code"] = it->second;
     res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
   });
@@ -238,12 +235,18 @@ Status LabServer::start() {
     if (secure) res.set_header("Strict-Transport-Security", "max-age=31536000");
     const bool api = req.path.rfind("/api/", 0) == 0;
     // API answers (reports, exports, images) are never a page that runs code; the web app
-    // loads only its own files. Patient data is not kept in caches unless a route says so.
+    // loads only its own files. The API reference page (/api/docs) is the one API answer that
+    // runs scripts: only the web root's, calling only this server. Patient data is not kept in
+    // caches unless a route says so.
     res.set_header("Content-Security-Policy",
-                   api ? "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                         "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-                       : "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-                         "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'");
+                   req.path == "/api/docs"
+                       ? "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                         "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                         "form-action 'none'"
+                   : api ? "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                           "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+                         : "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                           "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'");
     if (api && res.get_header_value("Cache-Control").empty()) res.set_header("Cache-Control", "no-store");
   });
   m.api = std::make_unique<Api>(http, m.ctx);

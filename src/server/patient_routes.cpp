@@ -1,4 +1,5 @@
 // Patients (search, CRUD, CSV import/export) and their samples (accessions, status workflow).
+#include "core/json_schema.h"
 #include "server/api.h"
 #include "server/job_workers.h"
 #include "server/request_bodies.h"
@@ -28,8 +29,18 @@ void register_patient_routes(Api& api) {
   store::Database& db = api.db();
 
   api.get(R"(/api/patients)", Access::kAnyUser,
-          "Search patients: q (name, identifier or keyword), name, identifier, page, page_size, "
-          "sort (id|name|identifier|birth_date|created_at|updated_at), order (asc|desc)",
+          Doc("Search patients")
+              .query("q", string_schema(), "name, identifier or keyword contains (case-insensitive)")
+              .query("name", string_schema(), "name contains")
+              .query("identifier", string_schema(), "identifier starts with")
+              .query("page", integer_schema(1, 1'000'000'000), "1-based; default 1")
+              .query("page_size", integer_schema(1, 500), "default 20")
+              .query("sort", string_schema({"id", "name", "identifier", "birth_date", "created_at", "updated_at"}),
+                     "default updated_at")
+              .query("order", string_schema({"asc", "desc"}), "default desc")
+              .answers(200, object_of({{"items", array_of(ref("Patient"))}, {"total", integer_schema(0)},
+                                       {"page", integer_schema(1)}, {"page_size", integer_schema(1)}}),
+                       "one page of patients"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             store::PatientQuery q;
             q.q = query_text(req, "q");
@@ -45,7 +56,15 @@ void register_patient_routes(Api& api) {
             return Reply::json(patient_page_json(page));
           });
 
-  api.post(R"(/api/patients)", Access::kStaff, "Create a patient",
+  api.post(R"(/api/patients)", Access::kStaff, Doc("Create a patient")
+               .describe("Text fields are UTF-8 without control characters (notes may hold TAB and "
+                         "line breaks); `sex` is female, male, other or unknown; `birth_date` "
+                         "YYYY-MM-DD, not in the future")
+               .json_body(requiring(read_schema<store::PatientInput>(), {"identifier", "name"}),
+                          {{"identifier", "MRN-000123"}, {"name", "Li Wei"}, {"sex", "female"},
+                           {"birth_date", "1968-04-02"}})
+               .answers(201, ref("Patient"), "created")
+               .error(409, "the identifier is taken"),
            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto body, body_as<store::PatientInput>(req));
              MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::Patient> {
@@ -56,7 +75,7 @@ void register_patient_routes(Api& api) {
              return Reply::json(config_to_json(p), 201);
            });
 
-  api.get(R"(/api/patients/(\d+))", Access::kAnyUser, "One patient",
+  api.get(R"(/api/patients/(\d+))", Access::kAnyUser, Doc("One patient").answers(200, ref("Patient"), "the patient"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto p, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -65,7 +84,10 @@ void register_patient_routes(Api& api) {
             return Reply::json(config_to_json(p));
           });
 
-  api.patch(R"(/api/patients/(\d+))", Access::kStaff, "Update a patient (fields present change)",
+  api.patch(R"(/api/patients/(\d+))", Access::kStaff, Doc("Update a patient (fields present change; birth_date null clears it)")
+                .json_body(read_schema<store::PatientUpdate>(), {{"keywords", "follow-up"}})
+                .answers(200, ref("Patient"), "the patient after the change")
+                .error(409, "the identifier is taken"),
             [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto j, json_body(req));
@@ -80,7 +102,9 @@ void register_patient_routes(Api& api) {
             });
 
   api.del(R"(/api/patients/(\d+))", Access::kStaff,
-          "Delete a patient and their unsigned samples (refused while a signed sample exists)",
+          Doc("Delete a patient and their unsigned samples")
+              .no_content("deleted")
+              .error(409, "the patient has a signed sample"),
           [&db, &ctx = api.ctx()](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
@@ -93,8 +117,15 @@ void register_patient_routes(Api& api) {
           });
 
   api.post(R"(/api/patients/import)", Access::kStaff,
-           "Import patients from CSV (text/csv body or multipart field 'file', UTF-8, at most "
-           "100000 rows); all rows or none; 422 lists the bad rows (the first 1000)",
+           Doc("Import patients from CSV; all rows or none")
+               .body("text/csv", {{"type", "string"}},
+                     "UTF-8 CSV (at most 100,000 data rows, else 413) with a header naming `identifier`, "
+                     "`name` and optionally `sex`, `birth_date`, `keywords`, `notes`; as the body or as "
+                     "the multipart field `file`")
+               .or_body("multipart/form-data", object_of({{"file", {{"type", "string"}, {"format", "binary"}}}}))
+               .answers(200, object_of({{"imported", integer_schema(0)}}), "every row imported")
+               .error(409, "an identifier that is taken")
+               .error(422, "invalid rows (details.rows: the first 1,000; details.invalid_rows: all); nothing imported"),
            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              std::string csv = req.body;
              if (req.is_multipart_form_data()) {
@@ -122,7 +153,11 @@ void register_patient_routes(Api& api) {
              return Reply::json({{"imported", report.imported}});
            });
 
-  api.get(R"(/api/patients/export)", Access::kAnyUser, "Every patient as CSV",
+  api.get(R"(/api/patients/export)", Access::kAnyUser, Doc("Every patient as CSV")
+              .describe("Cells a spreadsheet would run as a formula (starting with = + - @, TAB or CR) are "
+                        "prefixed with '")
+              .file(200, "text/csv", "every patient")
+              .header("Content-Disposition", "attachment; filename=\"patients.csv\""),
           [&db](const net::Request&, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto csv, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<std::string> {
               MS_ASSIGN_OR_RETURN(auto text, store::export_patients_csv(tx));
@@ -135,7 +170,9 @@ void register_patient_routes(Api& api) {
             return r;
           });
 
-  api.get(R"(/api/patients/(\d+)/samples)", Access::kAnyUser, "Samples of a patient",
+  api.get(R"(/api/patients/(\d+)/samples)", Access::kAnyUser, Doc("Samples of a patient")
+              .query("status", written_schema<store::SampleStatus>(), "only samples in this status")
+              .answers(200, object_of({{"items", array_of(ref("Sample"))}, {"total", integer_schema(0)}}), "the samples"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto status, status_param(req));
@@ -148,8 +185,12 @@ void register_patient_routes(Api& api) {
           });
 
   api.post(R"(/api/patients/(\d+)/samples)", Access::kStaff,
-           "Create a sample (accession); count_target defaults to 500 (bone_marrow) or 200 "
-           "(peripheral_blood)",
+           Doc("Create a sample")
+               .describe("`count_target` defaults to 500 (bone_marrow) or 200 (peripheral_blood)")
+               .json_body(requiring(read_schema<store::SampleInput>(), {"accession"}),
+                          {{"accession", "BM-2026-0042"}, {"specimen", "bone_marrow"}, {"collection_date", "2026-01-15"}})
+               .answers(201, ref("Sample"), "created")
+               .error(409, "the accession is taken"),
            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<store::SampleInput>(req));
@@ -161,7 +202,9 @@ void register_patient_routes(Api& api) {
              return Reply::json(config_to_json(s), 201);
            });
 
-  api.get(R"(/api/samples)", Access::kAnyUser, "Recent samples, optionally one status",
+  api.get(R"(/api/samples)", Access::kAnyUser, Doc("Recent samples, optionally one status")
+              .query("status", written_schema<store::SampleStatus>(), "only samples in this status")
+              .answers(200, object_of({{"items", array_of(ref("Sample"))}, {"total", integer_schema(0)}}), "the samples"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto status, status_param(req));
             MS_ASSIGN_OR_RETURN(auto samples, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -172,7 +215,7 @@ void register_patient_routes(Api& api) {
             return Reply::json({{"items", items}, {"total", items.size()}});
           });
 
-  api.get(R"(/api/samples/(\d+))", Access::kAnyUser, "One sample",
+  api.get(R"(/api/samples/(\d+))", Access::kAnyUser, Doc("One sample").answers(200, ref("Sample"), "the sample"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto s, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
@@ -181,7 +224,10 @@ void register_patient_routes(Api& api) {
             return Reply::json(config_to_json(s));
           });
 
-  api.patch(R"(/api/samples/(\d+))", Access::kStaff, "Update a sample (refused once signed)",
+  api.patch(R"(/api/samples/(\d+))", Access::kStaff, Doc("Update a sample (refused once signed)")
+                .json_body(read_schema<store::SampleUpdate>(), {{"count_target", 300}})
+                .answers(200, ref("Sample"), "the sample after the change")
+                .error(409, "the sample is signed; the accession is taken"),
             [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto body, body_as<store::SampleUpdate>(req));
@@ -193,7 +239,7 @@ void register_patient_routes(Api& api) {
               return Reply::json(config_to_json(s));
             });
 
-  api.del(R"(/api/samples/(\d+))", Access::kStaff, "Delete an unsigned sample",
+  api.del(R"(/api/samples/(\d+))", Access::kStaff, Doc("Delete an unsigned sample").no_content("deleted").error(409, "the sample is signed"),
           [&db, &ctx = api.ctx()](const net::Request& req, const Caller& c) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
@@ -206,8 +252,12 @@ void register_patient_routes(Api& api) {
           });
 
   api.post(R"(/api/samples/(\d+)/status)", Access::kStaff,
-           "Move a sample draft <-> in_review: {status}. Signing is POST /api/samples/{id}/sign "
-           "(it stores the signed report); 'signed' here answers 409 saying so",
+           Doc("Move a sample draft <-> in_review")
+               .describe("Signing is `POST /api/samples/{id}/sign` (it stores the signed report); "
+                         "`signed` here answers 409 saying so")
+               .json_body(requiring(read_schema<StatusChange>(), {"status"}), {{"status", "in_review"}})
+               .answers(200, ref("Sample"), "the sample after the change")
+               .error(409, "status signed, or the sample is signed"),
            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<StatusChange>(req));

@@ -11,6 +11,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/json_schema.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
 #include "server/decode_slots.h"
@@ -66,6 +67,22 @@ Json recognition_json(const std::string& filename, int width, int height, const 
           {"entropy", c.entropy},  {"flagged", c.flagged}};
 }
 
+// The shape recognition_json writes. atypical and flag_reason are optional, so that answers of
+// servers whose classifier does not report them fit as well.
+Json recognition_schema() {
+  Json s = object_of({{"filename", string_schema()},
+                      {"width", integer_schema(1)},
+                      {"height", integer_schema(1)},
+                      {"class", string_schema()},
+                      {"probability", {{"type", "number"}}},
+                      {"top_k", ref("TopK")},
+                      {"entropy", {{"type", "number"}}},
+                      {"flagged", {{"type", "boolean"}}}});
+  s["properties"]["atypical"] = nullable({{"type", "number"}, {"minimum", 0}, {"maximum", 1}});
+  s["properties"]["flag_reason"] = nullable(string_schema());
+  return s;
+}
+
 }  // namespace
 
 void register_recognition_routes(Api& api) {
@@ -73,10 +90,19 @@ void register_recognition_routes(Api& api) {
   store::Database& db = api.db();
 
   api.post(R"(/api/recognition)", Access::kStaff,
-           "Classify single-cell crops without detection (multipart, up to 64 files of at most "
-           "1024 x 1024 pixels each): each checked by content first, one bad file refuses the "
-           "request (details.files); nothing is stored -> {items: [{filename, width, height, "
-           "class, probability, top_k, entropy, flagged}], classes}",
+           Doc("Classify single-cell crops without detection; nothing is stored")
+               .describe("Each file is checked by content first; one bad file refuses the request "
+                         "(`details.files`). At most two requests decode at once")
+               .body("multipart/form-data",
+                     object_of({{"files", array_of({{"type", "string"}, {"format", "binary"}})}}),
+                     "single-cell crops (JPEG, PNG, BMP, TIFF), at most 64 files of at most 1024 x 1024 pixels")
+               .answers(200,
+                        object_of({{"items", array_of(recognition_schema())},
+                                   {"classes", with_description(array_of(string_schema()), "the classifier's classes")}}),
+                        "one item per file, in request order")
+               .error(409, "a server started with --no-analysis (no classifier)")
+               .error(413, "a file over the size or pixel limit")
+               .error(422, "a file that does not decode"),
            [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              if (!ctx.recognizer)
                return fail(ErrorCode::kConflict,

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/json_schema.h"
 #include "core/paths.h"
 #include "report/csv_export.h"
 #include "report/fhir_export.h"
@@ -429,8 +430,10 @@ void register_report_routes(Api& api) {
   };
 
   api.get(R"(/api/taxonomy)", Access::kAnyUser,
-          "The cell classes (ids, English and Chinese names, hematology order, colours, lineage) "
-          "and the reference ranges per specimen that differentials use",
+          Doc("The cell classes and reference ranges differentials use")
+              .describe("Class ids, English and Chinese names, hematology order, colours, lineage and "
+                        "flags; reference ranges per specimen")
+              .answers(200, ref("Taxonomy"), "the taxonomy"),
           [settings](const net::Request&, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(const Taxonomy* t, taxonomy_of(*settings));
             Json j = config_to_json(*t);
@@ -441,11 +444,13 @@ void register_report_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+)/differential)", Access::kAnyUser,
-          "Differential of a sample: counts in hematology order (reviewed class where present, "
-          "else the suggestion), percentages, reference flags, M:E, blasts with Wilson 95% CI, "
-          "count progress, unreviewed and unmapped cells, and the rule-set suggestion "
-          "(rule_set=fab|who2022|icc2022|all) with its disclaimer. Signed samples answer with "
-          "the signed snapshot",
+          Doc("Differential of a sample")
+              .describe("Counts in hematology order (reviewed class where present, else the suggestion), "
+                        "percentages, reference flags, M:E, blasts with Wilson 95% CI, count progress, "
+                        "unreviewed and unmapped cells, and the rule-set suggestions with their "
+                        "disclaimer. Signed samples answer with the signed snapshot (`source: signed`)")
+              .query("rule_set", string_schema({"fab", "who2022", "icc2022", "all"}), "default all")
+              .answers(200, ref("DifferentialView"), "the differential"),
           [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto only, rule_set_param(req));
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
@@ -463,10 +468,14 @@ void register_report_routes(Api& api) {
           });
 
   api.post(R"(/api/samples/(\d+)/sign)", Access::kDoctor,
-           "Sign a sample's report (doctor or admin): {comments, allow_unreviewed}. Stores the "
-           "report as signed (never changes afterwards) and locks the sample. 409 when already "
-           "signed, without cells, while analyses are queued or running, with unreviewed cells "
-           "(unless allow_unreviewed) or with cells of classes the taxonomy does not know",
+           Doc("Sign a sample's report")
+               .describe("Stores the report as signed (it never changes afterwards) and locks the sample. "
+                         "The body may be empty")
+               .json_body(read_schema<SignRequest>(), {{"comments", "Reactive marrow."}, {"allow_unreviewed", false}},
+                          false)
+               .answers(200, ref("ReportView"), "the signed report (as GET .../report)")
+               .error(409, "already signed; no cells; analyses queued or running; unreviewed cells without "
+                           "allow_unreviewed; cells of classes the taxonomy does not know"),
            [&db, settings](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              SignRequest body;
@@ -483,7 +492,8 @@ void register_report_routes(Api& api) {
              return Reply::json(report_reply(sr, *settings));
            });
 
-  api.get(R"(/api/samples/(\d+)/addenda)", Access::kAnyUser, "Addenda of a signed report, oldest first",
+  api.get(R"(/api/samples/(\d+)/addenda)", Access::kAnyUser, Doc("Addenda of a signed report, oldest first")
+              .answers(200, object_of({{"items", array_of(ref("Addendum"))}, {"total", integer_schema(0)}}), "the addenda"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto addenda, db.transact(store::TxMode::kRead, [&](store::Tx& tx)
@@ -495,7 +505,10 @@ void register_report_routes(Api& api) {
           });
 
   api.post(R"(/api/samples/(\d+)/addenda)", Access::kDoctor,
-           "Add an addendum to a signed report (doctor or admin): {text}; 409 before sign-off",
+           Doc("Add an addendum to a signed report")
+               .json_body(requiring(read_schema<AddendumRequest>(), {"text"}), {{"text", "Flow cytometry confirms."}})
+               .answers(201, ref("Addendum"), "added")
+               .error(409, "the sample is not signed yet"),
            [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              MS_ASSIGN_OR_RETURN(auto body, body_as<AddendumRequest>(req));
@@ -514,16 +527,22 @@ void register_report_routes(Api& api) {
            });
 
   api.get(R"(/api/samples/(\d+)/report)", Access::kAnyUser,
-          "The report for the web app: status (preliminary|final), lab header, the report "
-          "(patient, sample, differential, suggestions, reviewer, sign-off), addenda",
+          Doc("The report for the web app")
+              .describe("status (preliminary | final), lab header, the report (patient, sample, "
+                        "differential, suggestions, reviewer, sign-off), addenda")
+              .answers(200, ref("ReportView"), "the report"),
           [read_report, settings](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             return Reply::json(report_reply(sr, *settings));
           });
 
   api.get(R"(/api/samples/(\d+)/report\.html)", Access::kAnyUser,
-          "Printable report (one A4 page, print styles; lang=en|zh): lab header, patient, sample, "
-          "differential table, suggestion with disclaimer, signature, addenda",
+          Doc("Printable report (one A4 page, print styles, no scripts)")
+              .describe("Lab header, patient, sample, differential table, suggestion with disclaimer, "
+                        "signature, addenda")
+              .query("lang", string_schema({"en", "zh"}), "default en")
+              .file(200, "text/html", "the page")
+              .header("Content-Disposition", "inline; filename=\"<accession>-report.html\""),
           [read_report, settings](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto lang, language_param(req));
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
@@ -533,7 +552,10 @@ void register_report_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+)/report\.csv)", Access::kAnyUser,
-          "The report as CSV (RFC 4180; bom=1 adds a UTF-8 BOM for Excel), addenda as rows",
+          Doc("The report as CSV (RFC 4180), addenda as rows")
+              .query("bom", string_schema({"0", "1"}), "1 adds a UTF-8 BOM for Excel")
+              .file(200, "text/csv", "the CSV")
+              .header("Content-Disposition", "attachment; filename=\"<accession>-differential.csv\""),
           [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
             const std::string bom = query_text(req, "bom", "0");
             if (bom != "0" && bom != "1")
@@ -545,8 +567,10 @@ void register_report_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+)/report\.hl7)", Access::kAnyUser,
-          "The report as an HL7 v2.5.1 ORU^R01 message (OBR panel LOINC 47286-0 / 24318-8, one OBX "
-          "per class, M:E 11138-5, NTE notes and addenda)",
+          Doc("The report as an HL7 v2.5.1 ORU^R01 message")
+              .describe("OBR panel LOINC 47286-0 / 24318-8, one OBX per class, M:E 11138-5, NTE notes and addenda")
+              .file(200, "x-application/hl7-v2+er7", "the message")
+              .header("Content-Disposition", "attachment; filename=\"<accession>-oru.hl7\""),
           [read_report, settings](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             MS_ASSIGN_OR_RETURN(auto message, report_hl7(sr, *settings));
@@ -556,8 +580,11 @@ void register_report_routes(Api& api) {
           });
 
   api.get(R"(/api/samples/(\d+)/report\.fhir\.json)", Access::kAnyUser,
-          "The report as a FHIR R4 Bundle: DiagnosticReport + panel Observation (LOINC 47286-0 "
-          "marrow / 24318-8 blood) + one Observation per class + M:E (LOINC 11138-5)",
+          Doc("The report as a FHIR R4 Bundle")
+              .describe("DiagnosticReport + panel Observation (LOINC 47286-0 marrow / 24318-8 blood) + one "
+                        "Observation per class + M:E (LOINC 11138-5)")
+              .file(200, "application/fhir+json", "a FHIR R4 Bundle (collection)")
+              .header("Content-Disposition", "attachment; filename=\"<accession>-fhir.json\""),
           [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
             MS_ASSIGN_OR_RETURN(auto bundle, report_fhir(sr));

@@ -1,6 +1,7 @@
 #pragma once
 // A real lab server on a free port with a real database (SQLite, and PostgreSQL when
-// MARROWSCOPE_TEST_PG is set), driven over real HTTP with cpp-httplib's client.
+// MARROWSCOPE_TEST_PG is set), driven over real HTTP with cpp-httplib's client, whose every
+// answer is checked against the API document (api_contract.h).
 //
 // The analysis runner here is a test double, not a model: TestDoubleRunner returns three cells
 // at fixed positions for any decodable image, so tests can check what the queue stores. The third
@@ -19,6 +20,7 @@
 
 #include "core/config.h"
 #include "core/image.h"
+#include "server/api_contract.h"
 #include "server/lab_server.h"
 #include "server/test_database.h"
 
@@ -116,9 +118,11 @@ class LabServerTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(started) << started.error().message;
     connect(server_->port());
   }
+  // Every answer client_ receives is checked against the server's /api/openapi.json.
   void connect(int port) {
     client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
     client_->set_read_timeout(30);
+    check_answers_against_contract(*client_, port);
   }
 
   static Json body_json(const httplib::Result& r) {

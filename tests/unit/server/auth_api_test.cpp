@@ -97,7 +97,7 @@ TEST_P(AuthApiTest, HealthOpenApiAndUnknownRoutes) {
   EXPECT_NE(signed_in["runner"].get<std::string>().find("test double"), std::string::npos) << signed_in.dump();
   auto doc = body_json(client_->Get("/api/openapi.json"));
   ASSERT_TRUE(doc.is_object());
-  EXPECT_EQ(doc["openapi"], "3.0.3");
+  EXPECT_EQ(doc["openapi"], "3.1.0");
   for (const char* path : {"/api/auth/login", "/api/patients/{id}", "/api/samples/{id}/images",
                            "/api/jobs/{id}/retry", "/api/logs", "/api/openapi.json"})
     EXPECT_TRUE(doc["paths"].contains(path)) << path;

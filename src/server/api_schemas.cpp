@@ -1,0 +1,223 @@
+#include "server/api_schemas.h"
+
+#include <algorithm>
+
+#include "core/json_schema.h"
+#include "report/report_data.h"
+#include "report/rule_set.h"
+#include "report/taxonomy.h"
+#include "server/http_error.h"
+#include "server/route_doc.h"
+#include "store/job_queue.h"
+#include "store/records.h"
+#include "store/report_store.h"
+
+namespace ms::server {
+namespace {
+
+Json integer() { return {{"type", "integer"}}; }
+Json number() { return {{"type", "number"}}; }
+Json text() { return {{"type", "string"}}; }
+Json boolean() { return {{"type", "boolean"}}; }
+
+// Keys a newer server may add to a shape: allowed (nullable), never required, so answers of
+// servers with and without them both fit.
+void add_optional(Json& object_schema, const std::string& key, Json schema) {
+  object_schema["properties"][key] = nullable(std::move(schema));
+  Json& req = object_schema["required"];
+  req.erase(std::remove(req.begin(), req.end(), Json(key)), req.end());
+}
+
+void add_required(Json& object_schema, const std::string& key, Json schema) {
+  object_schema["properties"][key] = std::move(schema);
+  object_schema["required"].push_back(key);
+}
+
+Json error_schema() {
+  const Json file_problems = object_of(
+      {{"files", array_of(object_of({{"filename", text()},
+                                     {"code", with_description(text(), "error code of this file")},
+                                     {"message", text()}}))}});
+  const Json csv_rows = object_of(
+      {{"rows", with_description(array_of(object_of({{"row", with_description(integer(), "1 = the header")},
+                                                     {"message", text()}})),
+                                 "the first 1,000 invalid rows")},
+       {"invalid_rows", with_description(integer(), "every invalid row")}});
+  const Json tries = object_of(
+      {{"tries_left", with_description(integer_schema(0), "wrong passwords left before the lock")},
+       {"lock_minutes", with_description(integer_schema(1), "how long the lock lasts")}});
+  const Json retry = object_of({{"retry_after_s", with_description(integer_schema(0), "as the Retry-After header")}});
+  Json details = {
+      {"description",
+       "Only where there is more to say: `files` (each refused file of an upload), `rows` and "
+       "`invalid_rows` (a CSV import), `tries_left` and `lock_minutes` (a wrong password), "
+       "`retry_after_s` (a throttled sign-in, registration or password change)"},
+      {"oneOf", Json::array({file_problems, csv_rows, tries, retry})}};
+  Json error = object_of({{"code", with_description(string_schema(), "machine-readable; see the table in docs/API.md")},
+                          {"message", with_description(text(), "readable; names the input, what was expected and what was found")},
+                          {"details", details}});
+  error["properties"]["code"]["enum"] = error_code_names();
+  error["required"] = Json::array({"code", "message"});
+  Json s = object_of({{"error", error}});
+  s["description"] = "The one error shape of every 4xx and 5xx answer";
+  s["example"] = {{"error", {{"code", "invalid_argument"},
+                             {"message", "request body:$.nmae: expected a known key (identifier, name, ...), found unknown key"}}}};
+  return s;
+}
+
+Json top_k_schema() {
+  return with_description(array_of(object_of({{"class", text()}, {"p", with_description(number(), "probability, 0..1")}})),
+                          "the most probable classes, best first");
+}
+
+Json cell_schema() {
+  Json s = written_schema<store::Cell>();
+  s["properties"]["top_k"] = top_k_schema();
+  s["properties"]["x1"]["description"] = "box, xyxy in pixels of the field image";
+  s["properties"]["entropy"]["description"] = "nats, of the full class distribution";
+  s["properties"]["flagged"]["description"] = "needs attention (low confidence, high entropy or atypical)";
+  s["properties"]["crop_side"]["description"] =
+      "side (field pixels) of the square crop the classifier saw, centred on the box; null when not recorded";
+  add_required(s, "class", with_description(text(), "effective class: reviewed_class, else suggested_class"));
+  add_required(s, "reviewer",
+               nullable(object_of({{"id", nullable(integer())}, {"username", text()}, {"display_name", text()}})));
+  add_optional(s, "atypical",
+               with_description({{"type", "number"}, {"minimum", 0}, {"maximum", 1}},
+                                "how unusual the cell looks compared with the classifier's training cells"));
+  add_optional(s, "flag_reason",
+               with_description(text(), "why the cell is flagged, e.g. low_confidence, high_entropy, atypical"));
+  return s;
+}
+
+Json audit_event_schema() {
+  return object_of({{"id", integer()},
+                    {"at", with_description(integer(), "Unix ms")},
+                    {"user_id", nullable(integer())},
+                    {"username", with_description(text(), "empty when the account is gone")},
+                    {"entity_type", text()},
+                    {"entity_id", integer()},
+                    {"action", text()},
+                    {"from", with_description(Json::object(), "review state {class, confirmed, reviewer_id, reviewed_at, suggested_class}, or text")},
+                    {"to", Json::object()},
+                    {"ip", text()},
+                    {"sample_id", nullable(integer())},
+                    {"change_id", nullable(text())},
+                    {"undone_at", nullable(integer())}});
+}
+
+Json addendum_schema() {
+  Json s = written_schema<store::Addendum>();
+  add_required(s, "created", with_description(text(), "ISO 8601 UTC"));
+  return s;
+}
+
+Json suggestion_schema() {
+  Json s = written_schema<Suggestion>();
+  add_required(s, "rule_set_title", text());
+  return s;
+}
+
+Json report_view_schema() {
+  const Json sign_off = object_of({{"signed_by", nullable(integer())},
+                                   {"signer_name", text()},
+                                   {"signed_at", integer()},
+                                   {"signature", with_description(text(), "sha256:<hex> of the snapshot")},
+                                   {"snapshot_sha256", text()}});
+  return object_of({{"sample", ref("Sample")},
+                    {"status", string_schema({"preliminary", "final"})},
+                    {"snapshot", with_description(boolean(), "whether `report` is the signed snapshot")},
+                    {"lab", object_of({{"name", text()}, {"address", text()}})},
+                    {"cells", integer()},
+                    {"unmapped", with_description({{"type", "object"}, {"additionalProperties", integer()}},
+                                                  "cells per class the taxonomy does not know")},
+                    {"report", ref("Report")},
+                    {"sign_off", nullable(sign_off)},
+                    {"addenda", array_of(ref("Addendum"))}});
+}
+
+Json differential_view_schema() {
+  return object_of({{"sample_id", integer()},
+                    {"accession", text()},
+                    {"status", written_schema<store::SampleStatus>()},
+                    {"source", string_schema({"live", "signed"})},
+                    {"cells", integer()},
+                    {"unreviewed", integer()},
+                    {"unmapped", {{"type", "object"}, {"additionalProperties", integer()}}},
+                    {"differential", ref("Differential")},
+                    {"suggestions", array_of(ref("Suggestion"))},
+                    {"disclaimer", written_schema<DisplayNames>()}});
+}
+
+Json taxonomy_schema() {
+  Json s = written_schema<Taxonomy>();
+  add_required(s, "reporting_order", with_description(array_of(text()), "class ids in hematology reporting order"));
+  return s;
+}
+
+Json cell_summary_schema() {
+  Json s = object_of({{"classes", array_of(object_of({{"class", text()}, {"cells", integer()},
+                                                      {"confirmed", integer()}, {"flagged", integer()}}))},
+                      {"cells", integer()},
+                      {"confirmed", integer()},
+                      {"flagged", integer()},
+                      {"reclassified", integer()}});
+  add_optional(s, "atypical_scored", with_description(integer_schema(0), "cells with an atypical score"));
+  add_optional(s, "atypical", with_description(integer_schema(0), "of them, cells flagged as atypical"));
+  add_optional(s, "domain",
+               with_description(object_of({{"known", {{"type", "boolean"}}},
+                                           {"outside", {{"type", "boolean"}}},
+                                           {"atypical_share", number()},
+                                           {"expected_share", number()},
+                                           {"reasons", array_of(text())}}),
+                                "whether the sample looks like the classifier's training cells"));
+  return s;
+}
+
+Json build_components() {
+  Json c = Json::object();
+  c["Error"] = error_schema();
+  c["User"] = written_schema<store::User>();
+  c["Session"] = object_of({{"user", ref("User")},
+                            {"csrf_token", with_description(text(), "send as X-CSRF-Token on POST, PUT, PATCH and DELETE")}});
+  c["Patient"] = written_schema<store::Patient>();
+  c["Sample"] = written_schema<store::Sample>();
+  c["Image"] = written_schema<store::Image>();
+  c["Job"] = written_schema<store::Job>();
+  c["Cell"] = cell_schema();
+  c["TopK"] = top_k_schema();
+  c["AuditEvent"] = audit_event_schema();
+  c["CellSummary"] = cell_summary_schema();
+  c["LogEntry"] = written_schema<store::LogEntry>();
+  c["ModelVersion"] = written_schema<store::ModelVersion>();
+  c["SampleProgress"] = written_schema<store::SampleProgress>();
+  c["QueueCounts"] = written_schema<store::QueueCounts>();
+  c["Addendum"] = addendum_schema();
+  c["Taxonomy"] = taxonomy_schema();
+  c["Differential"] = written_schema<Differential>();
+  c["Suggestion"] = suggestion_schema();
+  c["Report"] = written_schema<ReportData>();
+  c["ReportView"] = report_view_schema();
+  c["DifferentialView"] = differential_view_schema();
+  return c;
+}
+
+}  // namespace
+
+Json error_code_names() {
+  Json names = Json::array();
+  for (ErrorCode code : {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kCorruptInput,
+                         ErrorCode::kUnsupportedFormat, ErrorCode::kTooLarge, ErrorCode::kConflict,
+                         ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied, ErrorCode::kIo,
+                         ErrorCode::kInternal})
+    names.push_back(std::string(error_code_name(code)));
+  for (const auto& [status, name] : transport_error_codes())
+    if (std::find(names.begin(), names.end(), Json(name)) == names.end()) names.push_back(name);
+  return names;
+}
+
+const Json& api_components() {
+  static const Json c = build_components();
+  return c;
+}
+
+}  // namespace ms::server
