@@ -20,7 +20,7 @@ BIN="$ROOT/$BUILD_DIR/marrowscope"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { echo "e2e: $CHROMIUM is missing (scripts/install-deps.sh installs chromium)"; exit 1; }
 [ -d web/node_modules/playwright-core ] || { echo "e2e: web/node_modules is missing (cd web && npm ci)"; exit 1; }
-if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/index.html web/vite.config.js -newer web/dist/index.html -print -quit)" ]; then
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/public web/index.html web/vite.config.js web/package-lock.json -newer web/dist/index.html -print -quit)" ]; then
   echo "e2e: building web/dist"
   (cd web && npm run build --silent)
 fi

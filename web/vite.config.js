@@ -3,9 +3,28 @@
 import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 import { fileURLToPath, URL } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+// Swagger UI for the server's /api/docs page, from the swagger-ui-dist package: copied into
+// dist/api-docs/ at build time (the server sends no page that loads anything from elsewhere).
+// public/api-docs/init.js starts it.
+function apiReference() {
+  const require = createRequire(import.meta.url)
+  const dist = (file) => require.resolve(`swagger-ui-dist/${file}`)
+  return {
+    name: 'marrowscope-api-reference',
+    apply: 'build',
+    generateBundle() {
+      for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+        this.emitFile({ type: 'asset', fileName: `api-docs/${file}`, source: readFileSync(dist(file)) })
+      }
+    },
+  }
+}
 
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [vue(), apiReference()],
   resolve: {
     alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
   },
@@ -30,7 +49,7 @@ export default defineConfig({
   },
   test: {
     environment: 'jsdom',
-    include: ['tests/**/*.test.js'],
+    include: ['tests/**/*.test.ts'],
     css: false,
   },
 })

@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import en from '@/i18n/en.js'
-import zh from '@/i18n/zh.js'
-import { initialLocale, makeI18n } from '@/i18n/index.js'
+import en from '@/i18n/en'
+import zh from '@/i18n/zh'
+import { initialLocale, makeI18n } from '@/i18n/index'
 
 function flatten(obj, prefix = '', out = {}) {
   for (const [k, v] of Object.entries(obj)) {

@@ -3,6 +3,7 @@
 // classes it does not list, the app uses the same JSON files the server reads
 // (configs/taxonomy/*.json, bundled at build time), so names and colours have one source.
 import { reactive } from 'vue'
+import type { Schemas } from '@/api/client'
 import pbc11 from '../../../configs/taxonomy/pbc11.json'
 import marrow from '../../../configs/taxonomy/marrow.json'
 
@@ -20,13 +21,13 @@ for (const tax of [pbc11, marrow]) for (const c of tax.classes) if (!known.has(c
 export const taxonomyState = reactive({ name: pbc11.name, classes: sorted(pbc11.classes.map(entry)), fromServer: false })
 
 /** Replaces the class list with the server's taxonomy (GET /api/taxonomy). */
-export function setTaxonomy(t) {
+export function setTaxonomy(t: Schemas['Taxonomy']) {
   if (!t || !Array.isArray(t.classes)) return
   const list = t.classes.map(entry)
   for (const c of list) known.set(c.id, c)
   let ordered = sorted(list)
   if (Array.isArray(t.reporting_order)) {
-    const rank = new Map(t.reporting_order.map((id, i) => [id, i]))
+    const rank = new Map<string, number>(t.reporting_order.map((id, i) => [id, i]))
     ordered = [...list].sort((a, b) => (rank.get(a.id) ?? 1e6) - (rank.get(b.id) ?? 1e6))
   }
   taxonomyState.name = t.name || taxonomyState.name
@@ -67,6 +68,7 @@ export function compareClasses(a, b) {
 }
 
 /** The class a cell counts as: the reviewer's when there is one, else the model's suggestion. */
-export function effectiveClass(cell) {
-  return cell.class || cell.effective_class || cell.reviewed_class || cell.suggested_class
+/** The class a cell counts as: its reviewed class, else the suggestion (the API's `class`). */
+export function effectiveClass(cell: Partial<Pick<Schemas['Cell'], 'class' | 'reviewed_class' | 'suggested_class'>>): string {
+  return cell.class || cell.reviewed_class || cell.suggested_class
 }

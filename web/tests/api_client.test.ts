@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ApiError, api, buildUrl, errorFromReply, request, setCsrfToken, setUnauthenticatedHandler } from '@/api/client.js'
+import { ApiError, api, buildUrl, errorFromReply, fillPath, request, setCsrfToken, setUnauthenticatedHandler } from '@/api/client'
 
-function reply(status, body, statusText = '') {
+function reply(status: number, body?: unknown, statusText = '') {
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)
   return { ok: status >= 200 && status < 300, status, statusText, text: async () => text, blob: async () => new Blob([text]) }
 }
@@ -19,7 +19,7 @@ describe('errorFromReply', () => {
     expect(e.status).toBe(415)
     expect(e.code).toBe('unsupported_format')
     expect(e.message).toContain('a.txt')
-    expect(e.details.files[0].filename).toBe('a.txt')
+    expect(e.details).toEqual({ files: [{ filename: 'a.txt', message: 'not an image' }] })
   })
   it('maps a non-JSON body (a proxy page) to http_<status> without showing the HTML', () => {
     const e = errorFromReply(502, 'Bad Gateway', '<html>proxy</html>')
@@ -34,11 +34,11 @@ describe('errorFromReply', () => {
 
 describe('request', () => {
   it('sends the CSRF header on state-changing requests only', async () => {
-    const fetch = vi.fn(async () => reply(200, { ok: true }))
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => reply(200, { ok: true }))
     vi.stubGlobal('fetch', fetch)
     setCsrfToken('tok123')
-    await api.get('/api/patients', { q: 'ann', page: 2, empty: '', none: null })
-    await api.post('/api/patients', { name: 'x' })
+    await api.get('/api/patients', { query: { q: 'ann', page: 2, name: '', identifier: null } })
+    await api.post('/api/patients', { identifier: 'MRN-1', name: 'x' })
     const [getUrl, getInit] = fetch.mock.calls[0]
     expect(getUrl).toBe('/api/patients?q=ann&page=2')
     expect(getInit.headers['X-CSRF-Token']).toBeUndefined()
@@ -46,7 +46,7 @@ describe('request', () => {
     expect(postInit.method).toBe('POST')
     expect(postInit.headers['X-CSRF-Token']).toBe('tok123')
     expect(postInit.headers['Content-Type']).toBe('application/json')
-    expect(JSON.parse(postInit.body)).toEqual({ name: 'x' })
+    expect(JSON.parse(String(postInit.body))).toEqual({ identifier: 'MRN-1', name: 'x' })
   })
   it('throws ApiError with the server message and calls the 401 handler', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => reply(401, { error: { code: 'unauthenticated', message: 'sign in first (no valid session cookie)' } })))
@@ -59,7 +59,7 @@ describe('request', () => {
     vi.stubGlobal('fetch', vi.fn(async () => reply(403, { error: { code: 'permission_denied', message: "role 'viewer' may not do this" } })))
     const seen = []
     setUnauthenticatedHandler((e) => seen.push(e))
-    await expect(api.post('/api/cells/review', {})).rejects.toMatchObject({ status: 403, code: 'permission_denied' })
+    await expect(api.post('/api/cells/review', { ids: [1], confirmed: true })).rejects.toMatchObject({ status: 403, code: 'permission_denied' })
     expect(seen).toHaveLength(0)
   })
   it('turns a failed connection into code network', async () => {
@@ -68,13 +68,29 @@ describe('request', () => {
   })
   it('returns null for 204 and text or blobs on request', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => reply(204)))
-    expect(await api.del('/api/patients/1')).toBeNull()
+    expect(await api.del('/api/patients/{id}', { path: { id: 1 } })).toBeNull()
     vi.stubGlobal('fetch', vi.fn(async () => reply(200, 'a,b\n1,2')))
     expect(await request('GET', '/api/patients/export', { as: 'text' })).toBe('a,b\n1,2')
   })
   it('refuses a 200 reply that is not JSON', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => reply(200, '<html>index</html>')))
-    await expect(api.get('/api/whatever')).rejects.toMatchObject({ code: 'bad_reply' })
+    await expect(api.get('/api/health')).rejects.toMatchObject({ code: 'bad_reply' })
+  })
+})
+
+describe('fillPath', () => {
+  it('puts the path parameters of a document path in place, encoded', () => {
+    expect(fillPath('/api/samples/{id}/cells', { id: 7 })).toBe('/api/samples/7/cells')
+    expect(fillPath('/api/x/{id}', { id: 'a/b' })).toBe('/api/x/a%2Fb')
+  })
+  it('refuses a path parameter left out', () => {
+    expect(() => fillPath('/api/samples/{id}', {})).toThrow('no value for {id}')
+  })
+  it('fills the path of a typed call', async () => {
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => reply(200, { items: [], total: 0, limit: 5, offset: 0 }))
+    vi.stubGlobal('fetch', fetch)
+    await api.get('/api/samples/{id}/cells', { path: { id: 12 }, query: { limit: 5, order: 'attention' } })
+    expect(fetch.mock.calls[0][0]).toBe('/api/samples/12/cells?limit=5&order=attention')
   })
 })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { mount } from '@vue/test-utils'
 import DifferentialTable from '@/components/DifferentialTable.vue'
-import { makeI18n } from '@/i18n/index.js'
+import { makeI18n } from '@/i18n/index'
 
 // The shape of GET /api/samples/{id}/differential -> differential (src/report/differential.h).
 const differential = {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
-import { useSessionStore } from '@/stores/session.js'
-import { getCsrfToken, setCsrfToken } from '@/api/client.js'
+import { useSessionStore } from '@/stores/session'
+import { getCsrfToken, setCsrfToken } from '@/api/client'
 
 const reply = (status, body) => ({ ok: status < 300, status, statusText: '', text: async () => JSON.stringify(body) })
 

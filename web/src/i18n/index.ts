@@ -1,8 +1,8 @@
 // English and Simplified Chinese. The choice is remembered in localStorage; Element Plus's own
 // texts (pagination, date pickers, dialogs) follow through elementLocale in App.vue.
 import { createI18n } from 'vue-i18n'
-import en from './en.js'
-import zh from './zh.js'
+import en from './en'
+import zh from './zh'
 
 export const LOCALES = [
   { id: 'en', label: 'English' },
@@ -10,7 +10,10 @@ export const LOCALES = [
 ]
 export const LOCALE_KEY = 'marrowscope.locale'
 
-export function initialLocale(storage = globalThis.localStorage, nav = globalThis.navigator) {
+export function initialLocale(
+  storage: Pick<Storage, 'getItem'> | undefined = globalThis.localStorage,
+  nav: Pick<Navigator, 'language'> | undefined = globalThis.navigator,
+) {
   const saved = storage?.getItem?.(LOCALE_KEY)
   if (saved && LOCALES.some((l) => l.id === saved)) return saved
   return nav?.language?.toLowerCase().startsWith('zh') ? 'zh' : 'en'

@@ -3,7 +3,8 @@
 // review or undo.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
-import { useSampleStore } from '@/stores/sample.js'
+import { useSampleStore } from '@/stores/sample'
+import { cellOf, imageOf, progressOf } from './fixtures'
 
 const reply = (status, body) => ({ ok: status < 300, status, statusText: '', text: async () => JSON.stringify(body) })
 let routes
@@ -24,7 +25,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.unstubAllGlobals())
 
-const cells = (from, n) => Array.from({ length: n }, (_, k) => ({ id: from + k, image_id: 1, suggested_class: 'lymphocyte', confirmed: false }))
+const cells = (from: number, n: number) => Array.from({ length: n }, (_, k) => cellOf({ id: from + k }))
 
 describe('sample store', () => {
   it('pages through every cell of a sample', async () => {
@@ -42,7 +43,7 @@ describe('sample store', () => {
     expect(s.cellsTotal).toBe(7)
   })
   it('reloads cells only when an analysis finished since the last poll', async () => {
-    let progress = { images: 2, queued: 1, running: 1, done: 0, failed: 0, cells: 0 }
+    let progress = progressOf({ images: 2, queued: 1, running: 1 })
     let cellCalls = 0
     routes['GET /api/samples/5/progress'] = () => [200, progress]
     routes['GET /api/jobs'] = () => [200, { items: [], counts: {} }]
@@ -50,7 +51,7 @@ describe('sample store', () => {
     routes['GET /api/samples/5/cells'] = () => { cellCalls++; return [200, { items: cells(1, 3), total: 3 }] }
     const s = useSampleStore()
     s.id = 5
-    s.images = [{ id: 1 }, { id: 2 }]
+    s.images = [imageOf({ id: 1 }), imageOf({ id: 2 })]
     s.progress = { ...progress }
     await s.refresh()
     expect(cellCalls).toBe(0)
@@ -64,7 +65,7 @@ describe('sample store', () => {
   it('a review sends one request and replaces exactly the changed cells', async () => {
     routes['POST /api/cells/review'] = (_, init) => {
       const b = JSON.parse(init.body)
-      return [200, { items: b.ids.map((id) => ({ id, image_id: 1, suggested_class: 'lymphocyte', reviewed_class: b.class, class: b.class, confirmed: false })) }]
+      return [200, { items: b.ids.map((id: number) => cellOf({ id, reviewed_class: b.class, class: b.class })) }]
     }
     routes['GET /api/samples/5/progress'] = () => [200, {}]
     const s = useSampleStore()
@@ -88,7 +89,7 @@ describe('sample store', () => {
     routes['GET /api/samples/5/progress'] = () => [200, {}]
     const s = useSampleStore()
     s.id = 5
-    s.cells = [{ id: 1 }, { id: 2, reviewed_class: 'monocyte', confirmed: true }]
+    s.cells = [cellOf({ id: 1 }), cellOf({ id: 2, reviewed_class: 'monocyte', confirmed: true })]
     await s.undo()
     expect(s.cells[1]).toMatchObject({ id: 2, reviewed_class: null, confirmed: false })
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { galleryKeyAction, keyForClass } from '@/lib/gallery_keys.js'
-import { groupCells } from '@/lib/gallery_groups.js'
+import { galleryKeyAction, keyForClass } from '@/lib/gallery_keys'
+import { groupCells } from '@/lib/gallery_groups'
 
 const classes = ['promyelocyte', 'myelocyte', 'band_neutrophil', 'segmented_neutrophil', 'eosinophil', 'basophil', 'monocyte', 'lymphocyte', 'erythroblast', 'platelet', 'metamyelocyte']
 const base = { ids: [11, 12, 13, 14, 15, 16, 17], focus: 2, selected: new Set(), columns: 3, classes }
@@ -73,7 +73,7 @@ describe('groupCells', () => {
     expect(g[2].cells.map((c) => c.id)).toEqual([1, 3])
   })
   it('uses the API effective class when present', () => {
-    const g = groupCells([{ id: 9, class: 'basophil', suggested_class: 'eosinophil', probability: 1 }], { compare: order })
+    const g = groupCells([{ id: 9, class: 'basophil', suggested_class: 'eosinophil', probability: 1, flagged: false, confirmed: false }], { compare: order })
     expect(g[0].key).toBe('basophil')
   })
 })

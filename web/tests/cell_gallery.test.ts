@@ -5,13 +5,15 @@ import { mount, flushPromises } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import ElementPlus from 'element-plus'
 import CellGallery from '@/components/CellGallery.vue'
-import { makeI18n } from '@/i18n/index.js'
-import { useSampleStore } from '@/stores/sample.js'
-import { useSessionStore } from '@/stores/session.js'
-import { classIds } from '@/lib/taxonomy.js'
+import { makeI18n } from '@/i18n/index'
+import { useSampleStore } from '@/stores/sample'
+import { useSessionStore } from '@/stores/session'
+import { classIds } from '@/lib/taxonomy'
+import type { Schemas } from '@/api/client'
+import { cellOf, sampleOf, userOf } from './fixtures'
 
 const reply = (status, body) => ({ ok: status < 300, status, statusText: '', text: async () => JSON.stringify(body) })
-const cell = (id, cls, extra = {}) => ({ id, image_id: 1, suggested_class: cls, class: cls, reviewed_class: null, probability: 0.9, flagged: false, confirmed: false, ...extra })
+const cell = (id: number, cls: string, extra: Partial<Schemas['Cell']> = {}) => cellOf({ id, suggested_class: cls, class: cls, ...extra })
 
 // jsdom has no layout, so no scrollIntoView; the gallery scrolls the focused tile into view.
 Element.prototype.scrollIntoView = function scrollIntoView() {}
@@ -41,13 +43,13 @@ beforeEach(() => {
 })
 afterEach(() => vi.unstubAllGlobals())
 
-function setup(role = 'doctor') {
+function setup(role: Schemas['User']['role'] = 'doctor') {
   const session = useSessionStore()
-  session.user = { id: 1, username: 'doc', role }
+  session.user = userOf({ id: 1, username: 'doc', role })
   session.checked = true
   const store = useSampleStore()
   store.id = 7
-  store.sample = { id: 7, status: 'in_review', count_target: 500 }
+  store.sample = sampleOf({ id: 7, status: 'in_review', count_target: 500 })
   store.cells = [cell(1, 'lymphocyte'), cell(2, 'lymphocyte', { probability: 0.5 }), cell(3, 'monocyte', { flagged: true, probability: 0.3 })]
   return mount(CellGallery, { global: { plugins: [pinia, ElementPlus, makeI18n('en')] }, attachTo: document.body })
 }

@@ -1,8 +1,15 @@
 // Client-side routes. The server answers unknown paths with index.html, so deep links work.
 // Pages other than sign-in and registration need a session; role-only pages say so in meta.
 import { createRouter, createWebHistory } from 'vue-router'
-import { useSessionStore } from './stores/session.js'
-import { setUnauthenticatedHandler } from './api/client.js'
+import { useSessionStore } from './stores/session'
+import { setUnauthenticatedHandler } from './api/client'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean // no session needed
+    roles?: string[] // only these roles
+  }
+}
 
 const routes = [
   { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },

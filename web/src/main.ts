@@ -3,8 +3,8 @@ import { createPinia } from 'pinia'
 import ElementPlus from 'element-plus'
 import 'element-plus/dist/index.css'
 import App from './App.vue'
-import { router } from './router.js'
-import { i18n } from './i18n/index.js'
+import { router } from './router'
+import { i18n } from './i18n/index'
 import './styles.css'
 
 const app = createApp(App)

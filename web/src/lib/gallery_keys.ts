@@ -2,7 +2,7 @@
 // Number keys (then q, w, e, ...) reclassify the focused cell - or every selected cell - to the
 // class with that key; arrows move the focus; Enter confirms; Space toggles selection;
 // Ctrl/Cmd+Z or 'u' undoes the last change; Escape clears the selection.
-import { CLASS_KEYS, classIds } from './taxonomy.js'
+import { CLASS_KEYS, classIds } from './taxonomy'
 
 /**
  * @param {{key: string, ctrlKey?: boolean, metaKey?: boolean, shiftKey?: boolean, altKey?: boolean}} ev

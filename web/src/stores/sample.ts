@@ -1,0 +1,133 @@
+// The sample being worked on: its record, patient, images, analysis progress and cells. The field
+// viewer, gallery and cell table all read the same cells, and every review change (reclassify,
+// confirm, undo) replaces the changed cells with the server's answer, so the three views agree.
+import { defineStore } from 'pinia'
+import { api, upload, type Schemas } from '@/api/client'
+import { setTaxonomy, taxonomyState } from '@/lib/taxonomy'
+
+const CELL_PAGE = 5000 // the API's largest page
+
+/** One review change for many cells: a new class and/or a confirmation. */
+export type ReviewChange = { class?: string; confirmed?: boolean }
+
+export const useSampleStore = defineStore('sample', {
+  state: () => ({
+    id: null as number | null,
+    sample: null as Schemas['Sample'] | null,
+    patient: null as Schemas['Patient'] | null,
+    images: [] as Schemas['Image'][],
+    progress: null as Schemas['SampleProgress'] | null,
+    jobs: [] as Schemas['Job'][],
+    cells: [] as Schemas['Cell'][],
+    cellsTotal: 0,
+    // this session's last change, for the undo hint
+    lastChange: null as { ids: number[]; change: ReviewChange } | null,
+  }),
+  getters: {
+    cellById: (s) => {
+      const m = new Map(s.cells.map((c) => [c.id, c]))
+      return (id: number) => m.get(id)
+    },
+    imageById: (s) => {
+      const m = new Map(s.images.map((i) => [i.id, i]))
+      return (id: number) => m.get(id)
+    },
+    signed: (s) => s.sample?.status === 'signed',
+    confirmedCount: (s) => s.cells.filter((c) => c.confirmed).length,
+    analysing: (s) => !!s.progress && s.progress.queued + s.progress.running > 0,
+  },
+  actions: {
+    async open(id: number | string) {
+      if (this.id !== Number(id)) this.$reset()
+      this.id = Number(id)
+      const sample = await api.get('/api/samples/{id}', { path: { id: this.id } })
+      this.sample = sample
+      this.patient = await api.get('/api/patients/{id}', { path: { id: sample.patient_id } })
+      if (!taxonomyState.fromServer) await api.get('/api/taxonomy').then(setTaxonomy).catch(() => {})
+      await Promise.all([this.loadImages(), this.loadProgress(), this.loadCells()])
+    },
+    async reloadSample() {
+      this.sample = await api.get('/api/samples/{id}', { path: { id: this.sampleId() } })
+    },
+    async loadImages() {
+      this.images = (await api.get('/api/samples/{id}/images', { path: { id: this.sampleId() } })).items
+    },
+    async loadProgress() {
+      const [p, j] = await Promise.all([
+        api.get('/api/samples/{id}/progress', { path: { id: this.sampleId() } }),
+        api.get('/api/jobs', { query: { sample_id: this.sampleId(), limit: 1000 } }),
+      ])
+      this.progress = p
+      this.jobs = j.items
+    },
+    async loadCells() {
+      const all: Schemas['Cell'][] = []
+      let total = 0
+      for (let offset = 0; ; offset += CELL_PAGE) {
+        const r = await api.get('/api/samples/{id}/cells', { path: { id: this.sampleId() }, query: { limit: CELL_PAGE, offset } })
+        all.push(...r.items)
+        total = r.total
+        if (all.length >= total || r.items.length === 0) break
+      }
+      this.cells = all
+      this.cellsTotal = total
+    },
+    /** Polls once: progress, and images and cells when analyses finished since last time. */
+    async refresh() {
+      const before = this.progress ? this.progress.done + this.progress.failed : -1
+      const imagesBefore = this.images.length
+      await this.loadProgress()
+      const p = this.progress as Schemas['SampleProgress'] | null
+      if (!p) return
+      const after = p.done + p.failed
+      if (p.images !== imagesBefore) await this.loadImages()
+      if (after !== before) await this.loadCells()
+    },
+    /**
+     * Uploads one field image with byte progress; the server checks it by content and queues
+     * its analysis. Resolves to the server's item ({image, duplicate, job}).
+     */
+    async uploadField(file: File, onProgress: (fraction: number) => void) {
+      const r = await upload('/api/samples/{id}/images', { id: this.sampleId() }, [file], onProgress)
+      return r.items[0]
+    },
+    replaceCells(items: Schemas['Cell'][]) {
+      const byId = new Map(items.map((c) => [c.id, c]))
+      this.cells = this.cells.map((c) => byId.get(c.id) || c)
+    },
+    /** One all-or-nothing review request: `change` for every cell of `ids`. */
+    async review(ids: number[], change: ReviewChange) {
+      const r = await api.post('/api/cells/review', { ids, ...change })
+      this.replaceCells(r.items)
+      this.lastChange = { ids, change }
+      this.reloadProgress()
+      return r.items
+    },
+    /** Reverts the caller's last change in this sample (server-side, audited). */
+    async undo() {
+      const r = await api.post('/api/samples/{id}/review/undo', null, { path: { id: this.sampleId() } })
+      this.replaceCells(r.items)
+      this.lastChange = null
+      this.reloadProgress()
+      return r.items
+    },
+    async retryJob(id: number) {
+      await api.post('/api/jobs/{id}/retry', null, { path: { id } })
+      await this.loadProgress()
+    },
+    async setStatus(status: Schemas['Sample']['status']) {
+      this.sample = await api.post('/api/samples/{id}/status', { status }, { path: { id: this.sampleId() } })
+    },
+    /** Progress in the background after a change (the counts on screen follow). */
+    reloadProgress() {
+      api
+        .get('/api/samples/{id}/progress', { path: { id: this.sampleId() } })
+        .then((p) => (this.progress = p))
+        .catch(() => {})
+    },
+    sampleId(): number {
+      if (this.id === null) throw new Error('no sample is open')
+      return this.id
+    },
+  },
+})
