@@ -23,6 +23,8 @@ int run(int argc, char** argv) {
   register_train_classifier(app);
   register_classify(app);
   register_explain(app);
+  register_fit_atypical(app);
+  register_adapt(app);
   register_analyze(app);
   try {
     app.parse(argc, argv);

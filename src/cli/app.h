@@ -23,6 +23,8 @@ void register_stats(CLI::App& app);
 void register_train_classifier(CLI::App& app);
 void register_classify(CLI::App& app);  // classify + eval-classifier
 void register_explain(CLI::App& app);
+void register_fit_atypical(CLI::App& app);
+void register_adapt(CLI::App& app);
 
 // The shipped classifier folder (core/paths.h default_model_dir("classifier")).
 std::string default_classifier_dir();

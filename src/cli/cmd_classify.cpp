@@ -76,6 +76,7 @@ void register_classify_cmd(CLI::App& app) {
         std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.probs[x] > p.probs[y]; });
         item["class"] = classes[p.class_id];
         item["probability"] = p.probability;
+        if (p.atypical >= 0) item["atypical"] = p.atypical;
         Json top = Json::array();
         for (int k = 0; k < std::min<int>(a->top, static_cast<int>(order.size())); ++k)
           top.push_back({{"class", classes[order[k]]}, {"probability", p.probs[order[k]]}});

@@ -22,7 +22,11 @@ struct CellResult {
   float probability = 0.f;     // top-1 probability
   std::vector<ClassScore> top; // top-k, descending
   float entropy = 0.f;         // of the full class distribution, nats
-  bool flagged = false;        // low confidence or high entropy: review first
+  // Share of the training lab's held-out cells that look more typical (engine/classifier/
+  // atypical.h), in [0,1]; -1 when the classifier has no atypical reference.
+  float atypical = -1.f;
+  bool flagged = false;        // needs attention: review first
+  std::string flag_reason;     // why flagged (flag_reason() below); empty when not flagged
 };
 
 struct FieldResult {
@@ -36,5 +40,12 @@ struct FieldResult {
 
 // Shannon entropy (nats) of a probability vector; zero entries contribute nothing.
 float entropy_nats(const std::vector<float>& probs);
+
+// Why a cell needs attention, the weightiest reason first: "atypical" (unlike every class the
+// classifier was taught, so its class is a guess whatever the probability), "low_confidence"
+// (top-1 probability below min_probability), "high_entropy" (entropy, nats, above max_entropy);
+// empty when none applies. atypical < 0 (no reference) never flags.
+std::string flag_reason(float probability, float entropy, float atypical, float min_probability,
+                        float max_entropy, float min_atypical);
 
 }  // namespace ms

@@ -18,6 +18,8 @@ Json cell_to_json(const CellResult& c) {
             {"entropy", c.entropy},
             {"flagged", c.flagged}};
   if (c.iou_pred >= 0) j["iou_pred"] = c.iou_pred;
+  if (c.atypical >= 0) j["atypical"] = c.atypical;
+  if (!c.flag_reason.empty()) j["flag_reason"] = c.flag_reason;
   return j;
 }
 
@@ -29,7 +31,7 @@ Json field_to_json(const FieldResult& f) {
 }
 
 std::string cells_csv_header() {
-  return "image,cell,x1,y1,x2,y2,det_class,det_score,iou_pred,class,probability,entropy,flagged,top\n";
+  return "image,cell,x1,y1,x2,y2,det_class,det_score,iou_pred,class,probability,entropy,flagged,top,atypical,flag_reason\n";
 }
 
 std::string cells_to_csv_rows(const FieldResult& f) {
@@ -48,7 +50,9 @@ std::string cells_to_csv_rows(const FieldResult& f) {
     std::snprintf(buf, sizeof buf, ",%.4f,%.4f,", c.det_score, c.iou_pred);
     out += buf + csv_field(c.class_name);
     std::snprintf(buf, sizeof buf, ",%.4f,%.4f,%d,", c.probability, c.entropy, c.flagged ? 1 : 0);
-    out += buf + csv_field(top) + "\n";
+    out += buf + csv_field(top);
+    std::snprintf(buf, sizeof buf, ",%.4f,", c.atypical);
+    out += buf + csv_field(c.flag_reason) + "\n";
   }
   return out;
 }

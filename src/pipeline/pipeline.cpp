@@ -29,6 +29,14 @@ float entropy_nats(const std::vector<float>& probs) {
   return static_cast<float>(h);
 }
 
+std::string flag_reason(float probability, float entropy, float atypical, float min_probability,
+                        float max_entropy, float min_atypical) {
+  if (atypical >= 0.f && atypical >= min_atypical) return "atypical";
+  if (probability < min_probability) return "low_confidence";
+  if (entropy > max_entropy) return "high_entropy";
+  return "";
+}
+
 Pipeline::Pipeline(std::shared_ptr<DetectorPredictor> detector,
                    std::shared_ptr<ClassifierPredictor> classifier, PipelineOptions options)
     : detector_(std::move(detector)), classifier_(std::move(classifier)), options_(std::move(options)) {
@@ -59,6 +67,9 @@ Pipeline::Pipeline(std::shared_ptr<DetectorPredictor> detector,
   if (!(options_.tile_trigger >= 1.f)) bad("tile_trigger", "at least 1", std::to_string(options_.tile_trigger));
   if (!(options_.crop_margin >= 0.f && options_.crop_margin <= 2.f))
     bad("crop_margin", "0 to 2", std::to_string(options_.crop_margin));
+  // Above 1 no cell could ever be flagged as atypical: a typo, not a wish.
+  if (!(options_.flag_min_atypical >= 0.f && options_.flag_min_atypical <= 1.f))
+    bad("flag_min_atypical", "a share in [0, 1]", std::to_string(options_.flag_min_atypical));
   if (options_.top_k < 1) bad("top_k", "at least 1", std::to_string(options_.top_k));
   if (!(options_.crop_rbc_sides > 0.f)) bad("crop_rbc_sides", "a positive number", std::to_string(options_.crop_rbc_sides));
   if (!(options_.cell_nms_iou > 0.f && options_.cell_nms_iou <= 1.f))
@@ -210,7 +221,10 @@ void Pipeline::classify_into(const std::vector<cv::Mat>& crops, std::vector<Cell
                         [&](size_t a, size_t b) { return p.probs[a] > p.probs[b]; });
       c.top.clear();
       for (size_t j = 0; j < k; ++j) c.top.push_back({names[order[j]], p.probs[order[j]]});
-      c.flagged = c.probability < options_.flag_min_probability || c.entropy > options_.flag_max_entropy;
+      c.atypical = p.atypical;
+      c.flag_reason = flag_reason(c.probability, c.entropy, c.atypical, options_.flag_min_probability,
+                                  options_.flag_max_entropy, options_.flag_min_atypical);
+      c.flagged = !c.flag_reason.empty();
     }
   }
 }

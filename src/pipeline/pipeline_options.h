@@ -44,6 +44,9 @@ struct PipelineOptions {
   // (nats) above flag_max_entropy (thesis 5.x active-learning uncertainty ranking).
   float flag_min_probability = 0.6f;
   float flag_max_entropy = 1.0f;
+  // ...or when its atypical score (engine/classifier/atypical.h) reaches this: 0.95 flags the
+  // 5% most unusual cells of the training lab itself, and every cell beyond them.
+  float flag_min_atypical = 0.95f;
   // Images with a side above tile_size * tile_trigger are tiled (stitched fields).
   int tile_size = 640;          // pixels of the original image
   int tile_overlap = 192;       // must exceed the largest cell's diameter
@@ -64,6 +67,7 @@ struct PipelineOptions {
     v("top_k", top_k);
     v("flag_min_probability", flag_min_probability);
     v("flag_max_entropy", flag_max_entropy);
+    v("flag_min_atypical", flag_min_atypical);
     v("tile_size", tile_size);
     v("tile_overlap", tile_overlap);
     v("tile_trigger", tile_trigger);

@@ -13,6 +13,7 @@
 #include "core/json_schema.h"
 #include "core/paths.h"
 #include "pipeline/pipeline_options.h"
+#include "report/domain_check.h"
 #include "report/taxonomy.h"
 #include "server/api.h"
 #include "server/cell_crops.h"
@@ -169,7 +170,10 @@ void register_cell_routes(Api& api) {
               MS_RETURN_IF_ERROR(store::get_sample(tx, id));
               return store::summarise_cells(tx, q);
             }));
-            return Reply::json(s.to_json());
+            // Whether the sample looks like the classifier's training lab (report/domain_check.h).
+            Json j = s.to_json();
+            j["domain"] = check_domain({s.cells, s.atypical_scored, s.atypical}).to_json();
+            return Reply::json(j);
           });
 
   api.get(R"(/api/cells/(\d+))", Access::kAnyUser,

@@ -21,6 +21,8 @@ store::AnalysedCell to_analysed(const CellResult& c) {
   for (const auto& s : c.top) a.top_k.emplace_back(s.class_name, s.probability);
   a.entropy = c.entropy;
   a.flagged = c.flagged;
+  a.atypical = c.atypical;
+  a.flag_reason = c.flag_reason;
   return a;
 }
 

@@ -62,9 +62,16 @@ Result<Crop> reduced_crop(const net::MultipartFormData& part, const ImageLimits&
 Json recognition_json(const std::string& filename, int width, int height, const store::AnalysedCell& c) {
   Json top = Json::array();
   for (const auto& [name, p] : c.top_k) top.push_back({{"class", name}, {"p", p}});
-  return {{"filename", filename}, {"width", width},        {"height", height},
-          {"class", c.cell_class}, {"probability", c.probability}, {"top_k", top},
-          {"entropy", c.entropy},  {"flagged", c.flagged}};
+  return {{"filename", filename},
+          {"width", width},
+          {"height", height},
+          {"class", c.cell_class},
+          {"probability", c.probability},
+          {"top_k", top},
+          {"entropy", c.entropy},
+          {"flagged", c.flagged},
+          {"atypical", c.atypical >= 0.f ? Json(c.atypical) : Json()},
+          {"flag_reason", c.flag_reason.empty() ? Json() : Json(c.flag_reason)}};
 }
 
 // The shape recognition_json writes. atypical and flag_reason are optional, so that answers of

@@ -33,6 +33,8 @@ struct AnalysedCell {
   // recomputed from the box alone; the server's crops reproduce it from this. 0: not recorded
   // (crops then use the pipeline's default crop_margin around the box).
   int crop_side = 0;
+  float atypical = -1.f;    // engine/classifier/atypical.h share in [0,1]; -1: not measured
+  std::string flag_reason;  // why flagged (pipeline/cell_result.h flag_reason); empty: not flagged
 };
 
 struct AnalysisOutput {

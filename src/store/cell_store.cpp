@@ -49,7 +49,10 @@ Result<std::string> order_and_page(const CellQuery& q, Params& params) {
   if (q.order == "id") order = " ORDER BY c.id";
   else if (q.order == "confidence") order = " ORDER BY c.probability ASC, c.id";
   else if (q.order == "entropy") order = " ORDER BY c.entropy DESC, c.id";
-  else if (q.order == "attention") order = " ORDER BY c.flagged DESC, c.probability ASC, c.id";
+  // Atypical cells first among the flagged: their class is a guess whatever its probability.
+  else if (q.order == "attention")
+    order = " ORDER BY c.flagged DESC, CASE WHEN c.flag_reason = 'atypical' THEN 0 ELSE 1 END, "
+            "c.probability ASC, c.id";
   else
     return fail(ErrorCode::kInvalidArgument, "order", "id|confidence|entropy|attention",
                 "\"" + q.order + "\"");
@@ -212,7 +215,8 @@ Json CellSummary::to_json() const {
     by_class.push_back({{"class", c.cell_class}, {"cells", c.cells}, {"confirmed", c.confirmed},
                         {"flagged", c.flagged}});
   return {{"classes", by_class}, {"cells", cells}, {"confirmed", confirmed},
-          {"flagged", flagged}, {"reclassified", reclassified}};
+          {"flagged", flagged}, {"reclassified", reclassified},
+          {"atypical_scored", atypical_scored}, {"atypical", atypical}};
 }
 
 Result<std::vector<Cell>> list_cells(Tx& tx, const CellQuery& q) {
@@ -267,6 +271,12 @@ Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q) {
     s.reclassified += r.i("reclassified");
     s.classes.push_back(std::move(c));
   }
+  MS_ASSIGN_OR_RETURN(auto a, tx.query_one("SELECT COUNT(c.atypical) AS scored, COALESCE(SUM(CASE WHEN "
+                                           "c.flag_reason = 'atypical' THEN 1 ELSE 0 END), 0) AS atypical "
+                                           "FROM cells c" + where,
+                                           params));
+  s.atypical_scored = a->i("scored");
+  s.atypical = a->i("atypical");
   return s;
 }
 

@@ -44,6 +44,8 @@ struct ClassSummary {
 struct CellSummary {
   std::vector<ClassSummary> classes;  // by class name
   std::int64_t cells = 0, confirmed = 0, flagged = 0, reclassified = 0;
+  // Cells with an atypical score, and of them those flagged as atypical (report/domain_check.h).
+  std::int64_t atypical_scored = 0, atypical = 0;
   Json to_json() const;
 };
 Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q);

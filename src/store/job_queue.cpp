@@ -152,12 +152,14 @@ Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& 
       MS_RETURN_IF_ERROR(tx.exec(
           "INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, y2, det_score, "
           "suggested_class, probability, top_k, entropy, flagged, detector_version, "
-          "classifier_version, confirmed, created_at, updated_at, crop_side) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+          "classifier_version, confirmed, created_at, updated_at, crop_side, atypical, flag_reason) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
           {job_id, static_cast<std::int64_t>(k), job.image_id, job.sample_id, c.box.x1, c.box.y1,
            c.box.x2, c.box.y2, c.det_score, c.cell_class, c.probability, top.dump(), c.entropy,
            c.flagged, out.detector_version, out.classifier_version, now, now,
-           c.crop_side > 0 ? Value(c.crop_side) : Value()}));
+           c.crop_side > 0 ? Value(c.crop_side) : Value(),
+           c.atypical >= 0.f ? Value(static_cast<double>(c.atypical)) : Value(),
+           c.flag_reason.empty() ? Value() : Value(c.flag_reason)}));
     }
     MS_RETURN_IF_ERROR(tx.exec("UPDATE jobs SET status = 'done', progress = 1, error = NULL, "
                                "lease_until = NULL, finished_at = ? WHERE id = ?",

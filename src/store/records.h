@@ -148,6 +148,10 @@ struct Cell {
   // Side (field pixels) of the square crop the classifier saw, centred on the box; absent for
   // cells of runners that do not say (store/analysis_runner.h AnalysedCell::crop_side).
   std::optional<std::int64_t> crop_side;
+  // Share of the training lab's held-out cells that look more typical, in [0,1], and why the cell
+  // needs attention ("atypical" | "low_confidence" | "high_entropy"); absent when not known.
+  std::optional<double> atypical;
+  std::optional<std::string> flag_reason;
   template <class V>
   void visit(V& v) {
     v("id", id); v("job_id", job_id); v("cell_index", cell_index); v("image_id", image_id);
@@ -158,6 +162,7 @@ struct Cell {
     v("classifier_version", classifier_version); v("reviewed_class", reviewed_class);
     v("reviewer_id", reviewer_id); v("confirmed", confirmed); v("reviewed_at", reviewed_at);
     v("created_at", created_at); v("updated_at", updated_at); v("crop_side", crop_side);
+    v("atypical", atypical); v("flag_reason", flag_reason);
   }
 };
 

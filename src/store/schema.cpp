@@ -266,6 +266,15 @@ CREATE INDEX images_sha256 ON images (sha256);
 CREATE INDEX images_thumbnail ON images (thumbnail_sha256);
 )SQL";
 
+// Atypical cells (migration 7): how unlike the classifier's training cells a cell looks (a share
+// in [0,1], engine/classifier/atypical.h) and why it needs attention ("atypical",
+// "low_confidence", "high_entropy"), so the review queue can say why a cell is in it. NULL for
+// cells written before, or by a classifier without an atypical reference.
+const char* kSchemaV7 = R"SQL(
+ALTER TABLE cells ADD COLUMN atypical REAL;
+ALTER TABLE cells ADD COLUMN flag_reason TEXT;
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -296,6 +305,7 @@ const std::vector<Migration>& migrations() {
     jobs.postgres_sql = kSchemaV6Postgres;
     jobs.rewrites_sqlite_schema = true;
     v.push_back(std::move(jobs));
+    v.push_back(same_sql(7, "cells: atypical score and the reason a cell needs attention", kSchemaV7));
     return v;
   }();
   return all;

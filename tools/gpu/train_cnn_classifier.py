@@ -95,6 +95,18 @@ class CnnClassifier(nn.Module):
         return self.head(F.dropout(e, self.dropout, self.training))
 
 
+def ema_update(ema, model, step, decay):
+    """Exponential moving average of the weights (buffers copied), with the usual warm-up of the
+    decay, (1 + step) / (10 + step), so early averages are not dominated by the initial weights."""
+    with torch.no_grad():
+        d = min(decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                ema[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                ema[k].copy_(v)
+
+
 def load_pack(pack, part, classes=None):
     rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(pack, part + ".txt"))]
     if classes is None:
@@ -247,13 +259,8 @@ def main():
             loss.backward()
             opt.step()
             step += 1
+            ema_update(ema, model, step, a.ema)
             with torch.no_grad():
-                d = min(a.ema, (1 + step) / (10 + step))
-                for k, v in model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(d).add_(v.detach(), alpha=1 - d)
-                    else:
-                        ema[k].copy_(v)
                 loss_sum += loss.item() if i == steps_per_epoch - 1 else 0.0
                 correct += (logits.argmax(1) == ytr[idx]).sum()
         if dev.type == "cuda":

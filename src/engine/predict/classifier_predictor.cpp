@@ -45,6 +45,13 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
   impl->net->to(at::Device(device));
   impl->net->eval();
   impl->cache_side = cache_side_for(impl->info.model.input_size, impl->info.crop_fraction);
+  // A folder without atypical.json gives no atypical score; a broken one is an error, not silence.
+  auto ref = read_atypical(model_dir, impl->info.classes);
+  if (ref) {
+    impl->atypical = std::move(*ref);
+  } else if (ref.error().code != ErrorCode::kNotFound) {
+    return tl::unexpected(ref.error());
+  }
   return std::unique_ptr<ClassifierPredictor>(new ClassifierPredictor(std::move(impl)));
 }
 
@@ -57,29 +64,62 @@ void ClassifierPredictor::set_test_time_views(int views) {
   impl_->info.test_time_views = views;
 }
 
-std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv::Mat>& crops_bgr) {
+bool ClassifierPredictor::has_atypical() const { return impl_->atypical.has_value(); }
+
+namespace {
+
+// Runs fn(probs [B,C], embeddings [B,D] or undefined, chunk offset) over batches of up to 64 crops.
+template <class Fn>
+void for_each_batch(ClassifierPredictor::Impl& impl, const std::vector<cv::Mat>& crops, bool want_embedding,
+                    Fn&& fn) {
   constexpr size_t kBatch = 64;
+  c10::NoGradGuard no_grad;
+  for (size_t begin = 0; begin < crops.size(); begin += kBatch) {
+    const size_t end = std::min(crops.size(), begin + kBatch);
+    std::vector<cv::Mat> chunk(crops.begin() + begin, crops.begin() + end);
+    auto r = forward_views(*impl.net, impl.preprocess(chunk), impl.info.test_time_views, want_embedding);
+    auto probs = r.probs.to(at::kCPU).contiguous();
+    at::Tensor emb;
+    if (want_embedding) emb = r.embedding.to(at::kCPU).to(at::kFloat).contiguous();
+    fn(probs, emb, begin);
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> ClassifierPredictor::embed(const std::vector<cv::Mat>& crops_bgr) {
+  std::vector<std::vector<float>> out;
+  out.reserve(crops_bgr.size());
+  for_each_batch(*impl_, crops_bgr, true, [&](const at::Tensor&, const at::Tensor& emb, size_t) {
+    const int64_t d = emb.size(1);
+    const float* e = emb.data_ptr<float>();
+    for (int64_t i = 0; i < emb.size(0); ++i) out.emplace_back(e + i * d, e + (i + 1) * d);
+  });
+  return out;
+}
+
+std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv::Mat>& crops_bgr) {
   std::vector<ClassPrediction> out;
   out.reserve(crops_bgr.size());
-  c10::NoGradGuard no_grad;
-  for (size_t begin = 0; begin < crops_bgr.size(); begin += kBatch) {
-    const size_t end = std::min(crops_bgr.size(), begin + kBatch);
-    std::vector<cv::Mat> chunk(crops_bgr.begin() + begin, crops_bgr.begin() + end);
-    auto probs = forward_views(*impl_->net, impl_->preprocess(chunk), impl_->info.test_time_views, false)
-                     .probs.to(at::kCPU)
-                     .contiguous();
+  const auto& ref = impl_->atypical;
+  for_each_batch(*impl_, crops_bgr, ref.has_value(), [&](const at::Tensor& probs, const at::Tensor& emb, size_t) {
     const int64_t c = probs.size(1);
     const float* p = probs.data_ptr<float>();
-    for (size_t i = 0; i < chunk.size(); ++i) {
+    if (ref && emb.size(1) != ref->dim)
+      throw MarrowError(ErrorCode::kInvalidArgument,
+                        std::string(kAtypicalFile) + ": dim " + std::to_string(ref->dim) +
+                            " does not match the network's embedding size " + std::to_string(emb.size(1)));
+    for (int64_t i = 0; i < probs.size(0); ++i) {
       ClassPrediction pr;
       pr.probs.assign(p + i * c, p + (i + 1) * c);
       pr.class_id = static_cast<int>(std::max_element(pr.probs.begin(), pr.probs.end()) - pr.probs.begin());
       pr.probability = pr.probs[pr.class_id];
       for (float q : pr.probs)
         if (q > 0) pr.entropy -= q * std::log(q);
+      if (ref) pr.atypical = atypical_score(*ref, atypical_distance(*ref, emb.data_ptr<float>() + i * ref->dim));
       out.push_back(std::move(pr));
     }
-  }
+  });
   return out;
 }
 

@@ -16,6 +16,10 @@ struct ClassPrediction {
   float probability = 0.f;      // its softmax probability
   std::vector<float> probs;     // [C] softmax over the model's classes
   float entropy = 0.f;          // -sum p log p, nats (0 = certain, log C = uniform)
+  // How unlike the training cells the cell looks (engine/classifier/atypical.h): the share of
+  // the training lab's held-out cells that look more typical, in [0,1]; -1 when the model folder
+  // has no atypical reference.
+  float atypical = -1.f;
 };
 
 class ClassifierPredictor {
@@ -38,6 +42,11 @@ class ClassifierPredictor {
   // center-cropped to input_size, as in validation), averaged over test_time_views() views. One
   // prediction per crop, in order; run in batches of up to 64. An empty or non-BGR crop throws MarrowError(kInvalidArgument).
   std::vector<ClassPrediction> classify(const std::vector<cv::Mat>& crops_bgr);
+  // The features the atypical score is measured on: per crop, the embedding before the linear
+  // head, averaged over the same views and preprocessed exactly as classify().
+  std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& crops_bgr);
+  // True when the folder has an atypical reference (atypical.json), so predictions carry a score.
+  bool has_atypical() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }  // for `explain` and evaluation (engine-internal)

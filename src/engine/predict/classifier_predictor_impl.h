@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "engine/classifier/atypical.h"
 #include "engine/classifier/classifier_model_file.h"
 #include "engine/predict/classifier_predictor.h"
 
@@ -15,6 +18,7 @@ struct ClassifierPredictor::Impl {
   std::shared_ptr<ClassifierNetImpl> net;
   std::string device = "cpu";
   int cache_side = 0;  // crops are resized to this, then center-cropped to input_size
+  std::optional<AtypicalReference> atypical;  // from atypical.json when the folder has one
 
   // crops: BGR any size -> [B,3,S,S] float on `device`, preprocessed exactly as validation.
   at::Tensor preprocess(const std::vector<cv::Mat>& crops) const;

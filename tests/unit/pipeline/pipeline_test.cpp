@@ -277,6 +277,25 @@ TEST_F(PipelineTest, FlagsFollowTheConfiguredThresholds) {
   spread.flag_min_probability = 0.f;
   spread.flag_max_entropy = -1.f;  // every distribution has entropy >= 0
   EXPECT_EQ(count_flagged(spread, cells), cells);
+  // The fixture's classifier has no atypical reference: no score, so that never flags.
+  PipelineOptions atypical_only = never;
+  atypical_only.flag_min_atypical = 0.f;
+  EXPECT_EQ(count_flagged(atypical_only, cells), 0u);
+  atypical_only.flag_min_atypical = 1.5f;
+  auto refused = Pipeline::load(models_.detector_dir, models_.classifier_dir, atypical_only);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("flag_min_atypical"), std::string::npos) << refused.error().message;
+}
+
+TEST(FlagReason, NamesTheWeightiestReason) {
+  // probability, entropy, atypical, then the thresholds (min probability, max entropy, min atypical).
+  EXPECT_EQ(flag_reason(0.9f, 0.2f, 0.5f, 0.6f, 1.f, 0.95f), "");
+  EXPECT_EQ(flag_reason(0.9f, 0.2f, 0.97f, 0.6f, 1.f, 0.95f), "atypical");
+  EXPECT_EQ(flag_reason(0.3f, 1.5f, 0.97f, 0.6f, 1.f, 0.95f), "atypical");
+  EXPECT_EQ(flag_reason(0.3f, 1.5f, 0.5f, 0.6f, 1.f, 0.95f), "low_confidence");
+  EXPECT_EQ(flag_reason(0.7f, 1.5f, 0.5f, 0.6f, 1.f, 0.95f), "high_entropy");
+  EXPECT_EQ(flag_reason(0.9f, 0.2f, -1.f, 0.6f, 1.f, 0.f), "");  // no reference: never atypical
+  EXPECT_EQ(flag_reason(0.9f, 0.2f, 0.95f, 0.6f, 1.f, 0.95f), "atypical");  // the threshold itself flags
 }
 
 TEST_F(PipelineTest, OddInputsGiveResultsNotCrashes) {

@@ -318,6 +318,45 @@ TEST_P(JobQueueTest, QueuedJobsPerUserAreCapped) {
       << "system jobs have no quota";
 }
 
+TEST_P(JobQueueTest, AtypicalScoresAndFlagReasonsAreStoredAndAtypicalCellsComeFirst) {
+  enqueue(1);
+  auto job = claim_job(*db_, "w", 60000);
+  ASSERT_TRUE(job && *job);
+  AnalysisOutput out = two_cells();
+  // Cell 0: confident but atypical; cell 1: typical, unsure; a third with no score at all.
+  out.cells[0].probability = 0.95f;
+  out.cells[0].atypical = 0.99f;
+  out.cells[0].flagged = true;
+  out.cells[0].flag_reason = "atypical";
+  out.cells[1].probability = 0.4f;
+  out.cells[1].atypical = 0.3f;
+  out.cells[1].flagged = true;
+  out.cells[1].flag_reason = "low_confidence";
+  AnalysedCell plain = out.cells[1];
+  plain.box = Box{40, 0, 48, 8};
+  plain.probability = 0.9f;
+  plain.atypical = -1.f;
+  plain.flagged = false;
+  plain.flag_reason.clear();
+  out.cells.push_back(plain);
+  ASSERT_TRUE(*complete_job(*db_, (*job)->id, "w", out));
+  CellQuery q;
+  q.sample_id = sample_.id;
+  q.order = "attention";
+  auto cells = db_->transact(TxMode::kRead, [&](Tx& tx) { return list_cells(tx, q); });
+  ASSERT_TRUE(cells) << cells.error().message;
+  ASSERT_EQ(cells->size(), 3u);
+  EXPECT_EQ((*cells)[0].flag_reason, std::optional<std::string>("atypical"));
+  ASSERT_TRUE((*cells)[0].atypical);
+  EXPECT_NEAR(*(*cells)[0].atypical, 0.99, 1e-6);
+  EXPECT_EQ((*cells)[1].flag_reason, std::optional<std::string>("low_confidence"));
+  EXPECT_FALSE((*cells)[2].atypical) << "no score is stored as absent, not as -1";
+  EXPECT_FALSE((*cells)[2].flag_reason);
+  const Json j = config_to_json((*cells)[2]);
+  EXPECT_TRUE(j.at("atypical").is_null());
+  EXPECT_TRUE(j.at("flag_reason").is_null());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, JobQueueTest, ::testing::ValuesIn(ms::testing::test_backends()),
                          ms::testing::backend_name);
 
