@@ -125,9 +125,19 @@ Result<AdaptResult> adapt_classifier(const AdaptRequest& req) {
     all.cells.push_back({c.image_path, static_cast<int>(it - classes.begin())});
   }
   const size_t lab_count = all.cells.size();
+  std::mt19937_64 rng(o.seed);
   if (!req.replay_list.empty()) {
     auto replay = read_cell_list(req.replay_list, req.replay_data, classes);
     if (!replay) return tl::unexpected(replay.error());
+    // Only the replayed share is decoded: at most what the lab's cells can ask for, plus some
+    // that stay out of training and scale the refitted atypical reference.
+    std::shuffle(replay->cells.begin(), replay->cells.end(), rng);
+    const size_t most = std::min<size_t>(
+        static_cast<size_t>(o.max_replay),
+        std::max<size_t>(static_cast<size_t>(o.min_replay),
+                         static_cast<size_t>(std::lround(o.replay_ratio * static_cast<double>(lab_count)))));
+    constexpr size_t kCalibrationReplay = 300;
+    replay->cells.resize(std::min(replay->cells.size(), most + kCalibrationReplay));
     all.cells.insert(all.cells.end(), replay->cells.begin(), replay->cells.end());
   }
   const int cache_side = cache_side_for(info.model.input_size, info.crop_fraction);
@@ -147,7 +157,6 @@ Result<AdaptResult> adapt_classifier(const AdaptRequest& req) {
                 std::to_string(lab_idx.size()));
 
   // Held back per class: a seeded shuffle; a class with one cell trains only.
-  std::mt19937_64 rng(o.seed);
   std::vector<int> train_idx, held_idx;
   Json per_class = Json::object();
   for (size_t c = 0; c < classes.size(); ++c) {
