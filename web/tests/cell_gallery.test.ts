@@ -55,6 +55,26 @@ function setup(role: Schemas['User']['role'] = 'doctor') {
 }
 
 describe('CellGallery', () => {
+  it('names why an attention tile is there, and warns when the sample is outside the domain', async () => {
+    const w = setup()
+    const store = useSampleStore()
+    store.cells = [cell(1, 'lymphocyte'), cell(4, 'promyelocyte', { flagged: true, probability: 0.96, atypical: 0.999, flag_reason: 'atypical' })]
+    await flushPromises()
+    const badge = w.find('.tile[data-cell="4"] .tile-reason')
+    expect(badge.attributes('data-reason')).toBe('atypical')
+    expect(badge.text()).toBe('Atypical')
+    expect(badge.attributes('title')).toMatch(/Unlike every cell the classifier was trained on/)
+    expect(w.find('[data-test=domain-warning]').exists()).toBe(false)
+    store.summary = {
+      classes: [], cells: 40, confirmed: 0, flagged: 30, reclassified: 0, atypical_scored: 40, atypical: 30,
+      domain: { known: true, outside: true, atypical_share: 0.75, expected_share: 0.05, reasons: ['30 of 40 cells (75%) look unlike every cell'] },
+    }
+    await flushPromises()
+    const warning = w.find('[data-test=domain-warning]')
+    expect(warning.text()).toContain('30 of 40 cells (75%)')
+    expect(warning.text()).toContain('adapt the classifier')
+    w.unmount()
+  })
   it('groups the flagged cell first, then classes in taxonomy order', () => {
     const w = setup()
     const groups = w.findAll('section.group').map((g) => g.attributes('data-group'))

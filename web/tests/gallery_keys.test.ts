@@ -72,6 +72,14 @@ describe('groupCells', () => {
     const g = groupCells(cells, { compare: order, sortBy: 'id' })
     expect(g[2].cells.map((c) => c.id)).toEqual([1, 3])
   })
+  it('leads the attention group with atypical cells, whatever their probability', () => {
+    const flagged = [
+      { id: 21, suggested_class: 'lymphocyte', probability: 0.3, flagged: true, confirmed: false, flag_reason: 'low_confidence' },
+      { id: 22, suggested_class: 'promyelocyte', probability: 0.97, flagged: true, confirmed: false, flag_reason: 'atypical' },
+      { id: 23, suggested_class: 'monocyte', probability: 0.5, flagged: true, confirmed: false, flag_reason: 'high_entropy' },
+    ]
+    expect(groupCells(flagged, { compare: order })[0].cells.map((c) => c.id)).toEqual([22, 21, 23])
+  })
   it('uses the API effective class when present', () => {
     const g = groupCells([{ id: 9, class: 'basophil', suggested_class: 'eosinophil', probability: 1, flagged: false, confirmed: false }], { compare: order })
     expect(g[0].key).toBe('basophil')

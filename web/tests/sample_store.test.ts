@@ -36,11 +36,16 @@ describe('sample store', () => {
       expect(q.get('limit')).toBe('5000')
       return [200, { items: all.slice(off, off + 5000), total: all.length }]
     }
+    const domain = { known: false, outside: false, atypical_share: 0, expected_share: 0.05, reasons: [] }
+    routes['GET /api/samples/5/cells/summary'] = () => [200, { classes: [], cells: 7, confirmed: 0, flagged: 0, reclassified: 0, atypical_scored: 0, atypical: 0, domain }]
     const s = useSampleStore()
     s.id = 5
     await s.loadCells()
     expect(s.cells.map((c) => c.id)).toEqual([1, 2, 3, 4, 5, 6, 7])
     expect(s.cellsTotal).toBe(7)
+    // the sample's summary (and its domain check) comes with the cells
+    expect(s.summary?.cells).toBe(7)
+    expect(s.summary?.domain).toEqual(domain)
   })
   it('reloads cells only when an analysis finished since the last poll', async () => {
     let progress = progressOf({ images: 2, queued: 1, running: 1 })
@@ -49,6 +54,7 @@ describe('sample store', () => {
     routes['GET /api/jobs'] = () => [200, { items: [], counts: {} }]
     routes['GET /api/samples/5/images'] = () => [200, { items: [{ id: 1 }, { id: 2 }] }]
     routes['GET /api/samples/5/cells'] = () => { cellCalls++; return [200, { items: cells(1, 3), total: 3 }] }
+    routes['GET /api/samples/5/cells/summary'] = () => [200, { classes: [], cells: 3, confirmed: 0, flagged: 0, reclassified: 0 }]
     const s = useSampleStore()
     s.id = 5
     s.images = [imageOf({ id: 1 }), imageOf({ id: 2 })]

@@ -67,10 +67,20 @@ export default {
     readOnly: 'Read only: your role may not change cells', onlyDoctorsConfirm: 'Only doctors and admins confirm cells',
     signedLocked: 'The sample is signed; add an addendum instead',
     chipHint: 'Click to move the selected cells here, or drop cells on it',
+    reason: { atypical: 'Atypical', low_confidence: 'Unsure', high_entropy: 'Ambiguous' },
+    reasonHint: {
+      atypical: 'Unlike every cell the classifier was trained on: its class is a guess however confident it looks',
+      low_confidence: 'The classifier is unsure of its class',
+      high_entropy: 'The classifier hesitates between several classes',
+    },
+  },
+  domain: {
+    title: 'These cells look unlike the classifier\'s training cells',
+    help: 'Check every cell before signing, or have an admin adapt the classifier to this lab.',
   },
   cells: {
     cell: 'Cell {id}', class: 'Class', suggested: 'Suggested', reviewed: 'Reviewed class', confirmed: 'Confirmed', unconfirmed: 'Not confirmed',
-    reviewer: 'Reviewer', entropy: 'Entropy', topK: 'Model probabilities', confirm: 'Confirm', unconfirm: 'Unconfirm',
+    reviewer: 'Reviewer', entropy: 'Entropy', atypical: 'Atypical score', atypicalValue: 'more unusual than {p}% of the training lab\'s cells', topK: 'Model probabilities', confirm: 'Confirm', unconfirm: 'Unconfirm',
     history: 'Audit history', noHistory: 'No changes yet', suggestion: 'suggested {cls}', state: 'State', file: 'File',
     thumbnail: 'Cell', searchFile: 'File name', count: 'no cells | {n} cell | {n} cells', notReviewed: 'not reviewed',
   },

@@ -67,10 +67,20 @@ export default {
     readOnly: '只读：您的角色不能修改细胞', onlyDoctorsConfirm: '只有医师和管理员可以确认细胞',
     signedLocked: '样本已签发，请改为添加补充报告',
     chipHint: '点击把所选细胞移到此类，或把细胞拖放到这里',
+    reason: { atypical: '非典型', low_confidence: '不确定', high_entropy: '模棱两可' },
+    reasonHint: {
+      atypical: '与分类器训练过的所有细胞都不相似：无论置信度多高，其类别只是猜测',
+      low_confidence: '分类器对其类别不确定',
+      high_entropy: '分类器在多个类别之间犹豫',
+    },
+  },
+  domain: {
+    title: '这些细胞与分类器的训练细胞不相似',
+    help: '签发前请逐一检查细胞，或请管理员让分类器适应本实验室。',
   },
   cells: {
     cell: '细胞 {id}', class: '类别', suggested: '模型建议', reviewed: '审核类别', confirmed: '已确认', unconfirmed: '未确认',
-    reviewer: '审核人', entropy: '熵', topK: '模型概率', confirm: '确认', unconfirm: '取消确认',
+    reviewer: '审核人', entropy: '熵', atypical: '非典型评分', atypicalValue: '比训练实验室 {p}% 的细胞更不寻常', topK: '模型概率', confirm: '确认', unconfirm: '取消确认',
     history: '审计记录', noHistory: '暂无修改', suggestion: '建议 {cls}', state: '状态', file: '文件',
     thumbnail: '细胞', searchFile: '文件名', count: '{n} 个细胞', notReviewed: '未审核',
   },

@@ -1,10 +1,12 @@
 // How the gallery groups cells: unconfirmed flagged cells ("needs attention") first, then one
 // group per class the cell counts as, in the taxonomy's order. Within a group, lowest confidence
-// first (the cells most worth a look) or detection order.
+// first (the cells most worth a look) or detection order; atypical cells lead the attention group.
 import type { Schemas } from '@/api/client'
 import { effectiveClass } from './taxonomy'
 
-type GalleryCell = Pick<Schemas['Cell'], 'id' | 'flagged' | 'confirmed' | 'probability'> & Parameters<typeof effectiveClass>[0]
+type GalleryCell = Pick<Schemas['Cell'], 'id' | 'flagged' | 'confirmed' | 'probability'> &
+  Partial<Pick<Schemas['Cell'], 'flag_reason'>> &
+  Parameters<typeof effectiveClass>[0]
 
 /** Groups of cells, each keyed 'attention' or a class id. */
 export function groupCells<C extends GalleryCell>(
@@ -26,7 +28,9 @@ export function groupCells<C extends GalleryCell>(
     byClass.get(k).push(c)
   }
   const out: { key: string; cells: C[] }[] = []
-  if (attention.length) out.push({ key: 'attention', cells: attention.sort(within) })
+  // Atypical cells lead the attention group: their class is a guess whatever its probability.
+  const atypicalFirst = (a: C, b: C) => Number(b.flag_reason === 'atypical') - Number(a.flag_reason === 'atypical') || within(a, b)
+  if (attention.length) out.push({ key: 'attention', cells: attention.sort(atypicalFirst) })
   for (const k of [...byClass.keys()].sort(compare)) out.push({ key: k, cells: byClass.get(k).sort(within) })
   return out
 }

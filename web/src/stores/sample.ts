@@ -20,6 +20,8 @@ export const useSampleStore = defineStore('sample', {
     jobs: [] as Schemas['Job'][],
     cells: [] as Schemas['Cell'][],
     cellsTotal: 0,
+    // per-class totals and whether the sample looks like the classifier's training lab (domain)
+    summary: null as Schemas['CellSummary'] | null,
     // this session's last change, for the undo hint
     lastChange: null as { ids: number[]; change: ReviewChange } | null,
   }),
@@ -71,6 +73,10 @@ export const useSampleStore = defineStore('sample', {
       }
       this.cells = all
       this.cellsTotal = total
+      await this.loadSummary()
+    },
+    async loadSummary() {
+      this.summary = await api.get('/api/samples/{id}/cells/summary', { path: { id: this.sampleId() } })
     },
     /** Polls once: progress, and images and cells when analyses finished since last time. */
     async refresh() {
