@@ -98,7 +98,11 @@ class ApiContract {
                     << op->method << " " << op->path << " (" << res.body.substr(0, 300) << ")";
       return;
     }
-    if (res.status >= 200 && res.status < 300) answered_.insert(op->method + " " + op->path);
+    if (res.status >= 200 && res.status < 300) {
+      answered_.insert(op->method + " " + op->path);
+      // What the server accepted must be what the document says it takes.
+      check_request(doc_["paths"][op->path][lower(op->method)], req, what);
+    }
     if (!answer->contains("content")) {
       if (!res.body.empty()) ADD_FAILURE() << what << ": the document says no body, the server sent " << res.body.size() << " bytes";
       return;
@@ -133,6 +137,48 @@ class ApiContract {
     while (!t.empty() && t.back() == ' ') t.pop_back();
     return t;
   }
+  // The query parameters and the JSON body of a request the server accepted: each parameter must
+  // be one the operation lists, with a value of its schema (integers as their digits), and the
+  // body must fit the operation's request body.
+  void check_request(const Json& op, const httplib::Request& req, const std::string& what) {
+    const auto q = req.path.find('?');
+    const Json params = op.value("parameters", Json::array());
+    if (q != std::string::npos) {
+      std::string rest = req.path.substr(q + 1);
+      while (!rest.empty()) {
+        const std::string pair = rest.substr(0, rest.find('&'));
+        rest = rest.find('&') == std::string::npos ? "" : rest.substr(rest.find('&') + 1);
+        const std::string name = pair.substr(0, pair.find('='));
+        const std::string value = pair.find('=') == std::string::npos ? "" : httplib::detail::decode_url(pair.substr(pair.find('=') + 1), true);
+        const Json* param = nullptr;
+        for (const auto& p : params)
+          if (p["in"] == "query" && p["name"] == name) param = &p;
+        if (!param) {
+          ADD_FAILURE() << what << ": query parameter '" << name << "' is not in the document";
+          continue;
+        }
+        Json v = value;
+        if ((*param)["schema"].value("type", "") == "integer") {
+          v = Json::parse(value, nullptr, false);
+          if (v.is_discarded()) v = value;
+        }
+        for (const auto& e : validate_json((*param)["schema"], v, doc_))
+          ADD_FAILURE() << what << ": query parameter '" << name << "' " << e;
+      }
+    }
+    const std::string type = media_type(req.get_header_value("Content-Type"));
+    if (type != "application/json" || req.body.empty()) return;
+    const Json body = Json::parse(req.body, nullptr, false);
+    if (!op.contains("requestBody") || !op["requestBody"]["content"].contains("application/json")) {
+      // Operations without a body ignore an empty one, as clients send ({} or null).
+      if (!body.is_null() && body != Json::object())
+        ADD_FAILURE() << what << ": the server accepted a JSON body the document does not list: " << req.body.substr(0, 200);
+      return;
+    }
+    for (const auto& e : validate_json(op["requestBody"]["content"]["application/json"]["schema"], body, doc_))
+      ADD_FAILURE() << what << ": the accepted request body does not fit the document: " << e;
+  }
+
   void expect_json(const Json& schema, const httplib::Response& res, const std::string& what) {
     if (media_type(res.get_header_value("Content-Type")) != "application/json") {
       ADD_FAILURE() << what << ": expected application/json, found '" << res.get_header_value("Content-Type") << "'";
