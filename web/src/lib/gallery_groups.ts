@@ -24,13 +24,14 @@ export function groupCells<C extends GalleryCell>(
       continue
     }
     const k = effectiveClass(c)
-    if (!byClass.has(k)) byClass.set(k, [])
-    byClass.get(k).push(c)
+    const group = byClass.get(k) ?? []
+    group.push(c)
+    byClass.set(k, group)
   }
   const out: { key: string; cells: C[] }[] = []
   // Atypical cells lead the attention group: their class is a guess whatever its probability.
   const atypicalFirst = (a: C, b: C) => Number(b.flag_reason === 'atypical') - Number(a.flag_reason === 'atypical') || within(a, b)
   if (attention.length) out.push({ key: 'attention', cells: attention.sort(atypicalFirst) })
-  for (const k of [...byClass.keys()].sort(compare)) out.push({ key: k, cells: byClass.get(k).sort(within) })
+  for (const [k, group] of [...byClass.entries()].sort(([a], [b]) => compare(a, b))) out.push({ key: k, cells: group.sort(within) })
   return out
 }

@@ -70,5 +70,5 @@ export function compareClasses(a, b) {
 /** The class a cell counts as: the reviewer's when there is one, else the model's suggestion. */
 /** The class a cell counts as: its reviewed class, else the suggestion (the API's `class`). */
 export function effectiveClass(cell: Partial<Pick<Schemas['Cell'], 'class' | 'reviewed_class' | 'suggested_class'>>): string {
-  return cell.class || cell.reviewed_class || cell.suggested_class
+  return cell.class || cell.reviewed_class || cell.suggested_class || ''
 }
