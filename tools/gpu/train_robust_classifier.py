@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Robust fine-tuning of the shipped CNN cell classifier for other labs' stains, cameras and framing.
 
-Runs on CPU (hours; checkpoints every epoch and resumes with --resume) or on a lent GPU (same
-recipe). The network is tools/gpu/train_cnn_classifier.py's mirror of ms::CnnClassifier, started
+Runs on CPU (hours; checkpoints every epoch and resumes with --resume). It is CPU-only as
+written: a run on a lent GPU needs the model and the augmented batches moved to the device. The network is tools/gpu/train_cnn_classifier.py's mirror of ms::CnnClassifier, started
 from the shipped weights (--init, a C++ model folder), so tools/gpu/import_classifier_weights.py
 writes the result back as a C++ model folder and `marrowscope eval-classifier` re-measures it.
 

@@ -3,7 +3,8 @@
 // training export, a folder-per-class tree) mixed with replayed cells of its original training
 // set, so that it learns the lab's stain and camera without forgetting the classes the lab has
 // few or no cells of. Part of the lab's cells is held back per class: it picks the epoch (early
-// stopping) and gives the before/after accuracy an admin sees before activating the new version.
+// stopping on its likelihood) and gives the before/after accuracy an admin sees before
+// activating the new version.
 // The base folder is never changed; the result is a new folder with its own version name.
 #include <cstdint>
 #include <functional>
@@ -17,8 +18,8 @@ namespace ms {
 
 struct AdaptOptions {
   double holdout_fraction = 0.3;  // of each class's lab cells (at least one when it has >= 2)
-  int max_epochs = 12;
-  int patience = 3;               // epochs without a better held-back score before stopping
+  int max_epochs = 15;
+  int patience = 4;               // epochs without a better held-back likelihood before stopping
   double lr = 0.01;               // SGD (Nesterov), cosine to 1% over max_epochs
   double weight_decay = 5e-4;
   int batch_size = 32;

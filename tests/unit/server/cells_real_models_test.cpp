@@ -87,6 +87,11 @@ TEST_P(RealModelsTest, UploadAnalyseReviewWithShippedModels) {
       EXPECT_NE(std::find(classes.begin(), classes.end(), c["suggested_class"].get<std::string>()), classes.end());
       EXPECT_GT(c["probability"].get<double>(), 0.0);
       EXPECT_FALSE(c["top_k"].empty());
+      // The shipped classifier carries an atypical reference: every cell is scored.
+      ASSERT_TRUE(c["atypical"].is_number()) << c.dump();
+      EXPECT_GE(c["atypical"].get<double>(), 0.0);
+      EXPECT_LE(c["atypical"].get<double>(), 1.0);
+      EXPECT_EQ(c["flagged"].get<bool>(), c["flag_reason"].is_string()) << c.dump();
       EXPECT_EQ(c["detector_version"], versions[0].version);
       EXPECT_EQ(c["classifier_version"], versions[1].version);
       found.push_back(b);
