@@ -206,6 +206,23 @@ try {
     await page.keyboard.press('Escape')
   })
 
+  await step('every cell is scored for atypicality; attention tiles say why; the domain warning follows the server', page, async () => {
+    const summary = (await apiCall(page, 'GET', `/api/samples/${sampleId}/cells/summary`)).body
+    check(summary.cells > 0 && summary.atypical_scored === summary.cells, `every cell scored (summary ${JSON.stringify(summary)})`)
+    const flagged = (await apiCall(page, 'GET', `/api/samples/${sampleId}/cells?flagged=true&limit=5000`)).body.items
+    check(flagged.every((c) => ['atypical', 'low_confidence', 'high_entropy'].includes(c.flag_reason)), 'each flagged cell has a reason')
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    for (const c of flagged.slice(0, 5)) {
+      const badge = page.locator(`[data-test=gallery] [data-group=attention] .tile[data-cell="${c.id}"] .tile-reason`)
+      await badge.waitFor()
+      check((await badge.getAttribute('data-reason')) === c.flag_reason, `cell ${c.id}: badge says ${c.flag_reason}`)
+    }
+    const warning = page.locator('[data-test=gallery] [data-test=domain-warning]')
+    check((await warning.count()) === (summary.domain.outside ? 1 : 0), `domain warning shown exactly when the server says outside (${JSON.stringify(summary.domain)})`)
+    if (summary.domain.outside) check((await warning.innerText()).includes(`${summary.atypical} of ${summary.atypical_scored} cells`), 'the warning says how many cells')
+    await snap(page, 'gallery-attention-reasons')
+  })
+
   await step('reclassify one cell with the keyboard and see its audit entry', page, async () => {
     const tax = (await apiCall(page, 'GET', '/api/taxonomy')).body
     const order = tax.reporting_order || tax.classes.map((c) => c.id)
