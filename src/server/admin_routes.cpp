@@ -4,6 +4,7 @@
 #include "server/api.h"
 #include "server/api_schemas.h"
 #include "store/operation_log.h"
+#include "store/paging.h"
 #include "store/schema.h"
 
 namespace ms::server {
@@ -49,8 +50,8 @@ void register_admin_routes(Api& api) {
               .query("action", string_schema(), "exact action, or a prefix ending in '.' (`sample.`)")
               .query("from", integer_schema(), "Unix ms, inclusive")
               .query("to", integer_schema(), "Unix ms, inclusive")
-              .query("page", integer_schema(1, 1'000'000'000), "1-based; default 1")
-              .query("page_size", integer_schema(1, 1000), "default 50")
+              .query("page", integer_schema(1, store::kMaxPageNumber), "1-based; default 1")
+              .query("page_size", integer_schema(1, store::kMaxLogPageSize), "default 50")
               .answers(200, object_of({{"items", array_of(ref("LogEntry"))}, {"total", integer_schema(0)},
                                        {"page", integer_schema(1)}, {"page_size", integer_schema(1)}}),
                        "one page of the log"),

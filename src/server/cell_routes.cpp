@@ -23,6 +23,7 @@
 #include "store/audit_trail.h"
 #include "store/cell_store.h"
 #include "store/image_store.h"
+#include "store/paging.h"
 #include "store/patient_store.h"
 
 namespace ms::server {
@@ -147,7 +148,7 @@ void register_cell_routes(Api& api) {
               "id (default) | confidence = lowest first | entropy = highest first | attention = "
               "flagged first, then lowest confidence")
           .query("limit", integer_schema(1, 5000), "default 500")
-          .query("offset", integer_schema(0, 1'000'000'000), "default 0");
+          .query("offset", integer_schema(0, store::kMaxOffset), "default 0");
     return d;
   };
   const Json cell_page = object_of({{"items", array_of(ref("Cell"))}, {"total", integer_schema(0)},
@@ -276,8 +277,8 @@ void register_cell_routes(Api& api) {
   api.get(R"(/api/samples/(\d+)/audit)", Access::kAnyUser,
           Doc("Review trail of a sample, newest first")
               .query("user_id", integer_schema(), "only this account's changes")
-              .query("limit", integer_schema(1, 1000), "default 100")
-              .query("offset", integer_schema(0, 1'000'000'000), "default 0")
+              .query("limit", integer_schema(1, store::kMaxAuditPageSize), "default 100")
+              .query("offset", integer_schema(0, store::kMaxOffset), "default 0")
               .answers(200, object_of({{"items", array_of(ref("AuditEvent"))}, {"total", integer_schema(0)}}), "the events"),
           [&db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));

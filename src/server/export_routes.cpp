@@ -275,7 +275,7 @@ void register_export_routes(Api& api) {
           Doc("Training data from the confirmed cells of some samples, as a ZIP")
               .describe("Each confirmed cell under its effective class; at most 100,000 cells in all")
               .query("samples", {{"type", "string"}, {"pattern", "^[0-9]+(,[0-9]+)*$"}},
-                     "sample ids, comma-separated (at most 200)", true)
+                     "sample ids, comma-separated (at most " + std::to_string(kMaxExportSamples) + ")", true)
               .query("format", string_schema({"folder", "coco", "labelme"}),
                      "folder (default: crops per class + cells.csv) | coco (images/ + annotations.json) | "
                      "labelme (image + JSON each, classes.txt)")

@@ -4,6 +4,7 @@
 #include "server/job_workers.h"
 #include "server/request_bodies.h"
 #include "store/operation_log.h"
+#include "store/paging.h"
 #include "store/patient_store.h"
 
 namespace ms::server {
@@ -33,8 +34,8 @@ void register_patient_routes(Api& api) {
               .query("q", string_schema(), "name, identifier or keyword contains (case-insensitive)")
               .query("name", string_schema(), "name contains")
               .query("identifier", string_schema(), "identifier starts with")
-              .query("page", integer_schema(1, 1'000'000'000), "1-based; default 1")
-              .query("page_size", integer_schema(1, 500), "default 20")
+              .query("page", integer_schema(1, store::kMaxPageNumber), "1-based; default 1")
+              .query("page_size", integer_schema(1, store::kMaxPatientPageSize), "default 20")
               .query("sort", string_schema({"id", "name", "identifier", "birth_date", "created_at", "updated_at"}),
                      "default updated_at")
               .query("order", string_schema({"asc", "desc"}), "default desc")

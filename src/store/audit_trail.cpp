@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "store/paging.h"
+
 namespace ms::store {
 namespace {
 
@@ -83,8 +85,9 @@ Result<std::vector<AuditEvent>> audit_history(Tx& tx, const std::string& entity_
 
 Result<AuditPage> sample_audit(Tx& tx, std::int64_t sample_id, std::optional<std::int64_t> user_id,
                                std::int64_t limit, std::int64_t offset) {
-  if (limit < 1 || limit > 1000 || offset < 0 || offset > 1'000'000'000)
-    return fail(ErrorCode::kInvalidArgument, "limit / offset", "limit 1 to 1000, offset 0 to 1000000000",
+  if (limit < 1 || limit > kMaxAuditPageSize || offset < 0 || offset > kMaxOffset)
+    return fail(ErrorCode::kInvalidArgument, "limit / offset",
+                "limit 1 to " + std::to_string(kMaxAuditPageSize) + ", offset 0 to " + std::to_string(kMaxOffset),
                 std::to_string(limit) + " / " + std::to_string(offset));
   std::string where = " WHERE a.sample_id = ?";
   Params params = {sample_id};

@@ -1,5 +1,7 @@
 #include "store/operation_log.h"
 
+#include "store/paging.h"
+
 namespace ms::store {
 
 Status append_log(Tx& tx, const LogInput& e) {
@@ -11,8 +13,9 @@ Status append_log(Tx& tx, const LogInput& e) {
 }
 
 Result<LogPage> query_log(Tx& tx, const LogQuery& q) {
-  if (q.page < 1 || q.page > 1'000'000'000 || q.page_size < 1 || q.page_size > 1000)
-    return fail(ErrorCode::kInvalidArgument, "page / page_size", "page 1 to 1000000000, page_size 1 to 1000",
+  if (q.page < 1 || q.page > kMaxPageNumber || q.page_size < 1 || q.page_size > kMaxLogPageSize)
+    return fail(ErrorCode::kInvalidArgument, "page / page_size",
+                "page 1 to " + std::to_string(kMaxPageNumber) + ", page_size 1 to " + std::to_string(kMaxLogPageSize),
                 std::to_string(q.page) + " / " + std::to_string(q.page_size));
   std::string where = " WHERE 1 = 1";
   Params params;

@@ -8,6 +8,7 @@
 
 #include "core/utf8.h"
 #include "store/csv.h"
+#include "store/paging.h"
 
 namespace ms::store {
 namespace {
@@ -135,10 +136,11 @@ Status validate_patient_query(const PatientQuery& q) {
                 "id|name|identifier|birth_date|created_at|updated_at", dq(q.sort));
   if (q.order != "asc" && q.order != "desc")
     return fail(ErrorCode::kInvalidArgument, "order", "asc|desc", dq(q.order));
-  if (q.page < 1 || q.page > 1'000'000'000)
-    return fail(ErrorCode::kInvalidArgument, "page", "1 to 1000000000", std::to_string(q.page));
-  if (q.page_size < 1 || q.page_size > 500)
-    return fail(ErrorCode::kInvalidArgument, "page_size", "1 to 500", std::to_string(q.page_size));
+  if (q.page < 1 || q.page > kMaxPageNumber)
+    return fail(ErrorCode::kInvalidArgument, "page", "1 to " + std::to_string(kMaxPageNumber), std::to_string(q.page));
+  if (q.page_size < 1 || q.page_size > kMaxPatientPageSize)
+    return fail(ErrorCode::kInvalidArgument, "page_size", "1 to " + std::to_string(kMaxPatientPageSize),
+                std::to_string(q.page_size));
   return {};
 }
 
