@@ -173,17 +173,97 @@ Json cell_summary_schema() {
   return s;
 }
 
+// Examples written by the records' own JSON writer (config_to_json), so they have every field the
+// answers have; the values are those of a typical marrow sample.
+store::User example_user() {
+  store::User u;
+  u.id = 3;
+  u.username = "jsmith";
+  u.role = store::Role::kDoctor;
+  u.enabled = true;
+  u.display_name = "Dr. Jane Smith";
+  u.department = "Haematology";
+  u.created_at = 1767225600000;
+  u.updated_at = 1767225600000;
+  u.last_login_at = 1768470000000;
+  return u;
+}
+
+Json example_cell() {
+  store::Cell c;
+  c.id = 101;
+  c.job_id = 7;
+  c.cell_index = 4;
+  c.image_id = 12;
+  c.sample_id = 5;
+  c.x1 = 412.5;
+  c.y1 = 230;
+  c.x2 = 468;
+  c.y2 = 287.5;
+  c.det_score = 0.93;
+  c.suggested_class = "myelocyte";
+  c.probability = 0.81;
+  c.top_k = Json::array({{{"class", "myelocyte"}, {"p", 0.81}}, {{"class", "metamyelocyte"}, {"p", 0.12}}});
+  c.entropy = 0.62;
+  c.detector_version = "detector-1.0";
+  c.classifier_version = "classifier-1.0";
+  c.reviewed_class = "metamyelocyte";
+  c.reviewer_id = 3;
+  c.confirmed = true;
+  c.reviewed_at = 1768470120000;
+  c.created_at = 1768469000000;
+  c.updated_at = 1768470120000;
+  c.crop_side = 96;
+  Json j = config_to_json(c);
+  j["class"] = "metamyelocyte";
+  j["reviewer"] = {{"id", 3}, {"username", "jsmith"}, {"display_name", "Dr. Jane Smith"}};
+  // Set here, not by the writer, so the example is the same for servers with and without them.
+  j["atypical"] = 0.12;
+  j["flag_reason"] = nullptr;
+  return j;
+}
+
+Json example_patient() {
+  store::Patient p;
+  p.id = 2;
+  p.identifier = "MRN-000123";
+  p.name = "Li Wei";
+  p.sex = "female";
+  p.birth_date = "1968-04-02";
+  p.sample_count = 1;
+  p.created_at = 1768400000000;
+  p.updated_at = 1768400000000;
+  return config_to_json(p);
+}
+
+Json example_sample() {
+  store::Sample s;
+  s.id = 5;
+  s.patient_id = 2;
+  s.accession = "BM-2026-0042";
+  s.collection_date = "2026-01-15";
+  s.status = store::SampleStatus::kInReview;
+  s.created_at = 1768400000000;
+  s.updated_at = 1768470120000;
+  return config_to_json(s);
+}
+
 Json build_components() {
   Json c = Json::object();
   c["Error"] = error_schema();
   c["User"] = written_schema<store::User>();
+  c["User"]["example"] = config_to_json(example_user());
   c["Session"] = object_of({{"user", ref("User")},
                             {"csrf_token", with_description(text(), "send as X-CSRF-Token on POST, PUT, PATCH and DELETE")}});
+  c["Session"]["example"] = {{"user", config_to_json(example_user())}, {"csrf_token", std::string(64, 'f')}};
   c["Patient"] = written_schema<store::Patient>();
+  c["Patient"]["example"] = example_patient();
   c["Sample"] = written_schema<store::Sample>();
+  c["Sample"]["example"] = example_sample();
   c["Image"] = written_schema<store::Image>();
   c["Job"] = written_schema<store::Job>();
   c["Cell"] = cell_schema();
+  c["Cell"]["example"] = example_cell();
   c["TopK"] = top_k_schema();
   c["AuditEvent"] = audit_event_schema();
   c["CellSummary"] = cell_summary_schema();

@@ -1176,6 +1176,51 @@ export interface components {
             /** @description empty when the account is gone */
             username: string;
         };
+        /**
+         * @example {
+         *       "atypical": 0.12,
+         *       "cell_index": 4,
+         *       "class": "metamyelocyte",
+         *       "classifier_version": "classifier-1.0",
+         *       "confirmed": true,
+         *       "created_at": 1768469000000,
+         *       "crop_side": 96,
+         *       "det_score": 0.93,
+         *       "detector_version": "detector-1.0",
+         *       "entropy": 0.62,
+         *       "flag_reason": null,
+         *       "flagged": false,
+         *       "id": 101,
+         *       "image_id": 12,
+         *       "job_id": 7,
+         *       "probability": 0.81,
+         *       "reviewed_at": 1768470120000,
+         *       "reviewed_class": "metamyelocyte",
+         *       "reviewer": {
+         *         "display_name": "Dr. Jane Smith",
+         *         "id": 3,
+         *         "username": "jsmith"
+         *       },
+         *       "reviewer_id": 3,
+         *       "sample_id": 5,
+         *       "suggested_class": "myelocyte",
+         *       "top_k": [
+         *         {
+         *           "class": "myelocyte",
+         *           "p": 0.81
+         *         },
+         *         {
+         *           "class": "metamyelocyte",
+         *           "p": 0.12
+         *         }
+         *       ],
+         *       "updated_at": 1768470120000,
+         *       "x1": 412.5,
+         *       "x2": 468,
+         *       "y1": 230,
+         *       "y2": 287.5
+         *     }
+         */
         Cell: {
             /** @description how unusual the cell looks compared with the classifier's training cells */
             atypical?: number | null;
@@ -1441,6 +1486,20 @@ export interface components {
             sha256: string;
             version: string;
         };
+        /**
+         * @example {
+         *       "birth_date": "1968-04-02",
+         *       "created_at": 1768400000000,
+         *       "id": 2,
+         *       "identifier": "MRN-000123",
+         *       "keywords": "",
+         *       "name": "Li Wei",
+         *       "notes": "",
+         *       "sample_count": 1,
+         *       "sex": "female",
+         *       "updated_at": 1768400000000
+         *     }
+         */
         Patient: {
             birth_date: string | null;
             created_at: number;
@@ -1612,6 +1671,22 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /**
+         * @example {
+         *       "accession": "BM-2026-0042",
+         *       "collection_date": "2026-01-15",
+         *       "count_target": 500,
+         *       "created_at": 1768400000000,
+         *       "id": 5,
+         *       "notes": "",
+         *       "patient_id": 2,
+         *       "signed_at": null,
+         *       "signed_by": null,
+         *       "specimen": "bone_marrow",
+         *       "status": "in_review",
+         *       "updated_at": 1768470120000
+         *     }
+         */
         Sample: {
             accession: string;
             collection_date: string | null;
@@ -1640,6 +1715,26 @@ export interface components {
             reviewed_cells: number;
             running: number;
         };
+        /**
+         * @example {
+         *       "csrf_token": "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+         *       "user": {
+         *         "avatar_sha256": null,
+         *         "created_at": 1767225600000,
+         *         "department": "Haematology",
+         *         "display_name": "Dr. Jane Smith",
+         *         "email": "",
+         *         "enabled": true,
+         *         "gender": "",
+         *         "id": 3,
+         *         "last_login_at": 1768470000000,
+         *         "phone": "",
+         *         "role": "doctor",
+         *         "updated_at": 1767225600000,
+         *         "username": "jsmith"
+         *       }
+         *     }
+         */
         Session: {
             /** @description send as X-CSRF-Token on POST, PUT, PATCH and DELETE */
             csrf_token: string;
@@ -1733,6 +1828,23 @@ export interface components {
             /** @description probability, 0..1 */
             p: number;
         }[];
+        /**
+         * @example {
+         *       "avatar_sha256": null,
+         *       "created_at": 1767225600000,
+         *       "department": "Haematology",
+         *       "display_name": "Dr. Jane Smith",
+         *       "email": "",
+         *       "enabled": true,
+         *       "gender": "",
+         *       "id": 3,
+         *       "last_login_at": 1768470000000,
+         *       "phone": "",
+         *       "role": "doctor",
+         *       "updated_at": 1767225600000,
+         *       "username": "jsmith"
+         *     }
+         */
         User: {
             avatar_sha256: string | null;
             created_at: number;
