@@ -30,6 +30,8 @@ namespace ms::server {
 namespace {
 
 constexpr std::size_t kMaxBatch = 5000;
+// A crop's side when the caller resizes it (GET /api/cells/{id}/crop?size=), in pixels.
+constexpr int kMinCropSize = 16, kMaxCropSize = 512;
 
 Result<std::vector<store::CellChange>> batch_changes(const BatchReview& b) {
   if (!b.changes.empty() && !b.ids.empty())
@@ -104,6 +106,14 @@ store::Reviewer reviewer_of(const Caller& c, const std::set<std::string>* known)
   r.may_confirm = has_role(c, Access::kDoctor);
   r.known_classes = known;
   return r;
+}
+
+// BatchReview as read, with the batch limit batch_changes() enforces.
+Json batch_review_schema() {
+  Json s = read_schema<BatchReview>();
+  s["properties"]["changes"]["maxItems"] = kMaxBatch;
+  s["properties"]["ids"]["maxItems"] = kMaxBatch;
+  return s;
 }
 
 std::string describe_changes(const std::vector<store::CellChange>& changes) {
@@ -191,14 +201,15 @@ void register_cell_routes(Api& api) {
           Doc("The cell's crop as JPEG, framed as the classifier saw it")
               .describe("Square, `crop_side` pixels of the field centred on the box (cells without "
                         "`crop_side`: the pipeline's crop margin around the box)")
-              .query("size", integer_schema(16, 512), "resize to this many pixels per side")
+              .query("size", integer_schema(kMinCropSize, kMaxCropSize), "resize to this many pixels per side")
               .file(200, "image/jpeg", "the crop")
               .header("Cache-Control", "private, no-store"),
           [&db, crops](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto side, query_int(req, "size", 0));
-            if (side != 0 && (side < 16 || side > 512))
-              return fail(ErrorCode::kInvalidArgument, "query parameter 'size'", "16 to 512 pixels",
+            if (side != 0 && (side < kMinCropSize || side > kMaxCropSize))
+              return fail(ErrorCode::kInvalidArgument, "query parameter 'size'",
+                          std::to_string(kMinCropSize) + " to " + std::to_string(kMaxCropSize) + " pixels",
                           std::to_string(side));
             std::string sha;
             store::Cell cell;
@@ -247,9 +258,10 @@ void register_cell_routes(Api& api) {
   api.post(R"(/api/cells/review)", Access::kStaff,
            Doc("Review many cells at once, all or nothing")
                .describe("Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` "
-                         "for all (at most 5,000 cells). One unknown cell (404), bad class (400), signed "
-                         "sample (409) or forbidden confirm (403) refuses the whole request")
-               .json_body(read_schema<BatchReview>(), {{"ids", {101, 102, 103}}, {"class", "lymphocyte"}})
+                         "for all (at most " + std::to_string(kMaxBatch) + " cells). One unknown cell (404), "
+                         "bad class (400), signed sample (409) or forbidden confirm (403) refuses the whole "
+                         "request")
+               .json_body(batch_review_schema(), {{"ids", {101, 102, 103}}, {"class", "lymphocyte"}})
                .answers(200, object_of({{"items", array_of(ref("Cell"))}}), "the cells after the change, in request order")
                .error(404, "a cell that does not exist")
                .error(409, "a cell's sample is signed"),

@@ -101,7 +101,7 @@ export interface paths {
          * Review many cells at once, all or nothing
          * @description **Who:** admin, doctor or technician.
          *
-         *     Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` for all (at most 5,000 cells). One unknown cell (404), bad class (400), signed sample (409) or forbidden confirm (403) refuses the whole request
+         *     Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` for all (at most 5000 cells). One unknown cell (404), bad class (400), signed sample (409) or forbidden confirm (403) refuses the whole request
          */
         post: operations["postCellsReview"];
         delete?: never;
