@@ -44,6 +44,8 @@ Status validate(const AdaptOptions& o, const std::string& source) {
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1))
     return bad("label_smoothing", "a value in [0,1)", std::to_string(o.label_smoothing));
   if (!(o.replay_ratio >= 0)) return bad("replay_ratio", ">= 0", std::to_string(o.replay_ratio));
+  if (o.max_lab_cells < 2 || o.max_lab_cells > 200000)
+    return bad("max_lab_cells", "2..200000", std::to_string(o.max_lab_cells));
   if (o.min_replay < 0 || o.max_replay < o.min_replay)
     return bad("max_replay", ">= min_replay >= 0", fmt::format("{} and {}", o.min_replay, o.max_replay));
   return validate_augment_options(o.augment, source + ":$.augment");
@@ -125,8 +127,13 @@ Result<AdaptResult> adapt_classifier(const AdaptRequest& req) {
     const auto it = std::find(classes.begin(), classes.end(), lab->classes[c.class_id]);
     all.cells.push_back({c.image_path, static_cast<int>(it - classes.begin())});
   }
-  const size_t lab_count = all.cells.size();
   std::mt19937_64 rng(o.seed);
+  if (all.cells.size() > static_cast<size_t>(o.max_lab_cells)) {
+    log(fmt::format("{} lab cells: a random {} of them are used", all.cells.size(), o.max_lab_cells));
+    std::shuffle(all.cells.begin(), all.cells.end(), rng);
+    all.cells.resize(static_cast<size_t>(o.max_lab_cells));
+  }
+  const size_t lab_count = all.cells.size();
   if (!req.replay_list.empty()) {
     auto replay = read_cell_list(req.replay_list, req.replay_data, classes);
     if (!replay) return tl::unexpected(replay.error());

@@ -30,6 +30,9 @@ struct AdaptOptions {
   double replay_ratio = 1.0;      // replayed original cells per lab training cell...
   int min_replay = 200;           // ...but at least this many (tiny lab sets need the anchor most)
   int max_replay = 3000;
+  // Cells are decoded into memory (about 64 KB each at the shipped size): a larger export is
+  // sampled down to this many, evenly at random, so memory stays bounded whatever its size.
+  int max_lab_cells = 20000;
   uint64_t seed = 1;
   AugmentOptions augment = default_augment();
   static AugmentOptions default_augment() {
@@ -50,7 +53,8 @@ struct AdaptOptions {
     v("holdout_fraction", holdout_fraction); v("max_epochs", max_epochs); v("patience", patience);
     v("lr", lr); v("weight_decay", weight_decay); v("batch_size", batch_size);
     v("min_steps_per_epoch", min_steps_per_epoch); v("label_smoothing", label_smoothing); v("replay_ratio", replay_ratio);
-    v("min_replay", min_replay); v("max_replay", max_replay); v("seed", seed); v("augment", augment);
+    v("min_replay", min_replay); v("max_replay", max_replay); v("max_lab_cells", max_lab_cells);
+    v("seed", seed); v("augment", augment);
   }
 };
 Status validate(const AdaptOptions& o, const std::string& source);

@@ -142,6 +142,16 @@ TEST_F(ClassifierAdaptTest, LearnsTheLabWithoutForgettingAndLeavesTheBaseAlone) 
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
 }
 
+TEST_F(ClassifierAdaptTest, ALabSetAboveTheCapIsSampledDown) {
+  const fs::path lab = make_cells("ms_adapt_many_cells", 10, true, 41);
+  auto req = request(lab, "ms_adapt_many_out");
+  req.options.max_lab_cells = 12;
+  req.options.max_epochs = 1;
+  auto r = adapt_classifier(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->lab_train + r->held_back, 12) << "30 lab cells, capped at 12";
+}
+
 TEST_F(ClassifierAdaptTest, RefusesWhatItCannotUseAndWritesNothing) {
   // A class folder the model does not have is named.
   const fs::path odd = make_cells("ms_adapt_odd_cells", 3, true, 31);
