@@ -157,7 +157,7 @@ void register_cell_routes(Api& api) {
       d.query("order", string_schema({"id", "confidence", "entropy", "attention"}),
               "id (default) | confidence = lowest first | entropy = highest first | attention = "
               "flagged first, then lowest confidence")
-          .query("limit", integer_schema(1, 5000), "default 500")
+          .query("limit", integer_schema(1, store::kMaxCellPageSize), "default 500")
           .query("offset", integer_schema(0, store::kMaxOffset), "default 0");
     return d;
   };

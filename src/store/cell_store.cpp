@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "store/audit_trail.h"
+#include "store/paging.h"
 #include "store/patient_store.h"
 
 namespace ms::store {
@@ -56,8 +57,9 @@ Result<std::string> order_and_page(const CellQuery& q, Params& params) {
   else
     return fail(ErrorCode::kInvalidArgument, "order", "id|confidence|entropy|attention",
                 "\"" + q.order + "\"");
-  if (q.limit < 1 || q.limit > 5000 || q.offset < 0 || q.offset > 1'000'000'000)
-    return fail(ErrorCode::kInvalidArgument, "limit / offset", "limit 1 to 5000, offset 0 to 1000000000",
+  if (q.limit < 1 || q.limit > kMaxCellPageSize || q.offset < 0 || q.offset > kMaxOffset)
+    return fail(ErrorCode::kInvalidArgument, "limit / offset",
+                "limit 1 to " + std::to_string(kMaxCellPageSize) + ", offset 0 to " + std::to_string(kMaxOffset),
                 std::to_string(q.limit) + " / " + std::to_string(q.offset));
   params.push_back(q.limit);
   params.push_back(q.offset);

@@ -10,5 +10,6 @@ inline constexpr std::int64_t kMaxOffset = 1'000'000'000;
 inline constexpr std::int64_t kMaxPatientPageSize = 500;       // GET /api/patients
 inline constexpr std::int64_t kMaxLogPageSize = 1000;          // GET /api/logs
 inline constexpr std::int64_t kMaxAuditPageSize = 1000;        // GET /api/samples/{id}/audit
+inline constexpr std::int64_t kMaxCellPageSize = 5000;         // GET /api/samples/{id}/cells
 
 }  // namespace ms::store
