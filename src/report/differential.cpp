@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace ms {
@@ -91,11 +92,66 @@ Status check_input(const Taxonomy& t, const DifferentialInput& in) {
   return {};
 }
 
+constexpr const char* kBand = "band_neutrophil";
+constexpr const char* kSegmented = "segmented_neutrophil";
+constexpr const char* kNeutrophil = "neutrophil";
+
+bool has(const std::optional<std::set<std::string>>& set, const std::string& id) {
+  return set && set->count(id) > 0;
+}
+
+// The taxonomy and input with band and segmented neutrophils as one "neutrophil" class in the
+// band's place: counts and reference ranges add up (both ranges present), every flag is the
+// segmented class's (mature granulocytes: I:Mg denominator, M:E numerator).
+Result<std::pair<Taxonomy, DifferentialInput>> combined_neutrophils(const Taxonomy& taxonomy,
+                                                                      const DifferentialInput& input) {
+  if (taxonomy.find(kNeutrophil))
+    return fail(ErrorCode::kInvalidArgument, "combine_neutrophils",
+                "a taxonomy without its own \"neutrophil\" class",
+                "taxonomy \"" + taxonomy.name + "\" has one");
+  Taxonomy t = taxonomy;
+  const CellClass band = *taxonomy.find(kBand);
+  CellClass merged = *taxonomy.find(kSegmented);
+  merged.id = kNeutrophil;
+  merged.names = {"Neutrophil (band + segmented)", "中性粒细胞（杆状核 + 分叶核）"};
+  merged.order = band.order;
+  t.classes.erase(std::remove_if(t.classes.begin(), t.classes.end(),
+                                 [](const CellClass& c) { return c.id == kBand || c.id == kSegmented; }),
+                  t.classes.end());
+  t.classes.push_back(merged);
+  for (SpecimenProfile* p : {&t.specimens.bone_marrow, &t.specimens.peripheral_blood}) {
+    auto b = p->ranges.find(kBand), s = p->ranges.find(kSegmented);
+    if (b != p->ranges.end() && s != p->ranges.end())
+      p->ranges[kNeutrophil] = {b->second.low + s->second.low, b->second.high + s->second.high};
+    p->ranges.erase(kBand);
+    p->ranges.erase(kSegmented);
+  }
+  DifferentialInput in = input;
+  in.combine_neutrophils = false;
+  int n = 0;
+  for (const char* id : {kBand, kSegmented})
+    if (auto it = in.counts.find(id); it != in.counts.end()) {
+      n += it->second;
+      in.counts.erase(it);
+    }
+  in.counts[kNeutrophil] = n;
+  if (has(in.classifier_classes, kBand) || has(in.classifier_classes, kSegmented))
+    in.classifier_classes->insert(kNeutrophil);
+  return std::make_pair(std::move(t), std::move(in));
+}
+
 }  // namespace
 
 Result<Differential> compute_differential(const Taxonomy& taxonomy,
                                           const DifferentialInput& input) {
   if (auto s = check_input(taxonomy, input); !s) return tl::unexpected(s.error());
+  if (input.combine_neutrophils && taxonomy.find(kBand) && taxonomy.find(kSegmented)) {
+    auto combined = combined_neutrophils(taxonomy, input);
+    if (!combined) return tl::unexpected(combined.error());
+    auto d = compute_differential(combined->first, combined->second);
+    if (d) d->neutrophils_combined = true;
+    return d;
+  }
   const SpecimenProfile& profile = taxonomy.profile(input.specimen);
   const bool blood = input.specimen == Specimen::kPeripheralBlood;
   auto count_of = [&](const std::string& id) {
@@ -138,6 +194,7 @@ Result<Differential> compute_differential(const Taxonomy& taxonomy,
     r.lineage = c.lineage;
     r.count = count_of(c.id);
     r.counted = c.counted;
+    r.review_only = input.classifier_classes && !has(input.classifier_classes, c.id);
     if (auto it = profile.ranges.find(c.id); it != profile.ranges.end()) r.range = it->second;
     if (!c.counted) {
       r.display = std::to_string(r.count);
@@ -175,6 +232,13 @@ Result<Differential> compute_differential(const Taxonomy& taxonomy,
         format_fixed(d.blasts.interval->high * 100, 1));
   } else {
     d.blasts.display = "-";
+  }
+
+  if (input.classifier_classes) {
+    const bool names_blasts = std::any_of(taxonomy.classes.begin(), taxonomy.classes.end(), [&](const CellClass& c) {
+      return c.is_blast && has(input.classifier_classes, c.id);
+    });
+    d.blasts.assessed = names_blasts || d.blasts.count > 0 || input.unreviewed == 0;
   }
 
   d.progress.counted = d.denominator;

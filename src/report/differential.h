@@ -11,6 +11,7 @@
 //  - peripheral blood: white cells, i.e. counted non-erythroid cells; nucleated red cells are
 //    reported per 100 WBC instead of as a percentage (ICSH convention).
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ struct DifferentialInput {
   std::optional<int> count_target;  // default: the taxonomy's profile for the specimen
   IntervalMethod interval_method = IntervalMethod::kWilson;
   double confidence = 0.95;
+  // The classes the classifier can name. Set: taxonomy classes outside it are review-only (a cell
+  // is counted in them only when a reviewer names it), and a blast count of 0 is an observation
+  // only when the classifier names blasts or the count was reviewed. Unset: nothing is marked.
+  std::optional<std::set<std::string>> classifier_classes;
+  // ICSH 2015 (Palmer et al., Int J Lab Hematol 2015;37:287): band and segmented neutrophils
+  // reported together as one "neutrophil" row; a per-lab choice.
+  bool combine_neutrophils = false;
 };
 
 struct DifferentialRow {
@@ -48,6 +56,8 @@ struct DifferentialRow {
   std::string display;  // the value as printed, with the display precision rule applied
   std::optional<ReferenceRange> range;
   RangeFlag flag = RangeFlag::kNone;
+  // A class the classifier cannot name: its cells were all named by a reviewer.
+  bool review_only = false;
   template <class V>
   void visit(V& v) {
     v("id", id);
@@ -56,6 +66,7 @@ struct DifferentialRow {
     v("lineage", lineage);
     v("count", count);
     v("counted", counted);
+    v("review_only", review_only);
     v("percent", percent);
     v("per_100_wbc", per_100_wbc);
     v("display", display);
@@ -90,9 +101,14 @@ struct BlastSummary {
   IntervalMethod method = IntervalMethod::kWilson;
   double confidence = 0.95;
   std::string display;  // "5 % (95% CI 2.2-11.2 %)"
+  // False when no blast could have been counted except by a reviewer and none was: the classifier
+  // names no blast class, no cell was reviewed as a blast and some cells are still the model's
+  // suggestion. The rule sets then say the blast percentage was not assessed.
+  bool assessed = true;
   template <class V>
   void visit(V& v) {
     v("count", count);
+    v("assessed", assessed);
     v("percent", percent);
     v("interval", interval);
     v("method", method);
@@ -139,6 +155,7 @@ struct Differential {
   BlastSummary blasts;
   CountProgress progress;
   int unreviewed = 0;
+  bool neutrophils_combined = false;  // one "neutrophil" row for bands + segmented (ICSH 2015)
   bool is_final_count() const { return unreviewed == 0 && denominator > 0; }
   const DifferentialRow* row(const std::string& id) const;  // nullptr when absent
   template <class V>
@@ -163,6 +180,7 @@ struct Differential {
     v("blasts", blasts);
     v("progress", progress);
     v("unreviewed", unreviewed);
+    v("neutrophils_combined", neutrophils_combined);
   }
 };
 

@@ -39,6 +39,9 @@ Suggestion suggest_fab(const Differential& d) {
                      pct(*promyelocytes)),
          fmt::format("提示 FAB M3（急性早幼粒细胞白血病）：异常早幼粒细胞占有核细胞 {}%（≥30%）。",
                      pct(*promyelocytes))});
+  } else if (!d.blasts.assessed) {
+    // M6 and acute leukaemia both need the blast count; M3 above does not.
+    s = blasts_not_assessed_suggestion(RuleSet::kFab, d);
   } else if (erythroid >= kErythroidThreshold &&
              blasts_non_erythroid >= kNonErythroidBlastThreshold) {
     s = make_suggestion(

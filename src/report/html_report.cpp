@@ -51,6 +51,7 @@ struct Labels {
   const char* generated;
   const char* high;
   const char* low;
+  const char* review_only_note;  // footnote of the rows marked with a dagger
 };
 
 const Labels kEnglish{"en",
@@ -90,7 +91,8 @@ const Labels kEnglish{"en",
                       "PRELIMINARY \u2014 not signed",
                       "Generated",
                       "H",
-                      "L"};
+                      "L",
+                      "\u2020 review-only class: the classifier cannot name it; its cells were named by a reviewer."};
 
 const Labels kChinese{"zh-CN",
                       "骨髓细胞形态学分类报告",
@@ -129,7 +131,8 @@ const Labels kChinese{"zh-CN",
                       "初步报告 \u2014 未签发",
                       "生成时间",
                       "↑",
-                      "↓"};
+                      "↓",
+                      "\u2020 仅人工审核类别：分类模型不能识别该类别，其细胞均由审核人员判定。"};
 
 constexpr const char* kStyle = R"(
 @page { size: A4; margin: 14mm 12mm; }
@@ -154,6 +157,7 @@ td.flag-high, td.flag-low { font-weight: bold; }
           -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 p { margin: 1mm 0; }
 .disclaimer { font-size: 9pt; color: #444; }
+.note { font-size: 8.5pt; color: #444; margin: 1mm 0; }
 .signature { margin-top: 6mm; border-top: 1px solid #111; padding-top: 2mm; }
 table, tr, .suggestion, .signature { page-break-inside: avoid; break-inside: avoid; }
 @media screen { body { padding: 10mm; } }
@@ -244,8 +248,13 @@ std::string render_report_html(const ReportData& r, Language language) {
       "<table class=\"diff\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}"
       "</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
       e(l.cell_class), e(l.count), e(l.percent), e(l.reference), e(l.flag));
+  bool any_review_only = false;
   for (const auto& row : d.rows) {
-    const std::string name = zh ? row.names.zh : row.names.en;
+    std::string name = zh ? row.names.zh : row.names.en;
+    if (row.review_only) {
+      name += " \u2020";
+      any_review_only = true;
+    }
     std::string value = row.counted ? row.display : l.not_counted;
     if (row.per_100_wbc) value += std::string(" ") + l.per_100_wbc;
     out += fmt::format(
@@ -255,6 +264,7 @@ std::string render_report_html(const ReportData& r, Language language) {
         e(range_text(row.range, 0)), flag_class(row.flag), e(flag_text(row.flag, l)));
   }
   out += "</tbody>\n</table>\n";
+  if (any_review_only) out += fmt::format("<p class=\"note\">{}</p>\n", e(l.review_only_note));
   std::string me;
   if (d.me_ratio) {
     me = d.me_ratio->display;

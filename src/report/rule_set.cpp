@@ -53,10 +53,22 @@ Suggestion no_cells_suggestion(RuleSet rule_set, const Differential& d) {
                           "尚未计数细胞，未评估任何 " + title + " 标准。"});
 }
 
+Suggestion blasts_not_assessed_suggestion(RuleSet rule_set, const Differential& d) {
+  const std::string title = rule_set_title(rule_set);
+  return make_suggestion(
+      rule_set, d, "blasts_not_assessed", false,
+      {"Blast percentage not assessed automatically: blasts are counted only on review (the "
+       "classifier does not name blasts and no cell has been reviewed as one); no " + title +
+           " blast criterion was evaluated.",
+       "原始细胞比例未自动评估：原始细胞仅在人工审核时计数（分类模型不能识别原始细胞，且尚无细胞"
+       "被审核为原始细胞）；未评估 " + title + " 原始细胞标准。"});
+}
+
 Suggestion suggest_by_blast_tiers(RuleSet rule_set, const Differential& d,
                                   const std::vector<BlastTier>& tiers,
                                   const DisplayNames& none_text) {
   if (!d.blasts.percent) return no_cells_suggestion(rule_set, d);
+  if (!d.blasts.assessed) return blasts_not_assessed_suggestion(rule_set, d);
   const double blasts = *d.blasts.percent;
   const std::string shown = format_percent_for_rule(blasts);
   auto render = [&](const DisplayNames& t) {

@@ -146,6 +146,18 @@ Status validate_taxonomy(const Taxonomy& t, const std::string& source) {
   return check_profile(t, t.specimens.peripheral_blood, root + ".specimens.peripheral_blood");
 }
 
+Status check_classifier_classes(const Taxonomy& t, const std::vector<std::string>& classifier_classes,
+                                const std::string& source) {
+  std::string missing;
+  for (const auto& c : classifier_classes)
+    if (!t.find(c)) missing += (missing.empty() ? "" : ", ") + quoted(c);
+  if (missing.empty()) return {};
+  return fail(ErrorCode::kInvalidArgument, "taxonomy " + source,
+              "every class the classifier names (" + std::to_string(classifier_classes.size()) +
+                  " classes) as one of its classes",
+              "no class " + missing + "; add them to the taxonomy or use a classifier whose classes it has");
+}
+
 Result<Taxonomy> parse_taxonomy(const Json& j, const std::string& source) {
   auto t = parse_config<Taxonomy>(j, source);
   if (!t) return t;

@@ -132,6 +132,11 @@ struct Taxonomy {
 // be counted, an erythroid class cannot be on the M:E numerator side). Errors name the JSON path.
 Status validate_taxonomy(const Taxonomy& t, const std::string& source);
 
+// Every class the classifier can name must be a class of the taxonomy, or its cells could never be
+// counted (and a report could not be signed). The error names the taxonomy file and the classes.
+Status check_classifier_classes(const Taxonomy& t, const std::vector<std::string>& classifier_classes,
+                                const std::string& source);
+
 // Reads and validates a taxonomy; unknown keys, wrong types and the checks above are errors.
 Result<Taxonomy> parse_taxonomy(const Json& j, const std::string& source);
 Result<Taxonomy> load_taxonomy(const std::string& path);

@@ -5,6 +5,7 @@
 // (http_error.h), and records the route for /api/openapi.json so the document cannot miss one.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +25,7 @@ namespace ms::server {
 
 class JobWorkers;
 class CellRecognizer;
+struct LabTaxonomies;
 
 // Who may call a route. Staff: admin, doctor, technician (patients, samples, uploads).
 enum class Access { kPublic, kAnyUser, kStaff, kDoctor, kAdmin };
@@ -71,6 +73,7 @@ struct ServerContext {
   JobWorkers* workers = nullptr;  // null without an analysis runner
   std::string analysis;           // runner name, or why there is none
   CellRecognizer* recognizer = nullptr;  // classifies single-cell crops; null without a pipeline
+  std::shared_ptr<const LabTaxonomies> taxonomies;  // never null once the server is created
 };
 
 using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;

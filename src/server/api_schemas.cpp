@@ -151,6 +151,15 @@ Json differential_view_schema() {
 Json taxonomy_schema() {
   Json s = written_schema<Taxonomy>();
   add_required(s, "reporting_order", with_description(array_of(text()), "class ids in hematology reporting order"));
+  add_required(s, "specimen", with_description(string_schema({"bone_marrow", "peripheral_blood"}),
+                                               "the specimen whose samples use this taxonomy"));
+  add_required(s, "classifier_classes",
+               with_description(nullable(array_of(text())),
+                                "the classes the classifier names; null when the server has no classifier"));
+  add_required(s, "combine_neutrophils",
+               with_description(boolean(), "band and segmented neutrophils are reported as one row (ICSH 2015)"));
+  add_required(s["properties"]["classes"]["items"], "review_only",
+               with_description(boolean(), "the classifier cannot name this class: only reviewers assign it"));
   return s;
 }
 

@@ -18,6 +18,7 @@
 #include "server/api.h"
 #include "server/cell_crops.h"
 #include "server/cell_recognizer.h"
+#include "server/lab_taxonomies.h"
 #include "server/crypto.h"
 #include "server/request_bodies.h"
 #include "store/audit_trail.h"
@@ -79,24 +80,10 @@ Json views_json(const std::vector<store::CellView>& views) {
 }
 
 // Classes a reviewer may choose besides those the models suggested in the sample: every class of
-// the shipped taxonomies, of MARROWSCOPE_TAXONOMY when set, and of the classifier in use.
+// the lab's taxonomies (marrow and blood) and of the classifier in use.
 std::shared_ptr<const std::set<std::string>> known_classes(const ServerContext& ctx) {
-  auto known = std::make_shared<std::set<std::string>>();
-  std::vector<std::string> files = {config_path("taxonomy/pbc11.json"), config_path("taxonomy/marrow.json")};
-  // The lab's own taxonomy, the one the report routes use when it is set.
-  if (const char* lab = std::getenv("MARROWSCOPE_TAXONOMY"); lab && *lab) files.emplace_back(lab);
-  for (const auto& name : files) {
-    auto t = load_taxonomy(name);
-    if (!t) {
-      spdlog::warn("review classes: {} (reviewers may still choose the suggested classes)",
-                   t.error().message);
-      continue;
-    }
-    for (const auto& c : t->classes) known->insert(c.id);
-  }
-  if (ctx.recognizer)
-    for (const auto& c : ctx.recognizer->classes()) known->insert(c);
-  return known;
+  const auto ids = ctx.taxonomies->all_class_ids();
+  return std::make_shared<const std::set<std::string>>(ids.begin(), ids.end());
 }
 
 store::Reviewer reviewer_of(const Caller& c, const std::set<std::string>* known) {
@@ -243,7 +230,7 @@ void register_cell_routes(Api& api) {
             Doc("Review one cell: reclassify and/or confirm")
                 .describe("Staff reclassify; doctors and admins confirm or unconfirm (a technician's "
                           "`confirmed` answers 403; a technician's new class clears a confirmation). A "
-                          "class must be snake_case and known (the taxonomies, the classifier, or a class "
+                          "class must be snake_case and known (the lab's marrow and blood taxonomies, the classifier, or a class "
                           "already suggested in the sample). Audited")
                 .json_body(read_schema<CellPatch>(), {{"class", "myelocyte"}, {"confirmed", true}})
                 .answers(200, ref("Cell"), "the cell after the change")

@@ -17,6 +17,7 @@
 #include "net/http_server.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
+#include "server/lab_taxonomies.h"
 #include "server/http_error.h"
 #include "server/job_workers.h"
 #include "store/job_queue.h"
@@ -182,6 +183,11 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
   const bool single_owner = impl->db->dialect() == store::Dialect::kSqlite;
   MS_ASSIGN_OR_RETURN(auto requeued, store::requeue_running_jobs(*impl->db, single_owner));
   if (requeued > 0) spdlog::info("{} job(s) left running by a previous process are queued again", requeued);
+  // A classifier class that a taxonomy lacks could never be counted or signed: refuse to start,
+  // before any worker takes a job.
+  std::optional<std::vector<std::string>> classifier_classes;
+  if (auto* recognizer = dynamic_cast<CellRecognizer*>(runner.get())) classifier_classes = recognizer->classes();
+  MS_ASSIGN_OR_RETURN(impl->ctx.taxonomies, load_lab_taxonomies(std::move(classifier_classes)));
   impl->runner = std::move(runner);
   impl->ctx.options = options;
   impl->ctx.db = impl->db.get();

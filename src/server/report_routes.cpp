@@ -25,6 +25,7 @@
 #include "report/taxonomy.h"
 #include "server/api.h"
 #include "server/crypto.h"
+#include "server/lab_taxonomies.h"
 #include "server/request_bodies.h"
 #include "store/job_queue.h"
 #include "store/operation_log.h"
@@ -37,20 +38,17 @@ namespace {
 
 constexpr std::size_t kMaxCommentBytes = 10000;
 
-// Report settings read once at start: the class taxonomy (which classes exist, their order,
-// names, colours and the reference ranges of each specimen) and the lab's header.
+// Report settings read once at start: the lab's taxonomies (which classes exist per specimen,
+// their order, names, colours and reference ranges; loaded and checked when the server is
+// created) and the lab's header.
 struct ReportSettings {
-  std::string taxonomy_path;
-  Result<Taxonomy> taxonomy = fail(ErrorCode::kInternal, "taxonomy not loaded");
+  std::shared_ptr<const LabTaxonomies> taxonomies;
   std::string lab_name, lab_address;
 };
 
-std::shared_ptr<const ReportSettings> load_settings() {
+std::shared_ptr<const ReportSettings> load_settings(std::shared_ptr<const LabTaxonomies> taxonomies) {
   auto s = std::make_shared<ReportSettings>();
-  const char* path = std::getenv("MARROWSCOPE_TAXONOMY");
-  s->taxonomy_path = path && *path ? path : config_path("taxonomy/pbc11.json");
-  s->taxonomy = load_taxonomy(s->taxonomy_path);
-  if (!s->taxonomy) spdlog::error("report routes: {}", s->taxonomy.error().message);
+  s->taxonomies = std::move(taxonomies);
   const char* name = std::getenv("MARROWSCOPE_LAB_NAME");
   s->lab_name = name && *name ? name : "Hematology laboratory";
   const char* address = std::getenv("MARROWSCOPE_LAB_ADDRESS");
@@ -58,16 +56,6 @@ std::shared_ptr<const ReportSettings> load_settings() {
   return s;
 }
 
-Result<const Taxonomy*> taxonomy_of(const ReportSettings& s) {
-  if (!s.taxonomy)
-    return fail(ErrorCode::kInternal, "the cell taxonomy '" + s.taxonomy_path +
-                                          "' did not load: " + s.taxonomy.error().message);
-  return &*s.taxonomy;
-}
-
-Specimen report_specimen(store::Specimen s) {
-  return s == store::Specimen::kBoneMarrow ? Specimen::kBoneMarrow : Specimen::kPeripheralBlood;
-}
 
 std::string iso_utc(std::int64_t ms) {
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -140,13 +128,13 @@ struct SampleReport {
 
 // The report as the cells stand now (not signed). `counts` split into classes the taxonomy knows
 // (counted by the differential) and unmapped ones (reported, never silently dropped).
-Result<SampleReport> live_report(store::Tx& tx, const Taxonomy& taxonomy, const store::Sample& s) {
+Result<SampleReport> live_report(store::Tx& tx, const LabTaxonomies& taxonomies, const store::Sample& s) {
   SampleReport out;
   out.sample = s;
+  const Taxonomy& taxonomy = taxonomies.for_specimen(s.specimen);
   MS_ASSIGN_OR_RETURN(auto patient, store::get_patient(tx, s.patient_id));
   MS_ASSIGN_OR_RETURN(auto counts, store::count_sample_cells(tx, s.id));
-  DifferentialInput in;
-  in.specimen = report_specimen(s.specimen);
+  DifferentialInput in = taxonomies.input_for(s.specimen);
   in.count_target = static_cast<int>(s.count_target);
   in.unreviewed = static_cast<int>(counts.unreviewed);
   for (const auto& [cls, n] : counts.counts) {
@@ -186,8 +174,7 @@ Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings
     for (const auto& row : out.report.differential.rows) out.cells += row.count;
     out.sign_off = std::move(sign_off);
   } else {
-    MS_ASSIGN_OR_RETURN(const Taxonomy* taxonomy, taxonomy_of(settings));
-    MS_ASSIGN_OR_RETURN(out, live_report(tx, *taxonomy, sample));
+    MS_ASSIGN_OR_RETURN(out, live_report(tx, *settings.taxonomies, sample));
     // Signed by an earlier version through POST /status, which stored no snapshot (that route
     // no longer signs): show who signed; the numbers are live.
     if (sample.status == store::SampleStatus::kSigned && sample.signed_at) {
@@ -343,10 +330,10 @@ Result<std::string> report_hl7(const SampleReport& sr, const ReportSettings& set
 // sample's status, the audit event and the log entry, all or nothing.
 Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, std::int64_t id,
                                  const SignRequest& req, const Caller& c) {
-  MS_ASSIGN_OR_RETURN(const Taxonomy* taxonomy, taxonomy_of(settings));
   MS_ASSIGN_OR_RETURN(auto sample, store::lock_sample(tx, id));  // no review commits until this does
   MS_RETURN_IF_ERROR(store::require_unsigned(sample));
-  MS_ASSIGN_OR_RETURN(SampleReport sr, live_report(tx, *taxonomy, sample));
+  const Taxonomy* taxonomy = &settings.taxonomies->for_specimen(sample.specimen);
+  MS_ASSIGN_OR_RETURN(SampleReport sr, live_report(tx, *settings.taxonomies, sample));
   if (sr.cells == 0)
     return fail(ErrorCode::kConflict, "sample " + sample.accession +
                                           " has no cells yet: upload and analyse fields first");
@@ -420,7 +407,7 @@ Json report_reply(const SampleReport& sr, const ReportSettings& settings) {
 
 void register_report_routes(Api& api) {
   store::Database& db = api.db();
-  std::shared_ptr<const ReportSettings> settings = load_settings();
+  std::shared_ptr<const ReportSettings> settings = load_settings(api.ctx().taxonomies);
 
   auto read_report = [&db, settings](const net::Request& req) -> Result<SampleReport> {
     MS_ASSIGN_OR_RETURN(auto id, path_id(req));
@@ -430,16 +417,32 @@ void register_report_routes(Api& api) {
   };
 
   api.get(R"(/api/taxonomy)", Access::kAnyUser,
-          Doc("The cell classes and reference ranges differentials use")
+          Doc("The cell classes and reference ranges differentials of one specimen use")
               .describe("Class ids, English and Chinese names, hematology order, colours, lineage and "
-                        "flags; reference ranges per specimen")
+                        "flags; reference ranges per specimen; which classes are review-only (the "
+                        "classifier cannot name them). Bone-marrow samples use the lab's marrow "
+                        "taxonomy, peripheral-blood samples the blood one")
+              .query("specimen", string_schema({"bone_marrow", "peripheral_blood"}), "default peripheral_blood")
               .answers(200, ref("Taxonomy"), "the taxonomy"),
-          [settings](const net::Request&, const Caller&) -> Result<Reply> {
-            MS_ASSIGN_OR_RETURN(const Taxonomy* t, taxonomy_of(*settings));
-            Json j = config_to_json(*t);
+          [settings](const net::Request& req, const Caller&) -> Result<Reply> {
+            const std::string name = query_text(req, "specimen", "peripheral_blood");
+            const store::Specimen specimen = name == "bone_marrow" ? store::Specimen::kBoneMarrow
+                                                                   : store::Specimen::kPeripheralBlood;
+            if (name != "bone_marrow" && name != "peripheral_blood")
+              return fail(ErrorCode::kInvalidArgument, "query parameter 'specimen'",
+                          "bone_marrow|peripheral_blood", "\"" + name + "\"");
+            const LabTaxonomies& lab = *settings->taxonomies;
+            const Taxonomy& t = lab.for_specimen(specimen);
+            Json j = config_to_json(t);
+            const DifferentialInput in = lab.input_for(specimen);
+            for (auto& c : j["classes"])
+              c["review_only"] = in.classifier_classes && !in.classifier_classes->count(c["id"].get<std::string>());
             Json order = Json::array();
-            for (size_t k : t->reporting_order()) order.push_back(t->classes[k].id);
+            for (size_t k : t.reporting_order()) order.push_back(t.classes[k].id);
             j["reporting_order"] = order;
+            j["specimen"] = name;
+            j["classifier_classes"] = lab.classifier_classes ? Json(*lab.classifier_classes) : Json(nullptr);
+            j["combine_neutrophils"] = lab.combine_neutrophils;
             return Reply::json(j);
           });
 

@@ -16,10 +16,59 @@ TEST(Differential, RowsFollowHematologyOrderWithExcludedClassesLast) {
   const Differential d = differential_of(t, normal_marrow_counts());
   std::vector<std::string> ids;
   for (const auto& r : d.rows) ids.push_back(r.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"blast", "promyelocyte", "myelocyte", "metamyelocyte",
-                                           "band_neutrophil", "segmented_neutrophil", "eosinophil",
-                                           "monocyte", "lymphocyte", "plasma_cell", "erythroblast",
-                                           "other", "smudge"}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"blast", "promonocyte", "promyelocyte", "myelocyte",
+                                           "metamyelocyte", "band_neutrophil", "segmented_neutrophil",
+                                           "eosinophil", "basophil", "monocyte", "lymphocyte",
+                                           "plasma_cell", "erythroblast", "other", "megakaryocyte",
+                                           "platelet", "smudge", "not_a_cell", "artefact"}));
+}
+
+TEST(Differential, NotACellSmudgeAndArtefactStayOutOfTheNucleatedCount) {
+  auto counts = normal_marrow_counts();
+  counts["not_a_cell"] = 30;
+  counts["artefact"] = 4;
+  const Differential d = differential_of(shipped_taxonomy("marrow"), counts);
+  EXPECT_EQ(d.denominator, 500);
+  EXPECT_EQ(d.total_excluded, 7 + 30 + 4);
+  EXPECT_DOUBLE_EQ(*d.row("segmented_neutrophil")->percent, 22.0);
+  EXPECT_FALSE(d.row("not_a_cell")->percent.has_value());
+  // Blood: the same three classes in the blood taxonomy, out of the WBC denominator.
+  const Differential b = differential_of(shipped_taxonomy("pbc11"),
+                                         {{"lymphocyte", 50}, {"segmented_neutrophil", 150},
+                                          {"not_a_cell", 9}, {"smudge", 2}, {"artefact", 1}},
+                                         Specimen::kPeripheralBlood);
+  EXPECT_EQ(b.denominator, 200);
+  EXPECT_EQ(b.total_excluded, 12);
+}
+
+TEST(Differential, BandAndSegmentedNeutrophilsCombinedWhenTheLabChoosesIcsh2015) {
+  DifferentialInput in;
+  in.counts = normal_marrow_counts();
+  in.combine_neutrophils = true;
+  in.classifier_classes = std::set<std::string>{"band_neutrophil", "lymphocyte"};
+  auto d = compute_differential(shipped_taxonomy("marrow"), in);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->neutrophils_combined);
+  EXPECT_EQ(d->row("band_neutrophil"), nullptr);
+  EXPECT_EQ(d->row("segmented_neutrophil"), nullptr);
+  const DifferentialRow* n = d->row("neutrophil");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->count, 170);  // 60 bands + 110 segmented
+  EXPECT_DOUBLE_EQ(*n->percent, 34.0);
+  EXPECT_EQ(n->names.en, "Neutrophil (band + segmented)");
+  ASSERT_TRUE(n->range.has_value());  // 10-16 % + 18-28 %
+  EXPECT_DOUBLE_EQ(n->range->low, 28);
+  EXPECT_DOUBLE_EQ(n->range->high, 44);
+  EXPECT_FALSE(n->review_only);  // the classifier names bands
+  // In the band's place in hematology order, and still the mature side of I:Mg.
+  EXPECT_EQ(d->rows[5].id, "neutrophil");
+  EXPECT_EQ(d->i_mg_ratio.denominator, 170);
+  EXPECT_EQ(d->denominator, 500);
+  // The option off: two rows, as before.
+  in.combine_neutrophils = false;
+  d = compute_differential(shipped_taxonomy("marrow"), in);
+  EXPECT_FALSE(d->neutrophils_combined);
+  EXPECT_EQ(d->row("band_neutrophil")->count, 60);
 }
 
 TEST(Differential, PercentagesOfNucleatedCellsExcludeSmudgeCells) {

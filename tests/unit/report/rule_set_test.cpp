@@ -41,6 +41,66 @@ Taxonomy with_abnormal_promyelocytes() {
   return t;
 }
 
+// A marrow differential as the server builds it with a classifier that names the PBC classes
+// (no blasts): `counts`, `unreviewed` of them still the model's suggestion.
+Differential with_pbc_classifier(std::map<std::string, int> counts, int unreviewed) {
+  DifferentialInput in;
+  in.counts = std::move(counts);
+  in.specimen = Specimen::kBoneMarrow;
+  in.unreviewed = unreviewed;
+  in.classifier_classes.emplace();
+  for (const auto& c : shipped_taxonomy("pbc11").classes) in.classifier_classes->insert(c.id);
+  auto d = compute_differential(shipped_taxonomy("marrow"), in);
+  EXPECT_TRUE(d) << d.error().message;
+  return *d;
+}
+
+TEST(RuleSet, BlastsTheClassifierCannotNameAreNotAssessedUntilReviewed) {
+  // 100 lymphocytes, 40 of them unreviewed: 0 blasts is a product of the classifier, not an
+  // observation. No rule set may say "criterion not met".
+  const Differential d = with_pbc_classifier({{"lymphocyte", 100}}, 40);
+  EXPECT_FALSE(d.blasts.assessed);
+  for (const Suggestion& s : suggest_all(d)) {
+    EXPECT_EQ(s.rule_id, config_to_json(s.rule_set).get<std::string>() + ".blasts_not_assessed");
+    EXPECT_FALSE(s.criterion_met);
+    EXPECT_TRUE(contains(s.text.en, "Blast percentage not assessed automatically: blasts are counted only on review"))
+        << s.text.en;
+    EXPECT_FALSE(contains(s.text.en, "criterion met")) << s.text.en;
+    EXPECT_TRUE(contains(s.text.zh, "原始细胞比例未自动评估")) << s.text.zh;
+  }
+  // A reviewer names 25 blasts: the WHO and ICC texts now evaluate them (25 of 125 = 20 %).
+  const Differential reviewed = with_pbc_classifier({{"lymphocyte", 100}, {"blast", 25}}, 40);
+  EXPECT_TRUE(reviewed.blasts.assessed);
+  EXPECT_EQ(suggest_who2022(reviewed).rule_id, "who2022.aml");
+  EXPECT_EQ(suggest_icc2022(reviewed).rule_id, "icc2022.aml");
+  // Every cell reviewed and none called a blast: 0 % is an observation.
+  const Differential all_reviewed = with_pbc_classifier({{"lymphocyte", 100}}, 0);
+  EXPECT_TRUE(all_reviewed.blasts.assessed);
+  EXPECT_EQ(suggest_who2022(all_reviewed).rule_id, "who2022.none");
+  // The review-only rows are marked; the classifier's are not.
+  EXPECT_TRUE(d.row("blast")->review_only);
+  EXPECT_TRUE(d.row("not_a_cell")->review_only);
+  EXPECT_FALSE(d.row("lymphocyte")->review_only);
+  // Without a known classifier (the CLI on a count file) nothing changes.
+  EXPECT_TRUE(differential_of(shipped_taxonomy("marrow"), {{"lymphocyte", 100}}, Specimen::kBoneMarrow, 40)
+                  .blasts.assessed);
+}
+
+TEST(RuleSet, FabM3StillEvaluatedWhenBlastsAreNotAssessed) {
+  Taxonomy t = with_abnormal_promyelocytes();
+  DifferentialInput in;
+  in.counts = {{"abnormal_promyelocyte", 40}, {"lymphocyte", 60}};
+  in.unreviewed = 10;
+  in.classifier_classes = std::set<std::string>{"abnormal_promyelocyte", "lymphocyte"};
+  auto d = compute_differential(t, in);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->blasts.assessed);
+  EXPECT_EQ(suggest_fab(*d).rule_id, "fab.m3");
+  in.counts = {{"abnormal_promyelocyte", 10}, {"lymphocyte", 90}};
+  d = compute_differential(t, in);
+  EXPECT_EQ(suggest_fab(*d).rule_id, "fab.blasts_not_assessed");
+}
+
 TEST(FabRuleSet, NormalMarrowMeetsNoCriterion) {
   const Suggestion s =
       suggest_fab(differential_of(shipped_taxonomy("marrow"), test::normal_marrow_counts()));

@@ -29,13 +29,15 @@ std::string error_of(const Json& j) {
 
 TEST(Taxonomy, ShippedPbc11HasTheModelClassesInHematologyOrder) {
   const Taxonomy t = test::shipped_taxonomy("pbc11");
-  ASSERT_EQ(t.classes.size(), 11u);
+  ASSERT_EQ(t.classes.size(), 14u);
   std::vector<std::string> ordered;
   for (size_t i : t.reporting_order()) ordered.push_back(t.classes[i].id);
   EXPECT_EQ(ordered, (std::vector<std::string>{"promyelocyte", "myelocyte", "metamyelocyte",
                                                "band_neutrophil", "segmented_neutrophil",
                                                "eosinophil", "basophil", "monocyte", "lymphocyte",
-                                               "erythroblast", "platelet"}));
+                                               "erythroblast", "platelet", "smudge", "not_a_cell",
+                                               "artefact"}));
+  for (const char* excluded : {"smudge", "not_a_cell", "artefact"}) EXPECT_FALSE(t.find(excluded)->counted) << excluded;
   EXPECT_FALSE(t.find("platelet")->counted);
   EXPECT_TRUE(t.find("erythroblast")->is_erythroid);
   EXPECT_EQ(t.find("monocyte")->lineage, Lineage::kMonocytic);
@@ -49,9 +51,19 @@ TEST(Taxonomy, ShippedPbc11HasTheModelClassesInHematologyOrder) {
 
 TEST(Taxonomy, ShippedMarrowHasBlastsPlasmaCellsAndExcludedSmudge) {
   const Taxonomy t = test::shipped_taxonomy("marrow");
-  ASSERT_EQ(t.classes.size(), 13u);
+  ASSERT_EQ(t.classes.size(), 19u);
   EXPECT_EQ(t.classes[t.reporting_order().front()].id, "blast");
   EXPECT_TRUE(t.find("blast")->is_blast);
+  // WHO: promonocytes are blast equivalents; megakaryocytes, platelets, smudge cells, "not a
+  // cell" and artefacts stay out of the nucleated-cell count.
+  EXPECT_TRUE(t.find("promonocyte")->is_blast);
+  for (const char* excluded : {"megakaryocyte", "platelet", "smudge", "not_a_cell", "artefact"})
+    EXPECT_FALSE(t.find(excluded)->counted) << excluded;
+  // The marrow vocabulary holds every class of the shipped classifiers.
+  const Taxonomy pbc = test::shipped_taxonomy("pbc11");
+  std::vector<std::string> model_classes;
+  for (const auto& c : pbc.classes) model_classes.push_back(c.id);
+  EXPECT_TRUE(check_classifier_classes(t, model_classes, "marrow.json"));
   EXPECT_EQ(t.find("plasma_cell")->lineage, Lineage::kLymphoid);
   EXPECT_TRUE(t.find("other")->counted);
   EXPECT_FALSE(t.find("smudge")->counted);
@@ -63,6 +75,17 @@ TEST(Taxonomy, ShippedMarrowHasBlastsPlasmaCellsAndExcludedSmudge) {
   ASSERT_TRUE(m.me_ratio.has_value());
   EXPECT_DOUBLE_EQ(m.me_ratio->low, 2);
   EXPECT_DOUBLE_EQ(m.me_ratio->high, 4);
+}
+
+TEST(Taxonomy, ClassifierClassesMissingFromATaxonomyAreNamed) {
+  const Taxonomy t = test::shipped_taxonomy("pbc11");
+  EXPECT_TRUE(check_classifier_classes(t, {"lymphocyte", "platelet"}, "pbc11.json"));
+  auto s = check_classifier_classes(t, {"lymphocyte", "blast", "hairy_cell"}, "pbc11.json");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.error().message.find("pbc11.json"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("\"blast\", \"hairy_cell\""), std::string::npos) << s.error().message;
+  EXPECT_EQ(s.error().message.find("lymphocyte"), std::string::npos) << s.error().message;
 }
 
 TEST(Taxonomy, ReportingOrderKeepsFileOrderOnTies) {

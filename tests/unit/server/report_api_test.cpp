@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/cell_recognizer.h"
 #include "server/lab_server_fixture.h"
 #include "store/database.h"
 
@@ -489,8 +490,16 @@ TEST_P(ReportApiTest, TaxonomyAndEveryReportRouteAreDocumented) {
   auto viewer = user_with_role("view", "viewer");
   auto t = body_json(get(viewer, "/api/taxonomy"));
   EXPECT_EQ(t["name"], "pbc11");
-  EXPECT_EQ(t["classes"].size(), 11u);
-  EXPECT_EQ(t["reporting_order"].size(), 11u);
+  EXPECT_EQ(t["specimen"], "peripheral_blood");
+  EXPECT_EQ(t["classes"].size(), 14u);
+  EXPECT_EQ(t["reporting_order"].size(), 14u);
+  EXPECT_TRUE(t["classifier_classes"].is_null());  // the test double names no classes
+  auto m = body_json(get(viewer, "/api/taxonomy?specimen=bone_marrow"));
+  EXPECT_EQ(m["name"], "marrow");
+  EXPECT_EQ(m["specimen"], "bone_marrow");
+  auto bad = get(viewer, "/api/taxonomy?specimen=csf");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("specimen"), std::string::npos) << bad->body;
   EXPECT_EQ(client_->Get("/api/taxonomy")->status, 401);
   const Json doc = body_json(client_->Get("/api/openapi.json"));
   const std::vector<std::pair<std::string, std::string>> routes = {
@@ -507,6 +516,111 @@ TEST_P(ReportApiTest, TaxonomyAndEveryReportRouteAreDocumented) {
   for (const auto& [path, method] : routes)
     EXPECT_TRUE(doc["paths"].contains(path) && doc["paths"][path].contains(method)) << method << " " << path;
 }
+
+// A classifier that names `classes` (the shipped models name the 11 PBC classes, no blasts). Cells
+// are written straight into the store here, so it never classifies anything.
+class NamedClassifier : public TestDoubleRunner, public server::CellRecognizer {
+ public:
+  explicit NamedClassifier(std::vector<std::string> classes) : classes_(std::move(classes)) {}
+  Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>&) override {
+    return fail(ErrorCode::kInternal, "test double: classify_crops is not used in these tests");
+  }
+  std::vector<std::string> classes() const override { return classes_; }
+
+ private:
+  std::vector<std::string> classes_;
+};
+
+const std::vector<std::string> kPbcClasses = {
+    "band_neutrophil", "basophil", "eosinophil", "erythroblast", "lymphocyte", "metamyelocyte",
+    "monocyte", "myelocyte", "platelet", "promyelocyte", "segmented_neutrophil"};
+
+class MarrowVocabularyTest : public ReportApiTest {
+ protected:
+  MarrowVocabularyTest() { start_in_setup_ = false; }
+  void TearDown() override {
+    unsetenv("MARROWSCOPE_COMBINE_NEUTROPHILS");
+    ReportApiTest::TearDown();
+  }
+};
+
+TEST_P(MarrowVocabularyTest, ServerRefusesToStartWhenAClassifierClassIsMissingFromATaxonomy) {
+  runner_ = std::make_shared<NamedClassifier>(std::vector<std::string>{"lymphocyte", "hairy_cell"});
+  auto s = server::LabServer::create(options_, runner_);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("\"hairy_cell\""), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("MARROWSCOPE_TAXONOMY"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("pbc11.json"), std::string::npos) << s.error().message;
+  // A bad lab option is refused by name too.
+  setenv("MARROWSCOPE_COMBINE_NEUTROPHILS", "sometimes", 1);
+  runner_ = std::make_shared<NamedClassifier>(kPbcClasses);
+  s = server::LabServer::create(options_, runner_);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("MARROWSCOPE_COMBINE_NEUTROPHILS"), std::string::npos) << s.error().message;
+}
+
+TEST_P(MarrowVocabularyTest, BlastsAreNotAssessedUntilAReviewerNamesThem) {
+  runner_ = std::make_shared<NamedClassifier>(kPbcClasses);
+  start_server();
+  auto tech = user_with_role("tech", "technician");
+  const auto sample = make_sample_with(tech, "BM-V1", "bone_marrow");
+  add_cells(sample, {{"lymphocyte", std::nullopt, false, 8}, {"monocyte", std::nullopt, false, 2}});
+  const std::string base = "/api/samples/" + std::to_string(sample);
+
+  // The marrow vocabulary: the classifier's classes plus review-only ones.
+  auto t = body_json(get(tech, "/api/taxonomy?specimen=bone_marrow"));
+  EXPECT_EQ(t["classifier_classes"], Json(kPbcClasses));
+  std::map<std::string, bool> review_only;
+  for (const auto& c : t["classes"]) review_only[c["id"]] = c["review_only"];
+  for (const char* id : {"blast", "promonocyte", "plasma_cell", "megakaryocyte", "other", "smudge", "not_a_cell", "artefact"})
+    EXPECT_TRUE(review_only[id]) << id;
+  EXPECT_FALSE(review_only["lymphocyte"]);
+
+  auto d = body_json(get(tech, base + "/differential"));
+  EXPECT_FALSE(d["differential"]["blasts"]["assessed"]);
+  EXPECT_TRUE((*row(d["differential"], "blast"))["review_only"]);
+  for (const auto& s : d["suggestions"]) {
+    EXPECT_TRUE(s["rule_id"].get<std::string>().find(".blasts_not_assessed") != std::string::npos) << s.dump();
+    EXPECT_NE(s["text"]["en"].get<std::string>().find("blasts are counted only on review"), std::string::npos);
+    EXPECT_EQ(s["text"]["en"].get<std::string>().find("criterion met"), std::string::npos) << s.dump();
+  }
+  auto html = get(tech, base + "/report.html");
+  EXPECT_EQ(html->body.find("No WHO 2022 blast criterion met"), std::string::npos);
+  EXPECT_NE(html->body.find("blasts are counted only on review"), std::string::npos);
+  EXPECT_NE(html->body.find("review-only class"), std::string::npos);
+
+  // The technician names one lymphocyte a blast: 1 of 10 = 10 %, WHO 2022 MDS-IB2 range.
+  const Json cells = body_json(get(tech, base + "/cells?class=lymphocyte"));
+  const auto id = cells["items"][0]["id"].get<std::int64_t>();
+  auto r = patch(tech, "/api/cells/" + std::to_string(id), {{"class", "blast"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  d = body_json(get(tech, base + "/differential?rule_set=who2022"));
+  EXPECT_TRUE(d["differential"]["blasts"]["assessed"]);
+  EXPECT_EQ(d["differential"]["blasts"]["count"], 1);
+  ASSERT_EQ(d["suggestions"].size(), 1u);
+  EXPECT_EQ(d["suggestions"][0]["rule_id"], "who2022.mds_ib2");
+  // A class outside every taxonomy is still refused.
+  r = patch(tech, "/api/cells/" + std::to_string(id), {{"class", "hairy_cell"}});
+  EXPECT_EQ(r->status, 400) << r->body;
+}
+
+TEST_P(MarrowVocabularyTest, LabOptionCountsBandAndSegmentedNeutrophilsTogether) {
+  setenv("MARROWSCOPE_COMBINE_NEUTROPHILS", "1", 1);
+  runner_ = std::make_shared<NamedClassifier>(kPbcClasses);
+  start_server();
+  auto tech = user_with_role("tech", "technician");
+  const auto sample = make_sample_with(tech, "BM-N1", "bone_marrow");
+  add_cells(sample, {{"band_neutrophil", std::nullopt, true, 3}, {"segmented_neutrophil", std::nullopt, true, 5},
+                     {"lymphocyte", std::nullopt, true, 2}});
+  auto d = body_json(get(tech, "/api/samples/" + std::to_string(sample) + "/differential"))["differential"];
+  EXPECT_TRUE(d["neutrophils_combined"]);
+  EXPECT_EQ(row(d, "band_neutrophil"), nullptr);
+  ASSERT_NE(row(d, "neutrophil"), nullptr);
+  EXPECT_EQ((*row(d, "neutrophil"))["count"], 8);
+  EXPECT_TRUE(body_json(get(tech, "/api/taxonomy?specimen=bone_marrow"))["combine_neutrophils"]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MarrowVocabularyTest, ::testing::ValuesIn(test_backends()), backend_name);
 
 INSTANTIATE_TEST_SUITE_P(Backends, ReportApiTest, ::testing::ValuesIn(test_backends()), backend_name);
 

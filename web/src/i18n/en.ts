@@ -67,6 +67,7 @@ export default {
     readOnly: 'Read only: your role may not change cells', onlyDoctorsConfirm: 'Only doctors and admins confirm cells',
     signedLocked: 'The sample is signed; add an addendum instead',
     chipHint: 'Click to move the selected cells here, or drop cells on it',
+    reviewOnly: 'review only', reviewOnlyHint: 'The classifier cannot name this class; only reviewers assign it',
     reason: { atypical: 'Atypical', low_confidence: 'Unsure', high_entropy: 'Ambiguous' },
     reasonHint: {
       atypical: 'Unlike every cell the classifier was trained on: its class is a guess however confident it looks',
@@ -94,7 +95,8 @@ export default {
     flags: { low: 'low', high: 'high' },
     denominator: 'Total', denominatorNucleated: 'nucleated cells', denominatorWbc: 'white cells', excluded: '{n} excluded',
     meRatio: 'M:E ratio', blasts: 'Blasts', ci: '{level}% CI {ci}', barTitle: 'Cells per class', pieTitle: 'Share of the differential',
-    suggestion: 'Rule-set suggestion', criterionMet: 'criterion met', criterionNotMet: 'criterion not met',
+    suggestion: 'Rule-set suggestion', criterionMet: 'criterion met', criterionNotMet: 'criterion not met', blastsNotAssessed: 'blasts not assessed',
+    reviewOnly: 'review only', reviewOnlyHint: 'The classifier cannot name this class: its cells were all named by a reviewer', imgRatio: 'I:Mg ratio', neutrophilsCombined: 'Band and segmented neutrophils are reported together (ICSH 2015).',
     addenda: 'Addenda', noAddenda: 'No addenda', addendumHint: 'Text of the addendum', addAddendum: 'Add addendum',
     signIntro: 'Signing stores the report as it is now and locks the sample. Later changes become addenda.',
     comments: 'Comments (optional)', allowUnreviewed: 'Sign although {n} cells are unreviewed', signNow: 'Sign', signedOk: 'Report signed',

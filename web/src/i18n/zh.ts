@@ -67,6 +67,7 @@ export default {
     readOnly: '只读：您的角色不能修改细胞', onlyDoctorsConfirm: '只有医师和管理员可以确认细胞',
     signedLocked: '样本已签发，请改为添加补充报告',
     chipHint: '点击把所选细胞移到此类，或把细胞拖放到这里',
+    reviewOnly: '仅人工审核', reviewOnlyHint: '分类模型不能识别该类别，只能由审核人员指定',
     reason: { atypical: '非典型', low_confidence: '不确定', high_entropy: '模棱两可' },
     reasonHint: {
       atypical: '与分类器训练过的所有细胞都不相似：无论置信度多高，其类别只是猜测',
@@ -94,7 +95,8 @@ export default {
     flags: { low: '偏低', high: '偏高' },
     denominator: '合计', denominatorNucleated: '有核细胞', denominatorWbc: '白细胞', excluded: '{n} 个不计入',
     meRatio: '粒红比（M:E）', blasts: '原始细胞', ci: '{level}% 置信区间 {ci}', barTitle: '各类细胞数', pieTitle: '分类构成',
-    suggestion: '分型规则建议', criterionMet: '符合标准', criterionNotMet: '不符合标准',
+    suggestion: '分型规则建议', criterionMet: '符合标准', criterionNotMet: '不符合标准', blastsNotAssessed: '原始细胞未评估',
+    reviewOnly: '仅人工审核', reviewOnlyHint: '分类模型不能识别该类别：其细胞均由审核人员判定', imgRatio: 'I:Mg 比', neutrophilsCombined: '杆状核与分叶核中性粒细胞合并报告（ICSH 2015）。',
     addenda: '补充报告', noAddenda: '暂无补充报告', addendumHint: '补充报告内容', addAddendum: '添加补充报告',
     signIntro: '签发会保存当前报告并锁定样本，之后的修改只能作为补充报告。',
     comments: '意见（可选）', allowUnreviewed: '仍有 {n} 个细胞未审核，仍然签发', signNow: '签发', signedOk: '报告已签发',

@@ -8,7 +8,7 @@ import pbc11 from '../../../configs/taxonomy/pbc11.json'
 import marrow from '../../../configs/taxonomy/marrow.json'
 
 function entry(c) {
-  return { id: c.id, names: c.names, order: c.order, colour: c.colour, counted: c.counted !== false }
+  return { id: c.id, names: c.names, order: c.order, colour: c.colour, counted: c.counted !== false, reviewOnly: c.review_only === true }
 }
 function sorted(list) {
   return [...list].sort((a, b) => a.order - b.order || a.id.localeCompare(b.id))
@@ -17,14 +17,18 @@ function sorted(list) {
 const known = new Map()
 for (const tax of [pbc11, marrow]) for (const c of tax.classes) if (!known.has(c.id)) known.set(c.id, entry(c))
 
-/** state.classes: the classes a reviewer chooses from, in hematology order. */
-export const taxonomyState = reactive({ name: pbc11.name, classes: sorted(pbc11.classes.map(entry)), fromServer: false })
+/**
+ * state.classes: the classes a reviewer chooses from, in hematology order; `specimen` is the one
+ * they belong to (bone-marrow samples use the marrow vocabulary). A class marked reviewOnly is one
+ * the classifier cannot name.
+ */
+export const taxonomyState = reactive({ name: pbc11.name, classes: sorted(pbc11.classes.map(entry)), fromServer: false, specimen: '' })
 
-/** Replaces the class list with the server's taxonomy (GET /api/taxonomy). */
+/** Replaces the class list with the server's taxonomy (GET /api/taxonomy?specimen=...). */
 export function setTaxonomy(t: Schemas['Taxonomy']) {
   if (!t || !Array.isArray(t.classes)) return
   const list = t.classes.map(entry)
-  for (const c of list) known.set(c.id, c)
+  for (const c of list) known.set(c.id, { ...(known.get(c.id) || {}), ...c })
   let ordered = sorted(list)
   if (Array.isArray(t.reporting_order)) {
     const rank = new Map<string, number>(t.reporting_order.map((id, i) => [id, i]))
@@ -33,6 +37,12 @@ export function setTaxonomy(t: Schemas['Taxonomy']) {
   taxonomyState.name = t.name || taxonomyState.name
   taxonomyState.classes = ordered
   taxonomyState.fromServer = true
+  taxonomyState.specimen = t.specimen || ''
+}
+
+/** Whether the classifier cannot name this class in the current taxonomy (reviewers assign it). */
+export function isReviewOnly(id) {
+  return taxonomyState.classes.some((c) => c.id === id && c.reviewOnly)
 }
 
 /** Keys that pick a class in the gallery, in class order (1..9, 0, then letters). */

@@ -45,7 +45,9 @@ export const useSampleStore = defineStore('sample', {
       const sample = await api.get('/api/samples/{id}', { path: { id: this.id } })
       this.sample = sample
       this.patient = await api.get('/api/patients/{id}', { path: { id: sample.patient_id } })
-      if (!taxonomyState.fromServer) await api.get('/api/taxonomy').then(setTaxonomy).catch(() => {})
+      // The sample's own vocabulary: marrow samples use the marrow taxonomy, blood the blood one.
+      if (!taxonomyState.fromServer || taxonomyState.specimen !== sample.specimen)
+        await api.get('/api/taxonomy', { query: { specimen: sample.specimen } }).then(setTaxonomy).catch(() => {})
       await Promise.all([this.loadImages(), this.loadProgress(), this.loadCells()])
     },
     async reloadSample() {
