@@ -35,10 +35,10 @@ TEST(CsvExport, OneRowPerClassInOrderPlusSummary) {
   std::vector<std::string> class_ids;
   for (const auto& l : lines)
     if (l.rfind("class,", 0) == 0) class_ids.push_back(l.substr(6, l.find(',', 6) - 6));
-  ASSERT_EQ(class_ids.size(), 13u);
+  ASSERT_EQ(class_ids.size(), 19u);
   EXPECT_EQ(class_ids.front(), "blast");
-  EXPECT_EQ(class_ids[6], "eosinophil");
-  EXPECT_EQ(class_ids.back(), "smudge");
+  EXPECT_EQ(class_ids[7], "eosinophil");
+  EXPECT_EQ(class_ids.back(), "artefact");
   EXPECT_EQ(line_starting(lines, "class,eosinophil,"),
             "class,eosinophil,Eosinophil,嗜酸性粒细胞,40,8.0000,%,8,1.0000,5.0000,high");
   EXPECT_EQ(line_starting(lines, "class,smudge,"),

@@ -248,11 +248,11 @@ TEST(Differential, NothingCountedGivesEmptyValuesNotErrors) {
 TEST(Differential, BadInputIsAnErrorNamingIt) {
   const Taxonomy t = shipped_taxonomy("marrow");
   DifferentialInput in;
-  in.counts = {{"megakaryocyte", 2}};
+  in.counts = {{"hairy_cell", 2}};
   auto d = compute_differential(t, in);
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(d.error().message.find("counts.megakaryocyte"), std::string::npos);
+  EXPECT_NE(d.error().message.find("counts.hairy_cell"), std::string::npos);
   EXPECT_NE(d.error().message.find("blast, lymphocyte"), std::string::npos);
   in.counts = {{"blast", -1}};
   d = compute_differential(t, in);
@@ -278,11 +278,12 @@ TEST(Differential, JsonCarriesRowsRatiosAndBlastsAndReadsBack) {
       differential_of(shipped_taxonomy("marrow"), normal_marrow_counts(), Specimen::kBoneMarrow, 4);
   const Json j = differential_to_json(d);
   EXPECT_EQ(j["specimen"], "bone_marrow");
-  EXPECT_EQ(j["rows"].size(), 13u);
+  EXPECT_EQ(j["rows"].size(), 19u);
   EXPECT_EQ(j["rows"][0]["id"], "blast");
   EXPECT_EQ(j["rows"][0]["names"]["zh"], "原始细胞");
-  EXPECT_EQ(j["rows"][6]["flag"], "high");
-  EXPECT_TRUE(j["rows"][12]["percent"].is_null());
+  EXPECT_EQ(j["rows"][7]["flag"], "high");  // eosinophils
+  EXPECT_EQ(j["rows"][16]["id"], "smudge");
+  EXPECT_TRUE(j["rows"][16]["percent"].is_null());
   EXPECT_EQ(j["me_ratio"]["display"], "3.00:1");
   EXPECT_EQ(j["blasts"]["method"], "wilson");
   EXPECT_NEAR(j["blasts"]["interval"]["low"].get<double>(), 0.010899, 1e-5);

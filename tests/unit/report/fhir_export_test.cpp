@@ -31,8 +31,8 @@ TEST(FhirExport, BundleHoldsReportPanelClassObservationsAndMeRatio) {
   const Json b = *report_to_fhir(rep);
   EXPECT_EQ(b["resourceType"], "Bundle");
   EXPECT_EQ(b["type"], "collection");
-  // DiagnosticReport + panel + 13 class rows + M:E.
-  ASSERT_EQ(b["entry"].size(), 16u);
+  // DiagnosticReport + panel + 19 class rows + M:E.
+  ASSERT_EQ(b["entry"].size(), 22u);
   std::set<std::string> urls;
   for (const auto& e : b["entry"]) {
     const std::string url = e["fullUrl"];
@@ -40,7 +40,7 @@ TEST(FhirExport, BundleHoldsReportPanelClassObservationsAndMeRatio) {
     EXPECT_EQ(url.substr(9), e["resource"]["id"].get<std::string>());
     urls.insert(url);
   }
-  EXPECT_EQ(urls.size(), 16u);  // all distinct
+  EXPECT_EQ(urls.size(), 22u);  // all distinct
 
   const Json report = resource_of_type(b, "DiagnosticReport");
   EXPECT_EQ(report["status"], "preliminary");
@@ -57,7 +57,7 @@ TEST(FhirExport, BundleHoldsReportPanelClassObservationsAndMeRatio) {
   const Json* panel = resource_by_url(b, report["result"][0]["reference"]);
   ASSERT_NE(panel, nullptr);
   EXPECT_EQ((*panel)["code"]["coding"][0]["code"], "47286-0");
-  ASSERT_EQ((*panel)["hasMember"].size(), 13u);
+  ASSERT_EQ((*panel)["hasMember"].size(), 19u);
   for (const auto& m : (*panel)["hasMember"]) {
     const Json* obs = resource_by_url(b, m["reference"]);
     ASSERT_NE(obs, nullptr) << m;
@@ -76,8 +76,8 @@ TEST(FhirExport, ClassObservationsCarryUcumPercentRangesAndFlags) {
   const Json b = *report_to_fhir(test::sample_report());
   const Json* panel =
       resource_by_url(b, resource_of_type(b, "DiagnosticReport")["result"][0]["reference"]);
-  // hasMember follows hematology order: [6] is eosinophil (40 / 500 = 8 %, range 1-5: high).
-  const Json* eos = resource_by_url(b, (*panel)["hasMember"][6]["reference"]);
+  // hasMember follows hematology order: [7] is eosinophil (40 / 500 = 8 %, range 1-5: high).
+  const Json* eos = resource_by_url(b, (*panel)["hasMember"][7]["reference"]);
   EXPECT_EQ((*eos)["code"]["coding"][0]["code"], "eosinophil");
   EXPECT_DOUBLE_EQ((*eos)["valueQuantity"]["value"].get<double>(), 8.0);
   EXPECT_EQ((*eos)["valueQuantity"]["system"], "http://unitsofmeasure.org");
@@ -87,7 +87,7 @@ TEST(FhirExport, ClassObservationsCarryUcumPercentRangesAndFlags) {
   EXPECT_EQ((*eos)["interpretation"][0]["coding"][0]["code"], "H");
   EXPECT_EQ((*eos)["component"][0]["valueQuantity"]["value"], 40);
   // The excluded smudge cells are a count, not a percentage.
-  const Json* smudge = resource_by_url(b, (*panel)["hasMember"][12]["reference"]);
+  const Json* smudge = resource_by_url(b, (*panel)["hasMember"][16]["reference"]);
   EXPECT_EQ((*smudge)["valueQuantity"]["code"], "{cells}");
   EXPECT_EQ((*smudge)["valueQuantity"]["value"], 7);
 }

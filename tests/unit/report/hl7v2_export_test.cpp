@@ -36,12 +36,12 @@ TEST(Hl7v2Export, OruR01WithOneObxPerClassAndMeRatio) {
             "OBR|1||S-2026-0042|47286-0^Bone marrow differential panel^LN|||20261120|||||||||||||||"
             "20261125093000+0000||HM|P");
   const auto obx = starting_with(segs, "OBX|");
-  ASSERT_EQ(obx.size(), 14u);  // 13 class rows + M:E
+  ASSERT_EQ(obx.size(), 20u);  // 19 class rows + M:E
   EXPECT_EQ(obx[0], "OBX|1|NM|blast^Blast^L||2|%^%^UCUM|0-2|N|||P|||20261120");
-  EXPECT_EQ(obx[6], "OBX|7|NM|eosinophil^Eosinophil^L||8|%^%^UCUM|1-5|H|||P|||20261120");
-  EXPECT_EQ(obx[12], "OBX|13|NM|smudge^Smudge cell^L||7|{cells}^cells^UCUM|||||P|||20261120");
-  EXPECT_EQ(obx[13],
-            "OBX|14|NM|11138-5^Myeloid:erythroid ratio^LN||3.00|{ratio}^ratio^UCUM|2-4|N|||P|||"
+  EXPECT_EQ(obx[7], "OBX|8|NM|eosinophil^Eosinophil^L||8|%^%^UCUM|1-5|H|||P|||20261120");
+  EXPECT_EQ(obx[16], "OBX|17|NM|smudge^Smudge cell^L||7|{cells}^cells^UCUM|||||P|||20261120");
+  EXPECT_EQ(obx[19],
+            "OBX|20|NM|11138-5^Myeloid:erythroid ratio^LN||3.00|{ratio}^ratio^UCUM|2-4|N|||P|||"
             "20261120");
   const auto nte = starting_with(segs, "NTE|");
   ASSERT_FALSE(nte.empty());
