@@ -134,6 +134,19 @@ std::string report_to_csv(const ReportData& rep, const CsvOptions& options) {
   if (d.me_ratio) write(out, ratio_row("me_ratio", "M:E ratio", *d.me_ratio));
   write(out, ratio_row("i_mg_ratio", "I:Mg ratio", d.i_mg_ratio));
   write(out, count_row("count_target", "Count target", d.progress.target));
+  write(out, meta("count_target_reached", d.progress.reached ? "yes" : "no"));
+  if (rep.review) {
+    write(out, count_row("review_doctor", "Confirmed by a doctor", rep.review->doctor));
+    write(out, count_row("review_technician", "Pre-verified by a technician", rep.review->technician));
+    write(out, count_row("review_reclassified", "Reclassified, not verified", rep.review->reclassified));
+    write(out, count_row("review_model_only", "Model suggestion only", rep.review->model_only));
+  }
+  for (const auto& m : rep.models) write(out, meta("model", m));
+  if (rep.domain_warning) {
+    CsvRow w = meta("domain_warning", rep.domain_warning->en);
+    w.name_zh = rep.domain_warning->zh;
+    write(out, w);
+  }
   write(out, count_row("unreviewed", "Cells not yet reviewed", d.unreviewed));
 
   for (const auto& s : rep.suggestions) {
@@ -142,7 +155,7 @@ std::string report_to_csv(const ReportData& rep, const CsvOptions& options) {
     r.id = s.rule_id;
     r.name_en = s.text.en;
     r.name_zh = s.text.zh;
-    r.display = s.criterion_met ? "criterion met" : "no criterion met";
+    r.display = s.criterion_met ? "criterion met" : blasts_not_assessed(s) ? "blasts not assessed" : "no criterion met";
     write(out, r);
   }
   if (!rep.suggestions.empty()) {

@@ -158,6 +158,7 @@ std::string conclusion(const ReportData& r) {
   }
   if (!r.suggestions.empty()) text += "\n" + morphology_disclaimer().en;
   if (!r.comments.empty()) text += (text.empty() ? "" : "\n") + ("Comments: " + r.comments);
+  for (const auto& s : report_statements(r)) text += (text.empty() ? "" : "\n") + s.en;
   if (!r.is_final() && r.differential.unreviewed > 0)
     text += (text.empty() ? "" : "\n") +
             fmt::format("PRELIMINARY: {} cells unreviewed.", r.differential.unreviewed);

@@ -167,6 +167,7 @@ Result<std::string> report_to_hl7v2(const ReportData& r, const Hl7Options& optio
        "); excluded: " + std::to_string(d.total_excluded) + ".");
   if (d.blasts.percent) note("Blasts: " + d.blasts.display + ".");
   if (!r.comments.empty()) note("Comments: " + r.comments);
+  for (const auto& s : report_statements(r)) note(s.en);
   for (const auto& s : r.suggestions) note(rule_set_title(s.rule_set) + ": " + s.text.en);
   if (!r.suggestions.empty()) note(morphology_disclaimer().en);
 

@@ -52,6 +52,7 @@ struct Labels {
   const char* high;
   const char* low;
   const char* review_only_note;  // footnote of the rows marked with a dagger
+  const char* review;            // heading of the count target, review states, models
 };
 
 const Labels kEnglish{"en",
@@ -92,7 +93,8 @@ const Labels kEnglish{"en",
                       "Generated",
                       "H",
                       "L",
-                      "\u2020 review-only class: the classifier cannot name it; its cells were named by a reviewer."};
+                      "\u2020 review-only class: the classifier cannot name it; its cells were named by a reviewer.",
+                      "Count and review"};
 
 const Labels kChinese{"zh-CN",
                       "骨髓细胞形态学分类报告",
@@ -132,7 +134,8 @@ const Labels kChinese{"zh-CN",
                       "生成时间",
                       "↑",
                       "↓",
-                      "\u2020 仅人工审核类别：分类模型不能识别该类别，其细胞均由审核人员判定。"};
+                      "\u2020 仅人工审核类别：分类模型不能识别该类别，其细胞均由审核人员判定。",
+                      "计数与审核"};
 
 constexpr const char* kStyle = R"(
 @page { size: A4; margin: 14mm 12mm; }
@@ -158,6 +161,8 @@ td.flag-high, td.flag-low { font-weight: bold; }
 p { margin: 1mm 0; }
 .disclaimer { font-size: 9pt; color: #444; }
 .note { font-size: 8.5pt; color: #444; margin: 1mm 0; }
+ul.statements { margin: 0; padding-left: 5mm; font-size: 9.5pt; }
+ul.statements li.warning { font-weight: bold; }
 .signature { margin-top: 6mm; border-top: 1px solid #111; padding-top: 2mm; }
 table, tr, .suggestion, .signature { page-break-inside: avoid; break-inside: avoid; }
 @media screen { body { padding: 10mm; } }
@@ -274,6 +279,14 @@ std::string render_report_html(const ReportData& r, Language language) {
   out += key_value_table(
       {{l.me_ratio, me}, {l.i_mg_ratio, d.i_mg_ratio.display}, {l.blasts, d.blasts.display}}, 3);
 
+  out += fmt::format("<h2>{}</h2>\n<ul class=\"statements\">\n", e(l.review));
+  const auto statements = report_statements(r);
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const bool warning = (r.domain_warning && i + 1 == statements.size()) || (i == 0 && !d.progress.reached);
+    out += fmt::format("<li{}>{}</li>\n", warning ? " class=\"warning\"" : "",
+                       e(zh ? statements[i].zh : statements[i].en));
+  }
+  out += "</ul>\n";
   if (!r.comments.empty())
     out += fmt::format("<h2>{}</h2>\n<p class=\"comments\">{}</p>\n", e(l.comments),
                        with_line_breaks(e(r.comments)));

@@ -63,6 +63,22 @@ struct SignOff {
 // username was recorded (or it is the name itself).
 std::string signer_text(const SignOff& s);
 
+// How many cells of the report reached each review state: still the model's suggestion;
+// reclassified by someone but not vouched for; pre-verified by a technician; confirmed by a doctor.
+struct ReviewCounts {
+  int model_only = 0;
+  int reclassified = 0;
+  int technician = 0;
+  int doctor = 0;
+  template <class V>
+  void visit(V& v) {
+    v("model_only", model_only);
+    v("reclassified", reclassified);
+    v("technician", technician);
+    v("doctor", doctor);
+  }
+};
+
 struct ReportData {
   std::string report_id;  // stable identifier (e.g. accession + version); seeds FHIR ids
   PatientInfo patient;
@@ -73,7 +89,15 @@ struct ReportData {
   std::string reviewer;             // who reviewed the cells
   std::string generated_at;         // ISO 8601 date-time the report was produced
   std::optional<SignOff> sign_off;  // present: final and locked; absent: preliminary
+  // Who looked at the cells (absent in snapshots signed before it was recorded).
+  std::optional<ReviewCounts> review;
+  // The models whose suggestions the cells started from, e.g. "classifier vit-pbc 1.2".
+  std::vector<std::string> models;
+  // Set when the cells look unlike the classifier's training cells (report/domain_check.h).
+  std::optional<DisplayNames> domain_warning;
   bool is_final() const { return sign_off.has_value(); }
+  // Whether the count reached its target (ICSH: 500 marrow, 200 blood; the sample's own target).
+  bool target_reached() const { return differential.progress.reached; }
   template <class V>
   void visit(V& v) {
     v("report_id", report_id);
@@ -85,8 +109,21 @@ struct ReportData {
     v("reviewer", reviewer);
     v("generated_at", generated_at);
     v("sign_off", sign_off);
+    v("review", review);
+    v("models", models);
+    v("domain_warning", domain_warning);
   }
 };
+
+// The ICSH-recommended count (Lee et al., Int J Lab Hematol 2008;30:349): 500 nucleated cells in
+// marrow, 200 white cells in blood.
+int icsh_count_target(Specimen s);
+
+// The statements every signed report carries besides the table, in English and Chinese, one per
+// line, in this order: the count against its target (and the ICSH one when the target is lower),
+// the cells per review state, the models used, the domain warning. The exports (HTML, CSV, FHIR,
+// HL7) all print these, so they say the same thing.
+std::vector<DisplayNames> report_statements(const ReportData& r);
 
 // A report as JSON, field for field: the snapshot a server stores at sign-off, so the locked
 // report renders and exports the same way later. report_from_json validates like

@@ -64,6 +64,11 @@ Suggestion blasts_not_assessed_suggestion(RuleSet rule_set, const Differential& 
        "被审核为原始细胞）；未评估 " + title + " 原始细胞标准。"});
 }
 
+bool blasts_not_assessed(const Suggestion& s) {
+  const std::string tail = ".blasts_not_assessed";
+  return s.rule_id.size() > tail.size() && s.rule_id.compare(s.rule_id.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 Suggestion suggest_by_blast_tiers(RuleSet rule_set, const Differential& d,
                                   const std::vector<BlastTier>& tiers,
                                   const DisplayNames& none_text) {

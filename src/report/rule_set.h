@@ -82,6 +82,7 @@ Suggestion no_cells_suggestion(RuleSet rule_set, const Differential& d);
 // When d.blasts.assessed is false (blasts are named only by reviewers and none was): says the
 // blast percentage was not assessed, never that a criterion was not met.
 Suggestion blasts_not_assessed_suggestion(RuleSet rule_set, const Differential& d);
+bool blasts_not_assessed(const Suggestion& s);  // s is such a suggestion
 std::string format_percent_for_rule(double percent);  // one decimal, e.g. "29.8"
 
 // One row of a blast-threshold table (WHO 2022, ICC 2022): applies when the blast percentage is

@@ -81,6 +81,12 @@ Json cell_schema() {
   add_required(s, "class", with_description(text(), "effective class: reviewed_class, else suggested_class"));
   add_required(s, "reviewer",
                nullable(object_of({{"id", nullable(integer())}, {"username", text()}, {"display_name", text()}})));
+  add_required(s, "verifier",
+               with_description(nullable(object_of({{"id", nullable(integer())}, {"username", text()},
+                                                    {"display_name", text()}})),
+                                "who pre-verified the cell (a technician); null when nobody has"));
+  add_required(s, "verified", with_description(boolean(), "pre-verified (verified_at is set)"));
+  s["properties"]["verified_at"]["description"] = "when the cell was pre-verified, Unix ms";
   add_optional(s, "atypical",
                with_description({{"type", "number"}, {"minimum", 0}, {"maximum", 1}},
                                 "how unusual the cell looks compared with the classifier's training cells"));
@@ -131,6 +137,10 @@ Json report_view_schema() {
                     {"unmapped", with_description({{"type", "object"}, {"additionalProperties", integer()}},
                                                   "cells per class the taxonomy does not know")},
                     {"report", ref("Report")},
+                    {"statements", with_description(array_of(written_schema<DisplayNames>()),
+                                                     "count against target, cells per review state, models, "
+                                                     "domain warning: the lines every export prints")},
+                    {"icsh_count_target", with_description(integer(), "ICSH recommendation: 500 marrow, 200 blood")},
                     {"sign_off", nullable(sign_off)},
                     {"addenda", array_of(ref("Addendum"))}});
 }
@@ -168,6 +178,7 @@ Json cell_summary_schema() {
                                                       {"confirmed", integer()}, {"flagged", integer()}}))},
                       {"cells", integer()},
                       {"confirmed", integer()},
+                      {"verified", with_description(integer(), "pre-verified by a technician and not confirmed")},
                       {"flagged", integer()},
                       {"reclassified", integer()}});
   add_optional(s, "atypical_scored", with_description(integer_schema(0), "cells with an atypical score"));
@@ -226,6 +237,8 @@ Json example_cell() {
   Json j = config_to_json(c);
   j["class"] = "metamyelocyte";
   j["reviewer"] = {{"id", 3}, {"username", "jsmith"}, {"display_name", "Dr. Jane Smith"}};
+  j["verifier"] = nullptr;
+  j["verified"] = false;
   // Set here, not by the writer, so the example is the same for servers with and without them.
   j["atypical"] = 0.12;
   j["flag_reason"] = nullptr;

@@ -10,6 +10,7 @@
 #include "server/field_upload.h"
 #include "server/http_error.h"
 #include "server/request_bodies.h"
+#include "store/operation_log.h"
 #include "store/user_store.h"
 
 namespace ms::server {
@@ -358,6 +359,34 @@ void register_auth_routes(Api& api) {
               }));
               return Reply::json(config_to_json(user));
             });
+
+  api.post(R"(/api/users/(\d+)/unlock)", Access::kAdmin,
+           Doc("Lift an account's sign-in lock-out")
+               .describe("Forgets every counted failed sign-in and wrong current password of the account, "
+                         "from every address, so its owner can sign in at once. Audited (operation log "
+                         "user.unlock and an audit event). No body, or {}")
+               .answers(200, object_of({{"user", ref("User")}, {"cleared", with_description(integer_schema(0),
+                                                                     "failed attempts forgotten")}}),
+                        "the account and how many failures were cleared")
+               .error(400, "a request body other than none or {}"),
+           [&db](const net::Request& req, const Caller& c) -> Result<Reply> {
+             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+             if (!req.body.empty()) {
+               MS_ASSIGN_OR_RETURN(auto j, json_body(req));
+               if (!j.is_object() || !j.empty())
+                 return fail(ErrorCode::kInvalidArgument, "request body", "none or {}", j.dump().substr(0, 80));
+             }
+             MS_ASSIGN_OR_RETURN(auto out, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<Json> {
+               MS_ASSIGN_OR_RETURN(auto user, store::get_user(tx, id));
+               MS_ASSIGN_OR_RETURN(auto cleared, store::unlock_account(tx, user.username));
+               MS_RETURN_IF_ERROR(store::append_audit(tx, {c.user_id(), "user", id, "unlock", std::nullopt,
+                                                           std::to_string(cleared) + " failures cleared", c.ip}));
+               MS_RETURN_IF_ERROR(log_operation(tx, c, "user.unlock", user.username,
+                                                std::to_string(cleared) + " failed attempt(s) cleared"));
+               return Json{{"user", config_to_json(user)}, {"cleared", cleared}};
+             }));
+             return Reply::json(out);
+           });
 
   api.put(R"(/api/users/(\d+)/avatar)", Access::kAnyUser,
           Doc("Set an avatar image")

@@ -39,12 +39,12 @@ Result<std::vector<store::CellChange>> batch_changes(const BatchReview& b) {
     return fail(ErrorCode::kInvalidArgument, "request body", "either \"changes\" or \"ids\"", "both");
   std::vector<store::CellChange> out;
   if (!b.changes.empty()) {
-    if (b.cell_class || b.confirmed)
+    if (b.cell_class || b.confirmed || b.verified)
       return fail(ErrorCode::kInvalidArgument, "request body",
-                  "\"class\" / \"confirmed\" inside each of \"changes\"", "them beside \"changes\"");
-    for (const auto& c : b.changes) out.push_back({c.id, c.cell_class, c.confirmed});
+                  "\"class\" / \"confirmed\" / \"verified\" inside each of \"changes\"", "them beside \"changes\"");
+    for (const auto& c : b.changes) out.push_back({c.id, c.cell_class, c.confirmed, c.verified});
   } else {
-    for (auto id : b.ids) out.push_back({id, b.cell_class, b.confirmed});
+    for (auto id : b.ids) out.push_back({id, b.cell_class, b.confirmed, b.verified});
   }
   if (out.empty())
     return fail(ErrorCode::kInvalidArgument, "request body", "\"changes\" or \"ids\" with at least one cell",
@@ -108,6 +108,7 @@ std::string describe_changes(const std::vector<store::CellChange>& changes) {
   const auto& first = changes.front();
   if (first.cell_class) out += " class=" + *first.cell_class;
   if (first.confirmed) out += std::string(" confirmed=") + (*first.confirmed ? "true" : "false");
+  if (first.verified) out += std::string(" verified=") + (*first.verified ? "true" : "false");
   return out;
 }
 
@@ -227,9 +228,11 @@ void register_cell_routes(Api& api) {
   };
 
   api.patch(R"(/api/cells/(\d+))", Access::kStaff,
-            Doc("Review one cell: reclassify and/or confirm")
-                .describe("Staff reclassify; doctors and admins confirm or unconfirm (a technician's "
-                          "`confirmed` answers 403; a technician's new class clears a confirmation). A "
+            Doc("Review one cell: reclassify, pre-verify and/or confirm")
+                .describe("Staff reclassify and pre-verify (`verified`: a technician vouches for the class, "
+                          "recorded with who and when; a new class without `verified` clears it); doctors "
+                          "and admins confirm or unconfirm (a technician's `confirmed` answers 403; a "
+                          "technician's new class clears a confirmation). A "
                           "class must be snake_case and known (the lab's marrow and blood taxonomies, the classifier, or a class "
                           "already suggested in the sample). Audited")
                 .json_body(read_schema<CellPatch>(), {{"class", "myelocyte"}, {"confirmed", true}})
@@ -238,13 +241,13 @@ void register_cell_routes(Api& api) {
             [apply](const net::Request& req, const Caller& c) -> Result<Reply> {
               MS_ASSIGN_OR_RETURN(auto id, path_id(req));
               MS_ASSIGN_OR_RETURN(auto body, body_as<CellPatch>(req));
-              MS_ASSIGN_OR_RETURN(auto views, apply(c, {{id, body.cell_class, body.confirmed}}));
+              MS_ASSIGN_OR_RETURN(auto views, apply(c, {{id, body.cell_class, body.confirmed, body.verified}}));
               return Reply::json(views.front().to_json());
             });
 
   api.post(R"(/api/cells/review)", Access::kStaff,
            Doc("Review many cells at once, all or nothing")
-               .describe("Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` "
+               .describe("Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` / `verified` "
                          "for all (at most " + std::to_string(kMaxBatch) + " cells). One unknown cell (404), "
                          "bad class (400), signed sample (409) or forbidden confirm (403) refuses the whole "
                          "request")

@@ -17,6 +17,7 @@
 #include "core/json_schema.h"
 #include "core/paths.h"
 #include "report/csv_export.h"
+#include "report/domain_check.h"
 #include "report/fhir_export.h"
 #include "report/hl7v2_export.h"
 #include "report/html_report.h"
@@ -28,6 +29,7 @@
 #include "server/lab_taxonomies.h"
 #include "server/request_bodies.h"
 #include "store/job_queue.h"
+#include "store/cell_store.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
 #include "store/report_store.h"
@@ -151,6 +153,23 @@ Result<SampleReport> live_report(store::Tx& tx, const LabTaxonomies& taxonomies,
   r.differential = std::move(diff);
   r.suggestions = suggest_all(r.differential);
   for (const auto& name : counts.reviewers) r.reviewer += (r.reviewer.empty() ? "" : ", ") + name;
+  r.review = ReviewCounts{static_cast<int>(counts.unreviewed), static_cast<int>(counts.reclassified),
+                          static_cast<int>(counts.technician), static_cast<int>(counts.doctor)};
+  for (const auto& v : counts.detector_versions) r.models.push_back("detector " + v);
+  for (const auto& v : counts.classifier_versions) r.models.push_back("classifier " + v);
+  store::CellQuery all;
+  all.sample_id = s.id;
+  MS_ASSIGN_OR_RETURN(auto summary, store::summarise_cells(tx, all));
+  const DomainCheck domain = check_domain({summary.cells, summary.atypical_scored, summary.atypical});
+  if (domain.outside)
+    r.domain_warning = DisplayNames{
+        fmt::format("Domain warning: {:.0f} % of the scored cells look unlike the classifier's training "
+                    "cells (expected about {:.0f} %); its suggestions are unreliable for this sample and "
+                    "every class was to be checked by a reviewer.",
+                    domain.atypical_share * 100, domain.expected_share * 100),
+        fmt::format("域外警告：{:.0f}% 的已评分细胞与分类器的训练细胞不相似（预期约 {:.0f}%）；模型建议对本样本"
+                    "不可靠，每个细胞的类别均应由审核人员核对。",
+                    domain.atypical_share * 100, domain.expected_share * 100)};
   r.generated_at = iso_utc(store::now_ms());
   return out;
 }
@@ -377,7 +396,10 @@ Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, 
   const std::string from = config_to_json(sample.status).get<std::string>();
   MS_RETURN_IF_ERROR(store::append_audit(tx, {c.user_id(), "sample", id, "sign", from, "signed", c.ip}));
   MS_RETURN_IF_ERROR(log_operation(tx, c, "sample.sign", sample.accession,
-                                   fmt::format("{} cells, {} unreviewed, {}", sr.cells, unreviewed,
+                                   fmt::format("{} cells, {} unreviewed, count {} of target {}{}, {}", sr.cells,
+                                               unreviewed, r.differential.progress.counted,
+                                               r.differential.progress.target,
+                                               r.differential.progress.reached ? "" : " (below target)",
                                                r.sign_off->signature)));
   MS_ASSIGN_OR_RETURN(sr.sample, store::get_sample(tx, id));
   sr.sign_off = std::move(stored);
@@ -399,6 +421,8 @@ Json report_reply(const SampleReport& sr, const ReportSettings& settings) {
           {"cells", sr.cells},
           {"unmapped", sr.unmapped},
           {"report", report_to_json(sr.report)},
+          {"statements", config_to_json(report_statements(sr.report))},
+          {"icsh_count_target", icsh_count_target(sr.report.differential.specimen)},
           {"sign_off", sign_off},
           {"addenda", addenda_json(sr.addenda)}};
 }

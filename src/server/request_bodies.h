@@ -28,13 +28,15 @@ struct PasswordChange {
   }
 };
 
-// A reviewer's change to one cell: a new class, a confirmation, or both.
+// A reviewer's change to one cell: a new class, a doctor's confirmation, a technician's
+// pre-verification, or several of them.
 struct CellPatch {
   std::optional<std::string> cell_class;
   std::optional<bool> confirmed;
+  std::optional<bool> verified;
   template <class V>
   void visit(V& v) {
-    v("class", cell_class); v("confirmed", confirmed);
+    v("class", cell_class); v("confirmed", confirmed); v("verified", verified);
   }
 };
 
@@ -42,9 +44,10 @@ struct BatchChange {
   std::int64_t id = 0;
   std::optional<std::string> cell_class;
   std::optional<bool> confirmed;
+  std::optional<bool> verified;
   template <class V>
   void visit(V& v) {
-    v("id", id); v("class", cell_class); v("confirmed", confirmed);
+    v("id", id); v("class", cell_class); v("confirmed", confirmed); v("verified", verified);
   }
 };
 
@@ -54,9 +57,11 @@ struct BatchReview {
   std::vector<std::int64_t> ids;
   std::optional<std::string> cell_class;
   std::optional<bool> confirmed;
+  std::optional<bool> verified;
   template <class V>
   void visit(V& v) {
     v("changes", changes); v("ids", ids); v("class", cell_class); v("confirmed", confirmed);
+    v("verified", verified);
   }
 };
 

@@ -15,8 +15,9 @@ namespace {
 
 constexpr const char* kViewSelect =
     "SELECT c.*, COALESCE(u.username, '') AS reviewer_username, "
-    "COALESCE(u.display_name, '') AS reviewer_name FROM cells c "
-    "LEFT JOIN users u ON u.id = c.reviewer_id";
+    "COALESCE(u.display_name, '') AS reviewer_name, COALESCE(vu.username, '') AS verifier_username, "
+    "COALESCE(vu.display_name, '') AS verifier_name FROM cells c "
+    "LEFT JOIN users u ON u.id = c.reviewer_id LEFT JOIN users vu ON vu.id = c.verified_by";
 
 Result<std::string> where_clause(const CellQuery& q, Params& params) {
   if (!q.sample_id && !q.image_id)
@@ -72,6 +73,8 @@ CellView view_from_row(const Row& r) {
   v.effective_class = v.cell.reviewed_class.value_or(v.cell.suggested_class);
   v.reviewer_username = r.s("reviewer_username");
   v.reviewer_name = r.s("reviewer_name");
+  v.verifier_username = r.s("verifier_username");
+  v.verifier_name = r.s("verifier_name");
   return v;
 }
 
@@ -119,9 +122,10 @@ Status lock_samples_of_cells(Tx& tx, const std::vector<std::int64_t>& cell_ids) 
 
 Status write_state(Tx& tx, std::int64_t cell_id, const ReviewState& s) {
   MS_RETURN_IF_ERROR(tx.exec("UPDATE cells SET reviewed_class = ?, confirmed = ?, reviewer_id = ?, "
-                             "reviewed_at = ?, updated_at = ? WHERE id = ?",
+                             "reviewed_at = ?, verified_by = ?, verified_at = ?, updated_at = ? WHERE id = ?",
                              {Value(s.reviewed_class), s.confirmed, Value(s.reviewer_id),
-                              Value(s.reviewed_at), now_ms(), cell_id}));
+                              Value(s.reviewed_at), Value(s.verified_by), Value(s.verified_at), now_ms(),
+                              cell_id}));
   return {};
 }
 
@@ -175,11 +179,13 @@ Json ReviewState::to_json() const {
   return {{"class", reviewed_class ? Json(*reviewed_class) : Json()},
           {"confirmed", confirmed},
           {"reviewer_id", reviewer_id ? Json(*reviewer_id) : Json()},
-          {"reviewed_at", reviewed_at ? Json(*reviewed_at) : Json()}};
+          {"reviewed_at", reviewed_at ? Json(*reviewed_at) : Json()},
+          {"verified_by", verified_by ? Json(*verified_by) : Json()},
+          {"verified_at", verified_at ? Json(*verified_at) : Json()}};
 }
 
 ReviewState ReviewState::of(const Cell& c) {
-  return {c.reviewed_class, c.confirmed, c.reviewer_id, c.reviewed_at};
+  return {c.reviewed_class, c.confirmed, c.reviewer_id, c.reviewed_at, c.verified_by, c.verified_at};
 }
 
 Result<ReviewState> ReviewState::from_json(const Json& j) {
@@ -197,6 +203,11 @@ Result<ReviewState> ReviewState::from_json(const Json& j) {
   if (rid.is_number_integer()) s.reviewer_id = rid.get<std::int64_t>();
   const Json at = j.value("reviewed_at", Json());
   if (at.is_number_integer()) s.reviewed_at = at.get<std::int64_t>();
+  // Events written before pre-verification existed have neither key: not verified.
+  const Json vby = j.value("verified_by", Json());
+  if (vby.is_number_integer()) s.verified_by = vby.get<std::int64_t>();
+  const Json vat = j.value("verified_at", Json());
+  if (vat.is_number_integer()) s.verified_at = vat.get<std::int64_t>();
   return s;
 }
 
@@ -208,6 +219,12 @@ Json CellView::to_json() const {
                       : Json{{"id", cell.reviewer_id ? Json(*cell.reviewer_id) : Json()},
                              {"username", reviewer_username},
                              {"display_name", reviewer_name}};
+  j["verifier"] = verifier_username.empty()
+                      ? Json()
+                      : Json{{"id", cell.verified_by ? Json(*cell.verified_by) : Json()},
+                             {"username", verifier_username},
+                             {"display_name", verifier_name}};
+  j["verified"] = cell.verified_at.has_value();
   return j;
 }
 
@@ -216,7 +233,7 @@ Json CellSummary::to_json() const {
   for (const auto& c : classes)
     by_class.push_back({{"class", c.cell_class}, {"cells", c.cells}, {"confirmed", c.confirmed},
                         {"flagged", c.flagged}});
-  return {{"classes", by_class}, {"cells", cells}, {"confirmed", confirmed},
+  return {{"classes", by_class}, {"cells", cells}, {"confirmed", confirmed}, {"verified", verified},
           {"flagged", flagged}, {"reclassified", reclassified},
           {"atypical_scored", atypical_scored}, {"atypical", atypical}};
 }
@@ -261,7 +278,8 @@ Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q) {
       tx.query("SELECT COALESCE(c.reviewed_class, c.suggested_class) AS k, COUNT(*) AS n, "
                "COALESCE(SUM(c.confirmed), 0) AS confirmed, COALESCE(SUM(c.flagged), 0) AS flagged, "
                "COALESCE(SUM(CASE WHEN c.reviewed_class IS NOT NULL AND c.reviewed_class <> "
-               "c.suggested_class THEN 1 ELSE 0 END), 0) AS reclassified FROM cells c" +
+               "c.suggested_class THEN 1 ELSE 0 END), 0) AS reclassified, COALESCE(SUM(CASE WHEN c.verified_at IS NOT "
+               "NULL AND c.confirmed = 0 THEN 1 ELSE 0 END), 0) AS verified FROM cells c" +
                    where + " GROUP BY COALESCE(c.reviewed_class, c.suggested_class) ORDER BY 1",
                params));
   CellSummary s;
@@ -271,6 +289,7 @@ Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q) {
     s.confirmed += c.confirmed;
     s.flagged += c.flagged;
     s.reclassified += r.i("reclassified");
+    s.verified += r.i("verified");
     s.classes.push_back(std::move(c));
   }
   MS_ASSIGN_OR_RETURN(auto a, tx.query_one("SELECT COUNT(c.atypical) AS scored, COALESCE(SUM(CASE WHEN "
@@ -288,9 +307,9 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
     return fail(ErrorCode::kInvalidArgument, "review request", "one or more cell changes", "none");
   std::set<std::int64_t> named;
   for (const auto& c : changes) {
-    if (!c.cell_class && !c.confirmed)
-      return fail(ErrorCode::kInvalidArgument, change_label(c), "\"class\" and/or \"confirmed\"",
-                  "neither");
+    if (!c.cell_class && !c.confirmed && !c.verified)
+      return fail(ErrorCode::kInvalidArgument, change_label(c), "\"class\", \"confirmed\" and/or \"verified\"",
+                  "none of them");
     if (!named.insert(c.cell_id).second)
       return fail(ErrorCode::kInvalidArgument, "review request", "each cell at most once",
                   "cell " + std::to_string(c.cell_id) + " twice");
@@ -339,11 +358,23 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
       // for, so the cell is no longer doctor-confirmed until a doctor or admin confirms it.
       after.confirmed = false;
     }
+    const bool was_verified = before.verified_at.has_value();
+    if (change.verified && *change.verified != was_verified) {
+      after.verified_by = *change.verified ? who.user_id : std::nullopt;
+      after.verified_at = *change.verified ? std::optional<std::int64_t>(now) : std::nullopt;
+    } else if (class_changed && !change.verified && was_verified) {
+      // The pre-verification vouched for the old class.
+      after.verified_by.reset();
+      after.verified_at.reset();
+    }
     if (after == before) continue;  // nothing to change, nothing to audit
     after.reviewer_id = who.user_id;
     after.reviewed_at = now;
     MS_RETURN_IF_ERROR(write_state(tx, cell.id, after));
-    const char* action = class_changed ? "reclassify" : (after.confirmed ? "confirm" : "unconfirm");
+    const bool confirm_changed = after.confirmed != before.confirmed;
+    const char* action = class_changed     ? "reclassify"
+                         : confirm_changed ? (after.confirmed ? "confirm" : "unconfirm")
+                                           : (after.verified_at ? "verify" : "unverify");
     MS_RETURN_IF_ERROR(audit_cell(tx, cell, action, before, after, who, change_id));
   }
   std::vector<CellView> out;

@@ -30,6 +30,7 @@ struct CellView {
   Cell cell;
   std::string effective_class;  // reviewed_class, else suggested_class
   std::string reviewer_username, reviewer_name;
+  std::string verifier_username, verifier_name;  // the technician who pre-verified it
   Json to_json() const;
 };
 Result<std::vector<CellView>> list_cell_views(Tx& tx, const CellQuery& q);
@@ -44,6 +45,7 @@ struct ClassSummary {
 struct CellSummary {
   std::vector<ClassSummary> classes;  // by class name
   std::int64_t cells = 0, confirmed = 0, flagged = 0, reclassified = 0;
+  std::int64_t verified = 0;  // pre-verified by a technician and not confirmed yet
   // Cells with an atypical score, and of them those flagged as atypical (report/domain_check.h).
   std::int64_t atypical_scored = 0, atypical = 0;
   Json to_json() const;
@@ -55,13 +57,14 @@ struct CellChange {
   std::int64_t cell_id = 0;
   std::optional<std::string> cell_class;  // the reviewer's class
   std::optional<bool> confirmed;
+  std::optional<bool> verified;  // technician pre-verification
 };
 
 // Who changes cells, and what they may do.
 struct Reviewer {
   std::optional<std::int64_t> user_id;
   std::string ip;
-  bool may_confirm = false;  // doctors and admins confirm; technicians only reclassify
+  bool may_confirm = false;  // doctors and admins confirm; technicians reclassify and pre-verify
   // Classes a cell may be given besides the suggested classes already in its sample (the
   // taxonomies the lab uses).
   const std::set<std::string>* known_classes = nullptr;
@@ -70,8 +73,10 @@ struct Reviewer {
 // Applies every change or none, in the caller's transaction, and writes one audit event per
 // changed cell (action reclassify / confirm / unconfirm / review, from -> to as review states),
 // all under `change_id` so the request can be undone as one step. A change that changes nothing
-// writes nothing. Returns the cells after the change, in request order.
-// Errors: kInvalidArgument (no changes, a change with neither field, a cell named twice, a class
+// writes nothing. A new class without "verified": true in the same change clears an earlier
+// pre-verification (it vouched for another class). Returns the cells after the change, in request
+// order.
+// Errors: kInvalidArgument (no changes, a change with no field, a cell named twice, a class
 // that is not snake_case or not known), kNotFound (an unknown cell id), kConflict (the cell's
 // sample is signed), kPermissionDenied (a confirm / unconfirm without may_confirm).
 Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>& changes,
@@ -94,12 +99,14 @@ struct ReviewState {
   std::optional<std::string> reviewed_class;
   bool confirmed = false;
   std::optional<std::int64_t> reviewer_id, reviewed_at;
+  std::optional<std::int64_t> verified_by, verified_at;
   Json to_json() const;
   static ReviewState of(const Cell& c);
   // kInvalidArgument when the JSON is not a review state (an audit row written by something else).
   static Result<ReviewState> from_json(const Json& j);
   bool operator==(const ReviewState& o) const {
-    return reviewed_class == o.reviewed_class && confirmed == o.confirmed;
+    return reviewed_class == o.reviewed_class && confirmed == o.confirmed &&
+           verified_at.has_value() == o.verified_at.has_value();
   }
 };
 

@@ -13,7 +13,10 @@ Result<SampleCellCounts> count_sample_cells(Tx& tx, std::int64_t sample_id) {
   MS_ASSIGN_OR_RETURN(
       auto rows,
       tx.query("SELECT COALESCE(reviewed_class, suggested_class) AS cls, COUNT(*) AS n, "
-               "SUM(CASE WHEN confirmed = 0 AND reviewed_class IS NULL THEN 1 ELSE 0 END) AS u "
+               "SUM(CASE WHEN confirmed = 0 AND reviewed_class IS NULL AND verified_at IS NULL THEN 1 ELSE 0 END) AS u, "
+               "SUM(CASE WHEN confirmed <> 0 THEN 1 ELSE 0 END) AS d, "
+               "SUM(CASE WHEN confirmed = 0 AND verified_at IS NOT NULL THEN 1 ELSE 0 END) AS t, "
+               "SUM(CASE WHEN confirmed = 0 AND verified_at IS NULL AND reviewed_class IS NOT NULL THEN 1 ELSE 0 END) AS r "
                "FROM cells WHERE sample_id = ? GROUP BY COALESCE(reviewed_class, suggested_class)",
                {sample_id}));
   for (const auto& r : rows) {
@@ -21,15 +24,28 @@ Result<SampleCellCounts> count_sample_cells(Tx& tx, std::int64_t sample_id) {
     out.counts[r.s("cls")] = static_cast<int>(n);
     out.cells += n;
     out.unreviewed += r.i("u");
+    out.doctor += r.i("d");
+    out.technician += r.i("t");
+    out.reclassified += r.i("r");
   }
   MS_ASSIGN_OR_RETURN(auto names,
                       tx.query("SELECT DISTINCT u.display_name, u.username FROM cells c "
-                               "JOIN users u ON u.id = c.reviewer_id WHERE c.sample_id = ?",
+                               "JOIN users u ON u.id = c.reviewer_id OR u.id = c.verified_by WHERE c.sample_id = ?",
                                {sample_id}));
   for (const auto& r : names) {
     const std::string display = r.s("display_name");
     out.reviewers.push_back(display.empty() ? r.s("username") : display);
   }
+  MS_ASSIGN_OR_RETURN(auto models, tx.query("SELECT DISTINCT detector_version, classifier_version FROM cells "
+                                            "WHERE sample_id = ? ORDER BY 1, 2",
+                                            {sample_id}));
+  for (const auto& r : models) {
+    for (auto [name, list] : {std::pair{r.s("detector_version"), &out.detector_versions},
+                              std::pair{r.s("classifier_version"), &out.classifier_versions}})
+      if (!name.empty() && std::find(list->begin(), list->end(), name) == list->end()) list->push_back(name);
+  }
+  std::sort(out.detector_versions.begin(), out.detector_versions.end());
+  std::sort(out.classifier_versions.begin(), out.classifier_versions.end());
   std::sort(out.reviewers.begin(), out.reviewers.end());
   out.reviewers.erase(std::unique(out.reviewers.begin(), out.reviewers.end()), out.reviewers.end());
   return out;

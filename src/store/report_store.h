@@ -18,9 +18,15 @@ struct SampleCellCounts {
   // Effective class (reviewed_class, else suggested_class) -> cells.
   std::map<std::string, int> counts;
   std::int64_t cells = 0;
-  // Cells nobody has looked at: not confirmed and not reclassified, so their label is still the
-  // model's suggestion.
+  // Cells nobody has looked at: not confirmed, not pre-verified and not reclassified, so their
+  // label is still the model's suggestion.
   std::int64_t unreviewed = 0;
+  // Every cell in exactly one review state: confirmed by a doctor or admin; pre-verified by a
+  // technician (not confirmed); reclassified but neither verified nor confirmed; model only
+  // (= unreviewed).
+  std::int64_t doctor = 0, technician = 0, reclassified = 0;
+  // The model versions the cells' suggestions came from, sorted, without empty names.
+  std::vector<std::string> detector_versions, classifier_versions;
   // Display names of the users who reviewed cells of the sample, alphabetical.
   std::vector<std::string> reviewers;
 };

@@ -275,6 +275,14 @@ ALTER TABLE cells ADD COLUMN atypical REAL;
 ALTER TABLE cells ADD COLUMN flag_reason TEXT;
 )SQL";
 
+// Technician pre-verification (migration 10): a technician vouches for a cell's class (who and
+// when) before a doctor confirms and signs, the CellaVision / Scopio routine. Distinct from the
+// doctor's confirmation; a new class clears it unless the same change verifies again.
+const char* kSchemaV10 = R"SQL(
+ALTER TABLE cells ADD COLUMN verified_by BIGINT REFERENCES users(id) ON DELETE SET NULL;
+ALTER TABLE cells ADD COLUMN verified_at BIGINT;
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -306,6 +314,7 @@ const std::vector<Migration>& migrations() {
     jobs.rewrites_sqlite_schema = true;
     v.push_back(std::move(jobs));
     v.push_back(same_sql(7, "cells: atypical score and the reason a cell needs attention", kSchemaV7));
+    v.push_back(same_sql(10, "cells: technician pre-verification (who, when)", kSchemaV10));
     return v;
   }();
   return all;

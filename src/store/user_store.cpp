@@ -272,6 +272,13 @@ Status clear_login_failures(Tx& tx, const std::string& username, const std::stri
   return {};
 }
 
+Result<std::int64_t> unlock_account(Tx& tx, const std::string& username) {
+  const std::string name = bounded_name(username);
+  MS_RETURN_IF_ERROR(lock_keys(tx, nullptr, &name));
+  return tx.exec("DELETE FROM login_failures WHERE username = ? AND kind IN (?, ?)",
+                 {name, std::string(kLoginKind), std::string(kPasswordKind)});
+}
+
 Result<LoginAttempt> begin_password_check(Tx& tx, const std::string& username, const std::string& ip,
                                           std::int64_t since, std::int64_t max_failures) {
   const std::string name = bounded_name(username), addr = bounded_address(ip);

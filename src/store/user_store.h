@@ -108,6 +108,11 @@ Status forget_login_attempt(Tx& tx, std::int64_t attempt_id);
 // A successful sign-in of `username` from `ip`: its failures from that address are forgotten.
 Status clear_login_failures(Tx& tx, const std::string& username, const std::string& ip);
 
+// An admin lifts a lock-out: every counted sign-in and password-check failure of `username`,
+// from every address, is forgotten. Returns how many were. (Address-wide throttling of a
+// guessing client stays: it is about the client, not the account.)
+Result<std::int64_t> unlock_account(Tx& tx, const std::string& username);
+
 // The current-password check of a password change: failures count per account (any address),
 // so a stolen session cannot try passwords until it finds the real one. Same recording rules;
 // refused (kAccount) at `max_failures` in the window since `since`.

@@ -62,6 +62,21 @@ async function signIn(page, username, password) {
   await page.click('[data-test=login-submit]')
 }
 
+// Runs fn(page) signed in as another user, in a context of its own.
+async function asUser(username, password, fn) {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
+  const p = await ctx.newPage()
+  p.setDefaultTimeout(90000)
+  p.setDefaultNavigationTimeout(180000)
+  try {
+    await signIn(p, username, password)
+    await p.waitForURL(`${BASE}/`)
+    await fn(p)
+  } finally {
+    await ctx.close()
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
@@ -85,6 +100,9 @@ try {
     await err.waitFor()
     check((await err.innerText()).includes('wrong username or password'), 'the server message under the form')
     check(page.url().includes('/login'), 'to stay on the sign-in page')
+    const tries = page.locator('[data-test=login-tries-left]')
+    await tries.waitFor()
+    check((await tries.innerText()).includes('4 more wrong password'), 'a warning naming the tries left before the lock-out')
     await snap(page, 'login-wrong-password')
   })
 
@@ -223,8 +241,42 @@ try {
     await snap(page, 'gallery-attention-reasons')
   })
 
+  await step('a marrow sample: blasts are not assessed until the reviewer sets them, then the WHO/ICC text changes', page, async () => {
+    const tax = (await apiCall(page, 'GET', '/api/taxonomy?specimen=bone_marrow')).body
+    check(tax.name === 'marrow', `the marrow vocabulary for a bone-marrow sample (got ${tax.name})`)
+    check(tax.classes.some((c) => c.id === 'blast' && c.review_only), 'blast offered as a review-only class')
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    await page.locator('[data-test=class-bar] .chip[data-class=blast] [data-test=review-only]').waitFor()
+    await snap(page, 'gallery-marrow-vocabulary')
+    await page.click('[data-test=to-report]')
+    const sugg = page.locator('[data-test=suggestion]')
+    await sugg.waitFor()
+    check((await sugg.innerText()).includes('Blast percentage not assessed automatically'), 'WHO 2022: not assessed while no blast is reviewed')
+    check(!(await sugg.innerText()).includes('criterion met'), 'never "criterion met" for a blast count the classifier cannot make')
+    await page.locator('[data-test=img-row]').waitFor()
+    await snap(page, 'report-blasts-not-assessed')
+    await page.goto(`${BASE}/samples/${sampleId}`)
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    const tile = page.locator('[data-test=gallery] .tile').first()
+    await tile.waitFor()
+    const id = Number(await tile.getAttribute('data-cell'))
+    await tile.click()
+    await page.keyboard.press(CLASS_KEYS[(tax.reporting_order || []).indexOf('blast')])
+    await page.locator(`[data-test=gallery] .tile[data-cell="${id}"][data-class=blast]`).waitFor()
+    await page.click('[data-test=to-report]')
+    await page.locator('[data-test=differential-table] tr[data-class=blast] .count', { hasText: '1' }).waitFor()
+    await page.locator('[data-test=differential-table] tr[data-class=blast] [data-test=review-only]').waitFor()
+    const text = await page.locator('[data-test=suggestion]').innerText()
+    check(!text.includes('not assessed') && text.includes('WHO 2022'), `the WHO 2022 text evaluates the reviewed blast, got "${text}"`)
+    await page.getByRole('radio', { name: 'ICC 2022' }).click({ force: true })
+    const icc = await page.locator('[data-test=suggestion]').innerText()
+    check(!icc.includes('not assessed') && icc.includes('ICC 2022'), `the ICC 2022 text evaluates it too, got "${icc}"`)
+    await snap(page, 'report-blast-reviewed')
+    await page.goto(`${BASE}/samples/${sampleId}`)
+  })
+
   await step('reclassify one cell with the keyboard and see its audit entry', page, async () => {
-    const tax = (await apiCall(page, 'GET', '/api/taxonomy')).body
+    const tax = (await apiCall(page, 'GET', '/api/taxonomy?specimen=bone_marrow')).body
     const order = tax.reporting_order || tax.classes.map((c) => c.id)
     await page.getByRole('tab', { name: /Gallery/ }).click()
     const tile = page.locator('[data-test=gallery] .tile').first()
@@ -248,13 +300,7 @@ try {
   await step('a viewer cannot reclassify', null, async () => {
     const made = await apiCall(page, 'POST', '/api/users', { username: `viewer${stamp}`, password: 'viewer-password-1', role: 'viewer' })
     check(made.status === 201, `the viewer account (HTTP ${made.status})`)
-    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
-    const vp = await ctx.newPage()
-    vp.setDefaultTimeout(90000)
-    vp.setDefaultNavigationTimeout(180000)
-    try {
-      await signIn(vp, `viewer${stamp}`, 'viewer-password-1')
-      await vp.waitForURL(`${BASE}/`)
+    await asUser(`viewer${stamp}`, 'viewer-password-1', async (vp) => {
       await vp.goto(`${BASE}/samples/${sampleId}`)
       await vp.getByRole('tab', { name: /Gallery/ }).click()
       await vp.locator('[data-test=read-only]').waitFor()
@@ -269,13 +315,42 @@ try {
       const direct = await apiCall(vp, 'POST', '/api/cells/review', { ids: [Number(id)], class: 'monocyte' })
       check(direct.status === 403, `the server to refuse a viewer's review (HTTP ${direct.status})`)
       await snap(vp, 'viewer-read-only')
-    } finally {
-      await ctx.close()
-    }
+    })
+  })
+
+  await step('a technician pre-verifies cells; the doctor sees who did', null, async () => {
+    const made = await apiCall(page, 'POST', '/api/users', { username: `techv${stamp}`, password: 'technician-password-2', role: 'technician' })
+    check(made.status === 201, `the technician account (HTTP ${made.status})`)
+    await asUser(`techv${stamp}`, 'technician-password-2', async (tp) => {
+      await tp.goto(`${BASE}/samples/${sampleId}`)
+      await tp.getByRole('tab', { name: /Gallery/ }).click()
+      check((await tp.locator('[data-test=confirm-all]').count()) === 0, 'no "Confirm all" for a technician')
+      await tp.click('[data-test=verify-all]')
+      await tp.locator('.el-message-box', { hasText: 'A doctor confirms them' }).waitFor()
+      await snap(tp, 'technician-verify-all-prompt')
+      await tp.click('.el-message-box .el-button--primary')
+      await tp.locator('.el-message', { hasText: 'Cells pre-verified' }).waitFor()
+      await tp.locator('[data-test=pre-verified]').first().waitFor()
+      await snap(tp, 'technician-pre-verified')
+      const direct = await apiCall(tp, 'POST', '/api/cells/review', { ids: [cellId ?? 1], confirmed: true })
+      check(direct.status === 403, `a technician cannot confirm (HTTP ${direct.status})`)
+    })
+    await page.reload()
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    const badge = page.locator('[data-test=pre-verified]').first()
+    await badge.waitFor()
+    check((await badge.getAttribute('title')).includes(`techv${stamp}`), 'the doctor sees who pre-verified')
+    check(/\d+ pre-verified/.test(await page.locator('[data-test=review-states]').innerText()), 'the count of pre-verified cells')
+    await snap(page, 'doctor-sees-pre-verified')
   })
 
   await step('confirm the rest', page, async () => {
     await page.click('[data-test=confirm-all]')
+    const ask = page.locator('.el-message-box', { hasText: 'pre-verified by a technician' })
+    await ask.waitFor()
+    check(/This confirms \d+ cells/.test(await ask.innerText()), 'the prompt names the number it will confirm')
+    await snap(page, 'confirm-all-prompt')
+    await page.click('.el-message-box .el-button--primary')
     await page.locator('.el-message', { hasText: 'All cells confirmed' }).waitFor()
     const p = (await apiCall(page, 'GET', `/api/samples/${sampleId}/progress`)).body
     check(p.reviewed_cells === p.cells, `every cell confirmed (${p.reviewed_cells} of ${p.cells})`)
@@ -315,9 +390,17 @@ try {
   await step('sign the report', page, async () => {
     await page.click('[data-test=sign-open]')
     await page.fill('textarea[data-test=sign-comments]', 'Reviewed in the browser test.')
+    // Three fields hold far fewer than the ICSH 500 marrow cells: the dialog says so before signing.
+    await page.locator('[data-test=sign-below-target]').waitFor()
+    await snap(page, 'sign-below-target')
     await page.click('[data-test=sign-submit]')
     await page.locator('[data-test=report-status]', { hasText: 'Final' }).waitFor()
     await page.locator('[data-test=signed-by]').waitFor()
+    await page.locator('[data-test=report-comments]', { hasText: 'Reviewed in the browser test.' }).waitFor()
+    const st = await page.locator('[data-test=statements]').innerText()
+    check(st.includes('BELOW the target') && st.includes('confirmed by a doctor') && st.includes('Models: detector'), `the signed report states target, review states and models, got "${st}"`)
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=download-hl7]')])
+    check(dl.suggestedFilename().endsWith('-oru.hl7'), `an HL7 v2 download, got ${dl.suggestedFilename()}`)
     await snap(page, 'report-signed')
   })
 
@@ -330,6 +413,7 @@ try {
     check(text.includes('Signed by') && /admin/i.test(text), 'the signature by the admin')
     check(!text.includes('PRELIMINARY') && !text.includes('Not signed'), 'a final, signed report')
     check(text.includes('Reviewed in the browser test.'), 'the comments')
+    check(text.includes('Count and review') && text.includes('pre-verified by a technician'), 'the review states on the print view')
     await snap(print, 'print-view')
     await print.close()
   })

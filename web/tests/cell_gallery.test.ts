@@ -33,6 +33,7 @@ beforeEach(() => {
         const c = { ...store.cellById(id) }
         if (body.class) Object.assign(c, { reviewed_class: body.class, class: body.class })
         if (body.confirmed !== undefined) c.confirmed = body.confirmed
+        if (body.verified !== undefined) Object.assign(c, { verified: body.verified, verifier: { id: 2, username: 'tina', display_name: 'Tina' } })
         return c
       })
       return reply(200, { items })
@@ -66,7 +67,7 @@ describe('CellGallery', () => {
     expect(badge.attributes('title')).toMatch(/Unlike every cell the classifier was trained on/)
     expect(w.find('[data-test=domain-warning]').exists()).toBe(false)
     store.summary = {
-      classes: [], cells: 40, confirmed: 0, flagged: 30, reclassified: 0, atypical_scored: 40, atypical: 30,
+      classes: [], cells: 40, confirmed: 0, verified: 0, flagged: 30, reclassified: 0, atypical_scored: 40, atypical: 30,
       domain: { known: true, outside: true, atypical_share: 0.75, expected_share: 0.05, reasons: ['30 of 40 cells (75%) look unlike every cell'] },
     }
     await flushPromises()
@@ -96,7 +97,7 @@ describe('CellGallery', () => {
     expect(w.find('.tile[data-cell="2"]').attributes('data-class')).toBe(target)
     w.unmount()
   })
-  it('Enter confirms the selection; a technician may not confirm', async () => {
+  it('Enter confirms the selection; for a technician it pre-verifies instead', async () => {
     const w = setup()
     await w.find('.tile[data-cell="1"]').trigger('click')
     await w.find('.tile[data-cell="2"]').trigger('click', { ctrlKey: true })
@@ -110,9 +111,46 @@ describe('CellGallery', () => {
     await tech.find('.tile[data-cell="1"]').trigger('click')
     await tech.find('[data-test=gallery]').trigger('keydown', { key: 'Enter' })
     await flushPromises()
-    expect(calls.filter((c) => c.url === '/api/cells/review')).toHaveLength(0)
+    const sent = calls.filter((c) => c.url === '/api/cells/review')
+    expect(sent).toHaveLength(1)
+    expect(sent[0].body).toEqual({ ids: [1], verified: true })
     expect(tech.find('[data-test=confirm-all]').exists()).toBe(false)
+    expect(tech.find('[data-test=verify-all]').exists()).toBe(true)
+    const badge = tech.find('.tile[data-cell="1"] [data-test=pre-verified]')
+    expect(badge.exists()).toBe(true)
+    expect(badge.attributes('title')).toBe('Pre-verified by Tina')
     tech.unmount()
+  })
+  it('"Confirm all" asks first, naming what it will confirm; cancelling sends nothing', async () => {
+    const w = setup()
+    const store = useSampleStore()
+    store.cells = [
+      cell(1, 'lymphocyte', { verified: true }),
+      cell(2, 'monocyte', { reviewed_class: 'monocyte', suggested_class: 'lymphocyte' }),
+      cell(3, 'monocyte'),
+      cell(4, 'monocyte', { confirmed: true }),
+    ]
+    await flushPromises()
+    await w.find('[data-test=confirm-all]').trigger('click')
+    await flushPromises()
+    const box = document.querySelector('.el-message-box')
+    expect(box?.textContent).toContain('This confirms 3 cells as they stand: 1 pre-verified by a technician, 1 reclassified but not verified, and 1 that still carry only the model')
+    ;(document.querySelector('.el-message-box__btns .el-button:not(.el-button--primary)') as HTMLElement).click()
+    await flushPromises()
+    await new Promise((r) => setTimeout(r, 350))
+    expect(calls.filter((c) => c.url === '/api/cells/review')).toHaveLength(0)
+    await w.find('[data-test=confirm-all]').trigger('click')
+    await flushPromises()
+    // The cancelled box may still be fading out: press the newest one.
+    const primaries = document.querySelectorAll('.el-message-box__btns .el-button--primary')
+    ;(primaries[primaries.length - 1] as HTMLElement).click()
+    await flushPromises()
+    await new Promise((r) => setTimeout(r, 350))
+    await flushPromises()
+    const sent = calls.filter((c) => c.url === '/api/cells/review')
+    expect(sent).toHaveLength(1)
+    expect(sent[0].body).toEqual({ ids: [1, 2, 3], confirmed: true })
+    w.unmount()
   })
   it('a viewer sees no review controls and keys send nothing', async () => {
     const w = setup('viewer')

@@ -13,6 +13,7 @@ const differential = {
     { id: 'platelet', names: { en: 'Platelet', zh: '血小板' }, colour: '#c7c7c7', count: 3, counted: false, percent: null, display: '', range: null, flag: 'none' },
   ],
   me_ratio: { numerator: 110, denominator: 20, value: 5.5, display: '5.50:1', range: { low: 2, high: 4 }, flag: 'high' },
+  i_mg_ratio: { numerator: 10, denominator: 40, value: 0.25, display: '0.25:1', range: null, flag: 'none' },
   blasts: { count: 0, percent: 0, interval: { low: 0, high: 0.0188 }, confidence: 0.95, display: '0 % (95% CI 0.0-1.9 %)' },
   progress: { counted: 200, target: 500, fraction: 0.4, reached: false },
   unreviewed: 0,
@@ -55,6 +56,18 @@ describe('DifferentialTable', () => {
     expect(w.find('[data-test=me-ratio]').exists()).toBe(false)
     expect(w.find('[data-test=blasts]').text()).toContain('95% CI 0.0–1.9%')
     expect(w.text()).toContain('white cells')
+  })
+  it('shows I:Mg, marks review-only classes and says when neutrophils are combined', () => {
+    const rows = [...differential.rows, { id: 'blast', names: { en: 'Blast', zh: '原始细胞' }, colour: '#d62728', count: 2, counted: true, percent: 1, display: '1', range: null, flag: 'none', review_only: true }]
+    const w = mount(DifferentialTable, { props: { differential: { ...differential, rows, neutrophils_combined: true } }, global: { plugins: [makeI18n('en')] } })
+    expect(w.find('[data-test=img-ratio]').text()).toBe('0.25:1')
+    expect(w.find('[data-test=img-row]').text()).toContain('I:Mg')
+    expect(w.find('tr[data-class=blast] [data-test=review-only]').text()).toContain('review only')
+    expect(w.find('tr[data-class=lymphocyte] [data-test=review-only]').exists()).toBe(false)
+    expect(w.find('[data-test=neutrophils-combined]').text()).toContain('ICSH 2015')
+    const zh = mount(DifferentialTable, { props: { differential: { ...differential, rows } }, global: { plugins: [makeI18n('zh')] } })
+    expect(zh.find('tr[data-class=blast] [data-test=review-only]').text()).toContain('仅人工审核')
+    expect(zh.find('[data-test=neutrophils-combined]').exists()).toBe(false)
   })
   it('shows Chinese class names and headings in Chinese', () => {
     const w = render('zh')

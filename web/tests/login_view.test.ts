@@ -18,7 +18,7 @@ beforeEach(() => {
     if (url === '/api/auth/login') {
       logins++
       await new Promise((r) => setTimeout(r, 20)) // in flight while a second submit could arrive
-      return reply(401, { error: { code: 'unauthenticated', message: 'wrong username or password' } })
+      return reply(401, { error: { code: 'unauthenticated', message: 'wrong username or password', details: { tries_left: 5 - logins, lock_minutes: 15 } } })
     }
     return reply(404, { error: { code: 'not_found', message: url } })
   }))
@@ -47,6 +47,23 @@ describe('LoginView', () => {
     await flushPromises()
     expect(logins).toBe(1)
     expect(w.text()).toContain('wrong username or password')
+    w.unmount()
+  })
+  it('warns how many wrong passwords are left before the lock-out, and when it is locked', async () => {
+    const w = await mountLogin()
+    await w.find('input[data-test=login-username], [data-test=login-username] input').setValue('admin')
+    await w.find('input[data-test=login-password], [data-test=login-password] input').setValue('wrong')
+    await w.find('form').trigger('submit')
+    await flushPromises()
+    await new Promise((r) => setTimeout(r, 40))
+    await flushPromises()
+    expect(w.find('[data-test=login-tries-left]').text()).toContain('4 more wrong password(s) and sign-in is locked for 15 minutes')
+    logins = 5
+    await w.find('form').trigger('submit')
+    await flushPromises()
+    await new Promise((r) => setTimeout(r, 40))
+    await flushPromises()
+    expect(w.find('[data-test=login-tries-left]').text()).toContain('Sign-in is now locked for 15 minutes')
     w.unmount()
   })
 })

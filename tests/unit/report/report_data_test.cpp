@@ -33,6 +33,40 @@ TEST(ReportData, SnapshotShape) {
   EXPECT_TRUE(report_to_json(test::sample_report())["sign_off"].is_null());
 }
 
+TEST(ReportData, StatementsSayTheTargetReviewStatesModelsAndDomainInBothLanguages) {
+  ReportData r = test::sample_report();  // 500 of a 500-cell marrow target
+  auto st = report_statements(r);
+  ASSERT_EQ(st.size(), 1u);  // no review counts, models or domain warning recorded
+  EXPECT_EQ(st[0].en, "Count target: 500 nucleated cells; counted 500: target reached.");
+  EXPECT_EQ(st[0].zh, "计数目标：500 个有核细胞；已计数 500 个：已达到目标。");
+  r.differential.progress = {120, 200, 0.6, false};
+  r.review = ReviewCounts{4, 1, 100, 15};
+  r.models = {"detector retina-1.0", "classifier vit-2.1"};
+  r.domain_warning = DisplayNames{"Domain warning: test.", "域外警告：测试。"};
+  st = report_statements(r);
+  ASSERT_EQ(st.size(), 4u);
+  EXPECT_EQ(st[0].en,
+            "Count target: 200 nucleated cells; counted 120: BELOW the target. The target is below the ICSH "
+            "recommendation of 500 cells.");
+  EXPECT_EQ(st[1].en,
+            "Review: 15 cells confirmed by a doctor, 100 pre-verified by a technician, 1 reclassified but not "
+            "verified, 4 the model's suggestion only.");
+  EXPECT_EQ(st[2].en, "Models: detector retina-1.0; classifier vit-2.1.");
+  EXPECT_EQ(st[3].zh, "域外警告：测试。");
+  // Every export prints them; an old snapshot without them still reads.
+  const std::string html = render_report_html(r, Language::kEnglish);
+  for (const auto& s : st) EXPECT_NE(html.find(html_escape(s.en)), std::string::npos) << s.en;
+  const Json j = report_to_json(r);
+  EXPECT_EQ(report_from_json(j, "snapshot")->review->technician, 100);
+  Json old = j;
+  old.erase("review");
+  old.erase("models");
+  old.erase("domain_warning");
+  auto back = report_from_json(old, "old snapshot");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->review.has_value());
+}
+
 TEST(ReportData, SnapshotsSignedBeforeUsernamesStillRead) {
   Json j = report_to_json(test::signed_report());
   ASSERT_TRUE(j["sign_off"].contains("username"));

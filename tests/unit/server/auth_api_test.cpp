@@ -341,6 +341,35 @@ TEST_P(AuthApiTest, WrongPasswordSaysHowManyTriesAreLeft) {
   EXPECT_EQ(body_json(ghost)["error"]["details"]["tries_left"], 4);
 }
 
+TEST_P(AuthApiTest, AnAdminUnlocksALockedAccountAndItIsAudited) {
+  auto a = admin();
+  auto r = post(a, "/api/users", {{"username", "tina"}, {"password", "password-tina"}, {"role", "technician"}});
+  ASSERT_EQ(r->status, 201) << r->body;
+  const auto tina = body_json(r)["id"].get<std::int64_t>();
+  for (int k = 0; k < 5; ++k) login("tina", "typo", 401);
+  auto locked = client_->Post("/api/auth/login", Json{{"username", "tina"}, {"password", "password-tina"}}.dump(),
+                              "application/json");
+  ASSERT_EQ(locked->status, 403) << locked->body;
+
+  // Only an admin unlocks; a stranger's id is a 404; a body is refused.
+  auto doc = user_with_role("doc", "doctor");
+  const std::string url = "/api/users/" + std::to_string(tina) + "/unlock";
+  EXPECT_EQ(post(doc, url, Json::object())->status, 403);
+  EXPECT_EQ(client_->Post(url.c_str(), "", "application/json")->status, 401);
+  EXPECT_EQ(post(a, "/api/users/999999/unlock", Json::object())->status, 404);
+  EXPECT_EQ(client_->Post(url.c_str(), a.headers(), "{\"all\": true}", "application/json")->status, 400);
+
+  auto u = client_->Post(url.c_str(), a.headers(), "", "application/json");
+  ASSERT_EQ(u->status, 200) << u->body;
+  EXPECT_EQ(body_json(u)["cleared"], 5);
+  EXPECT_EQ(body_json(u)["user"]["username"], "tina");
+  login("tina", "password-tina", 200);
+  auto log = body_json(get(a, "/api/logs?action=user.unlock"));
+  ASSERT_GE(log["items"].size(), 1u) << log.dump();
+  EXPECT_EQ(log["items"][0]["target"], "tina");
+  EXPECT_EQ(log["items"][0]["username"], "admin");
+}
+
 TEST_P(AuthApiTest, AnAddressThatSpraysManyNamesIsRefusedForEveryAccount) {
   user_with_role("doc9", "doctor");
   const int port = server_->port();

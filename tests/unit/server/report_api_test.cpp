@@ -134,7 +134,7 @@ TEST_P(ReportApiTest, DifferentialCountsReviewedClassesOverSuggestions) {
   EXPECT_TRUE(j["unmapped"].empty());
   const Json& d = j["differential"];
   EXPECT_EQ(d["specimen"], "bone_marrow");
-  EXPECT_EQ(d["taxonomy"], "pbc11");
+  EXPECT_EQ(d["taxonomy"], "marrow");  // bone-marrow samples use the marrow vocabulary
   EXPECT_EQ(d["total_nucleated"], 9);
   EXPECT_EQ(d["total_excluded"], 1);
   EXPECT_EQ(d["unreviewed"], 4);
@@ -458,7 +458,7 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
       EXPECT_NE(seg.find("no</b> blast population."), std::string::npos) << seg;
     }
   }
-  EXPECT_EQ(obx, 12) << "11 classes and M:E";
+  EXPECT_EQ(obx, 20) << "the marrow vocabulary's 19 classes and M:E";
   EXPECT_NE(seg_obx.find("|56|"), std::string::npos) << seg_obx;
   EXPECT_EQ(addendum_notes, 1);
 
@@ -469,6 +469,64 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   EXPECT_EQ(get(tech, "/api/samples/987654/report.fhir.json")->status, 404);
   EXPECT_EQ(get(tech, "/api/samples/987654/report")->status, 404);
   EXPECT_EQ(client_->Get((base + "/report.csv").c_str())->status, 401);
+}
+
+// What a lab signs: the in-app report, the print view, CSV, FHIR and HL7 all carry the sign-off
+// comment, the model versions, the cells per review state, the count target (reached or not) and
+// the domain warning.
+TEST_P(ReportApiTest, EverySignedFormCarriesCommentModelsReviewStatesTargetAndDomainWarning) {
+  auto doctor = user_with_role("doc", "doctor");
+  const auto sample = make_sample_with(doctor, "BM-S1", "bone_marrow");
+  add_cells(sample, {{"lymphocyte", std::nullopt, true, 20}, {"monocyte", std::nullopt, false, 4}});
+  {
+    auto db = store::open_database(url_->url());
+    ASSERT_TRUE(db);
+    // Every cell scored and flagged atypical: far above the 5 % the training lab shows.
+    auto s = (*db)->transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Status {
+      MS_RETURN_IF_ERROR(tx.exec("UPDATE cells SET detector_version = 'retina-1.0', classifier_version = 'vit-2.1', "
+                                 "atypical = 0.99, flag_reason = 'atypical' WHERE sample_id = ?",
+                                 {sample}));
+      return {};
+    });
+    ASSERT_TRUE(s) << s.error().message;
+  }
+  const std::string base = "/api/samples/" + std::to_string(sample);
+  auto signed_ = post(doctor, base + "/sign", {{"comments", "Hypocellular; repeat."}, {"allow_unreviewed", true}});
+  ASSERT_EQ(signed_->status, 200) << signed_->body;
+  const Json j = body_json(signed_);
+  EXPECT_EQ(j["report"]["comments"], "Hypocellular; repeat.");
+  EXPECT_EQ(j["report"]["review"]["doctor"], 20);
+  EXPECT_EQ(j["report"]["review"]["model_only"], 4);
+  EXPECT_EQ(j["report"]["models"], Json({"detector retina-1.0", "classifier vit-2.1"}));
+  EXPECT_FALSE(j["report"]["domain_warning"].is_null());
+  EXPECT_EQ(j["icsh_count_target"], 500);
+  std::string all;
+  for (const auto& st : j["statements"]) all += st["en"].get<std::string>() + "\n";
+  EXPECT_NE(all.find("Count target: 500 nucleated cells; counted 24: BELOW the target."), std::string::npos) << all;
+  EXPECT_NE(all.find("20 cells confirmed by a doctor"), std::string::npos) << all;
+  EXPECT_NE(all.find("Models: detector retina-1.0; classifier vit-2.1."), std::string::npos) << all;
+  EXPECT_NE(all.find("Domain warning"), std::string::npos) << all;
+
+  const std::string html = get(doctor, base + "/report.html")->body;
+  const std::string html_zh = get(doctor, base + "/report.html?lang=zh")->body;
+  const std::string csv = get(doctor, base + "/report.csv")->body;
+  const std::string fhir = get(doctor, base + "/report.fhir.json")->body;
+  const std::string hl7 = get(doctor, base + "/report.hl7")->body;
+  for (const std::string* body : {&html, &csv, &fhir, &hl7}) {
+    EXPECT_NE(body->find("Hypocellular; repeat."), std::string::npos) << *body;
+    EXPECT_NE(body->find("vit-2.1"), std::string::npos) << *body;
+    EXPECT_NE(body->find("Domain warning"), std::string::npos) << *body;
+  }
+  for (const std::string* body : {&html, &fhir, &hl7}) {
+    EXPECT_NE(body->find("BELOW the target"), std::string::npos) << *body;
+    EXPECT_NE(body->find("20 cells confirmed by a doctor, 0 pre-verified by a technician"), std::string::npos) << *body;
+  }
+  EXPECT_NE(html_zh.find("未达到目标"), std::string::npos);
+  EXPECT_NE(html_zh.find("医师确认 20 个"), std::string::npos);
+  EXPECT_NE(html_zh.find("域外警告"), std::string::npos);
+  EXPECT_NE(csv.find("meta,count_target_reached,,,,,,no,,,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("summary,review_doctor,Confirmed by a doctor,,20,,cells,20,,,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("summary,review_model_only,Model suggestion only,,4,,cells,4,,,"), std::string::npos) << csv;
 }
 
 TEST_P(ReportApiTest, UnknownClassesAreReportedAndBlockSigning) {

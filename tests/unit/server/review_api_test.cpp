@@ -282,6 +282,67 @@ TEST_P(ReviewApiTest, BatchesAreAllOrNothingAndUndoWalksBack) {
   EXPECT_EQ(post(doc, "/api/samples/424242/review/undo", Json::object())->status, 404);
 }
 
+// Technicians pre-verify (who and when, a state of its own); doctors see it and confirm. A new
+// class clears a pre-verification unless the same change verifies again; undo restores it.
+TEST_P(ReviewApiTest, TechniciansPreVerifyAndDoctorsConfirm) {
+  auto tech = user_with_role("tech", "technician");
+  auto doc = user_with_role("doc", "doctor");
+  auto viewer = user_with_role("view", "viewer");
+  const auto sample = analysed_sample(tech, "REV-V", 1);
+  const auto ids = cell_ids(tech, sample);  // neutrophil, lymphocyte, monocyte
+  ASSERT_EQ(ids.size(), 3u);
+
+  auto batch = post(tech, "/api/cells/review", {{"ids", {ids[0], ids[1]}}, {"verified", true}});
+  ASSERT_EQ(batch->status, 200) << batch->body;
+  for (const auto& c : body_json(batch)["items"]) {
+    EXPECT_EQ(c["verified"], true);
+    EXPECT_EQ(c["confirmed"], false);
+    EXPECT_EQ(c["verifier"]["username"], "tech");
+    EXPECT_TRUE(c["verified_at"].is_number_integer());
+  }
+  auto audit = body_json(get(doc, cell_url(ids[0]) + "/audit"))["items"];
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["action"], "verify");
+  EXPECT_TRUE(audit[0]["to"]["verified_at"].is_number_integer());
+  EXPECT_TRUE(audit[0]["from"]["verified_at"].is_null());
+  auto summary = body_json(get(doc, "/api/samples/" + std::to_string(sample) + "/cells/summary"));
+  EXPECT_EQ(summary["verified"], 2);
+
+  // Hostile and wrong requests: a viewer, a wrong type, a cell that does not exist.
+  EXPECT_EQ(patch(viewer, cell_url(ids[2]), {{"verified", true}})->status, 403);
+  auto wrong = patch(tech, cell_url(ids[2]), {{"verified", "yes"}});
+  EXPECT_EQ(wrong->status, 400);
+  EXPECT_NE(wrong->body.find("verified"), std::string::npos) << wrong->body;
+  EXPECT_EQ(post(tech, "/api/cells/review", {{"ids", {ids[2], 99999999}}, {"verified", true}})->status, 404);
+  EXPECT_EQ(body_json(get(tech, cell_url(ids[2])))["verified"], false);  // all or nothing
+  EXPECT_EQ(post(tech, "/api/cells/review", {{"changes", {{{"id", ids[2]}}}}, {"verified", true}})->status, 400);
+
+  // A new class without "verified" clears the pre-verification; with it, keeps it.
+  auto moved = patch(tech, cell_url(ids[1]), {{"class", "monocyte"}});
+  EXPECT_EQ(body_json(moved)["verified"], false);
+  auto again = patch(tech, cell_url(ids[1]), {{"class", "lymphocyte"}, {"verified", true}});
+  EXPECT_EQ(body_json(again)["verified"], true);
+  // Undo walks back the technician's last change: the cell is monocyte and unverified again.
+  auto undo = post(tech, "/api/samples/" + std::to_string(sample) + "/review/undo", Json::object());
+  ASSERT_EQ(undo->status, 200) << undo->body;
+  EXPECT_EQ(body_json(undo)["items"][0]["verified"], false);
+  EXPECT_EQ(body_json(undo)["items"][0]["class"], "monocyte");
+
+  // The doctor confirms what the technician pre-verified; the report counts cells per state.
+  ASSERT_EQ(patch(doc, cell_url(ids[0]), {{"confirmed", true}, {"class", "segmented_neutrophil"}})->status, 200);
+  auto report = body_json(get(doc, "/api/samples/" + std::to_string(sample) + "/report"));
+  const Json review = report["report"]["review"];
+  EXPECT_EQ(review["doctor"], 1);
+  EXPECT_EQ(review["technician"], 0);
+  EXPECT_EQ(review["reclassified"], 1);
+  EXPECT_EQ(review["model_only"], 1);
+  bool said = false;
+  for (const auto& s : report["statements"])
+    said = said || s["en"].get<std::string>().find("1 cells confirmed by a doctor, 0 pre-verified by a technician") !=
+                       std::string::npos;
+  EXPECT_TRUE(said) << report["statements"].dump();
+}
+
 TEST_P(ReviewApiTest, SignedSamplesAreLocked) {
   auto doc = user_with_role("doc", "doctor");
   const auto sample = analysed_sample(doc, "REV-5", 1);
@@ -294,6 +355,7 @@ TEST_P(ReviewApiTest, SignedSamplesAreLocked) {
   EXPECT_EQ(locked->status, 409);
   EXPECT_NE(locked->body.find("signed"), std::string::npos);
   EXPECT_EQ(post(doc, "/api/cells/review", {{"ids", ids}, {"confirmed", true}})->status, 409);
+  EXPECT_EQ(patch(doc, cell_url(ids[1]), {{"verified", true}})->status, 409);
   EXPECT_EQ(post(doc, "/api/samples/" + std::to_string(sample) + "/review/undo", Json::object())->status, 409);
   EXPECT_EQ(cells(doc, sample, "?reviewed=true")["total"], 1);
 }

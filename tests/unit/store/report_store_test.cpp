@@ -63,6 +63,36 @@ class ReportStoreTest : public StoreTest {
   int index_ = 0;
 };
 
+TEST_P(ReportStoreTest, CountsEveryCellInOneReviewStateAndNameTheModels) {
+  add_cell("lymphocyte", "", false);           // model only
+  add_cell("lymphocyte", "monocyte", false);   // reclassified, not verified
+  add_cell("monocyte", "", false);             // pre-verified below
+  add_cell("monocyte", "", true);              // doctor
+  add_cell("blast", "lymphocyte", true);       // doctor (reclassified and confirmed)
+  auto tech = write([&](Tx& tx) {
+    return create_user(tx, NewUser{"tina", "password1", Role::kTechnician, true, "Tina", "", "", "", ""}, "h");
+  });
+  ASSERT_TRUE(tech);
+  ASSERT_TRUE(write([&](Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(tx.exec("UPDATE cells SET verified_by = ?, verified_at = 5, detector_version = 'det-2', "
+                               "classifier_version = 'cls-3' WHERE cell_index = 2",
+                               {tech->id}));
+    MS_RETURN_IF_ERROR(tx.exec("UPDATE cells SET detector_version = 'det-1', classifier_version = 'cls-3' "
+                               "WHERE cell_index <> 2"));
+    return {};
+  }));
+  auto c = db_->transact(TxMode::kRead, [&](Tx& tx) { return count_sample_cells(tx, sample_); });
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->unreviewed, 1);  // a pre-verified cell has been looked at
+  EXPECT_EQ(c->reclassified, 1);
+  EXPECT_EQ(c->technician, 1);
+  EXPECT_EQ(c->doctor, 2);
+  EXPECT_EQ(c->unreviewed + c->reclassified + c->technician + c->doctor, c->cells);
+  EXPECT_EQ(c->detector_versions, (std::vector<std::string>{"det-1", "det-2"}));
+  EXPECT_EQ(c->classifier_versions, std::vector<std::string>{"cls-3"});
+  EXPECT_EQ(c->reviewers, (std::vector<std::string>{"Dr. Doc", "Tina"}));
+}
+
 TEST_P(ReportStoreTest, CountsUseTheReviewedClassAndCountUnreviewedCells) {
   add_cell("lymphocyte", "", false);
   add_cell("lymphocyte", "", true);

@@ -101,6 +101,25 @@ TEST_P(ThrottleTest, PasswordChecksCountPerAccountFromAnyAddress) {
   EXPECT_TRUE(again && again->id);
 }
 
+TEST_P(ThrottleTest, UnlockForgetsTheAccountsFailuresFromEveryAddressOnly) {
+  for (int k = 0; k < 5; ++k) ASSERT_TRUE(attempt("tina", "203.0.113.9").id);
+  for (int k = 0; k < 2; ++k) ASSERT_TRUE(attempt("tina", "198.51.100.7").id);
+  ASSERT_TRUE(write([&](Tx& tx) { return begin_password_check(tx, "tina", "10.0.0.1", now_ms() - 60000, 5); }));
+  ASSERT_TRUE(attempt("doc", "203.0.113.9").id);
+  EXPECT_FALSE(attempt("tina", "203.0.113.9").id);  // locked from that address
+  auto cleared = write([&](Tx& tx) { return unlock_account(tx, "tina"); });
+  ASSERT_TRUE(cleared) << cleared.error().message;
+  EXPECT_EQ(*cleared, 8);
+  const auto again = attempt("tina", "203.0.113.9");
+  ASSERT_TRUE(again.id);
+  EXPECT_EQ(again.failures, 0);
+  // Other accounts' failures stay counted.
+  EXPECT_EQ(attempt("doc", "203.0.113.9").failures, 1);
+  auto none = write([&](Tx& tx) { return unlock_account(tx, "nobody"); });
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0);
+}
+
 TEST_P(ThrottleTest, RegistrationsCountPerAddress) {
   for (int k = 0; k < 5; ++k) {
     auto a = write([&](Tx& tx) {

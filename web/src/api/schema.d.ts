@@ -101,7 +101,7 @@ export interface paths {
          * Review many cells at once, all or nothing
          * @description **Who:** admin, doctor or technician.
          *
-         *     Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` for all (at most 5000 cells). One unknown cell (404), bad class (400), signed sample (409) or forbidden confirm (403) refuses the whole request
+         *     Either `changes` (one change per cell) or `ids` with one `class` / `confirmed` / `verified` for all (at most 5000 cells). One unknown cell (404), bad class (400), signed sample (409) or forbidden confirm (403) refuses the whole request
          */
         post: operations["postCellsReview"];
         delete?: never;
@@ -128,10 +128,10 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Review one cell: reclassify and/or confirm
+         * Review one cell: reclassify, pre-verify and/or confirm
          * @description **Who:** admin, doctor or technician.
          *
-         *     Staff reclassify; doctors and admins confirm or unconfirm (a technician's `confirmed` answers 403; a technician's new class clears a confirmation). A class must be snake_case and known (the taxonomies, the classifier, or a class already suggested in the sample). Audited
+         *     Staff reclassify and pre-verify (`verified`: a technician vouches for the class, recorded with who and when; a new class without `verified` clears it); doctors and admins confirm or unconfirm (a technician's `confirmed` answers 403; a technician's new class clears a confirmation). A class must be snake_case and known (the lab's marrow and blood taxonomies, the classifier, or a class already suggested in the sample). Audited
          */
         patch: operations["patchCellsId"];
         trace?: never;
@@ -1058,10 +1058,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The cell classes and reference ranges differentials use
+         * The cell classes and reference ranges differentials of one specimen use
          * @description **Who:** any signed-in user.
          *
-         *     Class ids, English and Chinese names, hematology order, colours, lineage and flags; reference ranges per specimen
+         *     Class ids, English and Chinese names, hematology order, colours, lineage and flags; reference ranges per specimen; which classes are review-only (the classifier cannot name them). Bone-marrow samples use the lab's marrow taxonomy, peripheral-blood samples the blood one
          */
         get: operations["getTaxonomy"];
         put?: never;
@@ -1144,6 +1144,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift an account's sign-in lock-out
+         * @description **Who:** admin.
+         *
+         *     Forgets every counted failed sign-in and wrong current password of the account, from every address, so its owner can sign in at once. Audited (operation log user.unlock and an audit event). No body, or {}
+         */
+        post: operations["postUsersIdUnlock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1215,6 +1237,10 @@ export interface components {
          *         }
          *       ],
          *       "updated_at": 1768470120000,
+         *       "verified": false,
+         *       "verified_at": null,
+         *       "verified_by": null,
+         *       "verifier": null,
          *       "x1": 412.5,
          *       "x2": 468,
          *       "y1": 230,
@@ -1261,6 +1287,17 @@ export interface components {
                 p: number;
             }[];
             updated_at: number;
+            /** @description pre-verified (verified_at is set) */
+            verified: boolean;
+            /** @description when the cell was pre-verified, Unix ms */
+            verified_at: number | null;
+            verified_by: number | null;
+            /** @description who pre-verified the cell (a technician); null when nobody has */
+            verifier: {
+                display_name: string;
+                id: number | null;
+                username: string;
+            } | null;
             /** @description box, xyxy in pixels of the field image */
             x1: number;
             x2: number;
@@ -1290,6 +1327,8 @@ export interface components {
             } | null;
             flagged: number;
             reclassified: number;
+            /** @description pre-verified by a technician and not confirmed */
+            verified: number;
         };
         Differential: {
             abnormal_promyelocyte_percent: number | null;
@@ -1297,6 +1336,7 @@ export interface components {
             blast_percent_of_non_erythroid: number | null;
             blast_percent_of_nucleated: number | null;
             blasts: {
+                assessed: boolean;
                 confidence: number;
                 count: number;
                 display: string;
@@ -1337,6 +1377,7 @@ export interface components {
                 } | null;
                 value: number | null;
             } | null;
+            neutrophils_combined: boolean;
             progress: {
                 counted: number;
                 fraction: number;
@@ -1363,6 +1404,7 @@ export interface components {
                     high: number;
                     low: number;
                 } | null;
+                review_only: boolean;
             }[];
             /** @enum {string} */
             specimen: "bone_marrow" | "peripheral_blood";
@@ -1527,6 +1569,7 @@ export interface components {
                 blast_percent_of_non_erythroid: number | null;
                 blast_percent_of_nucleated: number | null;
                 blasts: {
+                    assessed: boolean;
                     confidence: number;
                     count: number;
                     display: string;
@@ -1567,6 +1610,7 @@ export interface components {
                     } | null;
                     value: number | null;
                 } | null;
+                neutrophils_combined: boolean;
                 progress: {
                     counted: number;
                     fraction: number;
@@ -1593,6 +1637,7 @@ export interface components {
                         high: number;
                         low: number;
                     } | null;
+                    review_only: boolean;
                 }[];
                 /** @enum {string} */
                 specimen: "bone_marrow" | "peripheral_blood";
@@ -1602,7 +1647,12 @@ export interface components {
                 total_wbc: number;
                 unreviewed: number;
             };
+            domain_warning: {
+                en: string;
+                zh: string;
+            } | null;
             generated_at: string;
+            models: string[];
             patient: {
                 birth_date: string;
                 id: string;
@@ -1610,6 +1660,12 @@ export interface components {
                 sex: string;
             };
             report_id: string;
+            review: {
+                doctor: number;
+                model_only: number;
+                reclassified: number;
+                technician: number;
+            } | null;
             reviewer: string;
             sample: {
                 accession: string;
@@ -1648,6 +1704,8 @@ export interface components {
         ReportView: {
             addenda: components["schemas"]["Addendum"][];
             cells: number;
+            /** @description ICSH recommendation: 500 marrow, 200 blood */
+            icsh_count_target: number;
             lab: {
                 address: string;
                 name: string;
@@ -1664,6 +1722,11 @@ export interface components {
             } | null;
             /** @description whether `report` is the signed snapshot */
             snapshot: boolean;
+            /** @description count against target, cells per review state, models, domain warning: the lines every export prints */
+            statements: {
+                en: string;
+                zh: string;
+            }[];
             /** @enum {string} */
             status: "preliminary" | "final";
             /** @description cells per class the taxonomy does not know */
@@ -1780,11 +1843,22 @@ export interface components {
                     zh: string;
                 };
                 order: number;
+                /** @description the classifier cannot name this class: only reviewers assign it */
+                review_only: boolean;
             }[];
+            /** @description the classes the classifier names; null when the server has no classifier */
+            classifier_classes: string[] | null;
+            /** @description band and segmented neutrophils are reported as one row (ICSH 2015) */
+            combine_neutrophils: boolean;
             description: string;
             name: string;
             /** @description class ids in hematology reporting order */
             reporting_order: string[];
+            /**
+             * @description the specimen whose samples use this taxonomy
+             * @enum {string}
+             */
+            specimen: "bone_marrow" | "peripheral_blood";
             specimens: {
                 bone_marrow: {
                     count_target: number;
@@ -2268,10 +2342,12 @@ export interface operations {
                         class?: string | null;
                         confirmed?: boolean | null;
                         id?: number;
+                        verified?: boolean | null;
                     }[];
                     class?: string | null;
                     confirmed?: boolean | null;
                     ids?: number[];
+                    verified?: boolean | null;
                 };
             };
         };
@@ -2452,6 +2528,7 @@ export interface operations {
                 "application/json": {
                     class?: string | null;
                     confirmed?: boolean | null;
+                    verified?: boolean | null;
                 };
             };
         };
@@ -6450,7 +6527,10 @@ export interface operations {
     };
     getTaxonomy: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description default peripheral_blood */
+                specimen?: "bone_marrow" | "peripheral_blood";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6464,6 +6544,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Taxonomy"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description no valid session cookie */
@@ -7004,6 +7093,89 @@ export interface operations {
             };
             /** @description an image that does not decode */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postUsersIdUnlock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the account and how many failures were cleared */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description failed attempts forgotten */
+                        cleared: number;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            /** @description a request body other than none or {} */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

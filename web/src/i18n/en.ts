@@ -18,6 +18,7 @@ export default {
     subtitle: 'Bone-marrow and blood smear differentials', username: 'Username', password: 'Password', submit: 'Sign in',
     noAccount: 'No account yet?', register: 'Register', expired: 'Your session ended. Please sign in again.',
     failed: 'Sign-in failed',
+    triesLeft: 'Careful: {n} more wrong password(s) and sign-in is locked for {minutes} minutes. An admin can unlock it.', lockedNow: 'Sign-in is now locked for {minutes} minutes. Ask an admin to unlock the account.',
   },
   register: {
     title: 'Register', confirm: 'Repeat password', mismatch: 'The two passwords differ', submit: 'Create account',
@@ -29,7 +30,7 @@ export default {
     changePassword: 'Change password', passwordChanged: 'Password changed; please sign in again',
     passwordNote: 'Changing the password signs you out everywhere.',
   },
-  users: { title: 'Users', create: 'New user', username: 'Username', role: 'Role', enabled: 'Enabled', lastLogin: 'Last sign-in' },
+  users: { signIn: 'Sign-in', unlock: 'Unlock', unlocked: '{name} unlocked ({n} failed attempts cleared)', title: 'Users', create: 'New user', username: 'Username', role: 'Role', enabled: 'Enabled', lastLogin: 'Last sign-in' },
   dashboard: {
     title: 'Dashboard', inReview: 'Samples in review', drafts: 'Draft samples', reviewedToday: 'Review changes today',
     recentSamples: 'Recent samples', queue: 'Analysis queue',
@@ -63,11 +64,15 @@ export default {
     reclassifyTo: 'Reclassify to…', confirm: 'Confirm', confirmAll: 'Confirm all unconfirmed ({n})', confirmedAll: 'All cells confirmed',
     undo: 'Undo', undone: 'Undone ({n} cells)', nothingToUndo: 'Nothing of yours to undo',
     selected: '{n} selected', selectGroup: 'Select all', empty: 'No cells yet. They appear when the analysis of a field finishes.',
-    keys: 'Keys: 1–9, 0, q… class · arrows move · Enter confirm · Space select · u undo',
+    keys: 'Keys: 1–9, 0, q… class · arrows move · Enter confirm (technicians: pre-verify) · Space select · u undo',
     readOnly: 'Read only: your role may not change cells', onlyDoctorsConfirm: 'Only doctors and admins confirm cells',
     signedLocked: 'The sample is signed; add an addendum instead',
     chipHint: 'Click to move the selected cells here, or drop cells on it',
     reviewOnly: 'review only', reviewOnlyHint: 'The classifier cannot name this class; only reviewers assign it',
+    confirmAllTitle: 'Confirm all unconfirmed cells?', confirmAllYes: 'Confirm {n} cells',
+    confirmAllAsk: 'This confirms {n} cells as they stand: {verified} pre-verified by a technician, {changed} reclassified but not verified, and {model} that still carry only the model\'s suggestion.',
+    verify: 'Pre-verify', verifyAll: 'Pre-verify all ({n})', verifyAllAsk: 'Pre-verify {n} cells as they stand? A doctor confirms them and signs.', verifiedAll: 'Cells pre-verified',
+    verified: 'Pre-verified', verifiedBy: 'Pre-verified by {name}', states: '{verified} pre-verified · {confirmed} confirmed',
     reason: { atypical: 'Atypical', low_confidence: 'Unsure', high_entropy: 'Ambiguous' },
     reasonHint: {
       atypical: 'Unlike every cell the classifier was trained on: its class is a guess however confident it looks',
@@ -95,7 +100,8 @@ export default {
     flags: { low: 'low', high: 'high' },
     denominator: 'Total', denominatorNucleated: 'nucleated cells', denominatorWbc: 'white cells', excluded: '{n} excluded',
     meRatio: 'M:E ratio', blasts: 'Blasts', ci: '{level}% CI {ci}', barTitle: 'Cells per class', pieTitle: 'Share of the differential',
-    suggestion: 'Rule-set suggestion', criterionMet: 'criterion met', criterionNotMet: 'criterion not met', blastsNotAssessed: 'blasts not assessed',
+    suggestion: 'Rule-set suggestion', criterionMet: 'criterion met', criterionNotMet: 'criterion not met', blastsNotAssessed: 'blasts not assessed', countAndReview: 'Count and review', signComments: 'Sign-off comment:',
+    signBelowTarget: 'Counted {n} cells, below the target of {target}: the report will say so.', targetBelowIcsh: 'The target of {target} cells is below the ICSH recommendation of {icsh}.',
     reviewOnly: 'review only', reviewOnlyHint: 'The classifier cannot name this class: its cells were all named by a reviewer', imgRatio: 'I:Mg ratio', neutrophilsCombined: 'Band and segmented neutrophils are reported together (ICSH 2015).',
     addenda: 'Addenda', noAddenda: 'No addenda', addendumHint: 'Text of the addendum', addAddendum: 'Add addendum',
     signIntro: 'Signing stores the report as it is now and locks the sample. Later changes become addenda.',
@@ -107,6 +113,7 @@ export default {
   },
   log: {
     title: 'Operation log', at: 'Time', user: 'User', action: 'Action', target: 'Target', details: 'Details', from: 'From', to: 'To',
+    names: { auth_login: 'Signed in', auth_login_failed: 'Sign-in failed', auth_login_throttled: 'Sign-in throttled', auth_logout: 'Signed out', auth_register: 'Registered', auth_register_taken: 'Registration: name taken', auth_register_throttled: 'Registration throttled', auth_password_change: 'Password changed', auth_password_wrong: 'Wrong current password', auth_password_throttled: 'Password change throttled', user_create: 'Account created', user_update: 'Account changed', user_unlock: 'Account unlocked', user_avatar: 'Avatar changed', patient_create: 'Patient created', patient_update: 'Patient changed', patient_delete: 'Patient deleted', patient_import: 'Patients imported', patient_export: 'Patients exported', sample_create: 'Sample created', sample_update: 'Sample changed', sample_delete: 'Sample deleted', sample_status: 'Sample status', sample_sign: 'Report signed', sample_addendum: 'Addendum', image_upload: 'Field uploaded', analysis_done: 'Analysis done', analysis_failed: 'Analysis failed', job_retry: 'Job retried', cell_review: 'Cells reviewed', cell_undo: 'Review undone', recognition_classify: 'Crops classified', export_crops: 'Crops exported', export_training: 'Training set exported' },
     actions: { auth: 'Sign-in', user: 'Accounts', patient: 'Patients', sample: 'Samples', image: 'Uploads', job: 'Jobs', cell: 'Review' },
   },
 }

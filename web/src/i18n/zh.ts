@@ -18,6 +18,7 @@ export default {
     subtitle: '骨髓与外周血涂片细胞分类计数', username: '用户名', password: '密码', submit: '登录',
     noAccount: '还没有账号？', register: '注册', expired: '会话已结束，请重新登录。',
     failed: '登录失败',
+    triesLeft: '注意：再输错 {n} 次密码，登录将被锁定 {minutes} 分钟。管理员可以解锁。', lockedNow: '登录已被锁定 {minutes} 分钟。请联系管理员解锁账号。',
   },
   register: {
     title: '注册', confirm: '再次输入密码', mismatch: '两次输入的密码不一致', submit: '创建账号',
@@ -29,7 +30,7 @@ export default {
     changePassword: '修改密码', passwordChanged: '密码已修改，请重新登录',
     passwordNote: '修改密码后，所有设备上的登录都将退出。',
   },
-  users: { title: '用户管理', create: '新建用户', username: '用户名', role: '角色', enabled: '启用', lastLogin: '最近登录' },
+  users: { signIn: '登录', unlock: '解锁', unlocked: '已解锁 {name}（清除 {n} 次失败尝试）', title: '用户管理', create: '新建用户', username: '用户名', role: '角色', enabled: '启用', lastLogin: '最近登录' },
   dashboard: {
     title: '工作台', inReview: '审核中的样本', drafts: '草稿样本', reviewedToday: '今日审核操作',
     recentSamples: '最近样本', queue: '分析队列',
@@ -63,11 +64,15 @@ export default {
     reclassifyTo: '重新分类为…', confirm: '确认', confirmAll: '确认全部未确认细胞（{n}）', confirmedAll: '所有细胞已确认',
     undo: '撤销', undone: '已撤销（{n} 个细胞）', nothingToUndo: '没有可撤销的操作',
     selected: '已选 {n} 个', selectGroup: '全选', empty: '暂无细胞。视野分析完成后会显示在这里。',
-    keys: '快捷键：1–9、0、q… 分类 · 方向键移动 · Enter 确认 · 空格 选择 · u 撤销',
+    keys: '快捷键：1–9、0、q… 分类 · 方向键移动 · Enter 确认（技师：预审）· 空格 选择 · u 撤销',
     readOnly: '只读：您的角色不能修改细胞', onlyDoctorsConfirm: '只有医师和管理员可以确认细胞',
     signedLocked: '样本已签发，请改为添加补充报告',
     chipHint: '点击把所选细胞移到此类，或把细胞拖放到这里',
     reviewOnly: '仅人工审核', reviewOnlyHint: '分类模型不能识别该类别，只能由审核人员指定',
+    confirmAllTitle: '确认全部未确认细胞？', confirmAllYes: '确认 {n} 个细胞',
+    confirmAllAsk: '将按当前类别确认 {n} 个细胞：技师预审 {verified} 个，已改类未核实 {changed} 个，仅有模型建议 {model} 个。',
+    verify: '预审', verifyAll: '全部预审（{n}）', verifyAllAsk: '按当前类别预审 {n} 个细胞？之后由医师确认并签发。', verifiedAll: '细胞已预审',
+    verified: '已预审', verifiedBy: '由 {name} 预审', states: '已预审 {verified} 个 · 已确认 {confirmed} 个',
     reason: { atypical: '非典型', low_confidence: '不确定', high_entropy: '模棱两可' },
     reasonHint: {
       atypical: '与分类器训练过的所有细胞都不相似：无论置信度多高，其类别只是猜测',
@@ -95,7 +100,8 @@ export default {
     flags: { low: '偏低', high: '偏高' },
     denominator: '合计', denominatorNucleated: '有核细胞', denominatorWbc: '白细胞', excluded: '{n} 个不计入',
     meRatio: '粒红比（M:E）', blasts: '原始细胞', ci: '{level}% 置信区间 {ci}', barTitle: '各类细胞数', pieTitle: '分类构成',
-    suggestion: '分型规则建议', criterionMet: '符合标准', criterionNotMet: '不符合标准', blastsNotAssessed: '原始细胞未评估',
+    suggestion: '分型规则建议', criterionMet: '符合标准', criterionNotMet: '不符合标准', blastsNotAssessed: '原始细胞未评估', countAndReview: '计数与审核', signComments: '签发意见：',
+    signBelowTarget: '已计数 {n} 个细胞，低于目标 {target} 个：报告将注明。', targetBelowIcsh: '目标 {target} 个细胞低于 ICSH 推荐的 {icsh} 个。',
     reviewOnly: '仅人工审核', reviewOnlyHint: '分类模型不能识别该类别：其细胞均由审核人员判定', imgRatio: 'I:Mg 比', neutrophilsCombined: '杆状核与分叶核中性粒细胞合并报告（ICSH 2015）。',
     addenda: '补充报告', noAddenda: '暂无补充报告', addendumHint: '补充报告内容', addAddendum: '添加补充报告',
     signIntro: '签发会保存当前报告并锁定样本，之后的修改只能作为补充报告。',
@@ -107,6 +113,7 @@ export default {
   },
   log: {
     title: '操作日志', at: '时间', user: '用户', action: '操作', target: '对象', details: '详情', from: '开始日期', to: '结束日期',
+    names: { auth_login: '登录', auth_login_failed: '登录失败', auth_login_throttled: '登录被限制', auth_logout: '退出登录', auth_register: '注册', auth_register_taken: '注册：用户名已占用', auth_register_throttled: '注册被限制', auth_password_change: '修改密码', auth_password_wrong: '当前密码错误', auth_password_throttled: '修改密码被限制', user_create: '创建账号', user_update: '修改账号', user_unlock: '解锁账号', user_avatar: '更换头像', patient_create: '新建患者', patient_update: '修改患者', patient_delete: '删除患者', patient_import: '导入患者', patient_export: '导出患者', sample_create: '新建样本', sample_update: '修改样本', sample_delete: '删除样本', sample_status: '样本状态', sample_sign: '签发报告', sample_addendum: '补充报告', image_upload: '上传视野', analysis_done: '分析完成', analysis_failed: '分析失败', job_retry: '重试任务', cell_review: '审核细胞', cell_undo: '撤销审核', recognition_classify: '单细胞识别', export_crops: '导出细胞图', export_training: '导出训练集' },
     actions: { auth: '登录', user: '账号', patient: '患者', sample: '样本', image: '上传', job: '任务', cell: '审核' },
   },
 }

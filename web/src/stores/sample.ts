@@ -7,8 +7,8 @@ import { setTaxonomy, taxonomyState } from '@/lib/taxonomy'
 
 const CELL_PAGE = 5000 // the API's largest page
 
-/** One review change for many cells: a new class and/or a confirmation. */
-export type ReviewChange = { class?: string; confirmed?: boolean }
+/** One review change for many cells: a new class, a confirmation and/or a pre-verification. */
+export type ReviewChange = { class?: string; confirmed?: boolean; verified?: boolean }
 
 export const useSampleStore = defineStore('sample', {
   state: () => ({
