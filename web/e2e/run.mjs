@@ -169,6 +169,13 @@ try {
     await page.locator('[data-test=patient-title]', { hasText: 'Ada Testcase' }).waitFor()
     await page.click('[data-test=sample-new]')
     await page.fill('input[data-test=sample-accession]', `BM-${stamp}`)
+    // A marrow count target below the ICSH 500 is allowed, with a warning.
+    await page.fill('[data-test=sample-target] input', '100')
+    await page.locator('[data-test=sample-target-warning]', { hasText: 'below the ICSH recommendation of 500' }).waitFor()
+    await snap(page, 'sample-target-below-icsh')
+    await page.fill('[data-test=sample-target] input', '500')
+    await page.locator('input[data-test=sample-accession]').click()
+    await page.locator('[data-test=sample-target-warning]').waitFor({ state: 'detached' })
     await page.click('[data-test=sample-save]')
     await page.waitForURL(/\/samples\/\d+$/)
     sampleId = Number(page.url().match(/\/samples\/(\d+)$/)[1])
@@ -342,6 +349,13 @@ try {
     check((await badge.getAttribute('title')).includes(`techv${stamp}`), 'the doctor sees who pre-verified')
     check(/\d+ pre-verified/.test(await page.locator('[data-test=review-states]').innerText()), 'the count of pre-verified cells')
     await snap(page, 'doctor-sees-pre-verified')
+    await page.locator('[data-test=gallery] .tile.verified').first().dblclick()
+    const who = page.locator('[data-test=drawer-verified]')
+    await who.waitFor()
+    check((await who.innerText()).includes(`techv${stamp}`), 'the cell drawer names the technician who pre-verified')
+    await page.locator('[data-test=cell-history]', { hasText: 'pre-verified' }).waitFor()
+    await snap(page, 'cell-pre-verified-drawer')
+    await page.keyboard.press('Escape')
   })
 
   await step('confirm the rest', page, async () => {

@@ -16,6 +16,21 @@ describe('describeError', () => {
     expect(errorText(new ApiError(502, 'http_502', 'HTTP 502 Bad Gateway'), t)).toBe('Request failed (HTTP 502): HTTP 502 Bad Gateway')
     expect(errorText(new ApiError(401, 'unauthenticated', 'wrong username or password'), t)).toBe('Not signed in: wrong username or password')
   })
+  it('says the server\'s frequent messages in Chinese, word for word in English', () => {
+    const zt = makeI18n('zh').global.t
+    const tries = new ApiError(401, 'unauthenticated', 'wrong username or password; 3 tries left before sign-in is locked for 15 minutes')
+    expect(describeError(tries, zt).message).toBe('用户名或密码错误；再错 3 次，登录将被锁定 15 分钟')
+    expect(describeError(tries, t).message).toBe(tries.message)
+    for (const m of [
+      'sample BM-1 is signed and locked; cells can no longer be changed (add an addendum to the report instead)',
+      "role 'viewer' may not do this (needs staff)",
+      'sample BM-2: 4 of 10 cells are unreviewed (still the model\'s suggestion); review them, or sign with "allow_unreviewed": true',
+    ]) {
+      expect(describeError(new ApiError(409, 'conflict', m), t).message).toBe(m)
+      expect(describeError(new ApiError(409, 'conflict', m), zt).message).toMatch(/[\u4e00-\u9fff]/)
+    }
+    expect(describeError(new ApiError(400, 'invalid_argument', 'request body:$.x: expected y'), zt).message).toBe('request body:$.x: expected y')
+  })
   it('is translated', () => {
     const zt = makeI18n('zh').global.t
     expect(describeError(new ApiError(403, 'permission_denied', 'x'), zt).title).toBe('无权操作')

@@ -8,6 +8,18 @@ export default {
     notFound: 'This page does not exist',
   },
   errors: {
+    server: {
+      triesLeft: 'wrong username or password; {n} tries left before sign-in is locked for {minutes} minutes',
+      lockedNow: 'wrong username or password; sign-in is now locked for {minutes} minutes',
+      throttled: 'too many failed sign-ins from this address; try again in {minutes} minutes',
+      waiting: "account '{name}' is waiting for an administrator to enable it",
+      signIn: 'sign in first (no valid session cookie)',
+      role: "role '{role}' may not do this (needs {needs})",
+      signedLockedCells: 'sample {sample} is signed and locked; cells can no longer be changed (add an addendum to the report instead)',
+      signedLocked: 'sample {sample} is signed and locked; later changes need an addendum',
+      onlyDoctors: 'only doctors and admins confirm cells; technicians may reclassify them',
+      unreviewed: 'sample {sample}: {n} of {total} cells are unreviewed (still the model\'s suggestion); review them, or sign with "allow_unreviewed": true',
+    },
     invalid_argument: 'Invalid input', unauthenticated: 'Not signed in', permission_denied: 'Not allowed',
     not_found: 'Not found', conflict: 'Conflict', too_large: 'Too large', unsupported_format: 'Unsupported file',
     corrupt_input: 'Damaged or invalid data', internal: 'Server error', network: 'No connection to the server',
@@ -46,6 +58,7 @@ export default {
   specimen: { bone_marrow: 'Bone marrow', peripheral_blood: 'Peripheral blood' },
   status: { draft: 'Draft', in_review: 'In review', signed: 'Signed' },
   samples: {
+    belowIcsh: 'below ICSH',
     sample: 'Sample', create: 'New sample', accession: 'Accession', specimen: 'Specimen', collectionDate: 'Collected',
     countTarget: 'Count target', status: 'Status', none: 'No samples yet', report: 'Analysis & report',
     toReview: 'Start review', analysis: 'Analysis', analysisCounts: '{images} fields · {queued} queued · {running} running · {done} done · {failed} failed · {cells} cells',
@@ -86,11 +99,11 @@ export default {
   },
   cells: {
     cell: 'Cell {id}', class: 'Class', suggested: 'Suggested', reviewed: 'Reviewed class', confirmed: 'Confirmed', unconfirmed: 'Not confirmed',
-    reviewer: 'Reviewer', entropy: 'Entropy', atypical: 'Atypical score', atypicalValue: 'more unusual than {p}% of the training lab\'s cells', topK: 'Model probabilities', confirm: 'Confirm', unconfirm: 'Unconfirm',
+    reviewer: 'Reviewer', entropy: 'Entropy', atypical: 'Atypical score', atypicalValue: 'more unusual than {p}% of the training lab\'s cells', topK: 'Model probabilities', confirm: 'Confirm', unconfirm: 'Unconfirm', unverify: 'Withdraw pre-verification',
     history: 'Audit history', noHistory: 'No changes yet', suggestion: 'suggested {cls}', state: 'State', file: 'File',
     thumbnail: 'Cell', searchFile: 'File name', count: 'no cells | {n} cell | {n} cells', notReviewed: 'not reviewed',
   },
-  audit: { change: 'Change', undone: 'undone', reclassify: 'reclassified', confirm: 'confirmed', unconfirm: 'unconfirmed', review: 'reviewed', undo: 'undo' },
+  audit: { change: 'Change', undone: 'undone', reclassify: 'reclassified', confirm: 'confirmed', unconfirm: 'unconfirmed', verify: 'pre-verified', unverify: 'pre-verification withdrawn', review: 'reviewed', undo: 'undo' },
   report: {
     title: 'Analysis & report', final: 'Final (signed)', preliminary: 'Preliminary', print: 'Print view', sign: 'Sign report',
     cropsZip: 'Crops ZIP', unreviewed: '{n} of {total} cells are unreviewed: they count with the model\'s suggestion.',

@@ -8,6 +8,18 @@ export default {
     notFound: '页面不存在',
   },
   errors: {
+    server: {
+      triesLeft: '用户名或密码错误；再错 {n} 次，登录将被锁定 {minutes} 分钟',
+      lockedNow: '用户名或密码错误；登录已被锁定 {minutes} 分钟',
+      throttled: '此地址登录失败次数过多；请 {minutes} 分钟后再试',
+      waiting: '账号“{name}”正在等待管理员启用',
+      signIn: '请先登录（没有有效的会话）',
+      role: '角色“{role}”无权执行此操作（需要：{needs}）',
+      signedLockedCells: '样本 {sample} 已签发并锁定；细胞不能再修改（请改为在报告中添加补充报告）',
+      signedLocked: '样本 {sample} 已签发并锁定；之后的修改需以补充报告形式添加',
+      onlyDoctors: '只有医师和管理员可以确认细胞；技师可以重新分类',
+      unreviewed: '样本 {sample}：{total} 个细胞中有 {n} 个未审核（仍为模型建议）；请先审核，或允许未审核细胞后签发',
+    },
     invalid_argument: '输入无效', unauthenticated: '未登录', permission_denied: '无权操作',
     not_found: '未找到', conflict: '冲突', too_large: '文件过大', unsupported_format: '不支持的文件',
     corrupt_input: '数据损坏或无效', internal: '服务器错误', network: '无法连接服务器',
@@ -46,6 +58,7 @@ export default {
   specimen: { bone_marrow: '骨髓', peripheral_blood: '外周血' },
   status: { draft: '草稿', in_review: '审核中', signed: '已签发' },
   samples: {
+    belowIcsh: '低于 ICSH',
     sample: '样本', create: '新建样本', accession: '样本号', specimen: '标本类型', collectionDate: '采集日期',
     countTarget: '计数目标', status: '状态', none: '暂无样本', report: '分析与报告',
     toReview: '开始审核', analysis: '分析', analysisCounts: '{images} 个视野 · 排队 {queued} · 分析中 {running} · 完成 {done} · 失败 {failed} · {cells} 个细胞',
@@ -86,11 +99,11 @@ export default {
   },
   cells: {
     cell: '细胞 {id}', class: '类别', suggested: '模型建议', reviewed: '审核类别', confirmed: '已确认', unconfirmed: '未确认',
-    reviewer: '审核人', entropy: '熵', atypical: '非典型评分', atypicalValue: '比训练实验室 {p}% 的细胞更不寻常', topK: '模型概率', confirm: '确认', unconfirm: '取消确认',
+    reviewer: '审核人', entropy: '熵', atypical: '非典型评分', atypicalValue: '比训练实验室 {p}% 的细胞更不寻常', topK: '模型概率', confirm: '确认', unconfirm: '取消确认', unverify: '撤回预审',
     history: '审计记录', noHistory: '暂无修改', suggestion: '建议 {cls}', state: '状态', file: '文件',
     thumbnail: '细胞', searchFile: '文件名', count: '{n} 个细胞', notReviewed: '未审核',
   },
-  audit: { change: '变更', undone: '已撤销', reclassify: '重新分类', confirm: '确认', unconfirm: '取消确认', review: '审核', undo: '撤销' },
+  audit: { change: '变更', undone: '已撤销', reclassify: '重新分类', confirm: '确认', unconfirm: '取消确认', verify: '预审', unverify: '撤回预审', review: '审核', undo: '撤销' },
   report: {
     title: '分析与报告', final: '终版（已签发）', preliminary: '初步报告', print: '打印视图', sign: '签发报告',
     cropsZip: '细胞图 ZIP', unreviewed: '{total} 个细胞中有 {n} 个未审核：按模型建议计数。',

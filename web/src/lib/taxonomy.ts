@@ -82,3 +82,8 @@ export function compareClasses(a, b) {
 export function effectiveClass(cell: Partial<Pick<Schemas['Cell'], 'class' | 'reviewed_class' | 'suggested_class'>>): string {
   return cell.class || cell.reviewed_class || cell.suggested_class || ''
 }
+
+/** The ICSH count recommendation: 500 nucleated cells in marrow, 200 white cells in blood. */
+export function icshCountTarget(specimen) {
+  return specimen === 'peripheral_blood' ? 200 : 500
+}
