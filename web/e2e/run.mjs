@@ -334,6 +334,7 @@ try {
       check((await tp.locator('[data-test=confirm-all]').count()) === 0, 'no "Confirm all" for a technician')
       await tp.click('[data-test=verify-all]')
       await tp.locator('.el-message-box', { hasText: 'A doctor confirms them' }).waitFor()
+      await tp.waitForTimeout(400) // the box fades in
       await snap(tp, 'technician-verify-all-prompt')
       await tp.click('.el-message-box .el-button--primary')
       await tp.locator('.el-message', { hasText: 'Cells pre-verified' }).waitFor()
@@ -363,6 +364,7 @@ try {
     const ask = page.locator('.el-message-box', { hasText: 'pre-verified by a technician' })
     await ask.waitFor()
     check(/This confirms \d+ cells/.test(await ask.innerText()), 'the prompt names the number it will confirm')
+    await page.waitForTimeout(400) // the box fades in
     await snap(page, 'confirm-all-prompt')
     await page.click('.el-message-box .el-button--primary')
     await page.locator('.el-message', { hasText: 'All cells confirmed' }).waitFor()
@@ -428,6 +430,8 @@ try {
     check(!text.includes('PRELIMINARY') && !text.includes('Not signed'), 'a final, signed report')
     check(text.includes('Reviewed in the browser test.'), 'the comments')
     check(text.includes('Count and review') && text.includes('pre-verified by a technician'), 'the review states on the print view')
+    const zh = await page.evaluate(async (id) => (await fetch(`/api/samples/${id}/report.html?lang=zh`)).text(), sampleId)
+    check(zh.includes('计数与审核') && zh.includes('技师预审') && zh.includes('骨髓细胞形态学分类报告'), 'the Chinese print view says the review states in Chinese')
     await snap(print, 'print-view')
     await print.close()
   })
@@ -486,6 +490,25 @@ try {
     await page.goto(`${BASE}/users`)
     await page.locator('[data-test=users-table] .el-table__row').first().waitFor()
     await snap(page, 'users')
+  })
+
+  await step('an admin unlocks an account locked by wrong passwords', page, async () => {
+    const user = `locked${stamp}`
+    const made = await apiCall(page, 'POST', '/api/users', { username: user, password: 'locked-password-1', role: 'technician' })
+    check(made.status === 201, `the account (HTTP ${made.status})`)
+    for (let k = 0; k < 5; k++) {
+      const r = await page.evaluate(async (u) => (await fetch('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: u, password: 'typo' }) })).status, user)
+      check(r === 401, `wrong password ${k + 1} refused (HTTP ${r})`)
+    }
+    await page.goto(`${BASE}/users`)
+    await page.click(`[data-test=unlock-${user}]`)
+    await page.locator('.el-message', { hasText: `${user} unlocked (5 failed attempts cleared)` }).waitFor()
+    await snap(page, 'users-unlocked')
+    const log = (await apiCall(page, 'GET', '/api/logs?action=user.unlock')).body
+    check(log.items.some((e) => e.target === user), 'the unlock in the operation log')
+  })
+
+  await step('the profile and patient pages render', page, async () => {
     await page.goto(`${BASE}/profile`)
     await page.locator('.el-avatar').waitFor()
     await snap(page, 'profile')
