@@ -158,7 +158,10 @@ int run_analyze(const AnalyzeArgs& a) {
   const auto inputs = expand_inputs(a.inputs);
   if (inputs.empty()) throw MarrowError(ErrorCode::kNotFound, "analyze: no image files in the inputs");
   const Specimen specimen = value_or_throw(parse_specimen(a.specimen));
-  const std::string taxonomy_path = a.taxonomy.empty() ? config_path("taxonomy/pbc11.json") : a.taxonomy;
+  // Bone marrow defaults to the marrow vocabulary, blood to the classifier's own classes.
+  const std::string taxonomy_path =
+      !a.taxonomy.empty() ? a.taxonomy
+                          : config_path(specimen == Specimen::kBoneMarrow ? "taxonomy/marrow.json" : "taxonomy/pbc11.json");
   const Taxonomy taxonomy = value_or_throw(load_taxonomy(taxonomy_path));
   auto pipeline = value_or_throw(Pipeline::load(
       a.detector.empty() ? default_model_dir("detector") : a.detector,
@@ -223,6 +226,9 @@ int run_analyze(const AnalyzeArgs& a) {
   din.counts = counts;
   din.specimen = specimen;
   din.unreviewed = static_cast<int>(cells);  // nothing is reviewed in a batch run
+  // Classes the classifier cannot name are review-only; blasts it cannot name are "not assessed".
+  const auto classifier_classes = pipeline->cell_classes();
+  din.classifier_classes.emplace(classifier_classes.begin(), classifier_classes.end());
   const Differential diff = value_or_throw(compute_differential(taxonomy, din));
   Json differential = differential_to_json(diff);
   Json suggestions = Json::array();
@@ -267,7 +273,8 @@ void register_analyze(CLI::App& app) {
   cmd->add_option("--labelme", args->labelme_dir, "Write predictions as labelme JSON, each beside a link to its field, for correction");
   cmd->add_option("--detector", args->detector, "Detector model folder (default: shipped)");
   cmd->add_option("--classifier", args->classifier, "Classifier model folder (default: shipped)");
-  cmd->add_option("--taxonomy", args->taxonomy, "Taxonomy JSON (default: configs/taxonomy/pbc11.json)");
+  cmd->add_option("--taxonomy", args->taxonomy,
+                  "Taxonomy JSON (default: configs/taxonomy/marrow.json for bone_marrow, pbc11.json for blood)");
   cmd->add_option("--specimen", args->specimen, "bone_marrow | peripheral_blood")
       ->check(CLI::IsMember({"bone_marrow", "peripheral_blood"}));
   cmd->add_option("--device", args->device, "cpu | cuda");

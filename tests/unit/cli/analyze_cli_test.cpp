@@ -208,6 +208,31 @@ TEST_F(AnalyzeCli, ExitStatusIsNonZeroOnlyWhenNothingWasAnalysed) {
   EXPECT_NE(err_.find("no image files"), std::string::npos) << err_;
 }
 
+TEST_F(AnalyzeCli, BoneMarrowUsesTheMarrowVocabularyAndNeverCallsUnnamedBlastsAbsent) {
+  const fs::path out = root_ / "marrow";
+  fs::create_directories(out);
+  ASSERT_EQ(analyze("'" + (root_ / "fields" / "one.png").string() + "' '" + (root_ / "fields" / "sub" / "three.jpg").string() +
+                    "' --specimen bone_marrow --json '" + (out / "m.json").string() + "'"),
+            0)
+      << err_;
+  const Json d = Json::parse(slurp(out / "m.json"))["differential"];
+  EXPECT_EQ(d["taxonomy"], "marrow");
+  bool blast_row = false;
+  for (const auto& r : d["rows"])
+    if (r["id"] == "blast") {
+      blast_row = true;
+      EXPECT_TRUE(r["review_only"].get<bool>());  // the tiny classifier names no blasts
+    }
+  EXPECT_TRUE(blast_row);
+  // Nothing is reviewed in a batch run: the blast percentage is not assessed, never "not met".
+  for (const auto& s : d["suggestions"]) {
+    const std::string id = s["rule_id"];
+    if (d["denominator"].get<int>() > 0)
+      EXPECT_NE(id.find("blasts_not_assessed"), std::string::npos) << id;
+    EXPECT_EQ(s["text"]["en"].get<std::string>().find("criterion met"), std::string::npos) << s.dump();
+  }
+}
+
 TEST_F(AnalyzeCli, BadOptionsAreErrorsNamingThem) {
   const std::string field = "'" + (root_ / "fields" / "one.png").string() + "'";
   EXPECT_NE(analyze(field + " --set pipeline.tile_overlap=5000"), 0);
