@@ -46,13 +46,15 @@ constexpr std::size_t kMaxCommentBytes = 10000;
 struct ReportSettings {
   std::shared_ptr<const LabTaxonomies> taxonomies;
   std::string lab_name, lab_address;
+  bool lab_name_set = false;  // false: the generic name, which the Chinese page says in Chinese
 };
 
 std::shared_ptr<const ReportSettings> load_settings(std::shared_ptr<const LabTaxonomies> taxonomies) {
   auto s = std::make_shared<ReportSettings>();
   s->taxonomies = std::move(taxonomies);
   const char* name = std::getenv("MARROWSCOPE_LAB_NAME");
-  s->lab_name = name && *name ? name : "Hematology laboratory";
+  s->lab_name_set = name && *name;
+  s->lab_name = s->lab_name_set ? name : "Hematology laboratory";
   const char* address = std::getenv("MARROWSCOPE_LAB_ADDRESS");
   s->lab_address = address ? address : "";
   return s;
@@ -256,7 +258,8 @@ std::string report_html(const SampleReport& sr, const ReportSettings& settings, 
       "</style>\n";
   if (auto head = html.find("</head>"); head != std::string::npos) html.insert(head, kExtraStyle);
   const std::string header = "<header class=\"lab\"><div class=\"lab-name\">" +
-                             html_escape(settings.lab_name) + "</div><div class=\"lab-address\">" +
+                             html_escape(zh && !settings.lab_name_set ? "血液学实验室" : settings.lab_name) +
+                             "</div><div class=\"lab-address\">" +
                              html_escape(settings.lab_address) + "</div></header>\n";
   if (auto body = html.find("<body>\n"); body != std::string::npos)
     html.insert(body + 7, header);

@@ -524,6 +524,10 @@ TEST_P(ReportApiTest, EverySignedFormCarriesCommentModelsReviewStatesTargetAndDo
   EXPECT_NE(html_zh.find("未达到目标"), std::string::npos);
   EXPECT_NE(html_zh.find("医师确认 20 个"), std::string::npos);
   EXPECT_NE(html_zh.find("域外警告"), std::string::npos);
+  if (!std::getenv("MARROWSCOPE_LAB_NAME")) {
+    EXPECT_NE(html_zh.find("血液学实验室"), std::string::npos);  // the generic lab name, in Chinese
+    EXPECT_EQ(html_zh.find("Hematology laboratory"), std::string::npos);
+  }
   EXPECT_NE(csv.find("meta,count_target_reached,,,,,,no,,,"), std::string::npos) << csv;
   EXPECT_NE(csv.find("summary,review_doctor,Confirmed by a doctor,,20,,cells,20,,,"), std::string::npos) << csv;
   EXPECT_NE(csv.find("summary,review_model_only,Model suggestion only,,4,,cells,4,,,"), std::string::npos) << csv;
