@@ -183,6 +183,20 @@ Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& work
   });
 }
 
+Result<bool> release_job(Database& db, std::int64_t job_id, const std::string& worker,
+                         const std::string& reason) {
+  return db.transact(TxMode::kWrite, [&](Tx& tx) -> Result<bool> {
+    MS_ASSIGN_OR_RETURN(auto changed,
+                        tx.exec("UPDATE jobs SET status = 'queued', error = ?, worker = NULL, "
+                                "lease_until = NULL, progress = 0, started_at = NULL, attempts = "
+                                "CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                                "WHERE id = ? AND status = 'running' AND worker = ?",
+                                {reason.substr(0, 4000), job_id, worker}));
+    if (changed == 1) MS_RETURN_IF_ERROR(log_analysis(tx, job_id, worker, "analysis.released", reason.substr(0, 500)));
+    return changed == 1;
+  });
+}
+
 Result<Job> retry_job(Tx& tx, std::int64_t job_id) {
   MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
   MS_ASSIGN_OR_RETURN(Sample sample, lock_sample(tx, job.sample_id));

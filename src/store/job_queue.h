@@ -45,6 +45,12 @@ Result<bool> complete_job(Database& db, std::int64_t job_id, const std::string& 
 // Marks the job failed with its error (kept until a retry succeeds).
 Result<bool> fail_job(Database& db, std::int64_t job_id, const std::string& worker,
                       const std::string& error);
+// running -> queued without counting the attempt: a worker that is being stopped hands back a job
+// it will not finish (a drain that ran out of time), so another worker takes it at once instead of
+// after the lease, and the attempt cap keeps counting only attempts that crashed or failed. The
+// reason is kept as the job's error until it runs again. false when the worker no longer owns it.
+Result<bool> release_job(Database& db, std::int64_t job_id, const std::string& worker,
+                         const std::string& reason);
 // failed or cancelled -> queued, with a fresh allowance of attempts (a person decided to try
 // again). kConflict for any other status, and while the job's sample is signed.
 Result<Job> retry_job(Tx& tx, std::int64_t job_id);

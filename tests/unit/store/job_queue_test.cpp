@@ -154,6 +154,36 @@ Job job_of(Database& db, std::int64_t id) {
   return j ? *j : Job{};
 }
 
+TEST_P(JobQueueTest, AReleasedJobIsQueuedAgainWithoutSpendingAnAttempt) {
+  enqueue(1);
+  auto a = claim_job(*db_, "stopping-worker", 60000);
+  ASSERT_TRUE(a && *a);
+  EXPECT_FALSE(*release_job(*db_, (*a)->id, "another-worker", "not mine")) << "only the owner hands it back";
+  ASSERT_TRUE(*release_job(*db_, (*a)->id, "stopping-worker", "handed back: the worker stopped"));
+  auto job = db_->transact(TxMode::kRead, [&](Tx& tx) { return get_job(tx, (*a)->id); });
+  EXPECT_EQ(job->status, JobStatus::kQueued);
+  EXPECT_EQ(job->attempts, 0);
+  EXPECT_FALSE(job->worker.has_value());
+  EXPECT_EQ(job->error.value_or(""), "handed back: the worker stopped");
+  EXPECT_FALSE(*renew_job(*db_, (*a)->id, "stopping-worker", 0.5, 60000)) << "its lease ended with it";
+  EXPECT_FALSE(*complete_job(*db_, (*a)->id, "stopping-worker", two_cells())) << "a late result is refused";
+  EXPECT_EQ(cell_count(), 0);
+  EXPECT_FALSE(*release_job(*db_, (*a)->id, "stopping-worker", "twice")) << "a queued job is not released";
+
+  // Claimed at once by the next worker (no lease to wait for), and done on that attempt.
+  auto b = claim_job(*db_, "next-worker", 60000);
+  ASSERT_TRUE(b && *b);
+  EXPECT_EQ((*b)->id, (*a)->id);
+  EXPECT_EQ((*b)->attempts, 1);
+  ASSERT_TRUE(*complete_job(*db_, (*b)->id, "next-worker", two_cells()));
+  EXPECT_EQ(cell_count(), 2);
+  auto logged = db_->transact(TxMode::kRead, [&](Tx& tx) {
+    return tx.query_one("SELECT COUNT(*) AS n FROM log_entries WHERE action = 'analysis.released'");
+  });
+  ASSERT_TRUE(logged && *logged);
+  EXPECT_EQ((*logged)->i("n"), 1);
+}
+
 TEST_P(JobQueueTest, AJobIsClaimedAtMostThreeTimesAndDeadClaimsCount) {
   const auto jobs = enqueue(2);
   // Three claims whose workers "die" (the lease is over at once): each one counts.
