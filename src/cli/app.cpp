@@ -15,6 +15,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "marrowscope 0.1.0");
   register_info(app);
   register_serve(app);
+  register_worker(app);
   register_train_detector(app);
   register_eval_detector(app);
   register_detect(app);

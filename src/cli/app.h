@@ -15,6 +15,7 @@ int run(int argc, char** argv);
 // Registration functions (one per cmd_*.cpp).
 void register_info(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_worker(CLI::App& app);
 void register_train_detector(CLI::App& app);
 void register_eval_detector(CLI::App& app);
 void register_detect(CLI::App& app);

@@ -6,10 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/analysis_models.h"
 #include "cli/app.h"
 #include "core/error.h"
-#include "core/paths.h"
-#include "models/runtime.h"
 #include "server/lab_server.h"
 #include "server/pipeline_runner.h"
 
@@ -19,29 +18,28 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Run the lab server: accounts, patients, uploads, analysis jobs");
   auto opts = std::make_shared<server::ServerOptions>();
   auto upload_mb = std::make_shared<std::size_t>(512);
-  struct Models {
-    std::string detector, classifier, device = "cpu";
-    bool none = false;
-  };
-  auto models = std::make_shared<Models>();
+  auto models = std::make_shared<AnalysisModelFlags>();
+  auto no_analysis = std::make_shared<bool>(false);
   cmd->add_option("--data-dir", opts->data_dir, "Database (SQLite) and image files")->capture_default_str();
   cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", opts->port, "TCP port (0: any free port)")->capture_default_str();
   cmd->add_option("--db", opts->db_url,
                   "sqlite:PATH or postgresql://USER@HOST:PORT/DB (default sqlite:<data-dir>/marrowscope.db)");
-  cmd->add_option("--workers", opts->workers, "Analysis worker threads")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--workers", opts->workers,
+                  "Analysis worker threads (0: none; `marrowscope worker` processes analyse the queue)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   cmd->add_option("--web-root", opts->web_root, "Built web app to serve at /")->capture_default_str();
   cmd->add_option("--max-upload-mb", *upload_mb, "Largest request body in MiB")->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->add_option("--detector", models->detector, "Detector model folder (default: the shipped models/detector)");
-  cmd->add_option("--classifier", models->classifier, "Classifier model folder (default: the shipped models/classifier)");
-  cmd->add_option("--device", models->device, "Inference device: cpu or cuda[:N]")->capture_default_str();
+  add_analysis_model_options(cmd, *models);
   cmd->add_flag("--secure-cookie", opts->secure_cookie,
                 "Mark the session cookie Secure and send Strict-Transport-Security (serve behind HTTPS)");
   cmd->add_option("--trusted-proxy", opts->trusted_proxy,
                   "Address of the TLS-terminating reverse proxy: its X-Forwarded-For names the client; implies --secure-cookie");
-  cmd->add_flag("--no-analysis", models->none,
-                "Run without the analysis pipeline: uploads stay queued for a server that has it");
-  cmd->callback([opts, upload_mb, models] {
+  cmd->add_flag("--no-analysis", *no_analysis,
+                "Run without the analysis pipeline (no models loaded, no recognition): uploads stay "
+                "queued for a server or worker that has it");
+  cmd->callback([opts, upload_mb, models, no_analysis] {
     server::ServerOptions o = *opts;
     if (!o.trusted_proxy.empty()) o.secure_cookie = true;
     o.max_upload_bytes = *upload_mb << 20;
@@ -52,28 +50,14 @@ void register_serve(CLI::App& app) {
       std::memset(pw, 0, std::strlen(pw));
       unsetenv("MARROWSCOPE_ADMIN_PASSWORD");
     }
-    // Block the stop signals before any thread starts, so that every thread inherits the mask
-    // and this thread alone receives them through sigwait().
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    // One pipeline shared by every worker. Models that do not load stop the server here with the
-    // reason: a lab server that silently analysed nothing would look healthy and count nothing.
+    sigset_t stop_signals = block_stop_signals();
+    // One pipeline shared by every worker thread (and by recognition, also with --workers 0).
     std::shared_ptr<server::PipelineRunner> runner;
-    if (!models->none) {
-      init_torch_runtime();
-      const std::string det = models->detector.empty() ? default_model_dir("detector") : models->detector;
-      const std::string cls = models->classifier.empty() ? default_model_dir("classifier") : models->classifier;
-      auto loaded = server::PipelineRunner::load(det, cls, {}, models->device);
-      if (!loaded)
-        throw MarrowError(loaded.error().code,
-                          "cannot load the analysis models (" + loaded.error().message +
-                              "); point --detector / --classifier or MARROWSCOPE_MODELS at model "
-                              "folders, or start with --no-analysis to queue uploads without analysing them");
-      runner = *loaded;
-      std::cout << "marrowscope serve: " << runner->name() << ", " << o.workers << " worker(s)" << std::endl;
+    if (!*no_analysis) {
+      runner = load_analysis_runner(*models, "start with --no-analysis to queue uploads without analysing them");
+      std::cout << "marrowscope serve: " << runner->name() << ", " << o.workers << " worker thread(s)"
+                << (o.workers == 0 ? " (queued jobs wait for `marrowscope worker` processes)" : "")
+                << std::endl;
     }
     auto server = value_or_throw(server::LabServer::create(o, runner));
     value_or_throw(server->start());

@@ -1,7 +1,10 @@
 #include "server/job_workers.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 
 #include <spdlog/spdlog.h>
@@ -38,6 +41,12 @@ void sweep_now(store::Database& db, const FileStore& files) {
 
 }  // namespace
 
+std::string process_instance_name() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
 JobWorkers::JobWorkers(store::Database& db, const FileStore& files, store::AnalysisRunner& runner,
                        WorkerOptions options)
     : db_(db), files_(files), runner_(runner), options_(std::move(options)) {}
@@ -51,15 +60,56 @@ void JobWorkers::start() {
   sweep_requested_ = true;  // once at start: what a previous process left behind
   for (int k = 0; k < std::max(1, options_.workers); ++k) threads_.emplace_back([this, k] { work(k); });
   heartbeat_ = std::thread([this] { heartbeat(); });
-  housekeeping_ = std::thread([this] { housekeeping(); });
+  if (options_.sweep_files) housekeeping_ = std::thread([this] { housekeeping(); });
 }
 
-void JobWorkers::stop() {
+void JobWorkers::request_stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
+}
+
+bool JobWorkers::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+std::size_t JobWorkers::jobs_in_hand() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return active_.size();
+}
+
+int JobWorkers::release_jobs_in_hand(const std::string& reason) {
+  std::vector<std::pair<std::int64_t, std::string>> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [job_id, a] : active_) {
+      if (a.abandoned) continue;
+      a.abandoned = true;  // the heartbeat stops renewing it; the analysis stops at its next report
+      held.emplace_back(job_id, a.worker);
+    }
+  }
+  int released = 0;
+  for (const auto& [job_id, worker] : held) {
+    Result<bool> r = false;
+    try {
+      r = store::release_job(db_, job_id, worker, reason);
+    } catch (...) {
+      r = tl::unexpected(Error{ErrorCode::kInternal, current_exception_message()});
+    }
+    if (!r)
+      spdlog::error("job {}: could not hand it back ({}); it is claimed again when its lease runs out",
+                    job_id, r.error().message);
+    else if (*r)
+      ++released;
+  }
+  return released;
+}
+
+void JobWorkers::stop() {
+  request_stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
@@ -105,6 +155,13 @@ void JobWorkers::work(int index) {
     bool ran = false;
     try {
       auto job = store::claim_job(db_, name, options_.lease_ms);
+      if (job && *job && stopping()) {
+        // Claimed while a stop was being asked for: hand it back at once rather than start it.
+        auto released = store::release_job(db_, (*job)->id, name, "released unstarted by worker " + name +
+                                                                   ", which was stopping");
+        if (!released) spdlog::warn("job {}: {}", (*job)->id, released.error().message);
+        return;
+      }
       if (job && *job) {
         run_one(**job, name);
         ran = true;
@@ -166,6 +223,12 @@ void JobWorkers::housekeeping() {
 
 void JobWorkers::run_one(const store::Job& job, const std::string& worker) {
   Result<store::AnalysisOutput> out = tl::unexpected(Error{});
+  {
+    // In hand from the claim on: a drain that runs out of time hands it back even while it is
+    // still being prepared.
+    std::lock_guard<std::mutex> lock(mu_);
+    active_[job.id] = Active{worker, 0.0, false};
+  }
   try {
     store::AnalysisInput input;
     input.job_id = job.id;
@@ -182,10 +245,6 @@ void JobWorkers::run_one(const store::Job& job, const std::string& worker) {
     if (!prepared) {
       out = tl::unexpected(prepared.error());
     } else {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        active_[job.id] = Active{worker, 0.0, false};
-      }
       try {
         out = runner_.analyse(input, [&](double p) {
           std::lock_guard<std::mutex> lock(mu_);

@@ -31,7 +31,13 @@ struct WorkerOptions {
   std::int64_t poll_ms = 1000;        // queue check when nobody calls wake()
   std::string instance = "server";    // prefix of worker names (host:pid)
   std::int64_t sweep_every_ms = 3600000;  // file store sweep period (and one at start)
+  // false: no housekeeping thread (a worker process: the servers own the sweep, and one listing
+  // of a large shared store per worker per hour would be wasted I/O).
+  bool sweep_files = true;
 };
+
+// "host:pid", the prefix of this process's worker names (jobs.worker, the operation log).
+std::string process_instance_name();
 
 class JobWorkers {
  public:
@@ -41,6 +47,14 @@ class JobWorkers {
   void start();
   // Workers finish the job in hand, then exit.
   void stop();
+  // Stops claiming jobs and returns at once; the jobs in hand run on (stop() then joins).
+  void request_stop();
+  // Jobs being analysed now.
+  std::size_t jobs_in_hand() const;
+  // Hands the jobs in hand back to the queue (store::release_job, not counted as attempts) and
+  // stops their analyses at their next progress report; their results are discarded. For a
+  // drain that ran out of time: the process may exit right after. Returns how many went back.
+  int release_jobs_in_hand(const std::string& reason);
   // A job was queued: look now instead of at the next poll.
   void wake();
   // Rows naming stored files were deleted: sweep the file store soon (in the background).
@@ -58,6 +72,7 @@ class JobWorkers {
   void heartbeat();
   void housekeeping();
   void run_one(const store::Job& job, const std::string& worker);
+  bool stopping() const;
   // Records the job's outcome; never throws.
   void record(const store::Job& job, const std::string& worker,
               const Result<store::AnalysisOutput>& out);

@@ -1,7 +1,5 @@
 #include "server/lab_server.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -62,12 +60,6 @@ std::string content_type_for(const fs::path& p) {
       {".wasm", "application/wasm"}, {".webp", "image/webp"}};
   auto it = types.find(p.extension().string());
   return it == types.end() ? "application/octet-stream" : it->second;
-}
-
-std::string instance_name() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
-  return std::string(host) + ":" + std::to_string(::getpid());
 }
 
 }  // namespace
@@ -175,7 +167,8 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
   impl->files.emplace(std::move(files));
   // Files no row refers to (a crash mid-upload, deleted patients): servers with workers sweep
   // when the workers start; a server without them sweeps here.
-  if (!runner) sweep_files(*impl->db, *impl->files, nullptr);
+  const bool analyses = runner && options.workers > 0;
+  if (!analyses) sweep_files(*impl->db, *impl->files, nullptr);
   impl->options = options;
   MS_RETURN_IF_ERROR(impl->bootstrap_admin());
   // A single process owns a SQLite file, so whatever it left running died with it. PostgreSQL
@@ -193,17 +186,24 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
   impl->ctx.db = impl->db.get();
   impl->ctx.files = &*impl->files;
   if (impl->runner) {
-    WorkerOptions w;
-    w.workers = std::max(1, options.workers);
-    w.lease_ms = options.job_lease_ms;
-    w.poll_ms = options.job_poll_ms;
-    w.instance = instance_name();
-    impl->workers = std::make_unique<JobWorkers>(*impl->db, *impl->files, *impl->runner, w);
-    impl->ctx.workers = impl->workers.get();
     impl->ctx.analysis = impl->runner->name();
-    // A runner that also classifies single-cell crops serves /api/recognition.
+    // A runner that also classifies single-cell crops serves /api/recognition (with or without
+    // analysis threads: recognition answers the request that asks).
     impl->ctx.recognizer = dynamic_cast<CellRecognizer*>(impl->runner.get());
     MS_RETURN_IF_ERROR(store::record_models(*impl->db, impl->runner->models()));
+  }
+  if (analyses) {
+    WorkerOptions w;
+    w.workers = options.workers;
+    w.lease_ms = options.job_lease_ms;
+    w.poll_ms = options.job_poll_ms;
+    w.instance = process_instance_name();
+    impl->workers = std::make_unique<JobWorkers>(*impl->db, *impl->files, *impl->runner, w);
+    impl->ctx.workers = impl->workers.get();
+  } else if (impl->runner) {
+    impl->ctx.analysis = "no analysis threads in this server (serve --workers 0): `marrowscope worker` "
+                         "processes analyse the queued jobs; models loaded for recognition: " +
+                         impl->runner->name();
   } else {
     impl->ctx.analysis = "unavailable: no analysis pipeline in this server; uploads stay queued";
   }

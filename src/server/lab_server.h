@@ -18,7 +18,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                  // 0: any free port (see LabServer::port())
   std::string db_url;               // empty: sqlite:<data_dir>/marrowscope.db
-  int workers = 1;                  // analysis worker threads
+  int workers = 1;                  // analysis worker threads; 0: none (worker processes analyse)
   std::string web_root = "web/dist";
   std::optional<std::string> admin_password;  // first start; generated when absent
   std::size_t max_upload_bytes = 512u << 20;  // one request (413 above)
