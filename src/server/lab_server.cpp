@@ -201,6 +201,9 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
     impl->workers = std::make_unique<JobWorkers>(*impl->db, *impl->files, *impl->runner, w);
     impl->ctx.workers = impl->workers.get();
   } else if (impl->runner) {
+    if (impl->db->dialect() == store::Dialect::kSqlite)
+      spdlog::warn("--workers 0 with SQLite: nothing analyses the uploads (`marrowscope worker` needs "
+                   "PostgreSQL); they stay queued until a serve with --workers 1 or more starts");
     impl->ctx.analysis = "no analysis threads in this server (serve --workers 0): `marrowscope worker` "
                          "processes analyse the queued jobs; models loaded for recognition: " +
                          impl->runner->name();
