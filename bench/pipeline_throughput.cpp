@@ -9,8 +9,6 @@
 // Model loading is timed separately; the fields' bytes are read once before timing so both orders
 // see a warm page cache. Whole-process numbers (process start included) come from timing the
 // real CLI: /usr/bin/time -v build/marrowscope analyze DIR --json /tmp/x.json (docs/RESULTS.md).
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,18 +23,14 @@
 #include "models/runtime.h"
 #include "pipeline/pipeline.h"
 
+#include "bench_clock.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
-}
+using ms::bench::Clock;
+using ms::bench::peak_rss_mib;
+using ms::bench::since;
 
 double load_average() {
   double l[1] = {0};

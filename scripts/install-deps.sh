@@ -21,6 +21,7 @@ PACKAGES=(
   chromium fonts-noto-cjk
   curl ca-certificates
   libtinyxml2-dev
+  libopenslide-dev libvips-tools
   wrk
 )
 

@@ -21,6 +21,7 @@
 #include "models/runtime.h"
 #include "pipeline/field_json.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/slide_analysis.h"
 #include "report/differential.h"
 #include "report/rule_set.h"
 #include "report/taxonomy.h"
@@ -34,6 +35,7 @@ struct AnalyzeArgs {
   std::vector<std::string> inputs;
   std::string json_out, csv_out, crops_dir, draw_dir, labelme_dir;
   std::string detector, classifier, taxonomy, specimen = "peripheral_blood", device = "cpu";
+  std::string region, region_um;  // a whole slide's rectangle: level-0 pixels or microns
   std::vector<std::string> sets;
   bool quiet = false;
 };
@@ -155,7 +157,18 @@ int run_analyze(const AnalyzeArgs& a) {
   }
   PipelineOptions options = config_from_json<PipelineOptions>(
       overrides.contains("pipeline") ? overrides["pipeline"] : Json::object(), "--set pipeline");
-  const auto inputs = expand_inputs(a.inputs);
+  const bool slide_mode = !a.region.empty() || !a.region_um.empty();
+  if (slide_mode) {
+    if (!a.region.empty() && !a.region_um.empty())
+      throw MarrowError(ErrorCode::kInvalidArgument, "--region and --region-um: expected one of them, found both");
+    if (a.inputs.size() != 1)
+      throw MarrowError(ErrorCode::kInvalidArgument, "--region: expected one slide file, found " +
+                                                         std::to_string(a.inputs.size()) + " inputs");
+    if (!a.crops_dir.empty() || !a.draw_dir.empty() || !a.labelme_dir.empty())
+      throw MarrowError(ErrorCode::kInvalidArgument,
+                        "--region: --crops, --draw and --labelme write whole fields; use --json or --csv for slides");
+  }
+  const auto inputs = slide_mode ? std::vector<InputField>{{a.inputs.front(), ""}} : expand_inputs(a.inputs);
   if (inputs.empty()) throw MarrowError(ErrorCode::kNotFound, "analyze: no image files in the inputs");
   const Specimen specimen = value_or_throw(parse_specimen(a.specimen));
   // Bone marrow defaults to the marrow vocabulary, blood to the classifier's own classes.
@@ -193,7 +206,7 @@ int run_analyze(const AnalyzeArgs& a) {
   FieldDataset labelme;
   labelme.classes = pipeline->cell_classes();
   size_t index = 0;
-  pipeline->analyze_files(paths, [&](FieldResult&& r, const cv::Mat& image) {
+  const auto on_result = [&](FieldResult&& r, const cv::Mat& image) {
     const InputField& in = inputs[index++];
     if (r.ok()) {
       ++analysed;
@@ -215,7 +228,26 @@ int run_analyze(const AnalyzeArgs& a) {
       std::fprintf(stderr, "\r[%zu/%zu] %zu cells, %.1f fields/s   ", analysed + failed, paths.size(), cells,
                    (analysed + failed) / std::max(s, 1e-9));
     }
-  });
+  };
+  if (slide_mode) {
+    // The region is read and analysed chunk by chunk; cells keep level-0 slide coordinates.
+    const auto slide = value_or_throw(SlideReader::open(inputs.front().path));
+    if (!a.region_um.empty() && slide->mpp() <= 0)
+      throw MarrowError(ErrorCode::kInvalidArgument,
+                        "--region-um: " + inputs.front().path + " records no microns per pixel; use --region in pixels");
+    const SlideRegion region = value_or_throw(a.region_um.empty()
+                                                  ? parse_slide_region(a.region, slide->width(), slide->height())
+                                                  : parse_slide_region(a.region_um, slide->width(), slide->height(),
+                                                                       slide->mpp()));
+    FieldResult r = value_or_throw(analyze_slide_region(*pipeline, *slide, region, {}, [&](size_t done, size_t total) {
+      if (!a.quiet) std::fprintf(stderr, "\rchunk %zu/%zu   ", done, total);
+      return true;
+    }));
+    if (!a.quiet) std::fprintf(stderr, "\n");
+    on_result(std::move(r), cv::Mat());
+  } else {
+    pipeline->analyze_files(paths, on_result);
+  }
   if (!a.quiet) std::fprintf(stderr, "\n");
   if (csv) {
     csv.flush();
@@ -271,6 +303,8 @@ void register_analyze(CLI::App& app) {
   cmd->add_option("--crops", args->crops_dir, "Write each cell's crop under DIR/<class>/");
   cmd->add_option("--draw", args->draw_dir, "Write each field with its boxes drawn");
   cmd->add_option("--labelme", args->labelme_dir, "Write predictions as labelme JSON, each beside a link to its field, for correction");
+  cmd->add_option("--region", args->region, "Analyse this rectangle of one whole slide: x,y,w,h in level-0 pixels");
+  cmd->add_option("--region-um", args->region_um, "As --region, in microns (the slide must record its microns per pixel)");
   cmd->add_option("--detector", args->detector, "Detector model folder (default: shipped)");
   cmd->add_option("--classifier", args->classifier, "Classifier model folder (default: shipped)");
   cmd->add_option("--taxonomy", args->taxonomy,

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "data/formats/formats.h"
+#include "slide_fixture.h"
 #include "unit/pipeline/pipeline_fixture.h"
 
 namespace ms {
@@ -254,6 +255,56 @@ TEST_F(AnalyzeCli, BadOptionsAreErrorsNamingThem) {
   ASSERT_TRUE(write_json_file(tax_path.string(), *tax));
   EXPECT_NE(analyze(field + " --taxonomy '" + tax_path.string() + "'"), 0);
   EXPECT_NE(err_.find("basophil"), std::string::npos) << err_;
+}
+
+TEST_F(AnalyzeCli, AnalysesARegionOfAWholeSlideInSlideCoordinates) {
+  // A 600 x 500 smear as a tiled pyramidal TIFF at 0.5 microns per pixel.
+  std::mt19937 rng(3);
+  const auto smear = testing::random_field(600, 500, 24, 20, rng);
+  const fs::path slide = root_ / "smear.tif";
+  ASSERT_EQ(testing::write_pyramidal_tiff(smear.image, slide.string(), 0.5), "");
+  const std::string tiled = " --set pipeline.tile_size=128 --set pipeline.tile_overlap=48";
+  const fs::path px_json = root_ / "region_px.json", um_json = root_ / "region_um.json";
+  ASSERT_EQ(analyze("'" + slide.string() + "' --region 100,50,400,300 --json '" + px_json.string() + "'" + tiled), 0)
+      << err_;
+  // The same rectangle in microns.
+  ASSERT_EQ(analyze("'" + slide.string() + "' --region-um 50,25,200,150 --json '" + um_json.string() + "'" + tiled), 0)
+      << err_;
+  auto px = read_json_file(px_json.string());
+  auto um = read_json_file(um_json.string());
+  ASSERT_TRUE(px && um);
+  const Json& cells = (*px)["images"][0]["cells"];
+  EXPECT_EQ(cells.size(), (*um)["images"][0]["cells"].size());
+  size_t inside = 0;
+  for (const auto& c : smear.white_cells())
+    inside += c.box.x1 >= 100 && c.box.y1 >= 50 && c.box.x2 <= 500 && c.box.y2 <= 350;
+  ASSERT_GE(inside, 4u);
+  EXPECT_GE(cells.size(), inside);
+  size_t found = 0;
+  for (const auto& c : smear.white_cells()) {
+    if (!(c.box.x1 >= 100 && c.box.y1 >= 50 && c.box.x2 <= 500 && c.box.y2 <= 350)) continue;
+    for (const auto& j : cells) {
+      const Box b{j["box"][0].get<float>(), j["box"][1].get<float>(), j["box"][2].get<float>(), j["box"][3].get<float>()};
+      if (iou(b, c.box) >= 0.7f) {
+        ++found;
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(found, inside);  // slide coordinates, not region coordinates
+  EXPECT_EQ((*px)["summary"]["fields"], 1);
+
+  // Bad regions and inputs are refused naming what was wrong.
+  EXPECT_NE(analyze("'" + slide.string() + "' --region 0,0,700,10" + tiled), 0);
+  EXPECT_NE(err_.find("--region"), std::string::npos) << err_;
+  EXPECT_NE(analyze("'" + slide.string() + "' --region 1,2,3" + tiled), 0);
+  EXPECT_NE(err_.find("x,y,w,h"), std::string::npos) << err_;
+  EXPECT_NE(analyze("'" + slide.string() + "' '" + slide.string() + "' --region 0,0,10,10"), 0);
+  EXPECT_NE(err_.find("one slide"), std::string::npos) << err_;
+  EXPECT_NE(analyze("'" + (root_ / "fields" / "notes.txt").string() + "' --region 0,0,10,10"), 0);
+  EXPECT_NE(err_.find("OpenSlide"), std::string::npos) << err_;
+  EXPECT_NE(analyze("'" + slide.string() + "' --region 0,0,10,10 --region-um 0,0,5,5"), 0);
+  EXPECT_NE(err_.find("--region-um"), std::string::npos) << err_;
 }
 
 }  // namespace
