@@ -8,6 +8,7 @@
 #include "report/taxonomy.h"
 #include "server/http_error.h"
 #include "server/route_doc.h"
+#include "store/cell_store.h"
 #include "store/job_queue.h"
 #include "store/records.h"
 #include "store/report_store.h"
@@ -78,7 +79,12 @@ Json cell_schema() {
   s["properties"]["flagged"]["description"] = "needs attention (low confidence, high entropy or atypical)";
   s["properties"]["crop_side"]["description"] =
       "side (field pixels) of the square crop the classifier saw, centred on the box; null when not recorded";
-  add_required(s, "class", with_description(text(), "effective class: reviewed_class, else suggested_class"));
+  s["properties"]["origin"] = with_description(
+      {{"type", "string"}, {"enum", {store::kOriginModel, store::kOriginReviewer}}},
+      "who drew the box: model (the detector) or reviewer (a missed cell added on the field)");
+  add_required(s, "class",
+               with_description(text(), "effective class: reviewed_class, else suggested_class; not_a_cell for "
+                                        "a removed box (left out of every count)"));
   add_required(s, "reviewer",
                nullable(object_of({{"id", nullable(integer())}, {"username", text()}, {"display_name", text()}})));
   add_required(s, "verifier",

@@ -21,6 +21,8 @@ class CellRecognizer {
   virtual Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops_bgr) = 0;
   // The classifier's class ids, in its output order.
   virtual std::vector<std::string> classes() const = 0;
+  // The classifier's version as analyses record it; empty when the recogniser has none.
+  virtual std::string classifier_version() const { return ""; }
 };
 
 }  // namespace ms::server

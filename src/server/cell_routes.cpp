@@ -20,7 +20,9 @@
 #include "server/cell_recognizer.h"
 #include "server/lab_taxonomies.h"
 #include "server/crypto.h"
+#include "server/field_edit_routes.h"
 #include "server/request_bodies.h"
+#include "server/review_access.h"
 #include "store/audit_trail.h"
 #include "store/cell_store.h"
 #include "store/image_store.h"
@@ -79,22 +81,6 @@ Json views_json(const std::vector<store::CellView>& views) {
   return items;
 }
 
-// Classes a reviewer may choose besides those the models suggested in the sample: every class of
-// the lab's taxonomies (marrow and blood) and of the classifier in use.
-std::shared_ptr<const std::set<std::string>> known_classes(const ServerContext& ctx) {
-  const auto ids = ctx.taxonomies->all_class_ids();
-  return std::make_shared<const std::set<std::string>>(ids.begin(), ids.end());
-}
-
-store::Reviewer reviewer_of(const Caller& c, const std::set<std::string>* known) {
-  store::Reviewer r;
-  r.user_id = c.user_id();
-  r.ip = c.ip;
-  r.may_confirm = has_role(c, Access::kDoctor);
-  r.known_classes = known;
-  return r;
-}
-
 // BatchReview as read, with the batch limit batch_changes() enforces.
 Json batch_review_schema() {
   Json s = read_schema<BatchReview>();
@@ -114,11 +100,30 @@ std::string describe_changes(const std::vector<store::CellChange>& changes) {
 
 }  // namespace
 
+// Classes a reviewer may choose besides those the models suggested in the sample: every class of
+// the lab's taxonomies (marrow and blood) and of the classifier in use, and kReviewOnlyClasses.
+std::shared_ptr<const std::set<std::string>> review_classes(const ServerContext& ctx) {
+  const auto ids = ctx.taxonomies->all_class_ids();
+  auto known = std::make_shared<std::set<std::string>>(ids.begin(), ids.end());
+  // The gallery's bins for what is on a field but not a countable cell, whatever the taxonomy.
+  for (const char* c : kReviewOnlyClasses) known->insert(c);
+  return known;
+}
+
+store::Reviewer reviewer_of(const Caller& c, const std::set<std::string>* known) {
+  store::Reviewer r;
+  r.user_id = c.user_id();
+  r.ip = c.ip;
+  r.may_confirm = has_role(c, Access::kDoctor);
+  r.known_classes = known;
+  return r;
+}
+
 void register_cell_routes(Api& api) {
   ServerContext& ctx = api.ctx();
   store::Database& db = api.db();
   auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin);
-  auto known = known_classes(ctx);
+  auto known = review_classes(ctx);
 
   auto list = [&db](const net::Request& req, bool by_sample) -> Result<Reply> {
     MS_ASSIGN_OR_RETURN(auto id, path_id(req));
@@ -317,6 +322,8 @@ void register_cell_routes(Api& api) {
              return Reply::json({{"undone_change_id", undone.undone_change_id},
                                  {"items", views_json(undone.cells)}});
            });
+
+  register_field_edit_routes(api, crops);
 }
 
 }  // namespace ms::server

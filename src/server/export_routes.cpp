@@ -272,8 +272,11 @@ void register_export_routes(Api& api) {
           });
 
   api.get(R"(/api/exports/training)", Access::kStaff,
-          Doc("Training data from the confirmed cells of some samples, as a ZIP")
-              .describe("Each confirmed cell under its effective class; at most 100,000 cells in all")
+          Doc("Training data from the confirmed cells and removed boxes of some samples, as a ZIP")
+              .describe("Each confirmed cell under its effective class, boxes added by reviewers included "
+                        "(positives), and every removed box (class `not_a_cell`, confirmed or not) as a "
+                        "negative: `marrowscope train-detector` makes not_a_cell boxes background, never "
+                        "positives. At most 100,000 cells in all")
               .query("samples", {{"type", "string"}, {"pattern", "^[0-9]+(,[0-9]+)*$"}},
                      "sample ids, comma-separated (at most " + std::to_string(kMaxExportSamples) + ")", true)
               .query("format", string_schema({"folder", "coco", "labelme"}),
@@ -300,6 +303,12 @@ void register_export_routes(Api& api) {
                 q.reviewed = true;
                 MS_ASSIGN_OR_RETURN(auto part, collect_cells(tx, q, kMaxExportCells - static_cast<std::int64_t>(all.size())));
                 all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+                // Removed boxes are negatives for the detector whoever removed them: a removal is
+                // itself a reviewer's decision (the confirmed ones came with the query above).
+                q.reviewed = false;
+                q.cell_class = store::kNotACell;
+                MS_ASSIGN_OR_RETURN(auto removed, collect_cells(tx, q, kMaxExportCells - static_cast<std::int64_t>(all.size())));
+                all.insert(all.end(), std::make_move_iterator(removed.begin()), std::make_move_iterator(removed.end()));
               }
               return all;
             }));

@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/image.h"
 #include "core/json_schema.h"
 #include "server/api.h"
+#include "server/decode_slots.h"
 #include "server/field_upload.h"
 #include "server/job_workers.h"
 #include "store/image_store.h"
@@ -35,6 +37,28 @@ std::string mime_type(const std::string& format) {
   if (format == "BMP") return "image/bmp";
   if (format == "TIFF") return "image/tiff";
   return "application/octet-stream";
+}
+
+// Formats every browser displays in an <img>.
+bool browser_shows(const std::string& format) { return format == "JPEG" || format == "PNG" || format == "BMP"; }
+
+// At most this many renditions are decoded at once: decoding is where a stored field becomes many
+// megabytes of pixels.
+DecodeSlots& rendition_slots() {
+  static DecodeSlots slots(2);
+  return slots;
+}
+
+// The stored field decoded (within the upload limits it passed) and encoded as PNG.
+Result<std::string> png_rendition(const FileStore& files, const store::Image& m) {
+  MS_ASSIGN_OR_RETURN(auto raw, files.read(m.sha256));
+  DecodeSlots::Hold hold(rendition_slots());
+  MS_ASSIGN_OR_RETURN(auto bgr, decode_image(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size(),
+                                             "image " + std::to_string(m.id)));
+  raw.clear();
+  raw.shrink_to_fit();
+  MS_ASSIGN_OR_RETURN(auto png, encode_image(bgr, ".png"));
+  return std::string(png.begin(), png.end());
 }
 
 }  // namespace
@@ -198,6 +222,40 @@ void register_image_routes(Api& api) {
             }));
             MS_ASSIGN_OR_RETURN(auto bytes, ctx.files->read(m.sha256));
             Reply r = Reply::bytes(std::move(bytes), mime_type(m.format));
+            r.headers.emplace("Cache-Control", "private, no-store");  // patient images
+            r.headers.emplace("Vary", "Cookie");
+            return r;
+          });
+
+  api.get(R"(/api/images/(\d+)/display)", Access::kAnyUser,
+          Doc("The field as a browser shows it")
+              .describe("JPEG, PNG and BMP fields as uploaded; other formats (TIFF) as a lossless PNG "
+                        "rendition, made on the first request and kept in the file store")
+              .file(200, "image/*", "image/jpeg, image/png or image/bmp")
+              .header("Cache-Control", "private, no-store"),
+          [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+            std::optional<std::string> rendition;
+            MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<store::Image> {
+              MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, id));
+              MS_ASSIGN_OR_RETURN(rendition, store::image_display(tx, id));
+              return image;
+            }));
+            std::string bytes, type = mime_type(m.format);
+            if (browser_shows(m.format)) {
+              MS_ASSIGN_OR_RETURN(bytes, ctx.files->read(m.sha256));
+            } else if (rendition && ctx.files->contains(*rendition)) {
+              MS_ASSIGN_OR_RETURN(bytes, ctx.files->read(*rendition));
+              type = "image/png";
+            } else {
+              MS_ASSIGN_OR_RETURN(bytes, png_rendition(*ctx.files, m));
+              MS_ASSIGN_OR_RETURN(auto stored, ctx.files->put(bytes));
+              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
+                return store::set_image_display(tx, id, stored.sha256);
+              }));
+              type = "image/png";
+            }
+            Reply r = Reply::bytes(std::move(bytes), type);
             r.headers.emplace("Cache-Control", "private, no-store");  // patient images
             r.headers.emplace("Vary", "Cookie");
             return r;

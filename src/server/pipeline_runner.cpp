@@ -119,4 +119,6 @@ Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const st
 
 std::vector<std::string> PipelineRunner::classes() const { return pipeline_->cell_classes(); }
 
+std::string PipelineRunner::classifier_version() const { return pipeline_->versions().classifier; }
+
 }  // namespace ms::server

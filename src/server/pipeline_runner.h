@@ -40,6 +40,7 @@ class PipelineRunner : public store::AnalysisRunner, public CellRecognizer {
 
   Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops_bgr) override;
   std::vector<std::string> classes() const override;
+  std::string classifier_version() const override;
 
  private:
   std::shared_ptr<Pipeline> pipeline_;

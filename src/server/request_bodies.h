@@ -65,6 +65,17 @@ struct BatchReview {
   }
 };
 
+// A box a reviewer drew on a field (xyxy, pixels of the field image) and, when adding a cell,
+// the class they give it at once (absent: the classifier's). Every coordinate is required.
+struct CellDraw {
+  std::optional<double> x1, y1, x2, y2;
+  std::optional<std::string> cell_class;
+  template <class V>
+  void visit(V& v) {
+    v("x1", x1); v("y1", y1); v("x2", x2); v("y2", y2); v("class", cell_class);
+  }
+};
+
 struct StatusChange {
   store::SampleStatus status = store::SampleStatus::kDraft;
   template <class V>

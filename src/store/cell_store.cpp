@@ -1,6 +1,7 @@
 #include "store/cell_store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -146,12 +147,15 @@ Result<const SampleCheck*> check_sample(Tx& tx, std::int64_t sample_id,
   return &seen.emplace(sample_id, std::move(check)).first->second;
 }
 
+bool cls_is_removal(const ReviewState& s) { return s.reviewed_class && *s.reviewed_class == kNotACell; }
+
 std::string change_label(const CellChange& c) { return "change for cell " + std::to_string(c.cell_id); }
 
 // One audit event for a cell's review state going from -> to (both carry the suggested class, so
 // the trail reads without a join).
 Status audit_cell(Tx& tx, const Cell& cell, const std::string& action, const ReviewState& from,
-                  const ReviewState& to, const Reviewer& who, const std::string& change_id) {
+                  const ReviewState& to, const Reviewer& who, const std::string& change_id,
+                  const Json& from_extra = Json::object(), const Json& to_extra = Json::object()) {
   NewAuditEvent e;
   e.user_id = who.user_id;
   e.entity_type = "cell";
@@ -161,13 +165,219 @@ Status audit_cell(Tx& tx, const Cell& cell, const std::string& action, const Rev
   e.to_value = to.to_json();
   e.from_value["suggested_class"] = cell.suggested_class;
   e.to_value["suggested_class"] = cell.suggested_class;
+  for (const auto& [k, v] : from_extra.items()) e.from_value[k] = v;
+  for (const auto& [k, v] : to_extra.items()) e.to_value[k] = v;
   e.ip = who.ip;
   e.sample_id = cell.sample_id;
   e.change_id = change_id;
   return append_audit_event(tx, e);
 }
 
+// A cell's box and the classifier's answer for its crop, as a move's audit event keeps them.
+Json box_state(const Cell& c) {
+  return {{"box", {{"x1", c.x1}, {"y1", c.y1}, {"x2", c.x2}, {"y2", c.y2}}},
+          {"model",
+           {{"suggested_class", c.suggested_class},
+            {"probability", c.probability},
+            {"top_k", c.top_k},
+            {"entropy", c.entropy},
+            {"flagged", c.flagged},
+            {"atypical", c.atypical ? Json(*c.atypical) : Json()},
+            {"flag_reason", c.flag_reason ? Json(*c.flag_reason) : Json()},
+            {"classifier_version", c.classifier_version},
+            {"crop_side", c.crop_side ? Json(*c.crop_side) : Json()}}}};
+}
+
+Status write_box(Tx& tx, std::int64_t cell_id, const CellBox& b, const BoxClassification& m) {
+  MS_RETURN_IF_ERROR(tx.exec(
+      "UPDATE cells SET x1 = ?, y1 = ?, x2 = ?, y2 = ?, suggested_class = ?, probability = ?, top_k = ?, "
+      "entropy = ?, flagged = ?, atypical = ?, flag_reason = ?, classifier_version = ?, crop_side = ?, "
+      "updated_at = ? WHERE id = ?",
+      {b.x1, b.y1, b.x2, b.y2, m.suggested_class, m.probability, m.top_k.dump(), m.entropy, m.flagged,
+       Value(m.atypical), Value(m.flag_reason), m.classifier_version,
+       m.crop_side > 0 ? Value(m.crop_side) : Value(), now_ms(), cell_id}));
+  return {};
+}
+
+// The box and model answer of box_state(); kInvalidArgument for an audit value written otherwise.
+Result<std::pair<CellBox, BoxClassification>> box_state_from_json(const Json& j) {
+  auto bad = [&] {
+    return fail(ErrorCode::kInvalidArgument, "audit event value", "a box and a model answer", j.dump());
+  };
+  if (!j.is_object() || !j.contains("box") || !j.contains("model") || !j["box"].is_object() ||
+      !j["model"].is_object())
+    return bad();
+  try {
+    const Json& b = j["box"];
+    const Json& m = j["model"];
+    CellBox box{b.at("x1").get<double>(), b.at("y1").get<double>(), b.at("x2").get<double>(),
+                b.at("y2").get<double>()};
+    BoxClassification c;
+    c.suggested_class = m.at("suggested_class").get<std::string>();
+    c.probability = m.at("probability").get<double>();
+    c.top_k = m.at("top_k");
+    c.entropy = m.at("entropy").get<double>();
+    c.flagged = m.at("flagged").get<bool>();
+    if (m.at("atypical").is_number()) c.atypical = m["atypical"].get<double>();
+    if (m.at("flag_reason").is_string()) c.flag_reason = m["flag_reason"].get<std::string>();
+    c.classifier_version = m.at("classifier_version").get<std::string>();
+    if (m.at("crop_side").is_number_integer()) c.crop_side = m["crop_side"].get<std::int64_t>();
+    return std::make_pair(box, c);
+  } catch (const Json::exception&) {
+    return bad();
+  }
+}
+
+bool same_box(const Cell& c, const CellBox& b) {
+  return c.x1 == b.x1 && c.y1 == b.y1 && c.x2 == b.x2 && c.y2 == b.y2;
+}
+
+std::string box_text(const CellBox& b) { return fmt::format("[{}, {}, {}, {}]", b.x1, b.y1, b.x2, b.y2); }
+
 }  // namespace
+
+Status check_box(const CellBox& b, std::int64_t width, std::int64_t height) {
+  const std::string expected = fmt::format(
+      "x1 < x2 and y1 < y2, finite, inside the {} x {} image, each side at least {} pixels", width, height,
+      kMinBoxSide);
+  const bool finite = std::isfinite(b.x1) && std::isfinite(b.y1) && std::isfinite(b.x2) && std::isfinite(b.y2);
+  if (!finite || b.x1 < 0 || b.y1 < 0 || b.x2 > static_cast<double>(width) ||
+      b.y2 > static_cast<double>(height) || b.x2 - b.x1 < kMinBoxSide || b.y2 - b.y1 < kMinBoxSide)
+    return fail(ErrorCode::kInvalidArgument, "box", expected, finite ? box_text(b) : "a number that is not finite");
+  return {};
+}
+
+Result<std::int64_t> crop_side_for_box(Tx& tx, std::int64_t image_id, const CellBox& box) {
+  MS_ASSIGN_OR_RETURN(auto rows, tx.query("SELECT crop_side FROM cells WHERE image_id = ? AND origin = 'model' "
+                                          "AND crop_side IS NOT NULL ORDER BY crop_side",
+                                          {image_id}));
+  if (rows.empty()) return std::int64_t{0};
+  const std::int64_t median = rows[rows.size() / 2].i("crop_side");
+  const double longer = std::max(box.x2 - box.x1, box.y2 - box.y1);
+  return std::max<std::int64_t>(median, static_cast<std::int64_t>(std::lround(longer * 1.1)));
+}
+
+Result<CellView> add_cell(Tx& tx, std::int64_t image_id, const CellBox& box, const BoxClassification& model,
+                          const std::optional<std::string>& cell_class, const Reviewer& who,
+                          const std::string& change_id) {
+  if (!is_class_id(model.suggested_class))
+    throw MarrowError(ErrorCode::kInternal, "classifier answered a class that is not a class id: " + model.suggested_class);
+  MS_ASSIGN_OR_RETURN(auto image_row, tx.query_one("SELECT sample_id, width, height FROM images WHERE id = ?", {image_id}));
+  if (!image_row) return fail(ErrorCode::kNotFound, "image " + std::to_string(image_id) + " does not exist");
+  const std::int64_t sample_id = image_row->i("sample_id");
+  MS_RETURN_IF_ERROR(require_sample_unsigned(tx, sample_id));
+  MS_RETURN_IF_ERROR(check_box(box, image_row->i("width"), image_row->i("height")));
+  // A reviewer's cell joins the field's finished analysis (cells belong to the job that wrote
+  // them), so it is added only once the detector's cells are there to be compared with.
+  MS_ASSIGN_OR_RETURN(auto job, tx.query_one("SELECT id FROM jobs WHERE image_id = ? AND status = 'done' "
+                                             "ORDER BY id DESC LIMIT 1",
+                                             {image_id}));
+  if (!job)
+    return fail(ErrorCode::kConflict, "image " + std::to_string(image_id) +
+                                          " has no finished analysis yet; add cells once its analysis is done");
+  const std::int64_t job_id = job->i("id");
+  ReviewState after;
+  if (cell_class) {
+    if (!is_class_id(*cell_class))
+      return fail(ErrorCode::kInvalidArgument, "class", "a snake_case class id (a-z, 0-9, _; up to 64)",
+                  "\"" + *cell_class + "\"");
+    std::map<std::int64_t, SampleCheck> samples;
+    MS_ASSIGN_OR_RETURN(const SampleCheck* check, check_sample(tx, sample_id, samples));
+    const bool known = *cell_class == model.suggested_class || check->suggested.count(*cell_class) > 0 ||
+                       (who.known_classes && who.known_classes->count(*cell_class) > 0);
+    if (!known)
+      return fail(ErrorCode::kInvalidArgument, "class",
+                  "a class of the lab's taxonomy or one the models suggested in this sample",
+                  "\"" + *cell_class + "\"");
+    if (*cell_class != model.suggested_class) after.reviewed_class = *cell_class;
+  }
+  const auto now = now_ms();
+  if (after.reviewed_class) {
+    after.reviewer_id = who.user_id;
+    after.reviewed_at = now;
+  }
+  MS_ASSIGN_OR_RETURN(auto next, tx.query_one("SELECT COALESCE(MAX(cell_index), -1) + 1 AS k FROM cells "
+                                              "WHERE job_id = ?",
+                                              {job_id}));
+  MS_ASSIGN_OR_RETURN(auto detector, tx.query_one("SELECT detector_version, classifier_version FROM cells WHERE job_id = ? "
+                                                  "ORDER BY id LIMIT 1",
+                                                  {job_id}));
+  MS_ASSIGN_OR_RETURN(
+      auto id,
+      tx.insert("INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, y2, det_score, "
+                "suggested_class, probability, top_k, entropy, flagged, detector_version, classifier_version, "
+                "reviewed_class, reviewer_id, confirmed, reviewed_at, created_at, updated_at, crop_side, "
+                "atypical, flag_reason, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, "
+                "?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                {job_id, next->i("k"), image_id, sample_id, box.x1, box.y1, box.x2, box.y2, model.suggested_class,
+                 model.probability, model.top_k.dump(), model.entropy, model.flagged,
+                 detector ? detector->s("detector_version") : std::string(),
+                 model.classifier_version.empty() && detector ? detector->s("classifier_version")
+                                                              : model.classifier_version,
+                 Value(after.reviewed_class), Value(after.reviewer_id), Value(after.reviewed_at), now, now,
+                 model.crop_side > 0 ? Value(model.crop_side) : Value(), Value(model.atypical),
+                 Value(model.flag_reason), std::string(kOriginReviewer)}));
+  MS_ASSIGN_OR_RETURN(Cell cell, lock_cell(tx, id));
+  ReviewState before;
+  before.reviewed_class = std::string(kNotACell);
+  MS_RETURN_IF_ERROR(audit_cell(tx, cell, "add", before, after, who, change_id, Json::object(), box_state(cell)));
+  return get_cell_view(tx, id);
+}
+
+Result<CellView> move_cell(Tx& tx, std::int64_t cell_id, const CellBox& box, const BoxClassification& model,
+                           const Reviewer& who, const std::string& change_id) {
+  if (!is_class_id(model.suggested_class))
+    throw MarrowError(ErrorCode::kInternal, "classifier answered a class that is not a class id: " + model.suggested_class);
+  MS_RETURN_IF_ERROR(lock_samples_of_cells(tx, {cell_id}));
+  MS_ASSIGN_OR_RETURN(Cell cell, lock_cell(tx, cell_id));
+  MS_ASSIGN_OR_RETURN(auto image, tx.query_one("SELECT width, height FROM images WHERE id = ?", {cell.image_id}));
+  if (!image) throw MarrowError(ErrorCode::kInternal, "cell " + std::to_string(cell_id) + " has no image");
+  MS_RETURN_IF_ERROR(check_box(box, image->i("width"), image->i("height")));
+  const ReviewState before = ReviewState::of(cell);
+  ReviewState after = before;
+  if (!who.may_confirm) after.confirmed = false;
+  if (after.reviewed_class || after.confirmed || before.confirmed) {
+    after.reviewer_id = who.user_id;
+    after.reviewed_at = now_ms();
+  }
+  const Json from_box = box_state(cell);
+  BoxClassification answer = model;
+  if (answer.classifier_version.empty()) answer.classifier_version = cell.classifier_version;
+  MS_RETURN_IF_ERROR(write_box(tx, cell.id, box, answer));
+  MS_RETURN_IF_ERROR(write_state(tx, cell.id, after));
+  MS_ASSIGN_OR_RETURN(Cell moved, lock_cell(tx, cell_id));
+  MS_RETURN_IF_ERROR(audit_cell(tx, moved, "move", before, after, who, change_id, from_box, box_state(moved)));
+  return get_cell_view(tx, cell_id);
+}
+
+Result<CellView> restore_cell(Tx& tx, std::int64_t cell_id, const Reviewer& who, const std::string& change_id) {
+  MS_RETURN_IF_ERROR(lock_samples_of_cells(tx, {cell_id}));
+  MS_ASSIGN_OR_RETURN(Cell cell, lock_cell(tx, cell_id));
+  if (cell.reviewed_class.value_or(cell.suggested_class) != kNotACell)
+    return fail(ErrorCode::kConflict, "cell " + std::to_string(cell_id) + " is not removed; nothing to restore");
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT from_value FROM audit_events WHERE entity_type = 'cell' AND "
+                                             "entity_id = ? AND action = 'remove' ORDER BY id DESC LIMIT 1",
+                                             {cell_id}));
+  ReviewState after;  // the model's suggestion, unless the removal says what the cell was
+  if (row) {
+    auto was = ReviewState::from_json(Json::parse(row->s("from_value"), nullptr, false));
+    if (was && !cls_is_removal(*was)) {
+      after.reviewed_class = was->reviewed_class;
+      // A confirmation comes back only from someone who may confirm.
+      after.confirmed = was->confirmed && who.may_confirm;
+    }
+  }
+  if (after.reviewed_class && *after.reviewed_class == cell.suggested_class) after.reviewed_class.reset();
+  if (cell.suggested_class == kNotACell && !after.reviewed_class)
+    return fail(ErrorCode::kConflict, "cell " + std::to_string(cell_id) +
+                                          " has no class to go back to; give it a class instead");
+  after.reviewer_id = who.user_id;
+  after.reviewed_at = now_ms();
+  const ReviewState before = ReviewState::of(cell);
+  MS_RETURN_IF_ERROR(write_state(tx, cell.id, after));
+  MS_RETURN_IF_ERROR(audit_cell(tx, cell, "restore", before, after, who, change_id));
+  return get_cell_view(tx, cell_id);
+}
 
 bool is_class_id(const std::string& s) {
   if (s.empty() || s.size() > 64 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
@@ -285,6 +495,10 @@ Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q) {
   CellSummary s;
   for (const auto& r : rows) {
     ClassSummary c{r.s("k"), r.i("n"), r.i("confirmed"), r.i("flagged")};
+    if (c.cell_class == kNotACell) {
+      s.classes.push_back(std::move(c));
+      continue;
+    }
     s.cells += c.cells;
     s.confirmed += c.confirmed;
     s.flagged += c.flagged;
@@ -294,7 +508,7 @@ Result<CellSummary> summarise_cells(Tx& tx, const CellQuery& q) {
   }
   MS_ASSIGN_OR_RETURN(auto a, tx.query_one("SELECT COUNT(c.atypical) AS scored, COALESCE(SUM(CASE WHEN "
                                            "c.flag_reason = 'atypical' THEN 1 ELSE 0 END), 0) AS atypical "
-                                           "FROM cells c" + where,
+                                           "FROM cells c" + where + " AND " + kCountedCellSql,
                                            params));
   s.atypical_scored = a->i("scored");
   s.atypical = a->i("atypical");
@@ -342,7 +556,7 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
     bool class_changed = false;
     if (change.cell_class && *change.cell_class != effective) {
       const std::string& cls = *change.cell_class;
-      const bool known = sample->suggested.count(cls) > 0 ||
+      const bool known = cls == kNotACell || sample->suggested.count(cls) > 0 ||
                          (who.known_classes && who.known_classes->count(cls) > 0);
       if (!known)
         return fail(ErrorCode::kInvalidArgument, change_label(change) + ": class",
@@ -372,7 +586,9 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
     after.reviewed_at = now;
     MS_RETURN_IF_ERROR(write_state(tx, cell.id, after));
     const bool confirm_changed = after.confirmed != before.confirmed;
-    const char* action = class_changed     ? "reclassify"
+    const char* action = class_changed     ? (cls_is_removal(after)    ? "remove"
+                                              : effective == kNotACell ? "restore"
+                                                                       : "reclassify")
                          : confirm_changed ? (after.confirmed ? "confirm" : "unconfirm")
                                            : (after.verified_at ? "verify" : "unverify");
     MS_RETURN_IF_ERROR(audit_cell(tx, cell, action, before, after, who, change_id));
@@ -412,6 +628,19 @@ Result<UndoResult> undo_last_change(Tx& tx, std::int64_t sample_id, const Review
                               "overwrite that change",
                               cell.id, cell.reviewed_class.value_or(cell.suggested_class),
                               cell.confirmed ? ", confirmed" : ", not confirmed"));
+    if (ev.action == "move") {
+      MS_ASSIGN_OR_RETURN(auto old_box, box_state_from_json(ev.from_value));
+      MS_ASSIGN_OR_RETURN(auto new_box, box_state_from_json(ev.to_value));
+      if (!same_box(cell, new_box.first))
+        return fail(ErrorCode::kConflict, fmt::format("cannot undo: the box of cell {} has been moved since", cell.id));
+      MS_RETURN_IF_ERROR(write_box(tx, cell.id, old_box.first, old_box.second));
+      MS_RETURN_IF_ERROR(write_state(tx, cell.id, from));
+      MS_ASSIGN_OR_RETURN(Cell moved_back, lock_cell(tx, cell.id));
+      MS_RETURN_IF_ERROR(audit_cell(tx, moved_back, "undo", now_state, from, who, change_id, box_state(cell),
+                                    box_state(moved_back)));
+      cell_ids.push_back(cell.id);
+      continue;
+    }
     MS_RETURN_IF_ERROR(write_state(tx, cell.id, from));
     MS_RETURN_IF_ERROR(audit_cell(tx, cell, "undo", now_state, from, who, change_id));
     cell_ids.push_back(cell.id);

@@ -11,6 +11,17 @@
 
 namespace ms::store {
 
+// A removed box: the class a reviewer gives a detection that is not a cell. Such cells stay in the
+// database and the audit trail (and can be restored) but are left out of every count, total and
+// differential.
+inline constexpr const char* kNotACell = "not_a_cell";
+// SQL true for a cell that counts (its effective class is not kNotACell); `c.` is the cells alias.
+inline constexpr const char* kCountedCellSql = "COALESCE(c.reviewed_class, c.suggested_class) <> 'not_a_cell'";
+
+// Who or what drew a cell's box: the detector, or a reviewer who added a missed cell.
+inline constexpr const char* kOriginModel = "model";
+inline constexpr const char* kOriginReviewer = "reviewer";
+
 struct CellQuery {
   std::optional<std::int64_t> sample_id, image_id;
   std::string cell_class;           // effective class (reviewed, else suggested) equals
@@ -37,7 +48,8 @@ Result<std::vector<CellView>> list_cell_views(Tx& tx, const CellQuery& q);
 // kNotFound naming the id when there is no such cell.
 Result<CellView> get_cell_view(Tx& tx, std::int64_t cell_id);
 
-// Per effective class of a sample or image: cells, confirmed cells, flagged cells.
+// Per effective class of a sample or image: cells, confirmed cells, flagged cells. Removed boxes
+// (kNotACell) have their own row but are left out of the totals.
 struct ClassSummary {
   std::string cell_class;
   std::int64_t cells = 0, confirmed = 0, flagged = 0;
@@ -109,6 +121,62 @@ struct ReviewState {
            verified_at.has_value() == o.verified_at.has_value();
   }
 };
+
+// --- Editing the boxes of a field -------------------------------------------------------------
+
+// A box, xyxy in pixels of the field image.
+struct CellBox {
+  double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  template <class V>
+  void visit(V& v) {
+    v("x1", x1); v("y1", y1); v("x2", x2); v("y2", y2);
+  }
+};
+// Boxes a reviewer may draw: finite, inside the image, at least kMinBoxSide pixels on each side
+// (smaller is a slip of the mouse, not a cell). kInvalidArgument names the box and the image size.
+inline constexpr double kMinBoxSide = 4;
+Status check_box(const CellBox& b, std::int64_t image_width, std::int64_t image_height);
+
+// What the classifier said about the crop of a box.
+struct BoxClassification {
+  std::string suggested_class;
+  double probability = 0;
+  Json top_k = Json::array();  // [{"class", "p"}], best first
+  double entropy = 0;
+  bool flagged = false;
+  std::optional<double> atypical;
+  std::optional<std::string> flag_reason;
+  std::string classifier_version;
+  std::int64_t crop_side = 0;  // side of the crop the classifier saw; 0: not recorded
+};
+
+// The crop side for a new box on an image: the median side of the crops of the image's model
+// cells (the pipeline sizes every crop of a field from the field's red cells, so they share one
+// side), but never less than the box's longer side plus 5 % on each side (the pipeline's smallest
+// margin); 0 when the image has no model cells (crops then use the default margin).
+Result<std::int64_t> crop_side_for_box(Tx& tx, std::int64_t image_id, const CellBox& box);
+
+// Adds a cell a reviewer drew on an analysed field (kConflict while the field has no finished
+// analysis or the sample is signed; kNotFound for an unknown image; kInvalidArgument for a bad box
+// or class). The cell's origin is kOriginReviewer, its suggested class the classifier's; `cell_class`
+// (optional) is the reviewer's class at once. Audited as "add" from the state "not a cell", so
+// undo removes it again (it becomes kNotACell, kept in the trail).
+Result<CellView> add_cell(Tx& tx, std::int64_t image_id, const CellBox& box, const BoxClassification& model,
+                          const std::optional<std::string>& cell_class, const Reviewer& who,
+                          const std::string& change_id);
+
+// Moves or resizes a cell's box and stores the classifier's answer for the new crop. The reviewer's
+// class stays (the cell is the same cell); a confirmation stays when a doctor or admin moves it and
+// is cleared when a technician does (as for a technician's new class). Audited as "move" with the
+// box and the model's answer before and after, so undo puts the old box back.
+Result<CellView> move_cell(Tx& tx, std::int64_t cell_id, const CellBox& box, const BoxClassification& model,
+                           const Reviewer& who, const std::string& change_id);
+
+// Gives a removed box (kNotACell) back the class it had before its latest removal (the model's
+// suggestion when the removal event is gone or was a new box's undo), and its confirmation when
+// the reviewer may confirm. kConflict when the cell is
+// not removed or the sample is signed. Audited as "restore".
+Result<CellView> restore_cell(Tx& tx, std::int64_t cell_id, const Reviewer& who, const std::string& change_id);
 
 // Class names as the models and the database use them: snake_case, 1..64 characters.
 bool is_class_id(const std::string& s);

@@ -9,7 +9,8 @@ constexpr std::int64_t kFileSweepLock = 726174;
 
 const std::vector<std::pair<std::string, std::string>>& file_reference_columns() {
   static const std::vector<std::pair<std::string, std::string>> columns = {
-      {"images", "sha256"}, {"images", "thumbnail_sha256"}, {"users", "avatar_sha256"}};
+      {"images", "sha256"}, {"images", "thumbnail_sha256"},
+      {"images", "display_sha256"}, {"users", "avatar_sha256"}};
   return columns;
 }
 

@@ -45,4 +45,15 @@ Result<std::vector<Image>> list_images(Tx& tx, std::int64_t sample_id) {
   return out;
 }
 
+Result<std::optional<std::string>> image_display(Tx& tx, std::int64_t image_id) {
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT display_sha256 FROM images WHERE id = ?", {image_id}));
+  if (!row) return fail(ErrorCode::kNotFound, "image " + std::to_string(image_id) + " does not exist");
+  return row->opt_s("display_sha256");
+}
+
+Status set_image_display(Tx& tx, std::int64_t image_id, const std::string& sha256) {
+  MS_RETURN_IF_ERROR(tx.exec("UPDATE images SET display_sha256 = ? WHERE id = ?", {sha256, image_id}));
+  return {};
+}
+
 }  // namespace ms::store

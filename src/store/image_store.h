@@ -25,5 +25,8 @@ Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,
 Result<std::optional<Image>> insert_image(Tx& tx, const NewImage& m);
 Result<Image> get_image(Tx& tx, std::int64_t id);
 Result<std::vector<Image>> list_images(Tx& tx, std::int64_t sample_id);
+// The file hash of the image's browser rendition (PNG of a TIFF field), when one was made.
+Result<std::optional<std::string>> image_display(Tx& tx, std::int64_t image_id);
+Status set_image_display(Tx& tx, std::int64_t image_id, const std::string& sha256);
 
 }  // namespace ms::store

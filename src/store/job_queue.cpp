@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "store/cell_store.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
 
@@ -306,7 +307,7 @@ Result<SampleProgress> sample_progress(Tx& tx, std::int64_t sample_id) {
   const auto total = p.queued + p.running + finished;
   p.fraction = total == 0 ? 0.0 : (finished + running_progress) / static_cast<double>(total);
   MS_ASSIGN_OR_RETURN(auto cells, tx.query_one("SELECT COUNT(*) AS n, COALESCE(SUM(confirmed), 0) "
-                                               "AS r FROM cells WHERE sample_id = ?",
+                                               "AS r FROM cells c WHERE sample_id = ? AND " + std::string(kCountedCellSql),
                                                {sample_id}));
   p.cells = cells->i("n");
   p.reviewed_cells = cells->i("r");

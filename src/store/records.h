@@ -154,6 +154,8 @@ struct Cell {
   std::optional<std::string> flag_reason;
   // Technician pre-verification: who vouched for the class and when; empty when nobody has.
   std::optional<std::int64_t> verified_by, verified_at;
+  // "model" (the detector's box) or "reviewer" (a missed cell a reviewer added).
+  std::string origin = "model";
   template <class V>
   void visit(V& v) {
     v("id", id); v("job_id", job_id); v("cell_index", cell_index); v("image_id", image_id);
@@ -165,7 +167,7 @@ struct Cell {
     v("reviewer_id", reviewer_id); v("confirmed", confirmed); v("reviewed_at", reviewed_at);
     v("created_at", created_at); v("updated_at", updated_at); v("crop_side", crop_side);
     v("atypical", atypical); v("flag_reason", flag_reason);
-    v("verified_by", verified_by); v("verified_at", verified_at);
+    v("verified_by", verified_by); v("verified_at", verified_at); v("origin", origin);
   }
 };
 

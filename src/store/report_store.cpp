@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "store/cell_store.h"
 #include "store/patient_store.h"
 
 namespace ms::store {
@@ -17,7 +18,8 @@ Result<SampleCellCounts> count_sample_cells(Tx& tx, std::int64_t sample_id) {
                "SUM(CASE WHEN confirmed <> 0 THEN 1 ELSE 0 END) AS d, "
                "SUM(CASE WHEN confirmed = 0 AND verified_at IS NOT NULL THEN 1 ELSE 0 END) AS t, "
                "SUM(CASE WHEN confirmed = 0 AND verified_at IS NULL AND reviewed_class IS NOT NULL THEN 1 ELSE 0 END) AS r "
-               "FROM cells WHERE sample_id = ? GROUP BY COALESCE(reviewed_class, suggested_class)",
+               "FROM cells c WHERE sample_id = ? AND " + std::string(kCountedCellSql) +
+                   " GROUP BY COALESCE(reviewed_class, suggested_class)",
                {sample_id}));
   for (const auto& r : rows) {
     const std::int64_t n = r.i("n");

@@ -275,6 +275,19 @@ ALTER TABLE cells ADD COLUMN atypical REAL;
 ALTER TABLE cells ADD COLUMN flag_reason TEXT;
 )SQL";
 
+// Field edits (migration 8): who drew a cell's box, "model" (the detector) or "reviewer" (a missed
+// cell added on the field). Removed boxes need no column: they are cells whose class is not_a_cell.
+const char* kSchemaV8 = R"SQL(
+ALTER TABLE cells ADD COLUMN origin TEXT NOT NULL DEFAULT 'model';
+)SQL";
+
+// Browser renditions (migration 9): the PNG the field viewer shows for an image whose format
+// browsers do not display (TIFF), made on first view and kept in the file store like thumbnails.
+const char* kSchemaV9 = R"SQL(
+ALTER TABLE images ADD COLUMN display_sha256 TEXT;
+CREATE INDEX images_display ON images (display_sha256);
+)SQL";
+
 // Technician pre-verification (migration 10): a technician vouches for a cell's class (who and
 // when) before a doctor confirms and signs, the CellaVision / Scopio routine. Distinct from the
 // doctor's confirmation; a new class clears it unless the same change verifies again.
@@ -314,6 +327,8 @@ const std::vector<Migration>& migrations() {
     jobs.rewrites_sqlite_schema = true;
     v.push_back(std::move(jobs));
     v.push_back(same_sql(7, "cells: atypical score and the reason a cell needs attention", kSchemaV7));
+    v.push_back(same_sql(8, "cells: origin of the box (model or reviewer)", kSchemaV8));
+    v.push_back(same_sql(9, "images: browser rendition of formats browsers do not show", kSchemaV9));
     v.push_back(same_sql(10, "cells: technician pre-verification (who, when)", kSchemaV10));
     return v;
   }();

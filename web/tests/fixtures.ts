@@ -10,7 +10,7 @@ export function cellOf(p: Partial<Schemas['Cell']> & { id: number }): Schemas['C
     suggested_class: 'lymphocyte', probability: 0.9, top_k: [], entropy: 0.1, flagged: false,
     detector_version: 'test', classifier_version: 'test', reviewed_class: null, reviewer_id: null,
     confirmed: false, reviewed_at: null, created_at: 0, updated_at: 0, crop_side: null,
-    class: cls, reviewer: null, verified: false, verified_by: null, verified_at: null, verifier: null,
+    class: cls, reviewer: null, verified: false, verified_by: null, verified_at: null, verifier: null, origin: 'model',
     ...p,
   }
 }

@@ -1,41 +1,10 @@
 // Crop ZIPs and training-data exports over real HTTP; archives are opened with libzip and their
 // entries checked (names, counts, decodable crops, COCO / labelme JSON).
-#include <zip.h>
-
-#include <map>
-
 #include "review_fixture.h"
 #include "store/database.h"
 
 namespace ms::testing {
 namespace {
-
-// name -> bytes of every entry; empty map when the bytes are not a ZIP.
-std::map<std::string, std::string> unzip(const std::string& bytes) {
-  std::map<std::string, std::string> out;
-  zip_error_t err;
-  zip_error_init(&err);
-  zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
-  if (!src) return out;
-  zip_t* z = zip_open_from_source(src, ZIP_RDONLY, &err);
-  if (!z) {
-    zip_source_free(src);
-    return out;
-  }
-  for (zip_int64_t i = 0; i < zip_get_num_entries(z, 0); ++i) {
-    zip_stat_t st;
-    zip_stat_index(z, static_cast<zip_uint64_t>(i), 0, &st);
-    std::string data(st.size, '\0');
-    zip_file_t* f = zip_fopen_index(z, static_cast<zip_uint64_t>(i), 0);
-    if (f) {
-      zip_fread(f, data.data(), st.size);
-      zip_fclose(f);
-    }
-    out[st.name] = data;
-  }
-  zip_close(z);
-  return out;
-}
 
 using ExportApiTest = ReviewServerTest;
 

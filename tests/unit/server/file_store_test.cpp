@@ -179,7 +179,8 @@ TEST_P(FileStoreTest, AWriterRestoresAFileSweptBeforeItCommitted) {
 TEST(FileReferences, NameEveryColumnThatHoldsAStoredFile) {
   std::set<std::string> columns;
   for (const auto& [table, column] : store::file_reference_columns()) columns.insert(table + "." + column);
-  EXPECT_EQ(columns, (std::set<std::string>{"images.sha256", "images.thumbnail_sha256", "users.avatar_sha256"}));
+  EXPECT_EQ(columns, (std::set<std::string>{"images.sha256", "images.thumbnail_sha256", "images.display_sha256",
+                                               "users.avatar_sha256"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FileStoreTest, ::testing::ValuesIn(test_backends()), backend_name);

@@ -124,7 +124,13 @@ export interface paths {
         get: operations["getCellsId"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Remove a false box: the cell becomes `not_a_cell`
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     The cell stays (in the audit trail, the field and the gallery's not-a-cell bin) but leaves every count, total and differential. Audited as `remove`; undo or POST /api/cells/{id}/restore brings it back
+         */
+        delete: operations["deleteCellsId"];
         options?: never;
         head?: never;
         /**
@@ -156,6 +162,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cells/{id}/box": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Move or resize a cell's box
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     The new box is re-cropped and re-classified (suggested class, probability, top-k). The reviewer's class stays; a confirmation stays when a doctor or admin moves the box and is cleared when a technician does. Audited as `move` with both boxes; undo puts the old box back
+         */
+        put: operations["putCellsIdBox"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cells/{id}/crop": {
         parameters: {
             query?: never;
@@ -172,6 +200,28 @@ export interface paths {
         get: operations["getCellsIdCrop"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cells/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a removed box
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     The cell gets back the class it had before its latest removal (the model's suggestion when it had none), and its confirmation when a doctor or admin restores it. Audited as `restore`
+         */
+        post: operations["postCellsIdRestore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -208,10 +258,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Training data from the confirmed cells of some samples, as a ZIP
+         * Training data from the confirmed cells and removed boxes of some samples, as a ZIP
          * @description **Who:** admin, doctor or technician.
          *
-         *     Each confirmed cell under its effective class; at most 100,000 cells in all
+         *     Each confirmed cell under its effective class, boxes added by reviewers included (positives), and every removed box (class `not_a_cell`, confirmed or not) as a negative: `marrowscope train-detector` makes not_a_cell boxes background, never positives. At most 100,000 cells in all
          */
         get: operations["getExportsTraining"];
         put?: never;
@@ -277,7 +327,13 @@ export interface paths {
          */
         get: operations["getImagesIdCells"];
         put?: never;
-        post?: never;
+        /**
+         * Add a cell the detector missed: draw its box on the field
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     The box is cropped as the pipeline crops the field's cells and classified at once by the loaded classifier; `class` (optional) is the reviewer's class for it. The cell's `origin` is `reviewer`. Boxes must lie inside the image, each side at least 4 pixels. Audited as `add`; undo turns the cell into `not_a_cell`
+         */
+        post: operations["postImagesIdCells"];
         delete?: never;
         options?: never;
         head?: never;
@@ -298,6 +354,28 @@ export interface paths {
          *     The same layout and caps as the sample's archive
          */
         get: operations["getImagesIdCropsZip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{id}/display": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The field as a browser shows it
+         * @description **Who:** any signed-in user.
+         *
+         *     JPEG, PNG and BMP fields as uploaded; other formats (TIFF) as a lossless PNG rendition, made on the first request and kept in the file store
+         */
+        get: operations["getImagesIdDisplay"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1215,6 +1293,7 @@ export interface components {
          *       "id": 101,
          *       "image_id": 12,
          *       "job_id": 7,
+         *       "origin": "model",
          *       "probability": 0.81,
          *       "reviewed_at": 1768470120000,
          *       "reviewed_class": "metamyelocyte",
@@ -1251,7 +1330,7 @@ export interface components {
             /** @description how unusual the cell looks compared with the classifier's training cells */
             atypical?: number | null;
             cell_index: number;
-            /** @description effective class: reviewed_class, else suggested_class */
+            /** @description effective class: reviewed_class, else suggested_class; not_a_cell for a removed box (left out of every count) */
             class: string;
             classifier_version: string;
             confirmed: boolean;
@@ -1269,6 +1348,11 @@ export interface components {
             id: number;
             image_id: number;
             job_id: number;
+            /**
+             * @description who drew the box: model (the detector) or reviewer (a missed cell added on the field)
+             * @enum {string}
+             */
+            origin: "model" | "reviewer";
             probability: number;
             reviewed_at: number | null;
             reviewed_class: string | null;
@@ -2507,6 +2591,85 @@ export interface operations {
             };
         };
     };
+    deleteCellsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the cell, now not_a_cell */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cell"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see); no such cell */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the sample is signed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     patchCellsId: {
         parameters: {
             query?: never;
@@ -2688,6 +2851,133 @@ export interface operations {
             };
         };
     };
+    putCellsIdBox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "x1": 120,
+                 *       "x2": 176,
+                 *       "y1": 84,
+                 *       "y2": 142
+                 *     }
+                 */
+                "application/json": {
+                    /** @description pixels of the field image (xyxy) */
+                    x1: number;
+                    /** @description pixels of the field image (xyxy) */
+                    x2: number;
+                    /** @description pixels of the field image (xyxy) */
+                    y1: number;
+                    /** @description pixels of the field image (xyxy) */
+                    y2: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the cell with its new box */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cell"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see); no such cell */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the sample is signed; no classifier loaded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCellsIdCrop: {
         parameters: {
             query?: {
@@ -2734,6 +3024,85 @@ export interface operations {
             };
             /** @description no such object (or one the caller may not see) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postCellsIdRestore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the restored cell */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cell"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see); no such cell */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the cell is not removed; the sample is signed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3107,6 +3476,135 @@ export interface operations {
             };
         };
     };
+    postImagesIdCells: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "class": "myelocyte",
+                 *       "x1": 120,
+                 *       "x2": 176,
+                 *       "y1": 84,
+                 *       "y2": 142
+                 *     }
+                 */
+                "application/json": {
+                    class?: string | null;
+                    /** @description pixels of the field image (xyxy) */
+                    x1: number;
+                    /** @description pixels of the field image (xyxy) */
+                    x2: number;
+                    /** @description pixels of the field image (xyxy) */
+                    y1: number;
+                    /** @description pixels of the field image (xyxy) */
+                    y2: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the new cell */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cell"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see); no such image */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the sample is signed; the field has no finished analysis; no classifier loaded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getImagesIdCropsZip: {
         parameters: {
             query?: never;
@@ -3150,6 +3648,67 @@ export interface operations {
             };
             /** @description more cells than the caller's cap */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getImagesIdDisplay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description image/jpeg, image/png or image/bmp */
+            200: {
+                headers: {
+                    /** @description private, no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
