@@ -72,6 +72,7 @@ Result<ClassMapping> map_dataset_classes(const std::vector<std::string>& dataset
       mapping[d] = it->second.empty() ? -1 : index_of(model_classes, it->second);
       continue;
     }
+    if (name == kNegativeBoxClass) continue;  // mapping[d] stays -1: background
     int m = index_of(model_classes, name);
     if (m < 0 && !short_name.empty()) m = index_of(model_classes, short_name);
     if (m < 0 && !bare_name.empty()) m = index_of(model_classes, bare_name);

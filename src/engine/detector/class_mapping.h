@@ -5,6 +5,9 @@
 // Rules, in order, for each dataset class name D:
 //  1. the class map names D ("D=M"): D becomes model class M; "D=" (nothing after '=') ignores
 //     D: its boxes are dropped from training and evaluation;
+//  1b. D is kNegativeBoxClass ("not_a_cell", a box a reviewer removed as a false detection):
+//     its boxes are dropped from the targets, so every anchor over them is assigned background
+//     (a negative of the focal loss) unless it overlaps a real cell; never matched as a positive;
 //  2. a model class equals D exactly;
 //  3. a model class equals the text inside D's last parentheses: txl-pbc's classes.txt says
 //     "White Blood Cell (WBC)", which matches a model class "WBC";
@@ -20,6 +23,9 @@
 #include "data/annotation.h"
 
 namespace ms {
+
+// The class the server's training export gives removed boxes (store::kNotACell).
+inline constexpr const char* kNegativeBoxClass = "not_a_cell";
 
 // dataset class id -> model class id, or -1 for an ignored class.
 using ClassMapping = std::vector<int>;

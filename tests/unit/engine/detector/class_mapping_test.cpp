@@ -27,6 +27,26 @@ TEST(ClassMapping, ClassMapRenamesAndIgnores) {
   EXPECT_EQ(*m, (ClassMapping{0, 2, -1}));
 }
 
+TEST(ClassMapping, RemovedBoxesAreNegativesUnlessMapped) {
+  // The training export names removed false boxes not_a_cell: background, never a positive.
+  auto m = map_dataset_classes({"WBC", "not_a_cell"}, kModel, "");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(*m, (ClassMapping{0, -1}));
+  FieldDataset ds;
+  ds.classes = {"WBC", "not_a_cell"};
+  ds.fields.push_back({"a.png", "", 10, 10, {{{0, 0, 5, 5}, 0, 1.f}, {{5, 5, 9, 9}, 1, 1.f}}});
+  ds.fields.push_back({"b.png", "", 10, 10, {{{1, 1, 6, 6}, 1, 1.f}}});
+  const FieldDataset out = remap_fields(ds, *m, kModel);
+  ASSERT_EQ(out.fields.size(), 2u);  // a field with only negatives stays: all background
+  ASSERT_EQ(out.fields[0].boxes.size(), 1u);
+  EXPECT_EQ(out.fields[0].boxes[0].class_id, 0);
+  EXPECT_TRUE(out.fields[1].boxes.empty());
+  // An explicit map still wins (a lab that trains a not-a-cell class on purpose).
+  auto mapped = map_dataset_classes({"not_a_cell"}, kModel, "not_a_cell=Platelet");
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(*mapped, (ClassMapping{2}));
+}
+
 TEST(ClassMapping, ClassMapTargetMustBeAModelClass) {
   auto m = map_dataset_classes({"WBC"}, kModel, "WBC=Leukocyte");
   ASSERT_FALSE(m);

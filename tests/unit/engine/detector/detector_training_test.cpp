@@ -11,9 +11,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/image.h"
+#include "data/formats/formats.h"
 #include "engine/detector/detector_batch_loader.h"
 #include "engine/detector/detector_evaluator.h"
 #include "engine/detector/detector_trainer.h"
+#include "engine/detector/field_source.h"
 #include "engine/predict/detector_predictor.h"
 #include "engine/train/checkpoint.h"
 #include "models/assign/assigner.h"
@@ -118,6 +120,42 @@ TEST_F(DetectorTraining, TinyRetinaNetLearnsDiscs) {
     // Original-pixel evaluation through the predictor agrees with the trainer's best epoch.
     EXPECT_GE(ev->metrics.ap50, 0.9);
   }
+}
+
+// A lab's training export names the boxes reviewers removed as false detections not_a_cell; read
+// back for a detector they are negatives: no target is made of them (their anchors are
+// background), and training runs on the rest.
+TEST_F(DetectorTraining, RemovedBoxesOfAnExportAreBackgroundNotPositives) {
+  FieldDataset exported;
+  exported.classes = {"red", "blue", "not_a_cell"};
+  std::size_t discs = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    Field f = train_.fields[i];
+    discs += f.boxes.size();
+    f.boxes.push_back({Box{0.f, 0.f, 12.f, 12.f}, 2, 1.f});  // a corner a reviewer removed
+    exported.fields.push_back(f);
+  }
+  const std::string json = root_ + "/train/export.json";
+  ASSERT_TRUE(write_coco(exported, json));
+  auto read = read_detection_fields({json, "coco", "", ""}, {"red", "blue"});
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_EQ(read->fields.size(), 8u);
+  std::size_t boxes = 0;
+  for (const auto& f : read->fields)
+    for (const auto& b : f.boxes) {
+      ++boxes;
+      EXPECT_LT(b.class_id, 2);
+      EXPECT_GT(b.box.x2 - b.box.x1, 12.f) << "only discs remain";
+    }
+  EXPECT_EQ(boxes, discs);
+  auto cfg = tiny_config();
+  cfg.optim.epochs = 1;
+  DetectorRunOptions run;
+  run.out_dir = root_ + "/run_negatives";
+  std::ostringstream log;
+  auto r = train_detector(cfg, *read, val_, run, log);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->epochs_done, 1);
 }
 
 TEST_F(DetectorTraining, ResumeContinuesExactly) {
