@@ -214,6 +214,9 @@ try {
       await page.waitForTimeout(2000)
     }
     await page.locator('[data-test=analysis-progress]', { hasText: '3 done' }).waitFor()
+    // The upload rows follow their analysis: none still says "Analysis queued".
+    await page.locator('[data-test=upload-list] [data-job-state=done]').nth(2).waitFor()
+    check((await page.locator('[data-test=upload-list] [data-job-state=queued]').count()) === 0, 'no upload row still queued')
     // Every field's boxes are drawn; a field may hold no cell, so look through the three.
     const boxes = page.locator('[data-test=field-viewer] g.box')
     const thumbs = page.locator('[data-test=field-list] .thumb')
@@ -302,6 +305,99 @@ try {
     check(text.includes('admin') && text.includes('reclassified'), `an audit entry by admin, got "${text}"`)
     await snap(page, 'cell-audit')
     await page.keyboard.press('Escape')
+  })
+
+  await step('add a missed cell and remove a false box on the field; the differential follows', page, async () => {
+    const diff = async () => (await apiCall(page, 'GET', `/api/samples/${sampleId}/differential`)).body
+    // Cells of a class in the differential: a row, or unmapped when the taxonomy does not know it.
+    const countOf = (d, cls) => (d.differential.rows.find((r) => r.id === cls)?.count ?? 0) + (d.unmapped[cls] ?? 0)
+    await page.getByRole('tab', { name: 'Fields' }).click()
+    const thumbs = page.locator('[data-test=field-list] .thumb')
+    const boxes = page.locator('[data-test=field-viewer] g.box')
+    for (let k = 0; k < (await thumbs.count()); k++) {
+      await thumbs.nth(k).click()
+      await page.waitForTimeout(500)
+      if ((await boxes.count()) > 0) break
+    }
+    const img = page.locator('[data-test=field-viewer] img')
+    const imageId = Number((await img.getAttribute('src')).match(/images\/(\d+)\//)[1])
+    const image = (await apiCall(page, 'GET', `/api/images/${imageId}`)).body
+    const before = new Set(await boxes.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-cell'))))
+    const d0 = await diff()
+
+    // Draw a box over the field's top-left corner: a screen point for an image pixel.
+    await page.click('[data-test=mode-draw]')
+    const r = await img.boundingBox()
+    const at = (x, y) => [r.x + (x * r.width) / image.width, r.y + (y * r.height) / image.height]
+    const side = Math.round(Math.min(image.width, image.height) * 0.15)
+    const [sx, sy] = at(8, 8)
+    const [ex, ey] = at(8 + side, 8 + side)
+    await page.mouse.move(sx, sy)
+    await page.mouse.down()
+    await page.mouse.move(ex, ey, { steps: 6 })
+    await page.mouse.up()
+    await page.locator('.el-message', { hasText: 'Cell added' }).waitFor()
+    const ids = await boxes.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-cell')))
+    const addedId = Number(ids.find((id) => !before.has(id)))
+    check(addedId > 0, 'a new box on the field')
+    const added = (await apiCall(page, 'GET', `/api/cells/${addedId}`)).body
+    check(added.origin === 'reviewer' && added.suggested_class, `the drawn cell is the reviewer's and classified (${JSON.stringify(added)})`)
+    const d1 = await diff()
+    check(d1.cells === d0.cells + 1, `the differential counts one cell more (${d0.cells} -> ${d1.cells})`)
+    check(countOf(d1, added.class) === countOf(d0, added.class) + 1, `one more ${added.class}`)
+    await page.locator('[data-test=box-edit-bar] [data-test=remove-box]').waitFor()
+    await snap(page, 'field-cell-added')
+
+    // Remove a false box: pick a model box in edit mode, mark it not a cell.
+    const falseId = [...before].map(Number).find((id) => id !== cellId)
+    const falseCell = (await apiCall(page, 'GET', `/api/cells/${falseId}`)).body
+    await page.locator(`[data-test=field-viewer] g.box[data-cell="${falseId}"] rect`).first().click({ force: true })
+    await page.locator('[data-test=box-edit-bar]', { hasText: `Cell ${falseId}` }).waitFor()
+    await page.click('[data-test=remove-box]')
+    await page.locator(`[data-test=field-viewer] g.box[data-cell="${falseId}"][data-class=not_a_cell]`).waitFor()
+    const d2 = await diff()
+    check(d2.cells === d1.cells - 1, `the differential counts one cell less (${d1.cells} -> ${d2.cells})`)
+    check(countOf(d2, falseCell.class) === countOf(d1, falseCell.class) - 1, `one ${falseCell.class} less`)
+    check(countOf(d2, 'not_a_cell') === 0, 'not a cell is in no count')
+    await snap(page, 'field-box-removed')
+
+    // Undo brings it back; removing it again leaves it removed for the rest of the flow.
+    await page.click('[data-test=viewer-undo]')
+    await page.locator(`[data-test=field-viewer] g.box[data-cell="${falseId}"][data-class="${falseCell.class}"]`).waitFor()
+    check((await diff()).cells === d1.cells, 'undo restores the count')
+    await page.click('[data-test=remove-box]')
+    await page.locator(`[data-test=field-viewer] g.box[data-cell="${falseId}"][data-class=not_a_cell]`).waitFor()
+    const trail = (await apiCall(page, 'GET', `/api/cells/${falseId}/audit`)).body.items.map((e) => e.action)
+    check(JSON.stringify(trail) === JSON.stringify(['remove', 'undo', 'remove']), `the audit trail keeps it (${trail})`)
+    await page.click('[data-test=mode-view]')
+  })
+
+  await step('see the cell: tile size remembered, large view, jump to the field, reload and Back keep the place', page, async () => {
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    await page.waitForURL(/tab=gallery/)
+    await page.evaluate(() => localStorage.setItem('marrowscope.gallery.tileSize', '192'))
+    await page.reload()
+    const tile = page.locator('[data-test=gallery] .tile').first()
+    await tile.waitFor()
+    const w = (await tile.boundingBox()).width
+    check(w >= 190 && w <= 200, `192 px tiles after a reload (got ${w})`)
+    const id = Number(await tile.getAttribute('data-cell'))
+    await tile.click()
+    await page.waitForURL(new RegExp(`focus=${id}`))
+    await page.keyboard.press('v')
+    await page.locator('[data-test=cell-large] g.box.highlighted').waitFor()
+    await page.waitForTimeout(500) // the dialog's opening animation
+    await snap(page, 'cell-large-view')
+    await page.keyboard.press('Escape')
+    await page.locator('[data-test=cell-large]').waitFor({ state: 'hidden' })
+    await snap(page, 'gallery-large-tiles')
+    await page.click('[data-test=gallery-locate]')
+    await page.locator(`[data-test=field-viewer] g.box.highlighted[data-cell="${id}"]`).waitFor()
+    check(page.url().includes(`at=${id}`), `the field's place in the URL (${page.url()})`)
+    await snap(page, 'cell-on-its-field')
+    await page.goBack()
+    await page.locator('[data-test=gallery] .tile').first().waitFor()
+    await page.evaluate(() => localStorage.removeItem('marrowscope.gallery.tileSize'))
   })
 
   await step('a viewer cannot reclassify', null, async () => {

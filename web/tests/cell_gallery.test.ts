@@ -162,6 +162,45 @@ describe('CellGallery', () => {
     expect(calls.filter((c) => c.url === '/api/cells/review')).toHaveLength(0)
     w.unmount()
   })
+  it('x marks a false box "not a cell": it leaves its class for the not-a-cell bin', async () => {
+    const w = setup()
+    expect(w.find('.class-bar .chip[data-class=not_a_cell]').text()).toContain('Not a cell')
+    expect(w.find('.class-bar .chip[data-class=smudge]').exists()).toBe(true)
+    expect(w.find('.class-bar .chip[data-class=artefact]').exists()).toBe(true)
+    await w.find('.tile[data-cell="1"]').trigger('click')
+    await w.find('[data-test=gallery]').trigger('keydown', { key: 'x' })
+    await flushPromises()
+    expect(calls.find((c) => c.url === '/api/cells/review').body).toEqual({ ids: [1], class: 'not_a_cell' })
+    expect(w.find('section.group[data-group=not_a_cell] .tile[data-cell="1"]').exists()).toBe(true)
+    expect(w.find('[data-test=confirm-all]').text()).toContain('(2)') // a removed box needs no confirmation
+    w.unmount()
+  })
+  it('a reclassified tile says "reviewed" instead of the old class\'s probability', () => {
+    const w = setup()
+    const store = useSampleStore()
+    store.cells = [cell(1, 'lymphocyte', { probability: 0.72, suggested_class: 'eosinophil', reviewed_class: 'lymphocyte' }), cell(2, 'monocyte', { probability: 0.64 })]
+    return flushPromises().then(() => {
+      expect(w.find('.tile[data-cell="1"] .tile-note').text()).toBe('reviewed')
+      expect(w.find('.tile[data-cell="2"] .tile-note').text()).toBe('64%')
+      w.unmount()
+    })
+  })
+  it('remembers the tile size in this browser, within 96 to 256 px', async () => {
+    localStorage.setItem('marrowscope.gallery.tileSize', '200')
+    const w = setup()
+    expect(w.find('[data-test=tile-size]').text()).toContain('208 px') // the nearest step of 16 from 96
+    expect(w.find('.tile img').attributes('src')).toContain('size=208')
+    w.unmount()
+    localStorage.setItem('marrowscope.gallery.tileSize', '9999')
+    const big = setup()
+    expect(big.find('[data-test=tile-size]').text()).toContain('256 px')
+    big.unmount()
+    localStorage.setItem('marrowscope.gallery.tileSize', 'huge')
+    const odd = setup()
+    expect(odd.find('[data-test=tile-size]').text()).toContain('96 px')
+    odd.unmount()
+    localStorage.removeItem('marrowscope.gallery.tileSize')
+  })
   it('u asks the server to undo and says when there is nothing to undo', async () => {
     const w = setup()
     await w.find('[data-test=gallery]').trigger('keydown', { key: 'u' })

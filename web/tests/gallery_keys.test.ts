@@ -29,6 +29,13 @@ describe('galleryKeyAction', () => {
     expect(galleryKeyAction({ key: '2' }, s)).toEqual({ type: 'reclassify', ids: [12, 16], cls: 'myelocyte' })
     expect(galleryKeyAction({ key: 'Enter' }, s)).toEqual({ type: 'confirm', ids: [12, 16] })
   })
+  it('x and Delete mark the target "not a cell"', () => {
+    expect(key('x')).toEqual({ type: 'reclassify', ids: [13], cls: 'not_a_cell' })
+    expect(key('Delete')).toEqual({ type: 'reclassify', ids: [13], cls: 'not_a_cell' })
+    expect(galleryKeyAction({ key: 'x' }, { ...base, selected: new Set([11, 12]) })).toEqual({ type: 'reclassify', ids: [11, 12], cls: 'not_a_cell' })
+    expect(galleryKeyAction({ key: 'x' }, { ...base, focus: -1 })).toBeNull()
+    expect(keyForClass('not_a_cell', classes)).toBe('x')
+  })
   it('Enter confirms, Space toggles, Escape clears, u and Ctrl+Z undo', () => {
     expect(key('Enter')).toEqual({ type: 'confirm', ids: [13] })
     expect(key(' ')).toEqual({ type: 'toggle', id: 13 })
@@ -38,7 +45,7 @@ describe('galleryKeyAction', () => {
     expect(key('z', { metaKey: true })).toEqual({ type: 'undo' })
   })
   it('ignores other keys, modified keys and keys without a target', () => {
-    expect(key('x')).toBeNull()
+    expect(key('k')).toBeNull()
     expect(key('1', { ctrlKey: true })).toBeNull()
     expect(key('1', { altKey: true })).toBeNull()
     expect(galleryKeyAction({ key: '1' }, { ...base, focus: -1 })).toBeNull()
@@ -79,6 +86,10 @@ describe('groupCells', () => {
       { id: 23, suggested_class: 'monocyte', probability: 0.5, flagged: true, confirmed: false, flag_reason: 'high_entropy' },
     ]
     expect(groupCells(flagged, { compare: order })[0].cells.map((c) => c.id)).toEqual([22, 21, 23])
+  })
+  it('keeps removed boxes out of the attention group, in their own bin', () => {
+    const g = groupCells([{ id: 31, suggested_class: 'lymphocyte', reviewed_class: 'not_a_cell', class: 'not_a_cell', probability: 0.2, flagged: true, confirmed: false }], { compare: order })
+    expect(g.map((x) => x.key)).toEqual(['not_a_cell'])
   })
   it('uses the API effective class when present', () => {
     const g = groupCells([{ id: 9, class: 'basophil', suggested_class: 'eosinophil', probability: 1, flagged: false, confirmed: false }], { compare: order })

@@ -200,6 +200,9 @@ export const api = {
   patch<P extends PathsWith<'patch'>>(path: P, body: BodyOf<OperationOf<P, 'patch'>>, ...[opts]: OptionsArg<OperationOf<P, 'patch'>>) {
     return call<OperationOf<P, 'patch'>>('PATCH', path, opts, { json: body })
   },
+  put<P extends PathsWith<'put'>>(path: P, body: BodyOf<OperationOf<P, 'put'>>, ...[opts]: OptionsArg<OperationOf<P, 'put'>>) {
+    return call<OperationOf<P, 'put'>>('PUT', path, opts, { json: body })
+  },
   del<P extends PathsWith<'delete'>>(path: P, ...[opts]: OptionsArg<OperationOf<P, 'delete'>>) {
     return call<OperationOf<P, 'delete'>>('DELETE', path, opts)
   },

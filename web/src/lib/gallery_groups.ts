@@ -1,8 +1,9 @@
 // How the gallery groups cells: unconfirmed flagged cells ("needs attention") first, then one
-// group per class the cell counts as, in the taxonomy's order. Within a group, lowest confidence
+// group per class the cell counts as, in the taxonomy's order (review-only bins such as "not a
+// cell" after the taxonomy's classes). Within a group, lowest confidence
 // first (the cells most worth a look) or detection order; atypical cells lead the attention group.
 import type { Schemas } from '@/api/client'
-import { effectiveClass } from './taxonomy'
+import { effectiveClass, NOT_A_CELL } from './taxonomy'
 
 type GalleryCell = Pick<Schemas['Cell'], 'id' | 'flagged' | 'confirmed' | 'probability'> &
   Partial<Pick<Schemas['Cell'], 'flag_reason'>> &
@@ -19,7 +20,8 @@ export function groupCells<C extends GalleryCell>(
   const attention: C[] = []
   const byClass = new Map<string, C[]>()
   for (const c of cells) {
-    if (c.flagged && !c.confirmed) {
+    // A removed box needs no more attention: it is out of every count.
+    if (c.flagged && !c.confirmed && effectiveClass(c) !== NOT_A_CELL) {
       attention.push(c)
       continue
     }

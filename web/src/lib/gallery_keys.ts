@@ -1,8 +1,12 @@
 // Keyboard review in the cell gallery, as a pure function so it is testable without a browser.
 // Number keys (then q, w, e, ...) reclassify the focused cell - or every selected cell - to the
 // class with that key; arrows move the focus; Enter confirms; Space toggles selection;
-// Ctrl/Cmd+Z or 'u' undoes the last change; Escape clears the selection.
-import { CLASS_KEYS, classIds } from './taxonomy'
+// Ctrl/Cmd+Z or 'u' undoes the last change; Escape clears the selection; 'x' or Delete marks the
+// focused (or selected) cells "not a cell" (a removed box, out of every count, undoable).
+import { CLASS_KEYS, classIds, NOT_A_CELL } from './taxonomy'
+
+/** The key that marks cells "not a cell" (Delete does the same). */
+export const NOT_A_CELL_KEY = 'x'
 
 /**
  * @param {{key: string, ctrlKey?: boolean, metaKey?: boolean, shiftKey?: boolean, altKey?: boolean}} ev
@@ -40,6 +44,7 @@ export function galleryKeyAction(ev, state) {
   const targets = selected.length > 0 ? selected : at >= 0 ? [ids[at]] : []
   if (key === ' ') return at >= 0 ? { type: 'toggle', id: ids[at] } : null
   if (key === 'Enter') return targets.length ? { type: 'confirm', ids: targets } : null
+  if (key === NOT_A_CELL_KEY || key === 'Delete') return targets.length ? { type: 'reclassify', ids: targets, cls: NOT_A_CELL } : null
   const k = CLASS_KEYS.indexOf(key.toLowerCase())
   if (k >= 0 && k < classes.length && targets.length) return { type: 'reclassify', ids: targets, cls: classes[k] }
   return null
@@ -47,6 +52,7 @@ export function galleryKeyAction(ev, state) {
 
 /** The key that picks class `id` ('' when it has none). */
 export function keyForClass(id, classes = classIds()) {
+  if (id === NOT_A_CELL) return NOT_A_CELL_KEY
   const i = classes.indexOf(id)
   return i >= 0 && i < CLASS_KEYS.length ? CLASS_KEYS[i] : ''
 }

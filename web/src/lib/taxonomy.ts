@@ -17,6 +17,32 @@ function sorted(list) {
 const known = new Map()
 for (const tax of [pbc11, marrow]) for (const c of tax.classes) if (!known.has(c.id)) known.set(c.id, entry(c))
 
+/** A removed box (the server's store::kNotACell): kept and audited, left out of every count. */
+export const NOT_A_CELL = 'not_a_cell'
+/**
+ * Review-only bins the server accepts whatever the taxonomy (server/review_access.h): a removed
+ * box, smudge cells and artefacts. A taxonomy that lists them gives their names and colours.
+ */
+export const REVIEW_BINS = [NOT_A_CELL, 'smudge', 'artefact']
+const binNames = {
+  not_a_cell: { en: 'Not a cell', zh: '非细胞' },
+  smudge: { en: 'Smudge cell', zh: '涂抹细胞' },
+  artefact: { en: 'Artefact', zh: '伪影' },
+}
+REVIEW_BINS.forEach((id, k) => {
+  if (!known.has(id)) known.set(id, { id, names: binNames[id], order: 100000 + k, colour: '#9e9e9e', counted: false })
+})
+
+/** The classes a reviewer may give, in order: the taxonomy's, then the review-only bins it lacks. */
+export function reviewChoices() {
+  return [...taxonomyState.classes, ...REVIEW_BINS.filter((id) => !taxonomyState.classes.some((c) => c.id === id)).map((id) => classInfo(id))]
+}
+
+/** Whether the cell is a removed box. */
+export function isRemoved(cell: Parameters<typeof effectiveClass>[0]) {
+  return effectiveClass(cell) === NOT_A_CELL
+}
+
 /**
  * state.classes: the classes a reviewer chooses from, in hematology order; `specimen` is the one
  * they belong to (bone-marrow samples use the marrow vocabulary). A class marked reviewOnly is one

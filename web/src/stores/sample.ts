@@ -3,7 +3,8 @@
 // confirm, undo) replaces the changed cells with the server's answer, so the three views agree.
 import { defineStore } from 'pinia'
 import { api, upload, type Schemas } from '@/api/client'
-import { setTaxonomy, taxonomyState } from '@/lib/taxonomy'
+import { isRemoved, setTaxonomy, taxonomyState } from '@/lib/taxonomy'
+import type { Box } from '@/lib/box_edit'
 
 const CELL_PAGE = 5000 // the API's largest page
 
@@ -35,7 +36,7 @@ export const useSampleStore = defineStore('sample', {
       return (id: number) => m.get(id)
     },
     signed: (s) => s.sample?.status === 'signed',
-    confirmedCount: (s) => s.cells.filter((c) => c.confirmed).length,
+    confirmedCount: (s) => s.cells.filter((c) => c.confirmed && !isRemoved(c)).length,
     analysing: (s) => !!s.progress && s.progress.queued + s.progress.running > 0,
   },
   actions: {
@@ -116,8 +117,41 @@ export const useSampleStore = defineStore('sample', {
       const r = await api.post('/api/samples/{id}/review/undo', null, { path: { id: this.sampleId() } })
       this.replaceCells(r.items)
       this.lastChange = null
-      this.reloadProgress()
+      this.afterFieldEdit()
       return r.items
+    },
+    /** Adds a cell the detector missed (classified by the server at once); resolves to the cell. */
+    async addCell(imageId: number, box: Box, cls?: string) {
+      const cell = await api.post('/api/images/{id}/cells', cls ? { ...box, class: cls } : box, { path: { id: imageId } })
+      this.cells = [...this.cells, cell]
+      this.cellsTotal += 1
+      this.afterFieldEdit()
+      return cell
+    },
+    /** Removes a false box: it becomes not_a_cell, out of every count, kept and undoable. */
+    async removeCell(id: number) {
+      const cell = await api.del('/api/cells/{id}', { path: { id } })
+      this.replaceCells([cell])
+      this.afterFieldEdit()
+      return cell
+    },
+    async restoreCell(id: number) {
+      const cell = await api.post('/api/cells/{id}/restore', null, { path: { id } })
+      this.replaceCells([cell])
+      this.afterFieldEdit()
+      return cell
+    },
+    /** Moves or resizes a box; the server re-classifies the new crop. */
+    async moveCell(id: number, box: Box) {
+      const cell = await api.put('/api/cells/{id}/box', box, { path: { id } })
+      this.replaceCells([cell])
+      this.afterFieldEdit()
+      return cell
+    },
+    /** Totals and progress follow an edit of the field's boxes. */
+    afterFieldEdit() {
+      this.reloadProgress()
+      this.loadSummary().catch(() => {})
     },
     async retryJob(id: number) {
       await api.post('/api/jobs/{id}/retry', null, { path: { id } })
