@@ -363,8 +363,11 @@ Result<CellView> restore_cell(Tx& tx, std::int64_t cell_id, const Reviewer& who,
     auto was = ReviewState::from_json(Json::parse(row->s("from_value"), nullptr, false));
     if (was && !cls_is_removal(*was)) {
       after.reviewed_class = was->reviewed_class;
-      // A confirmation comes back only from someone who may confirm.
+      // A confirmation comes back only from someone who may confirm; a technician's
+      // pre-verification vouched for this same class, so it comes back with it.
       after.confirmed = was->confirmed && who.may_confirm;
+      after.verified_by = was->verified_by;
+      after.verified_at = was->verified_at;
     }
   }
   if (after.reviewed_class && *after.reviewed_class == cell.suggested_class) after.reviewed_class.reset();
