@@ -8,7 +8,8 @@ state dict of DetectorNet copies into the C++ model.pt without renaming:
   RetinaHead       src/models/head/retina_head.cpp  (head.cls_tower/box_tower/cls_out/box_out/iou_out)
   anchors          src/models/detector/anchor_generator.cpp (torchvision 0.14 semantics, float32)
   BoxCoder         src/models/detector/box_coder.cpp
-  assigners        src/models/assign/{max_iou,atss,ota}_assigner.cpp, sinkhorn.cpp (batched over
+  assigners        src/models/assign/{max_iou,atss,ota,paa}_assigner.cpp, sinkhorn.cpp,
+                   gaussian_mixture.cpp (batched over
                    the images of a batch where the C++ loops per image; same results)
   detection_loss   src/models/loss/*.cpp
   postprocess      src/models/detector/postprocess.cpp + ops/nms.cpp
@@ -18,6 +19,7 @@ state dict of DetectorNet copies into the C++ model.pt without renaming:
 Runs under torch 1.13 (Debian, CPU) and torch 2.x (CUDA).
 """
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -55,6 +57,8 @@ DEFAULT_CONFIG = {
         "ota": {"reg_weight": 3.0, "focal_alpha": 0.25, "focal_gamma": 2.0, "top_q": 20,
                 "center_radius": 2.5, "outside_cost": 1e5, "sinkhorn_epsilon": 0.1,
                 "sinkhorn_iterations": 50},
+        "paa": {"candidate_iou": 0.1, "top_k": 9, "reg_weight": 1.0, "focal_alpha": 0.25, "focal_gamma": 2.0,
+                "em_iterations": 100, "em_tolerance": 1e-3, "em_reg_covar": 1e-6},
     },
     "data": {"format": "yolo", "train_split": "train", "val_split": "val", "class_map": "",
              "max_train_fields": 0, "max_val_fields": 0},
@@ -619,6 +623,129 @@ def assign_ota(o, anchors, per_level, strides, gt_boxes, gt_labels, counts, cls_
     return out
 
 
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _gmm_log_weighted(x, w, mean, var):
+    """log(w_k N(x; mean_k, var_k)): x [P,M], w/mean/var [P,2] -> [P,M,2]."""
+    d = x.unsqueeze(-1) - mean.unsqueeze(1)
+    return w.log().unsqueeze(1) - 0.5 * (_LOG_2PI + var.log().unsqueeze(1) + d * d / var.unsqueeze(1))
+
+
+def fit_two_gaussians(x, mask, o):
+    """gaussian_mixture.cpp fit_two_gaussians for P independent rows at once: x [P,M] float64, mask
+    [P,M] bool (at least one per row). Each row stops on its own tolerance exactly as the C++ loop
+    (a finished row keeps its parameters). -> (weight, mean, var) [P,2] each, iterations [P]."""
+    P = x.shape[0]
+    n = mask.sum(1).to(x.dtype)
+    inf = torch.full_like(x, math.inf)
+    mean = torch.stack([torch.where(mask, x, inf).min(1)[0], torch.where(mask, x, -inf).max(1)[0]], 1)
+    var = torch.ones_like(mean)
+    w = torch.full_like(mean, 0.5)
+    prev = torch.full((P,), -math.inf, dtype=x.dtype, device=x.device)
+    done = torch.zeros(P, dtype=torch.bool, device=x.device)
+    iters = torch.zeros(P, dtype=torch.long, device=x.device)
+    m = mask.unsqueeze(-1).to(x.dtype)
+    xs = torch.where(mask, x, torch.zeros_like(x))
+    for _ in range(o["em_iterations"]):
+        lw = _gmm_log_weighted(xs, w, mean, var)
+        norm = torch.logsumexp(lw, 2)
+        ll = (norm * mask).sum(1) / n
+        resp = (lw - norm.unsqueeze(-1)).exp() * m
+        nk = resp.sum(1) + 10 * torch.finfo(torch.float64).eps
+        new_mean = (resp * xs.unsqueeze(-1)).sum(1) / nk
+        d = xs.unsqueeze(-1) - new_mean.unsqueeze(1)
+        new_var = (resp * d * d).sum(1) / nk + o["em_reg_covar"]
+        new_w = nk / nk.sum(1, keepdim=True)
+        upd = (~done).unsqueeze(1)
+        mean = torch.where(upd, new_mean, mean)
+        var = torch.where(upd, new_var, var)
+        w = torch.where(upd, new_w, w)
+        iters = iters + (~done).long()
+        done = done | ((ll - prev).abs() < o["em_tolerance"])
+        prev = ll
+        if bool(done.all()):
+            break
+    return w, mean, var, iters
+
+
+def paa_separate(x, mask, o):
+    """paa_assigner.cpp paa_separate per row: x [P,M] float64 losses, mask [P,M] -> positive [P,M]."""
+    w, mean, var, _ = fit_two_gaussians(x, mask, o)
+    xs = torch.where(mask, x, torch.zeros_like(x))
+    lw = _gmm_log_weighted(xs, w, mean, var)
+    comp = (lw[..., 1] > lw[..., 0]).long()
+    fg = (mean[:, 1] < mean[:, 0]).long().unsqueeze(1)
+    claimed = mask & (comp == fg)
+    dens = torch.where(claimed, torch.logsumexp(lw, 2), torch.full_like(x, -math.inf))
+    best = dens.max(1, keepdim=True)[0]
+    thr = torch.where(claimed & (dens == best), x, torch.full_like(x, math.inf)).min(1, keepdim=True)[0]
+    any_fg = claimed.any(1, keepdim=True)
+    single = mask.sum(1, keepdim=True) <= 1
+    return mask & ((x <= thr) | ~any_fg | single)
+
+
+def paa_anchor_losses(o, cls_logits, pred_boxes, gt_boxes, gt_labels):
+    """PaaAssigner::anchor_losses: [N,C], [N,4], [N,4], [N] -> [N] float64."""
+    logits = cls_logits.double()
+    onehot = torch.zeros_like(logits)
+    onehot.scatter_(1, gt_labels.long().unsqueeze(1), 1.0)
+    cls = sigmoid_focal_loss(logits, onehot, o["focal_alpha"], o["focal_gamma"]).sum(1)
+    return cls + o["reg_weight"] * giou_loss(pred_boxes.double(), gt_boxes.double())
+
+
+def assign_paa(o, anchors, per_level, gt_boxes, gt_labels, gt_valid, cls_logits, pred_boxes):
+    """PaaAssigner::assign for a batch: the candidates of all images and boxes are ranked per
+    (image, box, level) with one stable sort, and the mixtures of all boxes are fitted together."""
+    B, G = gt_valid.shape
+    A = anchors.shape[0]
+    out = torch.full((B, A), ASSIGN_BACKGROUND, dtype=torch.long, device=anchors.device)
+    if G == 0:
+        return out
+    pre_o = {"pos_iou": o["candidate_iou"], "neg_iou": o["candidate_iou"], "low_quality_matches": True,
+             "min_low_quality_iou": 0.0}
+    pre = assign_max_iou(pre_o, anchors, gt_boxes, gt_valid)                   # [B,A]
+    cb, ca = (pre >= 0).nonzero(as_tuple=True)                                 # row-major: anchor order
+    if cb.numel() == 0:
+        return out
+    cg = pre[cb, ca]
+    loss = paa_anchor_losses(o, cls_logits[cb, ca].float(), pred_boxes[cb, ca].float(),
+                             gt_boxes[cb, cg].to(anchors.dtype), gt_labels[cb, cg])
+    if not bool(torch.isfinite(loss).all()):
+        raise ValueError("PAA: a candidate's loss is not finite (the predictions have diverged)")
+    ends = torch.tensor(list(itertools.accumulate(per_level)), device=anchors.device)
+    level = torch.bucketize(ca, ends, right=True)
+    L = len(per_level)
+    # Rank within (image, box, level) by (loss, anchor): stable sort by loss, then by group.
+    order = torch.sort(loss, stable=True)[1]
+    group = (cb * G + cg) * L + level
+    order = order[torch.sort(group[order], stable=True)[1]]
+    g_sorted = group[order]
+    first = torch.ones_like(g_sorted, dtype=torch.bool)
+    first[1:] = g_sorted[1:] != g_sorted[:-1]
+    start = torch.cummax(torch.where(first, torch.arange(len(order), device=order.device),
+                                     torch.zeros_like(order)), 0)[0]
+    rank = torch.arange(len(order), device=order.device) - start
+    keep = order[rank < o["top_k"]]
+    # One mixture per (image, box): rows of a padded [P, M] matrix.
+    box_id = cb[keep] * G + cg[keep]
+    ids, row = torch.unique(box_id, return_inverse=True)
+    P = ids.numel()
+    counts = torch.bincount(row, minlength=P)
+    M = int(counts.max())
+    srt = torch.sort(row, stable=True)[1]
+    row_s = row[srt]
+    col = torch.arange(len(srt), device=row.device) - (torch.cumsum(counts, 0) - counts)[row_s]
+    x = torch.zeros(P, M, dtype=torch.float64, device=anchors.device)
+    mask = torch.zeros(P, M, dtype=torch.bool, device=anchors.device)
+    x[row_s, col] = loss[keep][srt]
+    mask[row_s, col] = True
+    pos = paa_separate(x, mask, o)[row_s, col]
+    sel = keep[srt][pos]
+    out[cb[sel], ca[sel]] = cg[sel]
+    return out
+
+
 def assign(cfg_assigner, anchors, per_level, strides, per_location, gt_boxes, gt_labels, gt_valid,
            cls_logits=None, pred_boxes=None):
     """Assigner::assign for a whole batch, without gradients. -> matched [B,A] (gt index, -1, -2)."""
@@ -632,7 +759,10 @@ def assign(cfg_assigner, anchors, per_level, strides, per_location, gt_boxes, gt
             counts = [int(c) for c in gt_valid.sum(1).tolist()]  # valid boxes come first in each row
             return assign_ota(cfg_assigner["ota"], anchors, per_level, strides, gt_boxes, gt_labels, counts,
                               cls_logits, pred_boxes)
-    raise ValueError("assigner.kind: expected max_iou, atss or ota, found %s" % kind)
+        if kind == "paa":
+            return assign_paa(cfg_assigner["paa"], anchors, per_level, gt_boxes, gt_labels, gt_valid, cls_logits,
+                              pred_boxes)
+    raise ValueError("assigner.kind: expected max_iou, atss, ota or paa, found %s" % kind)
 
 
 def build_targets(matched, gt_boxes, gt_labels):
@@ -738,7 +868,10 @@ def _nms(boxes, scores, labels, thr):
         w = np.maximum(0, np.minimum(p[i, 2], p[rest, 2]) - np.maximum(p[i, 0], p[rest, 0]))
         h = np.maximum(0, np.minimum(p[i, 3], p[rest, 3]) - np.maximum(p[i, 1], p[rest, 1]))
         inter = w * h
-        supp[rest[inter / (area[i] + area[rest] - inter) > thr]] = True
+        # The float32 ratio is compared in float64, as nms.cpp does; numpy would otherwise round the
+        # threshold to float32 and let a box exactly at the threshold survive.
+        ovr = (inter / (area[i] + area[rest] - inter)).astype(np.float64)
+        supp[rest[ovr > thr]] = True
     return torch.tensor(keep, dtype=torch.long)
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Unit checks of the PyTorch detector mirror (tools/gpu/detector_mirror.py, train_detector.py)
 against what the C++ tests check: the torchvision goldens under tests/golden/{detector,assign,metrics}
-(anchors, box coder, focal loss, GIoU, NMS, Sinkhorn, COCO metrics) and the hand-computed MaxIoU /
-ATSS cases of tests/unit/models/assign/*_test.cpp, plus properties of the batched code: a batch of
+(anchors, box coder, focal loss, GIoU, NMS, Sinkhorn, PAA's mixture, COCO metrics) and the hand-computed
+MaxIoU / ATSS / PAA cases of tests/unit/models/assign/*_test.cpp, plus properties of the batched code: a batch of
 images with different box counts (padded) assigns exactly as each image alone, and the device
 augmentation keeps boxes on their pixels. Runs in a few seconds on CPU; exits 1 on any failure.
 
@@ -121,6 +121,65 @@ def test_sinkhorn():
     check("OTA cost matrix = golden", ok_cost)
 
 
+def test_paa():
+    """The PAA golden (scikit-learn / NumPy) and the hand cases of paa_assigner_test.cpp."""
+    o = dict(dm.DEFAULT_CONFIG["assigner"]["paa"])
+    cases = golden("assign/paa.json")["cases"]
+    gmm = [c for c in cases if c["kind"] == "gmm"]
+    # All mixtures in one padded batch, as the assigner fits them.
+    M = max(len(c["losses"]) for c in gmm)
+    x = torch.zeros(len(gmm), M, dtype=torch.float64)
+    mask = torch.zeros(len(gmm), M, dtype=torch.bool)
+    for i, c in enumerate(gmm):
+        x[i, :len(c["losses"])] = torch.tensor(c["losses"], dtype=torch.float64)
+        mask[i, :len(c["losses"])] = True
+    w, mean, var, iters = dm.fit_two_gaussians(x, mask, o)
+    pos = dm.paa_separate(x, mask, o)
+    ok_fit, ok_pos = True, True
+    for i, c in enumerate(gmm):
+        n = len(c["losses"])
+        ok_fit = ok_fit and int(iters[i]) == c["iterations"] and \
+            torch.allclose(w[i], torch.tensor(c["weights"], dtype=torch.float64), atol=1e-9, rtol=0) and \
+            torch.allclose(mean[i], torch.tensor(c["means"], dtype=torch.float64), atol=1e-9, rtol=0) and \
+            torch.allclose(var[i], torch.tensor(c["variances"], dtype=torch.float64), atol=1e-9, rtol=0)
+        ok_pos = ok_pos and pos[i, :n].tolist() == c["positive"] and not bool(pos[i, n:].any())
+    check("PAA: batched mixture fit = scikit-learn", ok_fit)
+    check("PAA: separation = the authors' Fig. 3(c)", ok_pos)
+    lc = [c for c in cases if c["kind"] == "anchor_loss"][0]
+    loss = dm.paa_anchor_losses(dict(o, reg_weight=lc["reg_weight"]), torch.tensor(lc["cls_logits"], dtype=torch.float64),
+                                torch.tensor(lc["pred_boxes"], dtype=torch.float64),
+                                torch.tensor(lc["gt_boxes"], dtype=torch.float64), torch.tensor(lc["gt_labels"]))
+    check("PAA: anchor losses = golden", torch.allclose(loss, torch.tensor(lc["loss"], dtype=torch.float64), atol=1e-9))
+    single = dm.paa_separate(torch.tensor([[5.0, 0.0], [0.4, 0.4]], dtype=torch.float64),
+                             torch.tensor([[True, False], [True, True]]), o).tolist()
+    check("PAA: one candidate / equal losses are positive", single == [[True, False], [True, True]], str(single))
+
+    five_a = [[0, 0, 16, 16], [2, 0, 18, 16], [0, 2, 16, 18], [4, 4, 20, 20], [-2, -2, 14, 14]]
+    five_p = [[0, 0, 16, 16], [0, 0, 16, 14.4], [0, 0, 16, 11.2], [48, 0, 64, 16], [80, 0, 96, 16]]
+
+    def run(anchors, per_level, pred, gt, **over):
+        n = len(anchors)
+        g = t(gt, (-1, 4))
+        return dm.assign_paa(dict(o, **over), t(anchors), per_level, g[None], torch.zeros(1, g.shape[0], dtype=torch.long),
+                             torch.ones(1, g.shape[0], dtype=torch.bool), torch.full((1, n, 1), -2.0),
+                             t(pred)[None])[0].tolist()
+    box = [[0, 0, 16, 16]]
+    hand = [
+        (run(five_a + [[100, 100, 116, 116]], [6], five_p + [[0, 0, 16, 16]], box), [0, 0, -1, -1, -1, -1]),
+        (run(five_a + [[-8, -8, 24, 24], [200, 200, 232, 232]], [5, 2], five_p + [[80, 0, 96, 16], [0, 0, 16, 16]],
+             box, top_k=1), [0, -1, -1, -1, -1, -1, -1]),
+        (run(five_a + [[-8, -8, 24, 24], [200, 200, 232, 232]], [5, 2], five_p + [[80, 0, 96, 16], [0, 0, 16, 16]],
+             box), [0, 0, -1, -1, -1, -1, -1]),
+        (run([[0, 0, 16, 16], [2, 0, 18, 16], [8, 0, 24, 16]], [3], [[8, 0, 24, 16]] * 3,
+             [[0, 0, 16, 16], [8, 0, 24, 16]]), [0, 0, 1]),
+        (run([[0, 0, 16, 16], [16, 0, 32, 16]], [2], [[2, 2, 4, 4]] * 2, [[2, 2, 4, 4]]), [0, -1]),
+        (run(five_a, [5], [[1, 1, 15, 15]] * 5, box), [0] * 5),
+        (run(five_a, [5], five_p, [[300, 300, 340, 340], [5, 5, 5, 9], [0, 0, 16, 16]]), [2, 2, -1, -1, -1]),
+    ]
+    bad = [(i, got, want) for i, (got, want) in enumerate(hand) if got != want]
+    check("PAA: hand cases of paa_assigner_test.cpp", not bad, str(bad))
+
+
 def test_metrics():
     g = golden("metrics/detection_cases.json")
     ok, n = True, 0
@@ -170,7 +229,7 @@ def test_assigners():
     ok = ok and dm.assign_atss({"top_k": 1}, a, pl, 1, g[None], torch.ones(1, 1, dtype=torch.bool))[0].tolist() == [-1] * 4
     check("ATSS: hand cases of atss_assigner_test.cpp", ok)
 
-    # Batched with padding == each image alone (all three assigners).
+    # Batched with padding == each image alone (all four assigners).
     torch.manual_seed(3)
     cfg = dm.merge_config({"model": {"input_size": 128, "backbone": {"width": 0.25}, "neck": {"channels": 16,
                                                                                           "min_level": 3, "max_level": 5}}})
@@ -189,7 +248,7 @@ def test_assigners():
     boxes[2, 0] = t([50.3, 50.3, 53.1, 53.1])  # holds no anchor centre: its OTA prior is empty
     cls = torch.randn(4, anchors.shape[0], 1)
     pred = dm.BoxCoder(cfg["model"]["box_coder"]).decode(torch.randn(4, anchors.shape[0], 4) * 0.2, anchors)
-    for kind in ("max_iou", "atss", "ota"):
+    for kind in ("max_iou", "atss", "ota", "paa"):
         ac = dict(cfg["assigner"], kind=kind)
         batched = dm.assign(ac, anchors, per_level, strides, 9, boxes, labels, valid, cls, pred)
         ok = True
@@ -234,7 +293,8 @@ def test_letterbox():
 
 def main():
     torch.set_num_threads(1)
-    for f in (test_anchors, test_box_coder, test_losses, test_nms, test_sinkhorn, test_metrics, test_assigners,
+    for f in (test_anchors, test_box_coder, test_losses, test_nms, test_sinkhorn, test_paa, test_metrics,
+              test_assigners,
               test_augment, test_letterbox):
         f()
     print("FAILED: %s" % FAILS if FAILS else "all passed")

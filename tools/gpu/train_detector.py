@@ -537,7 +537,7 @@ def main():
             cls, box = cls.float(), box.float()
             iou = None if iou is None else iou.float()
             pred = None
-            if cfg["assigner"]["kind"] == "ota":
+            if cfg["assigner"]["kind"] in ("ota", "paa"):
                 with torch.no_grad():
                     pred = net.coder.decode(box.detach(), anchors)
             matched = dm.assign(cfg["assigner"], anchors, per_level, strides, net.anchor_gen.per_location,

@@ -8,10 +8,11 @@
 #include "models/assign/atss_assigner.h"
 #include "models/assign/max_iou_assigner.h"
 #include "models/assign/ota_assigner.h"
+#include "models/assign/paa_assigner.h"
 
 namespace ms {
 
-enum class AssignerKind { kMaxIou, kAtss, kOta };
+enum class AssignerKind { kMaxIou, kAtss, kOta, kPaa };
 const std::vector<std::pair<AssignerKind, std::string>>& enum_names(AssignerKind);
 
 struct AssignerOptions {
@@ -19,12 +20,14 @@ struct AssignerOptions {
   MaxIouAssignerOptions max_iou;
   AtssAssignerOptions atss;
   OtaAssignerOptions ota;
+  PaaAssignerOptions paa;
   template <class V>
   void visit(V& v) {
     v("kind", kind);
     v("max_iou", max_iou);
     v("atss", atss);
     v("ota", ota);
+    v("paa", paa);
   }
 };
 
@@ -32,7 +35,9 @@ class Assigner {
  public:
   explicit Assigner(const AssignerOptions& options);
   // True when assign() reads input.cls_logits / input.pred_boxes (the trainer then decodes them).
-  bool needs_predictions() const { return options_.kind == AssignerKind::kOta; }
+  bool needs_predictions() const {
+    return options_.kind == AssignerKind::kOta || options_.kind == AssignerKind::kPaa;
+  }
   // Runs the chosen assigner without recording gradients. See AssignInput for shapes.
   AssignResult assign(const AssignInput& input) const;
 
@@ -41,6 +46,7 @@ class Assigner {
   MaxIouAssigner max_iou_;
   AtssAssigner atss_;
   OtaAssigner ota_;
+  PaaAssigner paa_;
 };
 
 }  // namespace ms

@@ -218,7 +218,7 @@ TEST_F(DetectorTraining, TargetsFromAssignmentAndEmptyImages) {
   batch.gt_boxes = {at::tensor(std::vector<float>{10, 10, 42, 42}).view({1, 4}), at::zeros({0, 4})};
   batch.gt_labels = {at::tensor(std::vector<int64_t>{1}), at::zeros({0}, at::kLong)};
   const auto out = net->forward(batch.images);
-  for (const auto kind : {AssignerKind::kMaxIou, AssignerKind::kAtss, AssignerKind::kOta}) {
+  for (const auto kind : {AssignerKind::kMaxIou, AssignerKind::kAtss, AssignerKind::kOta, AssignerKind::kPaa}) {
     AssignerOptions ao;
     ao.kind = kind;
     const auto t = build_detection_targets(out, batch, Assigner(ao), net->box_coder());
