@@ -4,7 +4,7 @@
 #   - two shipped-detector candidates (configs/detector/shipped_v2.json at 384 and 448 px), each
 #     with `--epochs auto` (epoch count and cosine length chosen after warm-up to fit LIMIT);
 #   - the detector ablation (issue 3; thesis tables 4.4/4.5) at 320 px, the same fixed epochs for
-#     every config: baseline, +PA, +IoU, PA+IoU (MaxIoU), PA+IoU with ATSS, PA+IoU with OTA;
+#     every config: baseline, +PA, +IoU, PA+IoU (MaxIoU), PA+IoU with ATSS, OTA or PAA;
 #   - the classifier ablation (issue 4; thesis tables 5.3/5.5/5.6) at 96 px, the same epochs for
 #     ViT baseline, +overlap, +part selection, +contrastive, and the CNN.
 # Every run stops itself before LIMIT seconds and still writes weights.npz/summary.json
@@ -41,7 +41,7 @@ cls() {  # config
 SHIP_EPOCHS=auto; [ "${DRY:-0}" = 1 ] && SHIP_EPOCHS=1
 det ship384 shipped_v2 384 $SHIP_EPOCHS float32 &
 det ship448 shipped_v2 448 $SHIP_EPOCHS float32 &
-for c in baseline pa iou pa_iou pa_iou_atss pa_iou_ota; do det "abl_$c" "$c" 320 "$ABL_EPOCHS" float16 & done
+for c in baseline pa iou pa_iou pa_iou_atss pa_iou_ota pa_iou_paa; do det "abl_$c" "$c" 320 "$ABL_EPOCHS" float16 & done
 for c in vit_baseline vit_overlap vit_part_selection vit_contrastive cnn_resnet18; do cls "$c" & done
 wait
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv >> "$R/logs/machine.txt" 2>&1
