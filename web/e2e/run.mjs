@@ -314,11 +314,14 @@ try {
     await page.getByRole('tab', { name: 'Fields' }).click()
     const thumbs = page.locator('[data-test=field-list] .thumb')
     const boxes = page.locator('[data-test=field-viewer] g.box')
+    // A field with a model box other than the reclassified cell: that box is the one removed below.
+    const boxIds = async () => (await boxes.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-cell')))).map(Number)
     for (let k = 0; k < (await thumbs.count()); k++) {
       await thumbs.nth(k).click()
       await page.waitForTimeout(500)
-      if ((await boxes.count()) > 0) break
+      if ((await boxIds()).some((id) => id !== cellId)) break
     }
+    check((await boxIds()).some((id) => id !== cellId), 'a field with a model box besides the reclassified cell')
     const img = page.locator('[data-test=field-viewer] img')
     const imageId = Number((await img.getAttribute('src')).match(/images\/(\d+)\//)[1])
     const image = (await apiCall(page, 'GET', `/api/images/${imageId}`)).body
