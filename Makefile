@@ -5,6 +5,10 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PORT ?= 8080
 DATA_DIR ?= var
+# The shipped classifier's training cells, replayed when an admin adapts it to the lab's cells
+# (when the data set is beside the checkout; the server runs without replay otherwise).
+REPLAY_DATA ?= ../shared/data/pbc
+REPLAY_ARGS = $(if $(wildcard $(REPLAY_DATA)/*),--replay-list models/classifier/split/train.txt --replay-data $(REPLAY_DATA))
 
 help:
 	@echo "make run    install dependencies, build, start the server (SQLite under $(DATA_DIR)/)"
@@ -20,7 +24,7 @@ build: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build web
-	./$(BUILD_DIR)/marrowscope serve --data-dir $(DATA_DIR) --port $(PORT)
+	./$(BUILD_DIR)/marrowscope serve --data-dir $(DATA_DIR) --port $(PORT) $(REPLAY_ARGS)
 
 test: build web
 	bash scripts/run-tests.sh $(BUILD_DIR)

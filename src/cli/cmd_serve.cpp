@@ -36,6 +36,10 @@ void register_serve(CLI::App& app) {
                 "Mark the session cookie Secure and send Strict-Transport-Security (serve behind HTTPS)");
   cmd->add_option("--trusted-proxy", opts->trusted_proxy,
                   "Address of the TLS-terminating reverse proxy: its X-Forwarded-For names the client; implies --secure-cookie");
+  cmd->add_option("--replay-list", opts->replay_list,
+                  "The classifier's training cells (class<TAB>path lines, e.g. models/classifier/split/train.txt), "
+                  "replayed when an admin adapts it to the lab's cells");
+  cmd->add_option("--replay-data", opts->replay_data, "Folder the --replay-list paths start at (e.g. ../shared/data/pbc)");
   cmd->add_flag("--no-analysis", *no_analysis,
                 "Run without the analysis pipeline (no models loaded, no recognition): uploads stay "
                 "queued for a server or worker that has it");
@@ -43,6 +47,8 @@ void register_serve(CLI::App& app) {
     server::ServerOptions o = *opts;
     if (!o.trusted_proxy.empty()) o.secure_cookie = true;
     o.max_upload_bytes = *upload_mb << 20;
+    if (o.replay_list.empty() != o.replay_data.empty())
+      throw MarrowError(ErrorCode::kInvalidArgument, "--replay-list and --replay-data go together");
     if (char* pw = std::getenv("MARROWSCOPE_ADMIN_PASSWORD"); pw && *pw) {
       o.admin_password = std::string(pw);
       // The password must not stay readable in this process's environment (/proc/PID/environ

@@ -38,7 +38,7 @@ void register_admin_routes(Api& api) {
             if (!c.signed_in) return Reply::json(health);
             health["database"] = std::string(store::dialect_name(db.dialect()));
             health["schema_version"] = version;
-            health["runner"] = ctx.analysis;
+            health["runner"] = ctx.runner ? ctx.runner->name() : ctx.analysis;
             health["workers"] = ctx.workers ? ctx.options.workers : 0;
             return Reply::json(health);
           });

@@ -18,6 +18,7 @@
 #include "server/file_store.h"
 #include "server/lab_server.h"
 #include "server/route_doc.h"
+#include "store/analysis_runner.h"
 #include "store/database.h"
 #include "store/records.h"
 
@@ -26,6 +27,8 @@ namespace ms::server {
 class JobWorkers;
 class CellRecognizer;
 struct LabTaxonomies;
+class ClassifierHost;
+class AdaptationWorker;
 
 // Who may call a route. Staff: admin, doctor, technician (patients, samples, uploads).
 enum class Access { kPublic, kAnyUser, kStaff, kDoctor, kAdmin };
@@ -71,9 +74,12 @@ struct ServerContext {
   store::Database* db = nullptr;
   FileStore* files = nullptr;
   JobWorkers* workers = nullptr;  // null without an analysis runner
-  std::string analysis;           // runner name, or why there is none
+  std::string analysis;           // why there is no runner (when there is none)
+  store::AnalysisRunner* runner = nullptr;  // its name() follows a switch of classifier
   CellRecognizer* recognizer = nullptr;  // classifies single-cell crops; null without a pipeline
   std::shared_ptr<const LabTaxonomies> taxonomies;  // never null once the server is created
+  ClassifierHost* classifier_host = nullptr;  // switches classifiers; null without a pipeline
+  AdaptationWorker* adaptation = nullptr;     // runs adaptations; null without a pipeline
 };
 
 using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;
@@ -184,6 +190,7 @@ void register_cell_routes(Api& api);         // cells, crops, review, audit, und
 void register_recognition_routes(Api& api);  // classify uploaded single-cell crops
 void register_export_routes(Api& api);       // crop ZIPs, training-data export
 void register_report_routes(Api& api);  // differential, sign-off, addenda, report exports
+void register_model_routes(Api& api);   // classifier adaptations, activating a model version
 
 // Session cookie name and helpers shared by the auth routes and the router.
 inline constexpr const char* kSessionCookie = "ms_session";

@@ -9,6 +9,7 @@
 #include "server/http_error.h"
 #include "server/route_doc.h"
 #include "store/cell_store.h"
+#include "store/adaptation_store.h"
 #include "store/job_queue.h"
 #include "store/records.h"
 #include "store/report_store.h"
@@ -297,6 +298,7 @@ Json build_components() {
   c["CellSummary"] = cell_summary_schema();
   c["LogEntry"] = written_schema<store::LogEntry>();
   c["ModelVersion"] = written_schema<store::ModelVersion>();
+  c["Adaptation"] = written_schema<store::Adaptation>();
   c["SampleProgress"] = written_schema<store::SampleProgress>();
   c["QueueCounts"] = written_schema<store::QueueCounts>();
   c["Addendum"] = addendum_schema();

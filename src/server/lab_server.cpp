@@ -13,11 +13,13 @@
 
 #include "core/html_escape.h"
 #include "net/http_server.h"
+#include "server/adaptation_worker.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
 #include "server/lab_taxonomies.h"
 #include "server/http_error.h"
 #include "server/job_workers.h"
+#include "store/adaptation_store.h"
 #include "store/job_queue.h"
 #include "store/model_versions.h"
 #include "store/operation_log.h"
@@ -33,6 +35,7 @@ struct LabServer::Impl {
   std::optional<FileStore> files;
   std::shared_ptr<store::AnalysisRunner> runner;
   std::unique_ptr<JobWorkers> workers;
+  std::unique_ptr<AdaptationWorker> adaptation;
   std::unique_ptr<net::HttpServer> http;
   fs::path web_root;  // canonical; empty when the web app is not built
   std::unique_ptr<Api> api;
@@ -44,6 +47,9 @@ struct LabServer::Impl {
   std::string generated_password;
 
   Status bootstrap_admin();
+  // An admin's activated adapted classifier outlives restarts: load it instead of the start-up
+  // one. A folder that is gone is logged and the start-up classifier is used (and marked active).
+  Status use_activated_classifier(ClassifierHost& host);
   void serve_static(const net::Request& req, net::Response& res) const;
 };
 
@@ -149,6 +155,22 @@ void LabServer::Impl::serve_static(const net::Request& req, net::Response& res) 
   res.set_header("Cache-Control", hashed_asset ? "public, max-age=31536000, immutable" : "no-cache");
 }
 
+Status LabServer::Impl::use_activated_classifier(ClassifierHost& host) {
+  MS_ASSIGN_OR_RETURN(auto active, db->transact(store::TxMode::kRead, [](store::Tx& tx) {
+    return store::active_adapted_classifier(tx);
+  }));
+  if (!active) return {};
+  const std::string dir = (fs::path(options.data_dir) / active->model_dir).string();
+  auto used = host.use_classifier(dir);
+  if (!used) {
+    spdlog::warn("the activated classifier {} ({}) cannot be loaded ({}); using {} instead", active->row.version,
+                 dir, used.error().message, host.classifier_dir());
+    return {};
+  }
+  spdlog::info("classifier {} (activated by an admin) is in use", active->row.version);
+  return {};
+}
+
 LabServer::LabServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 LabServer::~LabServer() { stop(); }
@@ -187,9 +209,25 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
   impl->ctx.files = &*impl->files;
   if (impl->runner) {
     impl->ctx.analysis = impl->runner->name();
+    impl->ctx.runner = impl->runner.get();
     // A runner that also classifies single-cell crops serves /api/recognition (with or without
     // analysis threads: recognition answers the request that asks).
     impl->ctx.recognizer = dynamic_cast<CellRecognizer*>(impl->runner.get());
+    if (auto* host = dynamic_cast<ClassifierHost*>(impl->runner.get())) {
+      MS_RETURN_IF_ERROR(impl->use_activated_classifier(*host));
+      AdaptationSettings a;
+      a.data_dir = options.data_dir;
+      a.replay_list = options.replay_list;
+      a.replay_data = options.replay_data;
+      a.instance = w.instance;
+      impl->adaptation = std::make_unique<AdaptationWorker>(*impl->db, *impl->files, *host, a);
+      impl->ctx.classifier_host = host;
+      impl->ctx.adaptation = impl->adaptation.get();
+      // Like analysis jobs: a single owner requeues every running adaptation, a shared PostgreSQL
+      // only those whose server stopped reporting progress.
+      MS_ASSIGN_OR_RETURN(auto again, store::requeue_adaptations(*impl->db, single_owner, 10LL * 60 * 1000));
+      if (again > 0) spdlog::info("{} adaptation(s) left running by a previous process are queued again", again);
+    }
     MS_RETURN_IF_ERROR(store::record_models(*impl->db, impl->runner->models()));
   }
   if (analyses) {
@@ -272,6 +310,7 @@ Status LabServer::start() {
   register_recognition_routes(*m.api);
   register_export_routes(*m.api);
   register_report_routes(*m.api);
+  register_model_routes(*m.api);
   std::error_code ec;
   m.web_root = fs::canonical(m.options.web_root, ec);
   if (ec) m.web_root.clear();
@@ -283,6 +322,7 @@ Status LabServer::start() {
   m.port = http.port();
   m.listener = std::thread([&http] { http.run(); });
   if (m.workers) m.workers->start();
+  if (m.adaptation) m.adaptation->start();
   m.started = true;
   return {};
 }
@@ -308,6 +348,7 @@ void LabServer::stop() {
     t = std::move(m.listener);
   }
   if (t.joinable()) t.join();
+  if (m.adaptation) m.adaptation->stop();
   if (m.workers) m.workers->stop();
 }
 

@@ -36,6 +36,9 @@ struct ServerOptions {
   // Absolute session lifetime: a session ends this long after sign-in however actively it is
   // used (session_ttl_ms is the sliding idle timeout inside it).
   std::int64_t session_max_age_ms = 7LL * 24 * 3600 * 1000;
+  // The shipped classifier's training cells, replayed when an admin adapts the classifier to the
+  // lab's cells ("class<TAB>path" lines, paths relative to replay_data); empty: no replay.
+  std::string replay_list, replay_data;
 };
 
 class LabServer {

@@ -50,12 +50,17 @@ Result<std::shared_ptr<PipelineRunner>> PipelineRunner::load(const std::string& 
                                                              const std::string& classifier_dir,
                                                              PipelineOptions options,
                                                              const std::string& device) {
-  MS_ASSIGN_OR_RETURN(auto pipeline, Pipeline::load(detector_dir, classifier_dir, std::move(options), device));
+  MS_ASSIGN_OR_RETURN(auto pipeline, Pipeline::load(detector_dir, classifier_dir, options, device));
   const ModelVersions v = pipeline->versions();
   MS_ASSIGN_OR_RETURN(auto det, describe_model("detector", detector_dir, v.detector));
   MS_ASSIGN_OR_RETURN(auto cls, describe_model("classifier", classifier_dir, v.classifier));
-  return std::make_shared<PipelineRunner>(std::shared_ptr<Pipeline>(std::move(pipeline)),
-                                          std::vector<store::ModelInfo>{det, cls});
+  auto runner = std::make_shared<PipelineRunner>(std::shared_ptr<Pipeline>(std::move(pipeline)),
+                                                 std::vector<store::ModelInfo>{det, cls});
+  runner->detector_dir_ = detector_dir;
+  runner->classifier_dir_ = runner->startup_classifier_dir_ = classifier_dir;
+  runner->device_ = device;
+  runner->options_ = std::move(options);  // kept for loading another classifier with the same options
+  return runner;
 }
 
 PipelineRunner::PipelineRunner(std::shared_ptr<Pipeline> pipeline, std::vector<store::ModelInfo> models)
@@ -65,8 +70,55 @@ PipelineRunner::PipelineRunner(std::shared_ptr<Pipeline> pipeline, std::vector<s
 
 PipelineRunner::~PipelineRunner() = default;
 
+std::shared_ptr<Pipeline> PipelineRunner::current() const {
+  std::lock_guard<std::mutex> lock(state_);
+  return pipeline_;
+}
+
+std::vector<store::ModelInfo> PipelineRunner::models() const {
+  std::lock_guard<std::mutex> lock(state_);
+  return models_;
+}
+
+std::string PipelineRunner::classifier_dir() const {
+  std::lock_guard<std::mutex> lock(state_);
+  return classifier_dir_;
+}
+
+std::string PipelineRunner::startup_classifier_dir() const {
+  std::lock_guard<std::mutex> lock(state_);
+  return startup_classifier_dir_;
+}
+
+store::ModelInfo PipelineRunner::classifier_model() const {
+  std::lock_guard<std::mutex> lock(state_);
+  for (const auto& m : models_)
+    if (m.kind == "classifier") return m;
+  return {};
+}
+
+Status PipelineRunner::use_classifier(const std::string& dir) {
+  std::string detector_dir;
+  {
+    std::lock_guard<std::mutex> lock(state_);
+    detector_dir = detector_dir_;
+  }
+  if (detector_dir.empty())
+    return fail(ErrorCode::kConflict, "this analysis runner was not loaded from model folders; it cannot switch classifiers");
+  // Loading takes a second or two: it happens before the switch, outside every lock.
+  MS_ASSIGN_OR_RETURN(auto pipeline, Pipeline::load(detector_dir, dir, options_, device_));
+  const ModelVersions v = pipeline->versions();
+  MS_ASSIGN_OR_RETURN(auto cls, describe_model("classifier", dir, v.classifier));
+  std::lock_guard<std::mutex> lock(state_);
+  pipeline_ = std::shared_ptr<Pipeline>(std::move(pipeline));
+  for (auto& m : models_)
+    if (m.kind == "classifier") m = cls;
+  classifier_dir_ = dir;
+  return {};
+}
+
 std::string PipelineRunner::name() const {
-  const ModelVersions v = pipeline_->versions();
+  const ModelVersions v = current()->versions();
   return "pipeline: detector " + v.detector + ", classifier " + v.classifier;
 }
 
@@ -74,15 +126,16 @@ Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput
                                                       const std::function<void(double)>& progress) {
   MS_ASSIGN_OR_RETURN(auto field, read_image(input.image_path));
   progress(0.1);
+  const auto pipeline = current();
   FieldResult result;
   {
     std::lock_guard<std::mutex> lock(inference_);
-    result = pipeline_->analyze(field, input.sha256);
+    result = pipeline->analyze(field, input.sha256);
   }
   if (!result.ok()) return fail(ErrorCode::kCorruptInput, "image " + input.sha256 + ": " + result.error);
   progress(0.9);
   store::AnalysisOutput out;
-  const ModelVersions v = pipeline_->versions();
+  const ModelVersions v = pipeline->versions();
   out.detector_version = v.detector;
   out.classifier_version = v.classifier;
   out.cells.reserve(result.cells.size());
@@ -90,7 +143,7 @@ Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput
     store::AnalysedCell a = to_analysed(c);
     // The side of the crop the classifier was given, from the pipeline's own crop (sized by this
     // field's red cells), so display and export crops can frame the cell the same way.
-    a.crop_side = pipeline_->crop(field, c.box, result.rbc_side).cols;
+    a.crop_side = pipeline->crop(field, c.box, result.rbc_side).cols;
     out.cells.push_back(std::move(a));
   }
   progress(1.0);
@@ -102,10 +155,11 @@ Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const st
     if (crops_bgr[i].empty() || crops_bgr[i].type() != CV_8UC3)
       return fail(ErrorCode::kInvalidArgument, "crop " + std::to_string(i), "an 8-bit BGR image",
                   crops_bgr[i].empty() ? "an empty image" : "another pixel type");
+  const auto pipeline = current();
   std::vector<CellResult> cells;
   {
     std::lock_guard<std::mutex> lock(inference_);
-    cells = pipeline_->classify_crops(crops_bgr);
+    cells = pipeline->classify_crops(crops_bgr);
   }
   std::vector<store::AnalysedCell> out;
   out.reserve(cells.size());
@@ -117,7 +171,7 @@ Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const st
   return out;
 }
 
-std::vector<std::string> PipelineRunner::classes() const { return pipeline_->cell_classes(); }
+std::vector<std::string> PipelineRunner::classes() const { return current()->cell_classes(); }
 
 std::string PipelineRunner::classifier_version() const { return pipeline_->versions().classifier; }
 

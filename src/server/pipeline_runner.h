@@ -12,6 +12,7 @@
 #include "core/image.h"
 #include "pipeline/pipeline_options.h"
 #include "server/cell_recognizer.h"
+#include "server/classifier_host.h"
 #include "store/analysis_runner.h"
 
 namespace ms {
@@ -20,7 +21,7 @@ class Pipeline;
 
 namespace ms::server {
 
-class PipelineRunner : public store::AnalysisRunner, public CellRecognizer {
+class PipelineRunner : public store::AnalysisRunner, public CellRecognizer, public ClassifierHost {
  public:
   // Loads both model folders (model.pt + model.json each). Errors name the folder and what is
   // wrong, so `serve` can refuse to start with a clear message.
@@ -32,7 +33,7 @@ class PipelineRunner : public store::AnalysisRunner, public CellRecognizer {
   ~PipelineRunner() override;
 
   std::string name() const override;
-  std::vector<store::ModelInfo> models() const override { return models_; }
+  std::vector<store::ModelInfo> models() const override;
   // Reads the stored field (ImageLimits defaults), detects, crops and classifies. Undecodable
   // files are input errors that fail the job with the decoder's message.
   Result<store::AnalysisOutput> analyse(const store::AnalysisInput& input,
@@ -42,9 +43,22 @@ class PipelineRunner : public store::AnalysisRunner, public CellRecognizer {
   std::vector<std::string> classes() const override;
   std::string classifier_version() const override;
 
+  std::string classifier_dir() const override;
+  std::string startup_classifier_dir() const override;
+  store::ModelInfo classifier_model() const override;
+  Status use_classifier(const std::string& dir) override;
+
  private:
+  std::shared_ptr<Pipeline> current() const;
+
+  // The pipeline and its model records are swapped whole under state_ (use_classifier);
+  // callers take a reference first, so an analysis finishes on the models it started with.
+  mutable std::mutex state_;
   std::shared_ptr<Pipeline> pipeline_;
   std::vector<store::ModelInfo> models_;
+  // How load() built it, so that another classifier can be loaded beside the same detector.
+  std::string detector_dir_, classifier_dir_, startup_classifier_dir_, device_;
+  PipelineOptions options_;
   std::mutex inference_;
 };
 

@@ -102,4 +102,15 @@ struct AddendumRequest {
   }
 };
 
+// An admin's request to adapt the active classifier to the lab's reviewed cells.
+struct AdaptationRequest {
+  std::vector<std::int64_t> samples;  // empty: every sample's reviewed cells
+  std::optional<int> max_epochs;
+  std::optional<std::int64_t> seed;
+  template <class V>
+  void visit(V& v) {
+    v("samples", samples); v("max_epochs", max_epochs); v("seed", seed);
+  }
+};
+
 }  // namespace ms::server

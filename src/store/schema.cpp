@@ -296,6 +296,37 @@ ALTER TABLE cells ADD COLUMN verified_by BIGINT REFERENCES users(id) ON DELETE S
 ALTER TABLE cells ADD COLUMN verified_at BIGINT;
 )SQL";
 
+// Classifier adaptations an admin asked for (fine-tuning on the lab's reviewed cells) and the
+// folder each adapted version lives in, so that an activated version is loaded again after a
+// restart. model_dir is relative to the data directory; '' for models the server was started with.
+const char* kSchemaV14 = R"SQL(
+CREATE TABLE adaptations (
+  id {id},
+  status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+  base_version TEXT NOT NULL,
+  version TEXT,
+  model_dir TEXT,
+  options TEXT NOT NULL DEFAULT '{}',
+  sample_ids TEXT NOT NULL DEFAULT '[]',
+  progress TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lab_cells INTEGER NOT NULL DEFAULT 0,
+  held_back INTEGER NOT NULL DEFAULT 0,
+  before_accuracy DOUBLE PRECISION,
+  after_accuracy DOUBLE PRECISION,
+  summary TEXT NOT NULL DEFAULT '{}',
+  error TEXT,
+  worker TEXT,
+  heartbeat_at BIGINT,
+  requested_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT
+);
+CREATE INDEX adaptations_status ON adaptations (status, id);
+ALTER TABLE model_versions ADD COLUMN model_dir TEXT NOT NULL DEFAULT '';
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -330,6 +361,7 @@ const std::vector<Migration>& migrations() {
     v.push_back(same_sql(8, "cells: origin of the box (model or reviewer)", kSchemaV8));
     v.push_back(same_sql(9, "images: browser rendition of formats browsers do not show", kSchemaV9));
     v.push_back(same_sql(10, "cells: technician pre-verification (who, when)", kSchemaV10));
+    v.push_back(same_sql(14, "classifier adaptations; the folder of each adapted model version", kSchemaV14));
     return v;
   }();
   return all;

@@ -615,6 +615,52 @@ try {
     await page.locator('[data-test=patients-table] .el-table__row').first().waitFor()
     await snap(page, 'patients')
   })
+
+  await step('an admin adapts the classifier to reviewed cells, sees before/after, and activates the new version', page, async () => {
+    // A sample of its own, every cell confirmed as one class, so the adaptation has held-back cells
+    // whatever the fields hold.
+    const first = (await apiCall(page, 'GET', `/api/samples/${sampleId}`)).body
+    const made = await apiCall(page, 'POST', `/api/patients/${first.patient_id}/samples`, { accession: `AD-${stamp}`, specimen: 'peripheral_blood' })
+    check(made.status === 201, `a second sample (${JSON.stringify(made.body)})`)
+    const adaptSample = made.body.id
+    await page.goto(`${BASE}/samples/${adaptSample}`)
+    const dir = join(DATA, 'txl-pbc/images/val')
+    const files = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort().slice(3, 9).map((f) => join(dir, f))
+    await page.setInputFiles('[data-test=upload-input]', files)
+    const t0 = Date.now()
+    for (;;) {
+      const p = (await apiCall(page, 'GET', `/api/samples/${adaptSample}/progress`)).body
+      if (p && p.done + p.failed >= files.length) break
+      if (Date.now() - t0 > ANALYSIS_TIMEOUT_MS) throw new Error(`analysis not done: ${JSON.stringify(p)}`)
+      await page.waitForTimeout(1000)
+    }
+    const list = (await apiCall(page, 'GET', `/api/samples/${adaptSample}/cells?limit=500`)).body.items
+    check(list.length >= 2, `at least two cells to learn from, found ${list.length}`)
+    const reviewed = await apiCall(page, 'POST', '/api/cells/review', { ids: list.map((c) => c.id), class: 'lymphocyte', confirmed: true })
+    check(reviewed.status === 200, `cells confirmed (${JSON.stringify(reviewed.body)})`)
+
+    await page.click('[data-test="nav-/models"]')
+    await page.locator('[data-test=model-versions] .el-table__row').first().waitFor()
+    await page.fill('input[data-test=adapt-samples]', String(adaptSample))
+    await page.fill('[data-test=adapt-epochs] input, input[data-test=adapt-epochs]', '1')
+    await page.click('[data-test=adapt-start]')
+    const row = page.locator('[data-test=adaptations] .el-table__row').first()
+    await row.waitFor()
+    await snap(page, 'models-adaptation-running')
+    const id = Number(await row.locator('td').first().innerText())
+    await page.locator(`[data-test=adaptation-status-${id}]`, { hasText: /Done|Failed/ }).waitFor({ timeout: 600000 })
+    const a = (await apiCall(page, 'GET', `/api/adaptations/${id}`)).body
+    check(a.status === 'done', `the adaptation done (${a.status}: ${a.error})`)
+    check(/%$/.test(await page.locator(`[data-test=before-${id}]`).innerText()), 'the accuracy before, on held-back cells')
+    check(/%$/.test(await page.locator(`[data-test=after-${id}]`).innerText()), 'the accuracy after, on held-back cells')
+    await snap(page, 'models-adaptation-done')
+    await page.click(`[data-test=activate-adapted-${id}]`)
+    await page.locator('.el-message-box .el-button--primary').click()
+    await page.locator(`[data-test=active-${a.model_version_id}]`).waitFor()
+    const health = (await apiCall(page, 'GET', '/api/health')).body
+    check(health.runner.includes(a.version), `the server uses ${a.version}, runner says "${health.runner}"`)
+    await snap(page, 'models-activated')
+  })
 } catch (e) {
   failed = true
 } finally {

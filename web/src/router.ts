@@ -22,6 +22,7 @@ const routes = [
   { path: '/recognition', name: 'recognition', component: () => import('./views/RecognitionView.vue') },
   { path: '/logs', name: 'logs', component: () => import('./views/LogView.vue'), meta: { roles: ['admin', 'doctor'] } },
   { path: '/users', name: 'users', component: () => import('./views/UsersView.vue'), meta: { roles: ['admin'] } },
+  { path: '/models', name: 'models', component: () => import('./views/ModelsView.vue'), meta: { roles: ['admin'] } },
   { path: '/profile', name: 'profile', component: () => import('./views/ProfileView.vue') },
   { path: '/:rest(.*)*', name: 'missing', component: () => import('./views/NotFoundView.vue') },
 ]

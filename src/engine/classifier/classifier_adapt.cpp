@@ -242,6 +242,8 @@ Result<AdaptResult> adapt_classifier(const AdaptRequest& req) {
     net.train();
     double loss_sum = 0;
     while (auto b = loader.next()) {
+      if (req.should_stop && req.should_stop())
+        return fail(ErrorCode::kConflict, fmt::format("adaptation stopped at epoch {}: the server is stopping", epoch));
       const double lr = o.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total)));
       for (auto& g : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
       auto r = net.forward(b->images);

@@ -69,6 +69,9 @@ struct AdaptRequest {
   std::string command;      // for provenance
   AdaptOptions options;
   std::function<void(const std::string&)> log;  // progress lines (default: none)
+  // Asked between training steps: true ends the run with kConflict, writing nothing (a server
+  // that stops does not wait minutes for an adaptation to finish).
+  std::function<bool()> should_stop;
 };
 
 struct AdaptResult {

@@ -17,20 +17,13 @@ namespace ms::testing {
 namespace {
 namespace fs = std::filesystem;
 
-const std::string kData = MARROWSCOPE_SOURCE_DIR "/../shared/data";
-
-std::string file_bytes(const std::string& path) {
-  auto b = read_file_bytes(path);
-  return b ? std::string(b->begin(), b->end()) : std::string();
-}
-
 class RealModelsTest : public ReviewServerTest {
  protected:
   RealModelsTest() { start_in_setup_ = false; }
 };
 
 TEST_P(RealModelsTest, UploadAnalyseReviewWithShippedModels) {
-  const std::string val = kData + "/txl-pbc";
+  const std::string val = kSharedData + "/txl-pbc";
   if (!fs::exists(val + "/images/val")) GTEST_SKIP() << "no " << val << " (../shared/data is absent)";
   init_torch_runtime();
   auto runner = server::PipelineRunner::load(MARROWSCOPE_SOURCE_DIR "/models/detector",
@@ -150,7 +143,7 @@ TEST_P(RealModelsTest, UploadAnalyseReviewWithShippedModels) {
   auto crop = get(doc, cell_url(first) + "/crop?size=96");
   ASSERT_EQ(crop->status, 200);
   EXPECT_TRUE(decode_image(reinterpret_cast<const std::uint8_t*>(crop->body.data()), crop->body.size(), "crop"));
-  const std::string pbc = kData + "/pbc/eosinophil";
+  const std::string pbc = kSharedData + "/pbc/eosinophil";
   if (fs::exists(pbc)) {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(pbc)) names.push_back(e.path().string());

@@ -7,6 +7,7 @@
 
 #include <zip.h>
 
+#include "core/image.h"
 #include "server/lab_server_fixture.h"
 
 namespace ms::testing {
@@ -36,6 +37,13 @@ std::map<std::string, std::string> unzip(const std::string& bytes) {
   }
   zip_close(z);
   return out;
+}
+
+// The shared data sets beside the checkout, and a file's bytes for an upload ('' when unreadable).
+inline const std::string kSharedData = MARROWSCOPE_SOURCE_DIR "/../shared/data";
+inline std::string file_bytes(const std::string& path) {
+  auto b = read_file_bytes(path);
+  return b ? std::string(b->begin(), b->end()) : std::string();
 }
 
 class ReviewServerTest : public LabServerTest {

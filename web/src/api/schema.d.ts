@@ -2,6 +2,54 @@
 // Do not edit: change the server, copy its /api/openapi.json here, and run npm run api-types.
 
 export interface paths {
+    "/api/adaptations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Classifier adaptations, newest first
+         * @description **Who:** admin.
+         *
+         *     Each: its status, progress line, the lab cells it learnt from and the accuracy of the classifier before and after it on the held-back reviewed cells
+         */
+        get: operations["getAdaptations"];
+        put?: never;
+        /**
+         * Adapt the active classifier to the lab's reviewed cells
+         * @description **Who:** admin.
+         *
+         *     Queues a fine-tuning of the active classifier on the confirmed cells of `samples` (every sample when empty; at most 200) whose class it knows, with replay of its original training cells when the server was started with --replay-list. Part of the cells is held back to stop early and to give the before/after accuracy. The new version is registered inactive: activate it with POST /api/model-versions/{id}/activate. One adaptation at a time. Logged as model.adapt
+         */
+        post: operations["postAdaptations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/adaptations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One classifier adaptation
+         * @description **Who:** admin.
+         */
+        get: operations["getAdaptationsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -542,6 +590,28 @@ export interface paths {
         get: operations["getModelVersions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/model-versions/{id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a classifier version the one this server uses
+         * @description **Who:** admin.
+         *
+         *     Loads the version's folder and switches to it: analyses already running finish with the previous classifier, later ones use this one. The choice is kept across restarts. Versions a server was started with can be activated again while that server runs with them. Logged as model.activate
+         */
+        post: operations["postModelVersionsIdActivate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1248,6 +1318,28 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Adaptation: {
+            after_accuracy: number | null;
+            attempts: number;
+            base_version: string;
+            before_accuracy: number | null;
+            created_at: number;
+            error: string | null;
+            finished_at: number | null;
+            held_back: number;
+            id: number;
+            lab_cells: number;
+            model_version_id: number | null;
+            options: unknown;
+            progress: string;
+            requested_by: number | null;
+            sample_ids: unknown;
+            started_at: number | null;
+            /** @enum {string} */
+            status: "queued" | "running" | "done" | "failed" | "cancelled";
+            summary: unknown;
+            version: string | null;
+        };
         Addendum: {
             author_id: number | null;
             author_name: string;
@@ -2028,6 +2120,256 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getAdaptations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the last 100 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Adaptation"][];
+                    };
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a role that may not do this (needs admin) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAdaptations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "max_epochs": 10,
+                 *       "samples": [
+                 *         5,
+                 *         6
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    max_epochs?: number | null;
+                    samples?: number[];
+                    seed?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adaptation"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a sample that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description another adaptation is queued or running, or the server has no classifier */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAdaptationsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the adaptation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adaptation"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a role that may not do this (needs admin) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postAuthLogin: {
         parameters: {
             query?: never;
@@ -4250,6 +4592,85 @@ export interface operations {
             };
             /** @description no valid session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postModelVersionsIdActivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the version, now active */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see); no such version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a detector, a version whose folder this server does not have, or no analysis pipeline */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

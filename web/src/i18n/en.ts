@@ -1,6 +1,6 @@
 // English messages. zh.js must have exactly the same keys (tests/i18n.test.js checks).
 export default {
-  nav: { dashboard: 'Dashboard', patients: 'Patients', recognition: 'Recognition', logs: 'Operation log', users: 'Users', profile: 'Profile', logout: 'Sign out' },
+  nav: { dashboard: 'Dashboard', patients: 'Patients', recognition: 'Recognition', logs: 'Operation log', users: 'Users', models: 'Models', profile: 'Profile', logout: 'Sign out' },
   roles: { admin: 'Admin', doctor: 'Doctor', technician: 'Technician', viewer: 'Viewer' },
   common: {
     save: 'Save', cancel: 'Cancel', edit: 'Edit', delete: 'Delete', search: 'Search', actions: 'Actions',
@@ -43,6 +43,16 @@ export default {
     passwordNote: 'Changing the password signs you out everywhere.',
   },
   users: { signIn: 'Sign-in', unlock: 'Unlock', unlocked: '{name} unlocked ({n} failed attempts cleared)', title: 'Users', create: 'New user', username: 'Username', role: 'Role', enabled: 'Enabled', lastLogin: 'Last sign-in' },
+  models: {
+    title: 'Models', versions: 'Model versions', kind: 'Kind', version: 'Version', name: 'Name', active: 'In use',
+    activate: 'Use this version', activated: 'Version {version} is now in use', created: 'Registered',
+    adaptations: 'Adaptations to this lab', adapt: 'Adapt the classifier', adaptHint:
+      'Fine-tunes the classifier in use on the confirmed cells of the chosen samples (all samples when none are chosen), holding part of them back to measure it. The new version is used only after you activate it.',
+    samples: 'Sample ids (comma-separated, empty: all)', maxEpochs: 'At most epochs', start: 'Start',
+    queued: 'Adaptation queued', status: 'Status', base: 'From version', newVersion: 'New version',
+    labCells: 'Lab cells', heldBack: 'Held back', before: 'Accuracy before', after: 'Accuracy after',
+    progress: 'Progress', error: 'Error', samplesInvalid: 'Sample ids are whole numbers separated by commas',
+  },
   dashboard: {
     title: 'Dashboard', inReview: 'Samples in review', drafts: 'Draft samples', reviewedToday: 'Review changes today',
     recentSamples: 'Recent samples', queue: 'Analysis queue',

@@ -1,6 +1,6 @@
 // 简体中文。键必须与 en.js 完全一致（tests/i18n.test.js 检查）。
 export default {
-  nav: { dashboard: '工作台', patients: '患者', recognition: '细胞识别', logs: '操作日志', users: '用户', profile: '个人资料', logout: '退出登录' },
+  nav: { dashboard: '工作台', patients: '患者', recognition: '细胞识别', logs: '操作日志', users: '用户', models: '模型', profile: '个人资料', logout: '退出登录' },
   roles: { admin: '管理员', doctor: '医师', technician: '技师', viewer: '只读用户' },
   common: {
     save: '保存', cancel: '取消', edit: '编辑', delete: '删除', search: '搜索', actions: '操作',
@@ -43,6 +43,16 @@ export default {
     passwordNote: '修改密码后，所有设备上的登录都将退出。',
   },
   users: { signIn: '登录', unlock: '解锁', unlocked: '已解锁 {name}（清除 {n} 次失败尝试）', title: '用户管理', create: '新建用户', username: '用户名', role: '角色', enabled: '启用', lastLogin: '最近登录' },
+  models: {
+    title: '模型', versions: '模型版本', kind: '类型', version: '版本', name: '名称', active: '使用中',
+    activate: '使用此版本', activated: '已切换到版本 {version}', created: '登记时间',
+    adaptations: '本实验室适配', adapt: '适配分类器', adaptHint:
+      '用所选样本（未选则为全部样本）中已确认的细胞微调当前分类器，并留出一部分细胞用于评估。新版本需管理员启用后才会使用。',
+    samples: '样本编号（逗号分隔，留空为全部）', maxEpochs: '最多训练轮数', start: '开始',
+    queued: '适配已排队', status: '状态', base: '基于版本', newVersion: '新版本',
+    labCells: '实验室细胞', heldBack: '留出', before: '适配前准确率', after: '适配后准确率',
+    progress: '进度', error: '错误', samplesInvalid: '样本编号须为逗号分隔的整数',
+  },
   dashboard: {
     title: '工作台', inReview: '审核中的样本', drafts: '草稿样本', reviewedToday: '今日审核操作',
     recentSamples: '最近样本', queue: '分析队列',

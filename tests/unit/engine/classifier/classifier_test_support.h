@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/image.h"
+#include "engine/classifier/classifier_trainer.h"
 
 namespace ms::testing {
 
@@ -41,6 +42,26 @@ inline std::filesystem::path make_disc_classes(const std::string& name, const st
     }
   }
   return root;
+}
+
+// A tiny CNN (input 32, width 1/8, SGD) trained on a folder-per-class tree in a few seconds.
+inline ClassifierTrainRequest tiny_cnn_request(const std::filesystem::path& data, const std::filesystem::path& out,
+                                               int epochs) {
+  ClassifierTrainRequest r;
+  r.config.model.arch = ClassifierArch::kCnn;
+  r.config.model.input_size = 32;
+  r.config.model.cnn.backbone.width = 0.125f;
+  r.config.data.val_fraction = 0.2;
+  r.config.optim.kind = OptimizerKind::kSgd;
+  r.config.optim.lr = 0.05;
+  r.config.optim.batch_size = 16;
+  r.config.optim.epochs = epochs;
+  r.config.optim.contrastive_weight = 0;
+  r.config.optim.schedule.warmup_epochs = 1;
+  r.data_dir = data.string();
+  r.out_dir = out.string();
+  r.log = [](const std::string&) {};
+  return r;
 }
 
 }  // namespace ms::testing
