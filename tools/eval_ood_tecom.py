@@ -6,6 +6,7 @@ classes: 1 neutrophil (band and segmented together), 2 lymphocyte, 3 monocyte, 4
 5 basophil. It is for evaluation only (GPL-3.0): nothing here trains on it.
 
     python3 tools/eval_ood_tecom.py [--model DIR] [--binary build/marrowscope] [--views N] [--json OUT]
+                                    [--red-cell-scale] [--um-per-px U]
 
 Runs `marrowscope classify --json --top K` (K = every class) on every image and prints:
   accuracy: the top-1 class lies in the labelled group (a cell called "myelocyte" or
@@ -36,6 +37,9 @@ def main():
     ap.add_argument("--views", type=int, default=0, help="test-time views (0: the model's)")
     ap.add_argument("--flag", type=float, default=0.95, help="atypical share that flags a cell")
     ap.add_argument("--json", default="", help="write the scores here")
+    ap.add_argument("--red-cell-scale", action="store_true",
+                    help="frame each crop by the red cells it shows (classify --red-cell-scale)")
+    ap.add_argument("--um-per-px", type=float, default=0, help="declared scale (classify --um-per-px)")
     a = ap.parse_args()
     labels = {}
     with open(os.path.join(a.data, "labels.csv")) as f:
@@ -46,12 +50,15 @@ def main():
     if not files:
         sys.exit("%s: no images" % a.data)
     cmd = [a.binary, "classify", "--json", "--model", a.model, "--top", "64"] + (
-        ["--views", str(a.views)] if a.views else []) + files
+        ["--views", str(a.views)] if a.views else []) + (
+        ["--red-cell-scale"] if a.red_cell_scale else []) + (
+        ["--um-per-px", str(a.um_per_px)] if a.um_per_px > 0 else []) + files
     env = dict(os.environ, MARROWSCOPE_THREADS=os.environ.get("MARROWSCOPE_THREADS", "2"))
     out = json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env).stdout)
     n = right = right_grouped = flagged = 0
     per_group = collections.defaultdict(lambda: [0, 0])
     given = collections.Counter()
+    framing = collections.Counter()
     atypical = []
     for item in out:
         if "error" in item:
@@ -67,6 +74,8 @@ def main():
         per_group[truth][0] += group_of_top == truth
         per_group[truth][1] += 1
         given[top] += 1
+        if "framing" in item:
+            framing[item["framing"]["source"]] += 1
         if "atypical" in item:
             atypical.append(item["atypical"])
             flagged += item["atypical"] >= a.flag
@@ -75,6 +84,8 @@ def main():
            "recall": {GROUPS[g][0]: per_group[g][0] / per_group[g][1] for g in sorted(per_group)},
            "support": {GROUPS[g][0]: per_group[g][1] for g in sorted(per_group)},
            "given": dict(given.most_common())}
+    if framing:
+        res["framing"] = dict(framing)
     if atypical:
         atypical.sort()
         res["atypical_flagged_share"] = flagged / n

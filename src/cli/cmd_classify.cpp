@@ -19,7 +19,9 @@
 #include "engine/classifier/classifier_report.h"
 #include "engine/predict/classifier_predictor.h"
 #include "engine/predict/classifier_predictor_impl.h"
+#include "engine/predict/detector_predictor.h"
 #include "models/runtime.h"
+#include "pipeline/pipeline.h"
 
 namespace ms::cli {
 
@@ -45,13 +47,21 @@ void add_views_option(CLI::App* cmd, int& views) {
 void register_classify_cmd(CLI::App& app) {
   struct Args {
     std::vector<std::string> images;
-    std::string model, device = "cpu";
-    bool json = false;
+    std::string model, detector, device = "cpu";
+    bool json = false, red_cell_scale = false;
+    double um_per_px = 0;
     int top = 3;
     int views = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("classify", "Classify single-cell images");
+  cmd->add_flag("--red-cell-scale", a->red_cell_scale,
+                "frame each image like the field pipeline's crops, measuring the red cells it shows (runs the detector)");
+  cmd->add_option("--um-per-px", a->um_per_px,
+                  "the images' microns per pixel: frames them like the field pipeline's crops (after --red-cell-scale "
+                  "when an image shows too few red cells)")
+      ->check(CLI::Range(0.001, 100.0));
+  cmd->add_option("--detector", a->detector, "detector folder for --red-cell-scale (default: the shipped one)");
   cmd->add_option("images", a->images, "image files (any format, decoded by content)")->required();
   cmd->add_option("--model", a->model, "classifier folder (default: the shipped one)");
   cmd->add_flag("--json", a->json, "one JSON array on stdout");
@@ -60,9 +70,19 @@ void register_classify_cmd(CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu | cuda");
   cmd->callback([a] {
     init_torch_runtime();
-    auto pred = load_predictor(a->model, a->device);
+    std::shared_ptr<ClassifierPredictor> pred = load_predictor(a->model, a->device);
     if (a->views) pred->set_test_time_views(a->views);
     const auto& classes = pred->classes();
+    // Framing by scale goes through the pipeline (its red-cell ruler and crop rule).
+    std::unique_ptr<Pipeline> pipeline;
+    CellImageScale scale;
+    scale.from_red_cells = a->red_cell_scale;
+    scale.um_per_px = a->um_per_px;
+    if (a->red_cell_scale || a->um_per_px > 0) {
+      auto det = DetectorPredictor::load(a->detector.empty() ? default_model_dir("detector") : a->detector, a->device);
+      if (!det) throw MarrowError(det.error());
+      pipeline = std::make_unique<Pipeline>(std::shared_ptr<DetectorPredictor>(std::move(*det)), pred);
+    }
     Json out = Json::array();
     for (const auto& path : a->images) {
       Json item = {{"image", path}};
@@ -70,7 +90,14 @@ void register_classify_cmd(CLI::App& app) {
       if (!img) {
         item["error"] = img.error().message;  // the rest go on
       } else {
-        auto p = pred->classify({*img}).front();
+        cv::Mat input = *img;
+        if (pipeline) {
+          const FramedCell f = pipeline->frame_cell_images({*img}, scale).front();
+          item["framing"] = {{"source", f.source}, {"rbc_side_px", f.rbc_side_px}, {"crop_side", f.crop.cols},
+                             {"cell_found", f.cell_found}};
+          input = f.crop;
+        }
+        auto p = pred->classify({input}).front();
         std::vector<int> order(p.probs.size());
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return p.probs[x] > p.probs[y]; });

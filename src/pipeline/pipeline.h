@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/image.h"
+#include "pipeline/cell_image_scale.h"
 #include "pipeline/cell_result.h"
 #include "pipeline/pipeline_options.h"
 
@@ -65,6 +66,12 @@ class Pipeline {
 
   // Classifies single-cell crops without detection (the thesis's recognition module).
   std::vector<CellResult> classify_crops(const std::vector<cv::Mat>& crops);
+  // Single-cell images of any magnification and framing, framed as the field pipeline frames its
+  // crops (pipeline/cell_image_scale.h) and then classified; `framing` (optional) says how each
+  // was framed. Images must be 8-bit BGR.
+  std::vector<FramedCell> frame_cell_images(const std::vector<cv::Mat>& images, const CellImageScale& scale);
+  std::vector<CellResult> classify_cell_images(const std::vector<cv::Mat>& images, const CellImageScale& scale,
+                                               std::vector<FramedCell>* framing = nullptr);
 
   // Crops a cell for display or export exactly as the classifier saw it: square, centred on the
   // box, crop_rbc_sides * rbc_side pixels wide when rbc_side > 0 (FieldResult::rbc_side), else

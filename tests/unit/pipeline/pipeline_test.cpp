@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "data/formats/formats.h"
 #include "pipeline/field_json.h"
 #include "pipeline/pipeline.h"
 #include "unit/pipeline/pipeline_fixture.h"
@@ -352,6 +353,92 @@ TEST_F(PipelineTest, RedCellsSetTheCropScale) {
   auto bad = Pipeline::load(models_.detector_dir, models_.classifier_dir, o);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("pipeline.scale_class"), std::string::npos) << bad.error().message;
+}
+
+TEST_F(PipelineTest, CellImagesAreFramedByTheirRedCellsOrADeclaredScale) {
+  cv::Mat img(160, 160, CV_8UC3, testing::kBackground);
+  const auto white = testing::draw_disc(img, 70, 86, 15, 2);
+  for (const auto& [x, y] : {std::pair{32, 32}, std::pair{128, 32}, std::pair{32, 128}, std::pair{128, 128},
+                             std::pair{80, 30}, std::pair{30, 80}, std::pair{130, 80}, std::pair{80, 130}})
+    testing::draw_disc(img, x, y, 8, -1);
+  PipelineOptions one;
+  one.scale_min_cells = 1;
+  one.min_det_score = 0.4f;
+  auto pipeline = load(one);
+  ASSERT_TRUE(pipeline);
+  const FramedCell f = pipeline->frame_cell_images({img}, CellImageScale{}).front();
+  EXPECT_EQ(f.source, "red_cells");
+  EXPECT_TRUE(f.cell_found);
+  EXPECT_GT(f.rbc_side_px, 12.f);
+  EXPECT_LT(f.rbc_side_px, 22.f);
+  EXPECT_EQ(f.crop.cols, f.crop.rows);
+  EXPECT_NEAR(f.crop.cols, 4.43f * f.rbc_side_px, 1.5f);
+  EXPECT_GE(iou(f.box, white.box), 0.7f) << "centred on the white cell, not on the image";
+  // The same pixels as the field pipeline's crop of that cell.
+  const cv::Mat field_crop = pipeline->crop(img, f.box, f.rbc_side_px);
+  ASSERT_EQ(field_crop.size(), f.crop.size());
+  EXPECT_EQ(cv::norm(field_crop, f.crop, cv::NORM_INF), 0.0);
+  const auto cells = pipeline->classify_cell_images({img}, CellImageScale{});
+  EXPECT_EQ(cells[0].class_name, disc_classes()[2]);
+
+  // No red cells: a declared scale frames it (7.5 um red cells), padded with the background.
+  cv::Mat lone(60, 60, CV_8UC3, testing::kBackground);
+  testing::draw_disc(lone, 30, 30, 15, 0);
+  CellImageScale declared;
+  declared.um_per_px = 0.5;  // red cells 15 px: a crop of 4.43 x 15 = 66 px, wider than the image
+  const FramedCell d = pipeline->frame_cell_images({lone}, declared).front();
+  EXPECT_EQ(d.source, "declared");
+  EXPECT_FLOAT_EQ(d.rbc_side_px, 15.f);
+  EXPECT_NEAR(d.crop.cols, 66, 1);
+  const cv::Vec3b corner = d.crop.at<cv::Vec3b>(0, 0);
+  EXPECT_EQ(cv::Scalar(corner[0], corner[1], corner[2]), testing::kBackground) << "padded with the image's border colour";
+  // Neither: the image is classified whole, as before.
+  CellImageScale none;
+  none.from_red_cells = false;
+  const FramedCell n = pipeline->frame_cell_images({lone}, none).front();
+  EXPECT_EQ(n.source, "as_is");
+  EXPECT_EQ(n.crop.cols, 60);
+  EXPECT_EQ(red_cell_side_px(0), 0.f);
+  EXPECT_EQ(red_cell_side_px(-1), 0.f);
+  EXPECT_EQ(red_cell_side_px(std::nan("")), 0.f);
+}
+
+// The shipped detector as the ruler of real cell images: a region of a real smear field around a
+// white cell, and the same region at 0.6x its magnification, are framed to the same part of the
+// smear (the red-cell ruler scales with the magnification).
+TEST(CellImageScale, RealCellImagesAtTwoMagnificationsAreFramedAlike) {
+  const std::string val = MARROWSCOPE_SOURCE_DIR "/../shared/data/txl-pbc";
+  if (!fs::exists(val + "/images/val")) GTEST_SKIP() << "no " << val;
+  init_torch_runtime();
+  auto pipeline = Pipeline::load(MARROWSCOPE_SOURCE_DIR "/models/detector", MARROWSCOPE_SOURCE_DIR "/models/classifier");
+  ASSERT_TRUE(pipeline) << pipeline.error().message;
+  auto gt = read_yolo(val, "val");
+  ASSERT_TRUE(gt) << gt.error().message;
+  int checked = 0;
+  for (const auto& field : gt->fields) {
+    if (checked == 3) break;
+    auto image = read_image(field.image_path);
+    ASSERT_TRUE(image);
+    const FieldResult whole = (*pipeline)->analyze(*image, field.image_path);
+    if (whole.rbc_side <= 0.f || whole.cells.empty()) continue;
+    // A square region centred on the first white cell, 3.5 crop sides wide (red cells around it).
+    const Box& cell = whole.cells.front().box;
+    const int side = int(std::min<float>(std::min(image->cols, image->rows), 3.5f * 4.43f * whole.rbc_side));
+    const int x0 = std::clamp(int(cell.cx()) - side / 2, 0, image->cols - side);
+    const int y0 = std::clamp(int(cell.cy()) - side / 2, 0, image->rows - side);
+    const cv::Mat region = (*image)(cv::Rect(x0, y0, side, side)).clone();
+    cv::Mat smaller;
+    cv::resize(region, smaller, {}, 0.6, 0.6, cv::INTER_AREA);
+    const auto framed = (*pipeline)->frame_cell_images({region, smaller}, CellImageScale{});
+    if (framed[0].source != "red_cells" || framed[1].source != "red_cells") continue;
+    ++checked;
+    EXPECT_NEAR(framed[1].rbc_side_px / framed[0].rbc_side_px, 0.6, 0.09) << field.image_path;
+    EXPECT_NEAR(double(framed[1].crop.cols) / framed[0].crop.cols, 0.6, 0.09) << field.image_path;
+    // Both centred on the same cell.
+    EXPECT_NEAR(framed[1].box.cx() / 0.6f, framed[0].box.cx(), 0.1f * framed[0].crop.cols) << field.image_path;
+    EXPECT_NEAR(framed[1].box.cy() / 0.6f, framed[0].box.cy(), 0.1f * framed[0].crop.cols) << field.image_path;
+  }
+  EXPECT_GE(checked, 2) << "too few fields with red cells in both framings";
 }
 
 TEST_F(PipelineTest, ClassifiesCropsAndCropsAreSquare) {
