@@ -17,10 +17,12 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/analysis_models.h"
 #include "cli/app.h"
 #include "core/error.h"
+#include "server/active_classifier.h"
 #include "server/file_store.h"
 #include "server/job_workers.h"
 #include "server/pipeline_runner.h"
@@ -73,6 +75,10 @@ void run_worker(const WorkerArgs& a) {
   value_or_throw(store::migrate(*db));
   auto files = value_or_throw(server::FileStore::open(a.data_dir));
   value_or_throw(check_shared_store(*db, files, a.data_dir));
+  // The classifier version an admin activated, before the models are recorded (recording marks
+  // the models in use as the active ones); checked again every few seconds below.
+  server::ActiveClassifierFollower follower(*db, a.data_dir, *runner);
+  value_or_throw(follower.sync());
   value_or_throw(store::record_models(*db, runner->models()));
 
   server::WorkerOptions w;
@@ -88,7 +94,12 @@ void run_worker(const WorkerArgs& a) {
             << std::endl;
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    timespec tick{5, 0};
+    sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig > 0) break;
+    if (auto synced = follower.sync(); !synced) spdlog::error("active classifier: {}", synced.error().message);
+  }
   workers.request_stop();
   std::cout << "marrowscope worker: stopping (signal " << sig << "): finishing " << workers.jobs_in_hand()
             << " job(s) in hand for up to " << a.drain_s

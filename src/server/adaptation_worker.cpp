@@ -81,8 +81,8 @@ Status write_tree(const FileStore& files, const std::vector<LabCell>& cells, con
 }  // namespace
 
 AdaptationWorker::AdaptationWorker(store::Database& db, const FileStore& files, ClassifierHost& host,
-                                   AdaptationSettings s)
-    : db_(db), files_(files), host_(host), settings_(std::move(s)) {}
+                                   AdaptationSettings s, ActiveClassifierFollower* follower)
+    : db_(db), files_(files), host_(host), settings_(std::move(s)), follower_(follower) {}
 
 AdaptationWorker::~AdaptationWorker() { stop(); }
 
@@ -127,6 +127,8 @@ void AdaptationWorker::loop() {
         run_one((*claimed)->id, worker);
         continue;
       }
+      if (follower_)
+        if (auto synced = follower_->sync(); !synced) spdlog::error("active classifier: {}", synced.error().message);
     } catch (const std::exception& e) {
       spdlog::error("adaptation worker: {}", e.what());
     }

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "server/active_classifier.h"
 #include "server/classifier_host.h"
 #include "server/file_store.h"
 #include "store/database.h"
@@ -32,7 +33,10 @@ inline constexpr std::int64_t kMaxAdaptationCells = 20000;
 
 class AdaptationWorker {
  public:
-  AdaptationWorker(store::Database& db, const FileStore& files, ClassifierHost& host, AdaptationSettings s);
+  // `follower` (optional) is synced whenever the queue is idle: an activation on another server
+  // sharing the database reaches this one.
+  AdaptationWorker(store::Database& db, const FileStore& files, ClassifierHost& host, AdaptationSettings s,
+                   ActiveClassifierFollower* follower = nullptr);
   ~AdaptationWorker();  // stop()
   void start();
   // Ends a run in progress at its next training step (the adaptation goes back to the queue and
@@ -49,6 +53,7 @@ class AdaptationWorker {
   const FileStore& files_;
   ClassifierHost& host_;
   AdaptationSettings settings_;
+  ActiveClassifierFollower* follower_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -28,6 +28,7 @@ class JobWorkers;
 class CellRecognizer;
 struct LabTaxonomies;
 class ClassifierHost;
+class ActiveClassifierFollower;
 class AdaptationWorker;
 
 // Who may call a route. Staff: admin, doctor, technician (patients, samples, uploads).
@@ -80,6 +81,7 @@ struct ServerContext {
   std::shared_ptr<const LabTaxonomies> taxonomies;  // never null once the server is created
   ClassifierHost* classifier_host = nullptr;  // switches classifiers; null without a pipeline
   AdaptationWorker* adaptation = nullptr;     // runs adaptations; null without a pipeline
+  ActiveClassifierFollower* classifier_follower = nullptr;  // with classifier_host
 };
 
 using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;

@@ -13,6 +13,7 @@
 
 #include "core/html_escape.h"
 #include "net/http_server.h"
+#include "server/active_classifier.h"
 #include "server/adaptation_worker.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
@@ -35,6 +36,7 @@ struct LabServer::Impl {
   std::optional<FileStore> files;
   std::shared_ptr<store::AnalysisRunner> runner;
   std::unique_ptr<JobWorkers> workers;
+  std::unique_ptr<ActiveClassifierFollower> follower;
   std::unique_ptr<AdaptationWorker> adaptation;
   std::unique_ptr<net::HttpServer> http;
   fs::path web_root;  // canonical; empty when the web app is not built
@@ -49,7 +51,6 @@ struct LabServer::Impl {
   Status bootstrap_admin();
   // An admin's activated adapted classifier outlives restarts: load it instead of the start-up
   // one. A folder that is gone is logged and the start-up classifier is used (and marked active).
-  Status use_activated_classifier(ClassifierHost& host);
   void serve_static(const net::Request& req, net::Response& res) const;
 };
 
@@ -155,22 +156,6 @@ void LabServer::Impl::serve_static(const net::Request& req, net::Response& res) 
   res.set_header("Cache-Control", hashed_asset ? "public, max-age=31536000, immutable" : "no-cache");
 }
 
-Status LabServer::Impl::use_activated_classifier(ClassifierHost& host) {
-  MS_ASSIGN_OR_RETURN(auto active, db->transact(store::TxMode::kRead, [](store::Tx& tx) {
-    return store::active_adapted_classifier(tx);
-  }));
-  if (!active) return {};
-  const std::string dir = (fs::path(options.data_dir) / active->model_dir).string();
-  auto used = host.use_classifier(dir);
-  if (!used) {
-    spdlog::warn("the activated classifier {} ({}) cannot be loaded ({}); using {} instead", active->row.version,
-                 dir, used.error().message, host.classifier_dir());
-    return {};
-  }
-  spdlog::info("classifier {} (activated by an admin) is in use", active->row.version);
-  return {};
-}
-
 LabServer::LabServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 LabServer::~LabServer() { stop(); }
@@ -214,14 +199,18 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
     // analysis threads: recognition answers the request that asks).
     impl->ctx.recognizer = dynamic_cast<CellRecognizer*>(impl->runner.get());
     if (auto* host = dynamic_cast<ClassifierHost*>(impl->runner.get())) {
-      MS_RETURN_IF_ERROR(impl->use_activated_classifier(*host));
+      // The version an admin activated (kept across restarts), before the models are recorded:
+      // recording marks the models in use as the active ones.
+      impl->follower = std::make_unique<ActiveClassifierFollower>(*impl->db, options.data_dir, *host);
+      MS_RETURN_IF_ERROR(impl->follower->sync());
       AdaptationSettings a;
       a.data_dir = options.data_dir;
       a.replay_list = options.replay_list;
       a.replay_data = options.replay_data;
-      a.instance = w.instance;
-      impl->adaptation = std::make_unique<AdaptationWorker>(*impl->db, *impl->files, *host, a);
+      a.instance = process_instance_name();
+      impl->adaptation = std::make_unique<AdaptationWorker>(*impl->db, *impl->files, *host, a, impl->follower.get());
       impl->ctx.classifier_host = host;
+      impl->ctx.classifier_follower = impl->follower.get();
       impl->ctx.adaptation = impl->adaptation.get();
       // Like analysis jobs: a single owner requeues every running adaptation, a shared PostgreSQL
       // only those whose server stopped reporting progress.

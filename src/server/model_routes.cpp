@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/json_schema.h"
+#include "server/active_classifier.h"
 #include "server/adaptation_worker.h"
 #include "server/api.h"
 #include "server/classifier_host.h"
@@ -131,6 +132,9 @@ void register_model_routes(Api& api) {
                  return fail(ErrorCode::kConflict, "the start-up classifier folder is gone");
                dir = startup;
              }
+             // No sync of the stored choice runs between the switch and storing it.
+             std::unique_lock<std::mutex> held;
+             if (ctx.classifier_follower) held = ctx.classifier_follower->hold();
              const std::string previous = host.classifier_dir();
              MS_RETURN_IF_ERROR(host.use_classifier(dir));
              const store::ModelInfo now = host.classifier_model();

@@ -299,7 +299,7 @@ ALTER TABLE cells ADD COLUMN verified_at BIGINT;
 // Classifier adaptations an admin asked for (fine-tuning on the lab's reviewed cells) and the
 // folder each adapted version lives in, so that an activated version is loaded again after a
 // restart. model_dir is relative to the data directory; '' for models the server was started with.
-const char* kSchemaV14 = R"SQL(
+const char* kSchemaV11 = R"SQL(
 CREATE TABLE adaptations (
   id {id},
   status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
@@ -361,7 +361,7 @@ const std::vector<Migration>& migrations() {
     v.push_back(same_sql(8, "cells: origin of the box (model or reviewer)", kSchemaV8));
     v.push_back(same_sql(9, "images: browser rendition of formats browsers do not show", kSchemaV9));
     v.push_back(same_sql(10, "cells: technician pre-verification (who, when)", kSchemaV10));
-    v.push_back(same_sql(14, "classifier adaptations; the folder of each adapted model version", kSchemaV14));
+    v.push_back(same_sql(11, "classifier adaptations; the folder of each adapted model version", kSchemaV11));
     return v;
   }();
   return all;
