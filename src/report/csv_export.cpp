@@ -25,13 +25,14 @@ std::string number(double v) { return format_fixed(v, 4); }
 std::string number(const std::optional<double>& v) { return v ? number(*v) : ""; }
 
 struct CsvRow {
-  std::string section, id, name_en, name_zh, count, value, unit, display, low, high, flag;
+  std::string section, id, name_en, name_zh, count, value, unit, display, low, high, flag, review;
 };
 
 void write(std::string& out, const CsvRow& r) {
   out += csv_field(r.section) + "," + csv_field(r.id) + "," + csv_field(r.name_en) + "," +
          csv_field(r.name_zh) + "," + r.count + "," + r.value + "," + csv_field(r.unit) + "," +
-         csv_field(r.display) + "," + r.low + "," + r.high + "," + csv_field(r.flag) + "\r\n";
+         csv_field(r.display) + "," + r.low + "," + r.high + "," + csv_field(r.flag) + "," +
+         csv_field(r.review) + "\r\n";
 }
 
 std::string flag_name(RangeFlag f) {
@@ -80,7 +81,8 @@ std::string report_to_csv(const ReportData& rep, const CsvOptions& options) {
   const Differential& d = rep.differential;
   std::string out = options.utf8_bom ? "\xEF\xBB\xBF" : "";
   out +=
-      "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag\r\n";
+      "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag,"
+      "review\r\n";
   write(out, meta("report_id", rep.report_id));
   write(out, meta("patient_id", rep.patient.id));
   write(out, meta("patient_name", rep.patient.name));
@@ -109,7 +111,15 @@ std::string report_to_csv(const ReportData& rep, const CsvOptions& options) {
       r.high = number(row.range->high);
     }
     r.flag = flag_name(row.flag);
+    if (row.review_only) r.review = review_only_mark().code;
     write(out, r);
+  }
+  if (has_review_only_rows(d)) {
+    CsvRow note = meta("review_only_note", review_only_mark().note.en);
+    note.name_en = review_only_mark().label.en;
+    note.name_zh = review_only_mark().note.zh;
+    note.review = review_only_mark().code;
+    write(out, note);
   }
 
   write(out, count_row("total_nucleated", "Nucleated cells", d.total_nucleated));

@@ -5,7 +5,9 @@
 //   class rows      one per taxonomy class in hematology order
 //   summary rows    totals, blasts with the interval, M:E, I:Mg, count target, unreviewed
 //   suggestion rows one per rule set
-// Columns: section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag
+// Columns: section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag,
+// review. "review" is review_only_mark().code on the rows of review-only classes, which are then
+// followed by a meta row "review_only_note" (the note in display, its Chinese in name_zh).
 // Text that a spreadsheet would run as a formula (starting with = + - @, a tab or a CR; the guard
 // of core/csv_formula.h, shared with the patient CSV) is prefixed with an apostrophe (OWASP "CSV
 // injection").

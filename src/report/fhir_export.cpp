@@ -98,6 +98,11 @@ Json class_observation(const std::string& uuid, const Common& c, const Different
     o["component"] =
         Json::array({{{"code", {{"text", "cells counted in this class"}}},
                       {"valueQuantity", ucum_quantity(row.count, "cells", "{cells}")}}});
+  if (row.review_only) {
+    const ReviewOnlyMark& mark = review_only_mark();
+    o["method"] = {{"coding", Json::array({{{"system", mark.system}, {"code", mark.code}, {"display", mark.label.en}}})},
+                   {"text", mark.note.en}};
+  }
   if (row.range) {
     o["referenceRange"] = Json::array({{{"low", ucum_quantity(row.range->low, unit, ucum)},
                                         {"high", ucum_quantity(row.range->high, unit, ucum)}}});
@@ -232,6 +237,7 @@ Result<Json> report_to_fhir(const ReportData& r) {
   Json panel = observation_base(panel_uuid, c, loinc_concept(panel_code, panel_text));
   panel["hasMember"] = members;
   panel["component"] = panel_components(d);
+  if (has_review_only_rows(d)) panel["note"] = Json::array({{{"text", review_only_mark().note.en}}});
 
   Json results = Json::array({{{"reference", full_url(panel_uuid)}}});
   std::optional<Json> me;

@@ -170,6 +170,7 @@ Result<std::string> report_to_hl7v2(const ReportData& r, const Hl7Options& optio
   for (const auto& s : report_statements(r)) note(s.en);
   for (const auto& s : r.suggestions) note(rule_set_title(s.rule_set) + ": " + s.text.en);
   if (!r.suggestions.empty()) note(morphology_disclaimer().en);
+  if (has_review_only_rows(d)) note(review_only_mark().note.en);
 
   int obx = 0;
   for (const auto& row : d.rows) {
@@ -178,6 +179,10 @@ Result<std::string> report_to_hl7v2(const ReportData& r, const Hl7Options& optio
                                  {3, hl7_escape(row.id) + "^" + hl7_escape(row.names.en) + "^L"},
                                  {11, status},
                                  {14, collected}};
+    if (row.review_only) {
+      const ReviewOnlyMark& mark = review_only_mark();
+      f[17] = hl7_escape(mark.code) + "^" + hl7_escape(mark.label.en) + "^L";
+    }
     const std::optional<double> value = row.per_100_wbc ? row.per_100_wbc : row.percent;
     if (!row.counted) {
       f[5] = std::to_string(row.count);

@@ -51,7 +51,6 @@ struct Labels {
   const char* generated;
   const char* high;
   const char* low;
-  const char* review_only_note;  // footnote of the rows marked with a dagger
   const char* review;            // heading of the count target, review states, models
 };
 
@@ -93,7 +92,6 @@ const Labels kEnglish{"en",
                       "Generated",
                       "H",
                       "L",
-                      "\u2020 review-only class: the classifier cannot name it; its cells were named by a reviewer.",
                       "Count and review"};
 
 const Labels kChinese{"zh-CN",
@@ -134,7 +132,6 @@ const Labels kChinese{"zh-CN",
                       "生成时间",
                       "↑",
                       "↓",
-                      "\u2020 仅人工审核类别：分类模型不能识别该类别，其细胞均由审核人员判定。",
                       "计数与审核"};
 
 constexpr const char* kStyle = R"(
@@ -253,13 +250,10 @@ std::string render_report_html(const ReportData& r, Language language) {
       "<table class=\"diff\">\n<thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}"
       "</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
       e(l.cell_class), e(l.count), e(l.percent), e(l.reference), e(l.flag));
-  bool any_review_only = false;
+  const ReviewOnlyMark& mark = review_only_mark();
   for (const auto& row : d.rows) {
     std::string name = zh ? row.names.zh : row.names.en;
-    if (row.review_only) {
-      name += " \u2020";
-      any_review_only = true;
-    }
+    if (row.review_only) name += " " + mark.symbol;
     std::string value = row.counted ? row.display : l.not_counted;
     if (row.per_100_wbc) value += std::string(" ") + l.per_100_wbc;
     out += fmt::format(
@@ -269,7 +263,8 @@ std::string render_report_html(const ReportData& r, Language language) {
         e(range_text(row.range, 0)), flag_class(row.flag), e(flag_text(row.flag, l)));
   }
   out += "</tbody>\n</table>\n";
-  if (any_review_only) out += fmt::format("<p class=\"note\">{}</p>\n", e(l.review_only_note));
+  if (has_review_only_rows(d))
+    out += fmt::format("<p class=\"note\">{}</p>\n", e(mark.symbol + " " + (zh ? mark.note.zh : mark.note.en)));
   std::string me;
   if (d.me_ratio) {
     me = d.me_ratio->display;

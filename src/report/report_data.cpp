@@ -12,6 +12,23 @@ std::string signer_text(const SignOff& s) {
 
 int icsh_count_target(Specimen s) { return s == Specimen::kBoneMarrow ? 500 : 200; }
 
+const ReviewOnlyMark& review_only_mark() {
+  static const ReviewOnlyMark mark{
+      "review-only",
+      "urn:marrowscope:review-state",
+      "\u2020",
+      {"review-only class", "仅人工审核类别"},
+      {"Review-only class: the classifier cannot name it; its cells were named by a reviewer.",
+       "仅人工审核类别：分类模型不能识别该类别，其细胞均由审核人员判定。"}};
+  return mark;
+}
+
+bool has_review_only_rows(const Differential& d) {
+  for (const auto& row : d.rows)
+    if (row.review_only) return true;
+  return false;
+}
+
 std::vector<DisplayNames> report_statements(const ReportData& r) {
   std::vector<DisplayNames> out;
   const Differential& d = r.differential;

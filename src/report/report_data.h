@@ -119,6 +119,24 @@ struct ReportData {
 // marrow, 200 white cells in blood.
 int icsh_count_target(Specimen s);
 
+// How every report marks a row of a review-only class (DifferentialRow::review_only: the
+// classifier cannot name it, so its cells were all named by a reviewer), so that the printed report
+// and each export say the same thing: the HTML report puts `symbol` after the class name and
+// `symbol` + `note` under the table; the CSV writes `code` in the row's "review" column and `note` as a meta row; FHIR
+// gives the class Observation a `method` coded `code` in `system`, with `label` as its text, and the
+// panel a `note`; HL7 v2 puts `code^label^L` in the row's OBX-17 (observation method) and `note` in
+// an NTE of the order.
+struct ReviewOnlyMark {
+  std::string code;    // "review-only"
+  std::string system;  // the code system of `code` (FHIR coding system)
+  std::string symbol;  // printed after the class name
+  DisplayNames label;  // "review-only class"
+  DisplayNames note;   // the footnote (ASCII in English: HL7 v2 messages are ASCII)
+};
+const ReviewOnlyMark& review_only_mark();
+// Whether any row of the differential is a review-only class (the note is then printed).
+bool has_review_only_rows(const Differential& d);
+
 // The statements every signed report carries besides the table, in English and Chinese, one per
 // line, in this order: the count against its target (and the ICSH one when the target is lower),
 // the cells per review state, the models used, the domain warning. The exports (HTML, CSV, FHIR,

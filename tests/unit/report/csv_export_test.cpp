@@ -31,7 +31,7 @@ TEST(CsvExport, OneRowPerClassInOrderPlusSummary) {
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(
       lines[0],
-      "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag");
+      "section,id,name_en,name_zh,count,value,unit,display,reference_low,reference_high,flag,review");
   std::vector<std::string> class_ids;
   for (const auto& l : lines)
     if (l.rfind("class,", 0) == 0) class_ids.push_back(l.substr(6, l.find(',', 6) - 6));
@@ -40,19 +40,19 @@ TEST(CsvExport, OneRowPerClassInOrderPlusSummary) {
   EXPECT_EQ(class_ids[7], "eosinophil");
   EXPECT_EQ(class_ids.back(), "artefact");
   EXPECT_EQ(line_starting(lines, "class,eosinophil,"),
-            "class,eosinophil,Eosinophil,嗜酸性粒细胞,40,8.0000,%,8,1.0000,5.0000,high");
+            "class,eosinophil,Eosinophil,嗜酸性粒细胞,40,8.0000,%,8,1.0000,5.0000,high,");
   EXPECT_EQ(line_starting(lines, "class,smudge,"),
-            "class,smudge,Smudge cell,涂抹细胞,7,,cells (excluded),7,,,");
+            "class,smudge,Smudge cell,涂抹细胞,7,,cells (excluded),7,,,,");
   EXPECT_EQ(line_starting(lines, "summary,total_nucleated,"),
-            "summary,total_nucleated,Nucleated cells,,500,,cells,500,,,");
+            "summary,total_nucleated,Nucleated cells,,500,,cells,500,,,,");
   EXPECT_EQ(line_starting(lines, "summary,me_ratio,"),
-            "summary,me_ratio,M:E ratio,,300/100,3.0000,ratio,3.00:1,2.0000,4.0000,normal");
+            "summary,me_ratio,M:E ratio,,300/100,3.0000,ratio,3.00:1,2.0000,4.0000,normal,");
   EXPECT_EQ(line_starting(lines, "summary,blasts,"),
             "summary,blasts,Blasts and blast equivalents,,10,2.0000,%,2 % (95% CI 1.1-3.6 %),"
-            "1.0899,3.6420,wilson 95% CI");
+            "1.0899,3.6420,wilson 95% CI,");
   EXPECT_EQ(line_starting(lines, "summary,unreviewed,"),
-            "summary,unreviewed,Cells not yet reviewed,,3,,cells,3,,,");
-  EXPECT_EQ(line_starting(lines, "meta,status,"), "meta,status,,,,,,preliminary,,,");
+            "summary,unreviewed,Cells not yet reviewed,,3,,cells,3,,,,");
+  EXPECT_EQ(line_starting(lines, "meta,status,"), "meta,status,,,,,,preliminary,,,,");
   EXPECT_NE(line_starting(lines, "suggestion,fab.none,").find("No FAB criterion met"),
             std::string::npos);
   EXPECT_NE(line_starting(lines, "suggestion,disclaimer,").find("genetics"), std::string::npos);
@@ -69,7 +69,7 @@ TEST(CsvExport, QuotesAndNeutralisesUserText) {
   ReportData rep = test::sample_report();
   rep.comments = "=cmd|' /C calc'!A0, \"quoted\"";
   const std::string csv = report_to_csv(rep);
-  EXPECT_NE(csv.find("meta,comments,,,,,,\"'=cmd|' /C calc'!A0, \"\"quoted\"\"\",,,\r\n"),
+  EXPECT_NE(csv.find("meta,comments,,,,,,\"'=cmd|' /C calc'!A0, \"\"quoted\"\"\",,,,\r\n"),
             std::string::npos)
       << csv;
 }
@@ -77,8 +77,8 @@ TEST(CsvExport, QuotesAndNeutralisesUserText) {
 TEST(CsvExport, SignedReportAndBom) {
   const std::string csv = report_to_csv(test::signed_report(), CsvOptions{true});
   EXPECT_EQ(csv.rfind("\xEF\xBB\xBFsection,", 0), 0u);
-  EXPECT_NE(csv.find("meta,status,,,,,,final,,,"), std::string::npos);
-  EXPECT_NE(csv.find("meta,signed_by,,,,,,Dr. Li,,,"), std::string::npos);
+  EXPECT_NE(csv.find("meta,status,,,,,,final,,,,"), std::string::npos);
+  EXPECT_NE(csv.find("meta,signed_by,,,,,,Dr. Li,,,,"), std::string::npos);
 }
 
 }  // namespace

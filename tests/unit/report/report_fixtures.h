@@ -41,6 +41,21 @@ inline std::map<std::string, int> normal_marrow_counts() {
           {"smudge", 7}};
 }
 
+// A marrow differential as the server computes it with the shipped PBC classifier: the marrow
+// taxonomy's classes the classifier cannot name (blast, plasma cell, ...) are review-only.
+inline Differential with_pbc_classifier(std::map<std::string, int> counts, int unreviewed) {
+  DifferentialInput in;
+  in.counts = std::move(counts);
+  in.specimen = Specimen::kBoneMarrow;
+  in.unreviewed = unreviewed;
+  in.classifier_classes = std::set<std::string>{
+      "band_neutrophil", "basophil", "eosinophil", "erythroblast", "lymphocyte", "metamyelocyte",
+      "monocyte", "myelocyte", "platelet", "promyelocyte", "segmented_neutrophil"};
+  auto d = compute_differential(shipped_taxonomy("marrow"), in);
+  EXPECT_TRUE(d) << d.error().message;
+  return *d;
+}
+
 }  // namespace ms::test
 
 #include "report/report_data.h"

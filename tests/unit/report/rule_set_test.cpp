@@ -9,6 +9,7 @@ namespace {
 
 using test::differential_of;
 using test::shipped_taxonomy;
+using test::with_pbc_classifier;
 
 // Marrow counts of `blasts` blasts among `total` nucleated cells (the rest lymphocytes).
 Differential blasts_of(int blasts, int total, Specimen specimen = Specimen::kBoneMarrow) {
@@ -39,21 +40,6 @@ Taxonomy with_abnormal_promyelocytes() {
   t.classes.push_back(c);
   EXPECT_TRUE(validate_taxonomy(t, "test"));
   return t;
-}
-
-// A marrow differential as the server builds it with a classifier that names the PBC classes
-// (no blasts): `counts`, `unreviewed` of them still the model's suggestion.
-Differential with_pbc_classifier(std::map<std::string, int> counts, int unreviewed) {
-  DifferentialInput in;
-  in.counts = std::move(counts);
-  in.specimen = Specimen::kBoneMarrow;
-  in.unreviewed = unreviewed;
-  in.classifier_classes = std::set<std::string>{
-      "band_neutrophil", "basophil", "eosinophil", "erythroblast", "lymphocyte", "metamyelocyte",
-      "monocyte", "myelocyte", "platelet", "promyelocyte", "segmented_neutrophil"};
-  auto d = compute_differential(shipped_taxonomy("marrow"), in);
-  EXPECT_TRUE(d) << d.error().message;
-  return *d;
 }
 
 TEST(RuleSet, BlastsTheClassifierCannotNameAreNotAssessedUntilReviewed) {
