@@ -285,7 +285,7 @@ std::string report_csv(const SampleReport& sr, bool bom) {
   std::string csv = report_to_csv(sr.report, o);
   for (const auto& a : sr.addenda)
     csv += "addendum," + csv_field(iso_utc(a.created_at)) + "," + csv_field(a.author_name) +
-           ",,,,," + csv_field(a.text) + ",,,\r\n";
+           ",,,,," + csv_field(a.text) + ",,,,\r\n";
   return csv;
 }
 

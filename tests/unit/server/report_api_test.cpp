@@ -389,7 +389,7 @@ TEST_P(ReportApiTest, AddendaAndExportsCarryTheSignedNumbers) {
   std::map<std::string, std::vector<std::string>> by_id;
   std::vector<std::string> addendum;
   for (const auto& r : rows) {
-    ASSERT_EQ(r.size(), 11u) << "every row has the header's columns";
+    ASSERT_EQ(r.size(), 12u) << "every row has the header's columns";
     if (r[0] == "class" || r[0] == "meta" || r[0] == "summary") by_id[r[0] + ":" + r[1]] = r;
     if (r[0] == "addendum") addendum = r;
   }
