@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
 
 namespace ms {
 
@@ -70,6 +71,21 @@ Result<cv::Mat> render_deep_zoom_tile(const SlideReader& slide, const DeepZoomLa
   auto t = deep_zoom_tile(layout, level, column, row);
   if (!t) return tl::unexpected(t.error());
   return slide.read_scaled(t->x, t->y, t->w, t->h, t->out_w, t->out_h);
+}
+
+Result<cv::Mat> render_deep_zoom_tile(const cv::Mat& image, const DeepZoomLayout& layout, int level,
+                                      std::int64_t column, std::int64_t row) {
+  if (image.empty() || image.cols != layout.width || image.rows != layout.height)
+    return fail(ErrorCode::kInvalidArgument, "deep zoom image", fmt::format("{}x{}", layout.width, layout.height),
+                fmt::format("{}x{}", image.cols, image.rows));
+  auto t = deep_zoom_tile(layout, level, column, row);
+  if (!t) return tl::unexpected(t.error());
+  const cv::Mat part = image(cv::Rect(int(t->x), int(t->y), int(t->w), int(t->h)));
+  if (part.cols == t->out_w && part.rows == t->out_h) return part.clone();
+  cv::Mat out;
+  cv::resize(part, out, cv::Size(t->out_w, t->out_h), 0, 0,
+             t->out_w < part.cols ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
 }
 
 }  // namespace ms

@@ -43,4 +43,9 @@ Result<DeepZoomTile> deep_zoom_tile(const DeepZoomLayout& layout, int level, std
 Result<cv::Mat> render_deep_zoom_tile(const SlideReader& slide, const DeepZoomLayout& layout, int level,
                                       std::int64_t column, std::int64_t row);
 
+// The same tile of an image held in memory (an ordinary field, decoded once): the tile's
+// rectangle scaled to its output size with area averaging.
+Result<cv::Mat> render_deep_zoom_tile(const cv::Mat& image, const DeepZoomLayout& layout, int level,
+                                      std::int64_t column, std::int64_t row);
+
 }  // namespace ms

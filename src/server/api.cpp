@@ -130,7 +130,7 @@ void Api::dispatch(const net::Request& req, net::Response& res, Access a, const 
     }
     res.status = reply->status;
     for (const auto& [k, v] : reply->headers) res.set_header(k, v);
-    if (reply->status == 204) return;
+    if (reply->status == 204 || reply->status == 304) return;  // answers without a body
     if (!reply->content_type.empty())
       res.set_content(std::move(reply->raw), reply->content_type);
     else

@@ -191,6 +191,7 @@ void register_admin_routes(Api& api);
 void register_cell_routes(Api& api);         // cells, crops, review, audit, undo
 void register_recognition_routes(Api& api);  // classify uploaded single-cell crops
 void register_export_routes(Api& api);       // crop ZIPs, training-data export
+void register_deep_zoom_routes(Api& api);  // DZI descriptor and tiles of any image
 void register_report_routes(Api& api);  // differential, sign-off, addenda, report exports
 void register_model_routes(Api& api);   // classifier adaptations, activating a model version
 

@@ -294,6 +294,7 @@ Status LabServer::start() {
   register_auth_routes(*m.api);
   register_patient_routes(*m.api);
   register_image_routes(*m.api);
+  register_deep_zoom_routes(*m.api);
   register_admin_routes(*m.api);
   register_cell_routes(*m.api);
   register_recognition_routes(*m.api);

@@ -81,8 +81,10 @@ Doc& Doc::file(int status, std::string media_type, std::string description) {
   return *this;
 }
 
-Doc& Doc::no_content(std::string description) {
-  success_.push_back({204, "", nullptr, nullptr, std::move(description), {}});
+Doc& Doc::no_content(std::string description) { return no_body(204, std::move(description)); }
+
+Doc& Doc::no_body(int status, std::string description) {
+  success_.push_back({status, "", nullptr, nullptr, std::move(description), {}});
   return *this;
 }
 

@@ -64,6 +64,8 @@ class Doc {
   Doc& answers(int status, Json schema, std::string description, Json example = nullptr);
   Doc& file(int status, std::string media_type, std::string description);
   Doc& no_content(std::string description);
+  // A successful answer without a body other than 204 (304 Not Modified).
+  Doc& no_body(int status, std::string description);
   // A response header of the last answer added.
   Doc& header(std::string name, std::string description);
   // An error status this route answers besides those every route of its kind does (api.cpp adds

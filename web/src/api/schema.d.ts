@@ -432,6 +432,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images/{id}/dzi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The image's Deep Zoom (DZI) descriptor
+         * @description **Who:** any signed-in user.
+         *
+         *     Size, tile size (254) and overlap (1) of the image's deep-zoom pyramid, for OpenSeadragon. Tiles are at `/api/images/{id}/dzi_files/{level}/{column}_{row}.jpeg`. Slides are read through OpenSlide, fields decoded once; both cached
+         */
+        get: operations["getImagesIdDzi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{id}/dzi_files/{id2}/{id3}_{id4}.jpeg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One Deep Zoom tile of the image
+         * @description **Who:** any signed-in user.
+         *
+         *     `{id2}` is the level (0: one pixel; the highest: the image's own pixels), `{id3}` the column and `{id4}` the row; a tile the pyramid lacks answers 404. Tiles are 254 px squares plus a 1 px overlap on inner sides, JPEG
+         */
+        get: operations["getImagesIdDziFilesId2Id3Id4Jpeg"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/images/{id}/file": {
         parameters: {
             query?: never;
@@ -4051,6 +4095,161 @@ export interface operations {
             };
             /** @description no such object (or one the caller may not see) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getImagesIdDzi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the DZI descriptor */
+            200: {
+                headers: {
+                    /** @description private, max-age=3600 */
+                    "Cache-Control"?: string;
+                    /** @description names the stored file; send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description unchanged since the If-None-Match the request sent */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getImagesIdDziFilesId2Id3Id4Jpeg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+                /** @description numeric id (an id that does not exist answers 404) */
+                id2: number;
+                /** @description numeric id (an id that does not exist answers 404) */
+                id3: number;
+                /** @description numeric id (an id that does not exist answers 404) */
+                id4: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the tile */
+            200: {
+                headers: {
+                    /** @description private, max-age=3600 */
+                    "Cache-Control"?: string;
+                    /** @description names the stored file and the tile; send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                };
+            };
+            /** @description unchanged since the If-None-Match the request sent */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a far-out level of a slide without a pyramid (more pixels than one read may take) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
