@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -26,8 +28,14 @@ enum class ErrorCode {
 std::string_view error_code_name(ErrorCode code);  // "invalid_argument", ...
 
 struct Error {
+  Error() = default;
+  Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // For the refusals a person meets in the app (core/error_reason.h): a stable name and the
+  // values its message quotes, so a client can say it in the reader's language. Empty otherwise.
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> params;
 };
 
 template <typename T>

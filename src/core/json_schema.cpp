@@ -96,7 +96,8 @@ struct Validator {
     for (auto it = schema.begin(); it != schema.end(); ++it) {
       const std::string& k = it.key();
       const Json& s = it.value();
-      if (annotations().count(k)) continue;
+      // OpenAPI specification extensions ("x-...") are annotations too.
+      if (annotations().count(k) || k.rfind("x-", 0) == 0) continue;
       if (k == "$ref") {
         const Json* target = resolve(s.get<std::string>());
         if (!target) error(path, "unresolvable $ref " + s.dump());
@@ -139,6 +140,11 @@ struct Validator {
         if (!value.is_number()) continue;
         const double v = value.get<double>(), bound = s.get<double>();
         if (k == "minimum" ? v < bound : v > bound) error(path, k + " " + s.dump() + ", found " + value.dump());
+      } else if (k == "exclusiveMinimum" || k == "exclusiveMaximum") {
+        if (!value.is_number()) continue;
+        const double v = value.get<double>(), bound = s.get<double>();
+        if (k == "exclusiveMinimum" ? v <= bound : v >= bound)
+          error(path, k + " " + s.dump() + ", found " + value.dump());
       } else if (k == "minLength" || k == "maxLength") {
         if (!value.is_string()) continue;
         const std::size_t n = utf8_length(value.get<std::string>()), bound = s.get<std::size_t>();

@@ -5,6 +5,7 @@
 // image is framed the same way, from the scale the image itself shows (the median side of the red
 // cells the detector finds in it) or, when it shows too few, from a declared microns-per-pixel.
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -20,6 +21,9 @@ inline constexpr float kRedCellSideUm = 7.5f;
 struct CellImageScale {
   bool from_red_cells = true;  // measure the image's own red cells (runs the detector on it)
   double um_per_px = 0;        // declared scale, used when the image shows too few red cells; 0: none
+  // A declared scale per image (same order as the images), where they differ (images reduced by
+  // different factors); an entry > 0 replaces um_per_px for its image.
+  std::vector<double> um_per_px_each;
 };
 
 // How one image was framed before it was classified.

@@ -13,10 +13,11 @@ std::vector<FramedCell> Pipeline::frame_cell_images(const std::vector<cv::Mat>& 
   std::vector<std::vector<CellResult>> cells(images.size());
   std::vector<float> rbc_sides(images.size(), 0.f);
   if (scale.from_red_cells) cells = detect_cells(images, rbc_sides);
-  const float declared = red_cell_side_px(scale.um_per_px);
   for (size_t i = 0; i < images.size(); ++i) {
     const cv::Mat& img = images[i];
     FramedCell& f = out[i];
+    const bool own = i < scale.um_per_px_each.size() && scale.um_per_px_each[i] > 0;
+    const float declared = red_cell_side_px(own ? scale.um_per_px_each[i] : scale.um_per_px);
     const float cx = img.cols / 2.f, cy = img.rows / 2.f;
     f.box = Box{cx - 1.f, cy - 1.f, cx + 1.f, cy + 1.f};
     float best = std::numeric_limits<float>::max();

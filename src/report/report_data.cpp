@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/icsh.h"
+
 namespace ms {
 
 std::string signer_text(const SignOff& s) {
@@ -10,7 +12,7 @@ std::string signer_text(const SignOff& s) {
   return s.signed_by + " (" + s.username + ")";
 }
 
-int icsh_count_target(Specimen s) { return s == Specimen::kBoneMarrow ? 500 : 200; }
+int icsh_count_target(Specimen s) { return s == Specimen::kBoneMarrow ? kIcshMarrowCount : kIcshBloodCount; }
 
 const ReviewOnlyMark& review_only_mark() {
   static const ReviewOnlyMark mark{

@@ -115,8 +115,7 @@ struct ReportData {
   }
 };
 
-// The ICSH-recommended count (Lee et al., Int J Lab Hematol 2008;30:349): 500 nucleated cells in
-// marrow, 200 white cells in blood.
+// The ICSH-recommended count of the specimen (core/icsh.h).
 int icsh_count_target(Specimen s);
 
 // How every report marks a row of a review-only class (DifferentialRow::review_only: the

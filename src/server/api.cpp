@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/error_reason.h"
 #include "server/crypto.h"
 #include "server/field_upload.h"
 #include "server/http_error.h"
@@ -98,7 +99,7 @@ Result<Caller> Api::authenticate(const net::Request& req, Access a) {
   }
   if (a == Access::kPublic) return c;
   if (!c.signed_in)
-    return fail(ErrorCode::kUnauthenticated, "sign in first (no valid session cookie)");
+    return fail(ErrorCode::kUnauthenticated, Reason::kSignInFirst);
   if (changes_state(req.method)) {
     const std::string sent = req.get_header_value(kCsrfHeader);
     if (sent.empty() || !equal_constant_time(sent, c.session.csrf_token))
@@ -107,9 +108,8 @@ Result<Caller> Api::authenticate(const net::Request& req, Access a) {
                       " header (get the token from POST /api/auth/login or GET /api/session)");
   }
   if (!has_role(c, a))
-    return fail(ErrorCode::kPermissionDenied,
-                "role '" + store::role_name(c.user.role) + "' may not do this (needs " +
-                    access_text(a) + ")");
+    return fail(ErrorCode::kPermissionDenied, Reason::kRoleNotAllowed,
+                {{"role", store::role_name(c.user.role)}, {"needs", access_text(a)}});
   return c;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/error_reason.h"
 #include "core/json_schema.h"
 #include "report/report_data.h"
 #include "report/rule_set.h"
@@ -60,6 +61,22 @@ Json error_schema() {
                           {"details", details}});
   error["properties"]["code"]["enum"] = error_code_names();
   error["required"] = Json::array({"code", "message"});
+  // Clients translate by reason; x-messages gives each reason's English template, the one source
+  // the web app's texts are checked against.
+  Json names = Json::array(), messages = Json::object();
+  for (const auto& r : all_reasons()) {
+    names.push_back(std::string(r.name));
+    messages[std::string(r.name)] = std::string(r.template_);
+  }
+  Json reason = with_description(string_schema(),
+                                 "which refusal this is, where a person meets it in the app; `message` is "
+                                 "its English template (x-messages) filled in with `params`");
+  reason["enum"] = names;
+  reason["x-messages"] = messages;
+  error["properties"]["reason"] = reason;
+  error["properties"]["params"] =
+      with_description({{"type", "object"}, {"additionalProperties", {{"type", "string"}}}},
+                       "the values of the reason's {placeholders}");
   Json s = object_of({{"error", error}});
   s["description"] = "The one error shape of every 4xx and 5xx answer";
   s["example"] = {{"error", {{"code", "invalid_argument"},
@@ -147,7 +164,7 @@ Json report_view_schema() {
                     {"statements", with_description(array_of(written_schema<DisplayNames>()),
                                                      "count against target, cells per review state, models, "
                                                      "domain warning: the lines every export prints")},
-                    {"icsh_count_target", with_description(integer(), "ICSH recommendation: 500 marrow, 200 blood")},
+                    {"icsh_count_target", with_description(integer(), "the ICSH-recommended count of the specimen (as GET /api/taxonomy)")},
                     {"sign_off", nullable(sign_off)},
                     {"addenda", array_of(ref("Addendum"))}});
 }
@@ -175,6 +192,9 @@ Json taxonomy_schema() {
                                 "the classes the classifier names; null when the server has no classifier"));
   add_required(s, "combine_neutrophils",
                with_description(boolean(), "band and segmented neutrophils are reported as one row (ICSH 2015)"));
+  add_required(s, "icsh_count_target",
+               with_description(integer_schema(1), "the ICSH-recommended number of cells to count in this specimen "
+                                                   "(500 marrow, 200 blood): the suggested and warned-about target"));
   add_required(s["properties"]["classes"]["items"], "review_only",
                with_description(boolean(), "the classifier cannot name this class: only reviewers assign it"));
   return s;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/error_reason.h"
 #include "core/json_schema.h"
 #include "server/api.h"
 #include "server/crypto.h"
@@ -56,9 +57,8 @@ constexpr std::int64_t kMaxAvatarPixels = 4'000'000;
 std::int64_t whole_minutes(std::int64_t ms) { return std::max<std::int64_t>(1, (ms + 59999) / 60000); }
 
 // 403 with Retry-After (seconds) and the wait in the details, for every throttle.
-Reply throttled(const std::string& message, std::int64_t window_ms) {
-  Reply r = Reply::error(Error{ErrorCode::kPermissionDenied, message},
-                         {{"retry_after_s", window_ms / 1000}});
+Reply throttled(Error e, std::int64_t window_ms) {
+  Reply r = Reply::error(e, {{"retry_after_s", window_ms / 1000}});
   r.headers.emplace("Retry-After", std::to_string(window_ms / 1000));
   return r;
 }
@@ -112,11 +112,11 @@ void register_auth_routes(Api& api) {
                  return log_operation(tx, anon, "auth.login_throttled", body.username,
                                       address ? "address" : "account from this address");
                }));
-               return throttled(address ? "too many failed sign-ins from this address; try again in " +
-                                              std::to_string(minutes) + " minutes"
-                                        : "too many failed sign-ins for '" + body.username +
-                                              "' from this address; try again in " +
-                                              std::to_string(minutes) + " minutes",
+               const std::string m = std::to_string(minutes);
+               return throttled(address ? reason_error(ErrorCode::kPermissionDenied, Reason::kThrottledAddress,
+                                                       {{"minutes", m}})
+                                        : reason_error(ErrorCode::kPermissionDenied, Reason::kThrottledAccount,
+                                                       {{"name", body.username}, {"minutes", m}}),
                                 ctx.options.login_window_ms);
              }
              // Verify outside any transaction: argon2id takes a while and must not hold locks.
@@ -128,21 +128,20 @@ void register_auth_routes(Api& api) {
                }));
                // The same answer for unknown usernames: the count is per name and address either way.
                const auto left = attempt.tries_left_after_failure(limits);
-               const std::string message =
-                   left > 0 ? "wrong username or password; " + std::to_string(left) + (left == 1 ? " try" : " tries") +
-                                  " left before sign-in is locked for " + std::to_string(minutes) + " minutes"
-                            : "wrong username or password; sign-in is now locked for " + std::to_string(minutes) +
-                                  " minutes";
-               return Reply::error(Error{ErrorCode::kUnauthenticated, message},
-                                   {{"tries_left", left}, {"lock_minutes", minutes}});
+               const std::string m = std::to_string(minutes);
+               const Error e =
+                   left > 1    ? reason_error(ErrorCode::kUnauthenticated, Reason::kTriesLeft,
+                                              {{"n", std::to_string(left)}, {"minutes", m}})
+                   : left == 1 ? reason_error(ErrorCode::kUnauthenticated, Reason::kLastTry, {{"minutes", m}})
+                               : reason_error(ErrorCode::kUnauthenticated, Reason::kLockedNow, {{"minutes", m}});
+               return Reply::error(e, {{"tries_left", left}, {"lock_minutes", minutes}});
              }
              if (!user->enabled) {
                // The right password: not a failure, though the account may not sign in yet.
                MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
                  return store::forget_login_attempt(tx, *attempt.id);
                }));
-               return fail(ErrorCode::kPermissionDenied,
-                           "account '" + user->username + "' is waiting for an administrator to enable it");
+               return fail(ErrorCode::kPermissionDenied, Reason::kAwaitingApproval, {{"name", user->username}});
              }
              const std::string token = random_hex(32);
              const std::string csrf = random_hex(32);
@@ -213,8 +212,9 @@ void register_auth_routes(Api& api) {
                return {};
              }));
              if (!attempt.id)
-               return throttled("too many registrations from this address; try again in " +
-                                    std::to_string(whole_minutes(kRegistrationWindowMs)) + " minutes",
+               return throttled(Error{ErrorCode::kPermissionDenied,
+                                      "too many registrations from this address; try again in " +
+                                          std::to_string(whole_minutes(kRegistrationWindowMs)) + " minutes"},
                                 kRegistrationWindowMs);
              // Hashed for a taken name too, so that the answer takes as long either way.
              MS_ASSIGN_OR_RETURN(auto hash, hash_password(body.password, ctx.options.password_cost));
@@ -264,8 +264,9 @@ void register_auth_routes(Api& api) {
                return {};
              }));
              if (!attempt.id)
-               return throttled("too many wrong current passwords for '" + c.user.username + "'; try again in " +
-                                    std::to_string(minutes) + " minutes",
+               return throttled(Error{ErrorCode::kPermissionDenied,
+                                      "too many wrong current passwords for '" + c.user.username +
+                                          "'; try again in " + std::to_string(minutes) + " minutes"},
                                 ctx.options.login_window_ms);
              if (!verify_password(body.current_password, c.user.password_hash)) {
                MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {

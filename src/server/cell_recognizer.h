@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "core/error.h"
+#include "pipeline/cell_image_scale.h"
 #include "store/analysis_runner.h"
 
 namespace ms::server {
@@ -19,6 +20,21 @@ class CellRecognizer {
   // probability, top-k, entropy, flagged; box is the crop's own bounds and det_score 1.
   // Must be safe to call from several threads at once.
   virtual Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops_bgr) = 0;
+  // Single-cell images of any magnification and framing, framed as the field pipeline frames its
+  // crops (pipeline/cell_image_scale.h: by the image's own red cells, else by a declared scale)
+  // and then classified. framing[i] says how image i was framed. A recogniser without a detector
+  // classifies them as they are.
+  struct Framing {
+    std::string source = "as_is";  // red_cells | declared | as_is
+    float rbc_side_px = 0;         // the red-cell ruler used, in the image's pixels; 0 for as_is
+  };
+  virtual Result<std::vector<store::AnalysedCell>> classify_cell_images(const std::vector<cv::Mat>& images_bgr,
+                                                                        const CellImageScale& scale,
+                                                                        std::vector<Framing>& framing) {
+    (void)scale;
+    framing.assign(images_bgr.size(), Framing{});
+    return classify_crops(images_bgr);
+  }
   // The classifier's class ids, in its output order.
   virtual std::vector<std::string> classes() const = 0;
   // The classifier's version as analyses record it; empty when the recogniser has none.

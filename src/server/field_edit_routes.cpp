@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error_reason.h"
 #include "core/json_schema.h"
 #include "server/cell_recognizer.h"
 #include "server/crypto.h"
@@ -53,9 +54,7 @@ Result<FieldOfBox> field_of_box(store::Tx& tx, std::int64_t image_id, const stor
   MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, f.image.sample_id));
   // Checked again under the sample's lock when the edit is written; this spares the classifier.
   if (sample.status == store::SampleStatus::kSigned)
-    return fail(ErrorCode::kConflict, "sample " + sample.accession +
-                                          " is signed and locked; cells can no longer be changed "
-                                          "(add an addendum to the report instead)");
+    return fail(ErrorCode::kConflict, Reason::kSampleSignedCells, {{"sample", sample.accession}});
   MS_RETURN_IF_ERROR(store::check_box(box, f.image.width, f.image.height));
   MS_ASSIGN_OR_RETURN(f.crop_side, store::crop_side_for_box(tx, image_id, box));
   return f;

@@ -35,6 +35,12 @@ ErrorCode error_code_for_status(int status) {
 Json error_json(const Error& e, const Json& details) {
   Json err = {{"code", std::string(error_code_name(e.code))}, {"message", e.message}};
   if (!details.is_null()) err["details"] = details;
+  if (!e.reason.empty()) {
+    err["reason"] = e.reason;
+    Json params = Json::object();
+    for (const auto& [k, v] : e.params) params[k] = v;
+    err["params"] = params;
+  }
   return Json{{"error", err}};
 }
 

@@ -150,17 +150,19 @@ Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput
   return out;
 }
 
-Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const std::vector<cv::Mat>& crops_bgr) {
-  for (std::size_t i = 0; i < crops_bgr.size(); ++i)
-    if (crops_bgr[i].empty() || crops_bgr[i].type() != CV_8UC3)
-      return fail(ErrorCode::kInvalidArgument, "crop " + std::to_string(i), "an 8-bit BGR image",
-                  crops_bgr[i].empty() ? "an empty image" : "another pixel type");
-  const auto pipeline = current();
-  std::vector<CellResult> cells;
-  {
-    std::lock_guard<std::mutex> lock(inference_);
-    cells = pipeline->classify_crops(crops_bgr);
-  }
+namespace {
+
+// Recognition takes 8-bit BGR images only; anything else is the caller's mistake, named.
+Status check_bgr(const std::vector<cv::Mat>& images, const char* what) {
+  for (std::size_t i = 0; i < images.size(); ++i)
+    if (images[i].empty() || images[i].type() != CV_8UC3)
+      return fail(ErrorCode::kInvalidArgument, std::string(what) + " " + std::to_string(i), "an 8-bit BGR image",
+                  images[i].empty() ? "an empty image" : "another pixel type");
+  return {};
+}
+
+// A recognised cell has no detection score of its own: the image is the cell.
+std::vector<store::AnalysedCell> recognised(const std::vector<CellResult>& cells) {
   std::vector<store::AnalysedCell> out;
   out.reserve(cells.size());
   for (const auto& c : cells) {
@@ -169,6 +171,35 @@ Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const st
     out.push_back(std::move(a));
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_crops(const std::vector<cv::Mat>& crops_bgr) {
+  MS_RETURN_IF_ERROR(check_bgr(crops_bgr, "crop"));
+  const auto pipeline = current();
+  std::vector<CellResult> cells;
+  {
+    std::lock_guard<std::mutex> lock(inference_);
+    cells = pipeline->classify_crops(crops_bgr);
+  }
+  return recognised(cells);
+}
+
+Result<std::vector<store::AnalysedCell>> PipelineRunner::classify_cell_images(const std::vector<cv::Mat>& images_bgr,
+                                                                              const CellImageScale& scale,
+                                                                              std::vector<Framing>& framing) {
+  MS_RETURN_IF_ERROR(check_bgr(images_bgr, "image"));
+  const auto pipeline = current();
+  std::vector<FramedCell> framed;
+  std::vector<CellResult> cells;
+  {
+    std::lock_guard<std::mutex> lock(inference_);
+    cells = pipeline->classify_cell_images(images_bgr, scale, &framed);
+  }
+  framing.clear();
+  for (const auto& f : framed) framing.push_back(Framing{f.source, f.rbc_side_px});
+  return recognised(cells);
 }
 
 std::vector<std::string> PipelineRunner::classes() const { return current()->cell_classes(); }

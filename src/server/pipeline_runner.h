@@ -40,6 +40,9 @@ class PipelineRunner : public store::AnalysisRunner, public CellRecognizer, publ
                                         const std::function<void(double)>& progress) override;
 
   Result<std::vector<store::AnalysedCell>> classify_crops(const std::vector<cv::Mat>& crops_bgr) override;
+  Result<std::vector<store::AnalysedCell>> classify_cell_images(const std::vector<cv::Mat>& images_bgr,
+                                                                const CellImageScale& scale,
+                                                                std::vector<Framing>& framing) override;
   std::vector<std::string> classes() const override;
   std::string classifier_version() const override;
 

@@ -1,5 +1,7 @@
 // Recognition (the thesis's recognition module): classify uploaded single-cell crops without
-// detection. Nothing is stored: the crops are decoded, classified and forgotten; only an
+// field detection, each framed first as the field pipeline frames its crops (by the image's own
+// red cells or a declared micrometres per pixel: other labs' crops come at any magnification and
+// framing; pipeline/cell_image_scale.h). Nothing is stored: the crops are decoded, classified and forgotten; only an
 // operation-log line records that a recognition ran.
 //
 // Memory is bounded per request and per process: each crop is refused from its header above
@@ -8,6 +10,8 @@
 // decode at a time (the others wait), so one request holds at most ~13 MB of crops and the whole
 // server a few tens of MB, whatever is sent.
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 #include <opencv2/imgproc.hpp>
 
@@ -39,7 +43,35 @@ DecodeSlots& decode_slots() {
 struct Crop {
   cv::Mat bgr;
   int width = 0, height = 0;
+  // Original pixels per kept pixel (>= 1): a declared scale and the red-cell ruler are converted
+  // with it, so framing is the same as from the full crop.
+  double reduction() const { return bgr.cols > 0 ? static_cast<double>(width) / bgr.cols : 1.0; }
 };
+
+// A declared scale larger than this is not a microscope image of blood (a red cell would be
+// under 0.15 px across).
+constexpr double kMaxUmPerPx = 50.0;
+
+// How the request asks the crops to be framed: ?frame=red_cells (default: by each image's own
+// red cells, else by the declared scale, else as it is) or as_is (the declared scale, else as it
+// is), and ?um_per_px=U (micrometres per pixel of the uploaded images).
+Result<CellImageScale> requested_scale(const net::Request& req) {
+  CellImageScale scale;
+  const std::string frame = query_text(req, "frame", "red_cells");
+  if (frame != "red_cells" && frame != "as_is")
+    return fail(ErrorCode::kInvalidArgument, "query parameter 'frame'", "red_cells or as_is", "\"" + frame + "\"");
+  scale.from_red_cells = frame == "red_cells";
+  if (req.has_param("um_per_px")) {
+    const std::string s = req.get_param_value("um_per_px");
+    char* end = nullptr;
+    const double v = s.size() <= 32 ? std::strtod(s.c_str(), &end) : 0.0;
+    if (s.empty() || s.size() > 32 || end != s.c_str() + s.size() || !std::isfinite(v) || v <= 0 || v > kMaxUmPerPx)
+      return fail(ErrorCode::kInvalidArgument, "query parameter 'um_per_px'",
+                  "micrometres per pixel, a number above 0 and at most 50", "\"" + s.substr(0, 32) + "\"");
+    scale.um_per_px = v;
+  }
+  return scale;
+}
 
 Result<Crop> reduced_crop(const net::MultipartFormData& part, const ImageLimits& limits) {
   MS_ASSIGN_OR_RETURN(cv::Mat full, decode_upload(part.filename, part.content, limits));
@@ -59,7 +91,8 @@ Result<Crop> reduced_crop(const net::MultipartFormData& part, const ImageLimits&
   return c;  // `full` is released here, before the next file is decoded
 }
 
-Json recognition_json(const std::string& filename, int width, int height, const store::AnalysedCell& c) {
+Json recognition_json(const std::string& filename, int width, int height, const store::AnalysedCell& c,
+                      const CellRecognizer::Framing& framing, double reduction) {
   Json top = Json::array();
   for (const auto& [name, p] : c.top_k) top.push_back({{"class", name}, {"p", p}});
   return {{"filename", filename},
@@ -71,7 +104,9 @@ Json recognition_json(const std::string& filename, int width, int height, const 
           {"entropy", c.entropy},
           {"flagged", c.flagged},
           {"atypical", c.atypical >= 0.f ? Json(c.atypical) : Json()},
-          {"flag_reason", c.flag_reason.empty() ? Json() : Json(c.flag_reason)}};
+          {"flag_reason", c.flag_reason.empty() ? Json() : Json(c.flag_reason)},
+          {"framing", {{"source", framing.source},
+                       {"red_cell_side_px", framing.rbc_side_px > 0 ? Json(framing.rbc_side_px * reduction) : Json()}}}};
 }
 
 // The shape recognition_json writes. atypical and flag_reason are optional, so that answers of
@@ -87,6 +122,13 @@ Json recognition_schema() {
                       {"flagged", {{"type", "boolean"}}}});
   s["properties"]["atypical"] = nullable({{"type", "number"}, {"minimum", 0}, {"maximum", 1}});
   s["properties"]["flag_reason"] = nullable(string_schema());
+  s["properties"]["framing"] = with_description(
+      object_of({{"source", with_description(string_schema({"red_cells", "declared", "as_is"}),
+                                             "the crop was cut or padded to the field pipeline's framing by the "
+                                             "image's own red cells or by the declared scale, or classified as it is")},
+                 {"red_cell_side_px", with_description(nullable({{"type", "number"}}),
+                                                       "the red-cell ruler used, in the uploaded image's pixels")}}),
+      "how the image was framed before it was classified");
   return s;
 }
 
@@ -100,6 +142,11 @@ void register_recognition_routes(Api& api) {
            Doc("Classify single-cell crops without detection; nothing is stored")
                .describe("Each file is checked by content first; one bad file refuses the request "
                          "(`details.files`). At most two requests decode at once")
+               .query("frame", string_schema({"red_cells", "as_is"}),
+                      "red_cells (default): frame each image by its own red cells (the detector runs on it), "
+                      "else by um_per_px, else classify it as it is; as_is: by um_per_px, else as it is")
+               .query("um_per_px", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", kMaxUmPerPx}},
+                      "the images' scale in micrometres per pixel, where the lab knows it")
                .body("multipart/form-data",
                      object_of({{"files", array_of({{"type", "string"}, {"format", "binary"}})}}),
                      "single-cell crops (JPEG, PNG, BMP, TIFF), at most 64 files of at most 1024 x 1024 pixels")
@@ -115,6 +162,7 @@ void register_recognition_routes(Api& api) {
                return fail(ErrorCode::kConflict,
                            "this server runs without an analysis pipeline (started with "
                            "--no-analysis); recognition needs the classifier");
+             MS_ASSIGN_OR_RETURN(CellImageScale scale, requested_scale(req));
              MS_RETURN_IF_ERROR(require_multipart(req, "recognition upload"));
              MS_ASSIGN_OR_RETURN(auto parts, file_parts(req, "recognition upload"));
              if (parts.size() > kMaxCrops)
@@ -134,15 +182,22 @@ void register_recognition_routes(Api& api) {
              }
              std::vector<cv::Mat> crops;
              crops.reserve(checked.size());
-             for (const auto& k : checked) crops.push_back(k.bgr);
-             MS_ASSIGN_OR_RETURN(auto results, ctx.recognizer->classify_crops(crops));
+             for (const auto& k : checked) {
+               crops.push_back(k.bgr);
+               if (scale.um_per_px > 0) scale.um_per_px_each.push_back(scale.um_per_px * k.reduction());
+             }
+             std::vector<CellRecognizer::Framing> framing;
+             MS_ASSIGN_OR_RETURN(auto results, ctx.recognizer->classify_cell_images(crops, scale, framing));
+             if (framing.size() != crops.size())
+               throw MarrowError(ErrorCode::kInternal, "recognizer framed " + std::to_string(framing.size()) +
+                                                           " of " + std::to_string(crops.size()) + " crops");
              if (results.size() != crops.size())
                throw MarrowError(ErrorCode::kInternal, "recognizer returned " + std::to_string(results.size()) +
                                                            " results for " + std::to_string(crops.size()) + " crops");
              Json items = Json::array();
              for (std::size_t i = 0; i < results.size(); ++i)
                items.push_back(recognition_json(clean_filename(parts[i]->filename), checked[i].width,
-                                                checked[i].height, results[i]));
+                                                checked[i].height, results[i], framing[i], checked[i].reduction()));
              MS_RETURN_IF_ERROR(db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
                return log_operation(tx, c, "recognition.classify", std::to_string(items.size()) + " crop(s)");
              }));

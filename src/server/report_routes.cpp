@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/error_reason.h"
 #include "core/json_schema.h"
 #include "core/paths.h"
 #include "report/csv_export.h"
@@ -369,17 +370,13 @@ Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, 
   if (!sr.unmapped.empty()) {
     std::string list;
     for (const auto& [cls, n] : sr.unmapped) list += (list.empty() ? "" : ", ") + fmt::format("{} ({})", cls, n);
-    return fail(ErrorCode::kConflict,
-                fmt::format("sample {}: cells of classes the taxonomy '{}' does not know: {}; "
-                            "reclassify them before signing",
-                            sample.accession, taxonomy->name, list));
+    return fail(ErrorCode::kConflict, Reason::kUnknownClasses,
+                {{"sample", sample.accession}, {"taxonomy", taxonomy->name}, {"classes", list}});
   }
   const int unreviewed = sr.report.differential.unreviewed;
   if (unreviewed > 0 && !req.allow_unreviewed)
-    return fail(ErrorCode::kConflict,
-                fmt::format("sample {}: {} of {} cells are unreviewed (still the model's "
-                            "suggestion); review them, or sign with \"allow_unreviewed\": true",
-                            sample.accession, unreviewed, sr.cells));
+    return fail(ErrorCode::kConflict, Reason::kCellsUnreviewed,
+                {{"sample", sample.accession}, {"n", std::to_string(unreviewed)}, {"total", std::to_string(sr.cells)}});
   const std::int64_t now = store::now_ms();
   ReportData& r = sr.report;
   r.comments = req.comments;
@@ -470,6 +467,7 @@ void register_report_routes(Api& api) {
             j["specimen"] = name;
             j["classifier_classes"] = lab.classifier_classes ? Json(*lab.classifier_classes) : Json(nullptr);
             j["combine_neutrophils"] = lab.combine_neutrophils;
+            j["icsh_count_target"] = store::default_count_target(specimen);
             return Reply::json(j);
           });
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error_reason.h"
 #include "store/audit_trail.h"
 #include "store/paging.h"
 #include "store/patient_store.h"
@@ -93,9 +94,7 @@ Result<Cell> lock_cell(Tx& tx, std::int64_t id) {
 Status require_sample_unsigned(Tx& tx, std::int64_t sample_id) {
   MS_ASSIGN_OR_RETURN(Sample sample, lock_sample(tx, sample_id));
   if (sample.status == SampleStatus::kSigned)
-    return fail(ErrorCode::kConflict, "sample " + sample.accession +
-                                          " is signed and locked; cells can no longer be changed "
-                                          "(add an addendum to the report instead)");
+    return fail(ErrorCode::kConflict, Reason::kSampleSignedCells, {{"sample", sample.accession}});
   return {};
 }
 
@@ -273,8 +272,7 @@ Result<CellView> add_cell(Tx& tx, std::int64_t image_id, const CellBox& box, con
                                              "ORDER BY id DESC LIMIT 1",
                                              {image_id}));
   if (!job)
-    return fail(ErrorCode::kConflict, "image " + std::to_string(image_id) +
-                                          " has no finished analysis yet; add cells once its analysis is done");
+    return fail(ErrorCode::kConflict, Reason::kNoFinishedAnalysis, {{"image", std::to_string(image_id)}});
   const std::int64_t job_id = job->i("id");
   ReviewState after;
   if (cell_class) {
@@ -531,8 +529,7 @@ Result<std::vector<CellView>> review_cells(Tx& tx, const std::vector<CellChange>
       return fail(ErrorCode::kInvalidArgument, "review request", "each cell at most once",
                   "cell " + std::to_string(c.cell_id) + " twice");
     if (c.confirmed && !who.may_confirm)
-      return fail(ErrorCode::kPermissionDenied,
-                  "only doctors and admins confirm cells; technicians may reclassify them");
+      return fail(ErrorCode::kPermissionDenied, Reason::kOnlyDoctorsConfirm);
     if (c.cell_class && !is_class_id(*c.cell_class))
       return fail(ErrorCode::kInvalidArgument, change_label(c) + ": class",
                   "a snake_case class id (a-z, 0-9, _; up to 64)", "\"" + *c.cell_class + "\"");

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error_reason.h"
 #include "store/cell_store.h"
 #include "store/operation_log.h"
 #include "store/patient_store.h"
@@ -202,10 +203,8 @@ Result<Job> retry_job(Tx& tx, std::int64_t job_id) {
   MS_ASSIGN_OR_RETURN(Job job, get_job(tx, job_id));
   MS_ASSIGN_OR_RETURN(Sample sample, lock_sample(tx, job.sample_id));
   if (sample.status == SampleStatus::kSigned)
-    return fail(ErrorCode::kConflict,
-                fmt::format("sample {} is signed and locked: job {} cannot run again (its cells "
-                            "would change a signed sample; add an addendum to the report instead)",
-                            sample.accession, job_id));
+    return fail(ErrorCode::kConflict, Reason::kSampleSignedJob,
+                {{"sample", sample.accession}, {"job", std::to_string(job_id)}});
   MS_ASSIGN_OR_RETURN(job, get_job(tx, job_id));  // as of the lock
   if (job.status != JobStatus::kFailed && job.status != JobStatus::kCancelled)
     return fail(ErrorCode::kConflict,

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error_reason.h"
 #include "core/utf8.h"
 #include "store/csv.h"
 #include "store/paging.h"
@@ -390,8 +391,7 @@ Result<std::vector<Sample>> list_samples(Tx& tx, std::optional<std::int64_t> pat
 
 Status require_unsigned(const Sample& s) {
   if (s.status == SampleStatus::kSigned)
-    return fail(ErrorCode::kConflict,
-                "sample " + s.accession + " is signed and locked; later changes need an addendum");
+    return fail(ErrorCode::kConflict, Reason::kSampleSigned, {{"sample", s.accession}});
   return {};
 }
 

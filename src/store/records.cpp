@@ -1,5 +1,7 @@
 #include "store/records.h"
 
+#include "core/icsh.h"
+
 namespace ms::store {
 
 const std::vector<std::pair<Role, std::string>>& enum_names(Role) {
@@ -43,6 +45,6 @@ const std::vector<std::pair<JobStatus, std::string>>& enum_names(JobStatus) {
   return n;
 }
 
-int default_count_target(Specimen s) { return s == Specimen::kBoneMarrow ? 500 : 200; }
+int default_count_target(Specimen s) { return s == Specimen::kBoneMarrow ? kIcshMarrowCount : kIcshBloodCount; }
 
 }  // namespace ms::store

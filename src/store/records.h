@@ -65,7 +65,7 @@ enum class Specimen { kBoneMarrow, kPeripheralBlood };
 const std::vector<std::pair<Specimen, std::string>>& enum_names(Specimen);
 enum class SampleStatus { kDraft, kInReview, kSigned };
 const std::vector<std::pair<SampleStatus, std::string>>& enum_names(SampleStatus);
-// Default number of cells to count: 500 for marrow, 200 for blood (ICSH 2015 guidance).
+// Default number of cells to count: the ICSH recommendation (core/icsh.h).
 int default_count_target(Specimen s);
 
 struct Sample {

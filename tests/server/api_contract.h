@@ -138,7 +138,7 @@ class ApiContract {
     return t;
   }
   // The query parameters and the JSON body of a request the server accepted: each parameter must
-  // be one the operation lists, with a value of its schema (integers as their digits), and the
+  // be one the operation lists, with a value of its schema (numbers as their digits), and the
   // body must fit the operation's request body.
   void check_request(const Json& op, const httplib::Request& req, const std::string& what) {
     const auto q = req.path.find('?');
@@ -158,7 +158,8 @@ class ApiContract {
           continue;
         }
         Json v = value;
-        if ((*param)["schema"].value("type", "") == "integer") {
+        const std::string type = (*param)["schema"].value("type", "");
+        if (type == "integer" || type == "number") {
           v = Json::parse(value, nullptr, false);
           if (v.is_discarded()) v = value;
         }

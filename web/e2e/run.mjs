@@ -95,9 +95,19 @@ try {
   let newClass = null
 
   await step('wrong password shows an error', page, async () => {
-    await signIn(page, 'admin', 'not-the-password')
+    // Enter in the password field submits once: one request, one failed try counted.
+    let logins = 0
+    const count = (r) => { if (r.url().endsWith('/api/auth/login') && r.method() === 'POST') logins++ }
+    page.on('request', count)
+    await page.goto(`${BASE}/login`)
+    await page.fill('input[data-test=login-username]', 'admin')
+    await page.fill('input[data-test=login-password]', 'not-the-password')
+    await page.press('input[data-test=login-password]', 'Enter')
     const err = page.locator('[data-test=api-error]')
     await err.waitFor()
+    await page.waitForTimeout(500) // a second submit would have been sent by now
+    page.off('request', count)
+    check(logins === 1, `one sign-in request per Enter (${logins} sent)`)
     check((await err.innerText()).includes('wrong username or password'), 'the server message under the form')
     check(page.url().includes('/login'), 'to stay on the sign-in page')
     const tries = page.locator('[data-test=login-tries-left]')
@@ -449,6 +459,18 @@ try {
     check((await badge.getAttribute('title')).includes(`techv${stamp}`), 'the doctor sees who pre-verified')
     check(/\d+ pre-verified/.test(await page.locator('[data-test=review-states]').innerText()), 'the count of pre-verified cells')
     await snap(page, 'doctor-sees-pre-verified')
+    // The doctor shows only what the technician pre-verified; the choice survives a reload.
+    await page.click('[data-test=gallery-show]')
+    await page.locator('[data-test=gallery-show-verified]:visible').click()
+    await page.waitForURL(/[?&]show=verified/)
+    await page.reload()
+    await page.locator('[data-test=gallery] .tile').first().waitFor()
+    const states = await page.locator('[data-test=gallery] .tile').evaluateAll((ts) => ts.map((t) => t.classList.contains('verified')))
+    check(states.length > 0 && states.every(Boolean), `only pre-verified tiles shown (${states.filter(Boolean).length} of ${states.length})`)
+    await snap(page, 'doctor-shows-pre-verified')
+    await page.click('[data-test=gallery-show]')
+    await page.locator('.el-select-dropdown__item:visible', { hasText: /^All cells/ }).click()
+    await page.waitForURL((u) => !u.search.includes('show='))
     await page.locator('[data-test=gallery] .tile.verified').first().dblclick()
     const who = page.locator('[data-test=drawer-verified]')
     await who.waitFor()
@@ -564,6 +586,17 @@ try {
       await snap(np, 'register-pending')
       await signIn(np, user, 'technician-password-1')
       await np.locator('[data-test=api-error]', { hasText: 'waiting for an administrator' }).waitFor()
+      // A reader of Chinese gets the server's refusal in Chinese (by its reason, not its English words).
+      const zctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
+      try {
+        const zp = await zctx.newPage()
+        zp.setDefaultTimeout(90000)
+        await signIn(zp, user, 'technician-password-1')
+        await zp.locator('[data-test=api-error]', { hasText: `账号“${user}”正在等待管理员启用` }).waitFor()
+        await snap(zp, 'register-pending-zh')
+      } finally {
+        await zctx.close()
+      }
       await page.goto(`${BASE}/users`)
       await page.click(`[data-test=enable-${user}]`)
       await page.locator('.el-message', { hasText: 'Saved' }).waitFor()
@@ -582,6 +615,9 @@ try {
     const crop = join(DATA, 'pbc/lymphocyte', readdirSync(join(DATA, 'pbc/lymphocyte')).sort()[0])
     await page.setInputFiles('[data-test=recognition-input]', [crop])
     await page.locator('[data-test=recognition-results] .el-card').first().waitFor({ timeout: 120000 })
+    // A pbc crop shows plenty of red cells: the real detector measures them and frames the cell.
+    const framed = page.locator('[data-test=recognition-framing]').first()
+    check((await framed.getAttribute('data-source')) === 'red_cells', `the crop framed by its own red cells (${await framed.innerText()})`)
     await snap(page, 'recognition')
     await page.goto(`${BASE}/logs`)
     await page.locator('[data-test=log-table] .el-table__row').first().waitFor()

@@ -2,6 +2,8 @@
 // and the server's answer moves the tile.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { mount, flushPromises } from '@vue/test-utils'
+import { reactive } from 'vue'
+import { routeLocationKey, routerKey } from 'vue-router'
 import { createPinia, setActivePinia } from 'pinia'
 import ElementPlus from 'element-plus'
 import CellGallery from '@/components/CellGallery.vue'
@@ -9,6 +11,7 @@ import { makeI18n } from '@/i18n/index'
 import { useSampleStore } from '@/stores/sample'
 import { useSessionStore } from '@/stores/session'
 import { classIds } from '@/lib/taxonomy'
+import { reviewState, parseReviewFilter } from '@/lib/gallery_groups'
 import type { Schemas } from '@/api/client'
 import { cellOf, sampleOf, userOf } from './fixtures'
 
@@ -56,6 +59,56 @@ function setup(role: Schemas['User']['role'] = 'doctor') {
 }
 
 describe('CellGallery', () => {
+  it('shows only the cells of one review state, from the URL, and keeps the choice there', async () => {
+    const w0 = setup()
+    w0.unmount()
+    const store = useSampleStore()
+    store.cells = [
+      cell(1, 'lymphocyte'),                                                            // model only
+      cell(2, 'lymphocyte', { verified: true, verifier: { id: 2, username: 'tina', display_name: 'Tina' } }),
+      cell(3, 'monocyte', { reviewed_class: 'eosinophil', class: 'eosinophil' }),        // changed
+      cell(4, 'monocyte', { confirmed: true }),
+      cell(5, 'monocyte', { verified: true, reviewed_class: 'basophil', class: 'basophil' }),
+      cell(6, 'lymphocyte', { reviewed_class: 'not_a_cell', class: 'not_a_cell', verified: true }), // removed: in no state
+    ]
+    const route = reactive({ query: { show: 'verified' } as Record<string, string | undefined> })
+    const replace = vi.fn((to) => { route.query = to.query })
+    const w = mount(CellGallery, {
+      global: { plugins: [pinia, ElementPlus, makeI18n('en')], provide: { [routeLocationKey as symbol]: route, [routerKey as symbol]: { replace } } },
+      attachTo: document.body,
+    })
+    await flushPromises()
+    const shown = () => w.findAll('.tile').map((x) => Number(x.attributes('data-cell'))).sort()
+    expect(shown()).toEqual([2, 5])
+    route.query = { show: 'changed' }
+    await flushPromises()
+    expect(shown()).toEqual([3])
+    route.query = { show: 'model' }
+    await flushPromises()
+    expect(shown()).toEqual([1])
+    route.query = { show: 'nonsense' }
+    await flushPromises()
+    expect(shown()).toEqual([1, 2, 3, 4, 5, 6])
+    // Choosing a state writes it to the URL (reload and Back keep it).
+    await w.find('[data-test=gallery-show]').trigger('click')
+    await flushPromises()
+    const option = document.body.querySelector('[data-test=gallery-show-confirmed]') as HTMLElement
+    expect(option.textContent).toContain('Confirmed (1)')
+    option.click()
+    await flushPromises()
+    expect(replace).toHaveBeenLastCalledWith({ query: { show: 'confirmed' } })
+    expect(shown()).toEqual([4])
+    w.unmount()
+  })
+  it('names the review state of a cell', () => {
+    expect(reviewState({ confirmed: true, verified: true })).toBe('confirmed')
+    expect(reviewState({ confirmed: false, verified: true })).toBe('verified')
+    expect(reviewState({ confirmed: false, reviewed_class: 'eosinophil', suggested_class: 'monocyte' })).toBe('changed')
+    expect(reviewState({ confirmed: false, reviewed_class: 'monocyte', suggested_class: 'monocyte' })).toBe('model')
+    expect(parseReviewFilter('verified')).toBe('verified')
+    expect(parseReviewFilter(['verified'])).toBe('')
+    expect(parseReviewFilter(undefined)).toBe('')
+  })
   it('names why an attention tile is there, and warns when the sample is outside the domain', async () => {
     const w = setup()
     const store = useSampleStore()

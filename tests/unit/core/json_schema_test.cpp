@@ -78,6 +78,25 @@ TEST(JsonSchema, ValidatorNamesThePathOfEachProblem) {
             errors.end());
 }
 
+TEST(JsonSchema, ExtensionsAreAnnotationsAndUnknownKeywordsAreNot) {
+  const Json ext = {{"type", "string"}, {"x-messages", {{"a", "b"}}}};
+  EXPECT_TRUE(validate_json(ext, "s", ext).empty());
+  EXPECT_EQ(validate_json(ext, 3, ext).size(), 1u) << "the schema's constraints still hold";
+  const Json typo = {{"type", "string"}, {"maxLenght", 3}};
+  const auto errors = validate_json(typo, "s", typo);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("'maxLenght' is not supported"), std::string::npos) << errors[0];
+}
+
+TEST(JsonSchema, ExclusiveBounds) {
+  const Json s = {{"type", "number"}, {"exclusiveMinimum", 0}, {"exclusiveMaximum", 50}};
+  EXPECT_TRUE(validate_json(s, 0.001, s).empty());
+  EXPECT_TRUE(validate_json(s, 49.9, s).empty());
+  EXPECT_EQ(validate_json(s, 0, s).size(), 1u);
+  EXPECT_EQ(validate_json(s, 50, s).size(), 1u);
+  EXPECT_EQ(validate_json(s, -1, s).size(), 1u);
+}
+
 TEST(JsonSchema, RefsBoundsAndBranches) {
   const Json root = {{"components", {{"schemas", {{"Small", {{"type", "integer"}, {"minimum", 1}, {"maximum", 3}}}}}}}};
   const Json ref = {{"$ref", "#/components/schemas/Small"}};

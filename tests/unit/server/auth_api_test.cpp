@@ -334,11 +334,22 @@ TEST_P(AuthApiTest, WrongPasswordSaysHowManyTriesAreLeft) {
   EXPECT_NE(body_json(r)["error"]["message"].get<std::string>().find("4 tries left before sign-in is locked for 15 minutes"),
             std::string::npos)
       << r->body;
+  // The reason and its values, for a client that says it in another language.
+  EXPECT_EQ(body_json(r)["error"]["reason"], "tries_left");
+  EXPECT_EQ(body_json(r)["error"]["params"], Json({{"n", "4"}, {"minutes", "15"}}));
+  // Errors without a reason carry neither field.
+  auto bad = client_->Post("/api/auth/login", "{", "application/json");
+  EXPECT_FALSE(body_json(bad)["error"].contains("reason")) << bad->body;
   // The same answer for a name that does not exist.
   auto ghost = client_->Post("/api/auth/login", Json{{"username", "ghost"}, {"password", "nope"}}.dump(),
                              "application/json");
   ASSERT_EQ(ghost->status, 401);
   EXPECT_EQ(body_json(ghost)["error"]["details"]["tries_left"], 4);
+  for (int k = 0; k < 3; ++k) login("admin", "nope", 401);
+  auto last = client_->Post("/api/auth/login", Json{{"username", "admin"}, {"password", "nope"}}.dump(),
+                            "application/json");
+  ASSERT_EQ(last->status, 401);
+  EXPECT_EQ(body_json(last)["error"]["reason"], "locked_now") << last->body;
 }
 
 TEST_P(AuthApiTest, AnAdminUnlocksALockedAccountAndItIsAudited) {

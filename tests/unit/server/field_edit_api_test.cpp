@@ -85,6 +85,25 @@ class FieldEditApiTest : public ReviewServerTest {
   std::shared_ptr<FieldEditRecognizer> recognizer_;
 };
 
+TEST_P(FieldEditApiTest, ABoxOnAFieldStillBeingAnalysedIsRefusedWithItsReason) {
+  auto tech = user_with_role("tech", "technician");
+  recognizer_->delay_ms = 4000;  // the field's analysis is still running when the box is drawn
+  const auto sample = make_sample(tech, "EDIT-WAIT");
+  auto up = upload(tech, sample, {{"field.png", field_png()}});
+  ASSERT_EQ(up->status, 201) << up->body;
+  const Json images = body_json(get(tech, "/api/samples/" + std::to_string(sample) + "/images"));
+  ASSERT_EQ(images["items"].size(), 1u);
+  const auto image = images["items"][0]["id"].get<std::int64_t>();
+  auto early = post(tech, image_cells(image), {{"x1", 30}, {"y1", 20}, {"x2", 50}, {"y2", 40}});
+  ASSERT_EQ(early->status, 409) << early->body;
+  const Json e = body_json(early)["error"];
+  EXPECT_EQ(e["reason"], "no_finished_analysis");
+  EXPECT_EQ(e["params"], Json({{"image", std::to_string(image)}}));
+  wait_for_jobs(tech, sample);
+  EXPECT_EQ(summary(tech, sample)["cells"], 3) << "the refused box was not stored";
+  EXPECT_EQ(post(tech, image_cells(image), {{"x1", 30}, {"y1", 20}, {"x2", 50}, {"y2", 40}})->status, 201);
+}
+
 TEST_P(FieldEditApiTest, ADrawnBoxIsClassifiedAndCountedAndUndoRemovesIt) {
   auto tech = user_with_role("tech", "technician");
   const auto [sample, image] = field(tech, "EDIT-1");

@@ -2,6 +2,7 @@
 // here is a test double that names a crop by its dominant colour, so each answer is checkable.
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "review_fixture.h"
@@ -29,8 +30,25 @@ class ColourRecognizer : public TestDoubleRunner, public server::CellRecognizer 
     }
     return out;
   }
+  // Frames as the pipeline would without a detector: by the declared scale where there is one.
+  Result<std::vector<store::AnalysedCell>> classify_cell_images(const std::vector<cv::Mat>& images,
+                                                                const CellImageScale& scale,
+                                                                std::vector<Framing>& framing) override {
+    {
+      std::lock_guard<std::mutex> lock(seen_mutex);
+      last_scale = scale;
+    }
+    framing.clear();
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      const double um = i < scale.um_per_px_each.size() ? scale.um_per_px_each[i] : scale.um_per_px;
+      framing.push_back(um > 0 ? Framing{"declared", red_cell_side_px(um)} : Framing{});
+    }
+    return classify_crops(images);
+  }
   std::vector<std::string> classes() const override { return {"eosinophil", "lymphocyte"}; }
   std::atomic<int> largest_side{0};  // of the crops handed to the classifier
+  std::mutex seen_mutex;
+  CellImageScale last_scale;
 };
 
 std::string solid_png(const cv::Scalar& bgr, int side = 40) {
@@ -95,6 +113,44 @@ TEST_P(RecognitionApiTest, RefusesBadInputWholesale) {
   EXPECT_EQ(client_->Post("/api/recognition", t.headers(), no_files)->status, 400);
   EXPECT_EQ(client_->Post("/api/recognition", t.headers(false), no_files)->status, 403) << "no CSRF header";
   EXPECT_EQ(client_->Post("/api/recognition", no_files)->status, 401);
+}
+
+TEST_P(RecognitionApiTest, FramesByRedCellsByDefaultAndByADeclaredScaleOfTheUploadedPixels) {
+  auto tech = user_with_role("tech-scale", "technician");
+  auto& rec = static_cast<ColourRecognizer&>(*runner_);
+  auto post = [&](const std::string& query, const std::vector<std::pair<std::string, std::string>>& files) {
+    httplib::MultipartFormDataItems items;
+    for (const auto& [name, bytes] : files) items.push_back({"files", bytes, name, "application/octet-stream"});
+    return client_->Post(("/api/recognition" + query).c_str(), tech.headers(), items);
+  };
+  auto plain = post("", {{"a.png", solid_png({20, 20, 220})}});
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  EXPECT_TRUE(rec.last_scale.from_red_cells) << "the image's own red cells frame it unless asked otherwise";
+  EXPECT_EQ(rec.last_scale.um_per_px, 0.0);
+  EXPECT_EQ(body_json(plain)["items"][0]["framing"]["source"], "as_is");
+  EXPECT_TRUE(body_json(plain)["items"][0]["framing"]["red_cell_side_px"].is_null());
+
+  // 0.1 um per uploaded pixel: the 512 px crop is kept at 256 px, so 0.2 um per kept pixel; the
+  // ruler is answered in the uploaded image's pixels (7.5 um / 0.1 = 75 px).
+  auto declared = post("?frame=as_is&um_per_px=0.1", {{"big.png", solid_png({20, 20, 220}, 512)}, {"small.png", solid_png({220, 20, 20}, 40)}});
+  ASSERT_EQ(declared->status, 200) << declared->body;
+  EXPECT_FALSE(rec.last_scale.from_red_cells);
+  ASSERT_EQ(rec.last_scale.um_per_px_each.size(), 2u);
+  EXPECT_NEAR(rec.last_scale.um_per_px_each[0], 0.2, 1e-9);
+  EXPECT_NEAR(rec.last_scale.um_per_px_each[1], 0.1, 1e-9);
+  const Json items = body_json(declared)["items"];
+  for (const auto& it : items) {
+    EXPECT_EQ(it["framing"]["source"], "declared");
+    EXPECT_NEAR(it["framing"]["red_cell_side_px"].get<double>(), 75.0, 1e-3) << it.dump();
+  }
+
+  // Hostile or mistaken values are refused before any file is read, naming the parameter.
+  for (const std::string q : {"?frame=zoom", "?um_per_px=abc", "?um_per_px=0", "?um_per_px=-1", "?um_per_px=1e400",
+                              "?um_per_px=51", "?um_per_px=", "?um_per_px=0.1x", "?um_per_px=nan", "?um_per_px=inf"}) {
+    auto r = post(q, {{"a.png", solid_png({20, 20, 220})}});
+    ASSERT_EQ(r->status, 400) << q << " " << r->body;
+    EXPECT_NE(r->body.find(q.find("frame") != std::string::npos ? "'frame'" : "'um_per_px'"), std::string::npos) << r->body;
+  }
 }
 
 TEST_P(RecognitionApiTest, ViewersMayNotRunRecognition) {

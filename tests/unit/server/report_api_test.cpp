@@ -556,9 +556,11 @@ TEST_P(ReportApiTest, TaxonomyAndEveryReportRouteAreDocumented) {
   EXPECT_EQ(t["classes"].size(), 14u);
   EXPECT_EQ(t["reporting_order"].size(), 14u);
   EXPECT_TRUE(t["classifier_classes"].is_null());  // the test double names no classes
+  EXPECT_EQ(t["icsh_count_target"], 200);           // ICSH: 200 white cells in blood
   auto m = body_json(get(viewer, "/api/taxonomy?specimen=bone_marrow"));
   EXPECT_EQ(m["name"], "marrow");
   EXPECT_EQ(m["specimen"], "bone_marrow");
+  EXPECT_EQ(m["icsh_count_target"], 500);  // 500 nucleated cells in marrow
   auto bad = get(viewer, "/api/taxonomy?specimen=csf");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("specimen"), std::string::npos) << bad->body;

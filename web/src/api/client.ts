@@ -52,19 +52,27 @@ export class ApiError extends Error {
   status: number
   code: string
   details: ErrorDetails | null
+  /** which refusal this is (Error.reason in the API document) and its message's values */
+  reason: string | null
+  params: Record<string, string>
   /**
    * @param status HTTP status (0 when the server could not be reached)
    * @param code server error code (invalid_argument, permission_denied, ...) or 'network' /
    *   'http_<status>' / 'bad_reply' when the reply was not the API's JSON error
    * @param message readable text from the server
    * @param details per-file upload problems ({files}), CSV row errors ({rows}), or null
+   * @param reason the server's name for this refusal, for a translated message; null when it has none
+   * @param params the values its message quotes
    */
-  constructor(status: number, code: string, message: string, details: ErrorDetails | null = null) {
+  constructor(status: number, code: string, message: string, details: ErrorDetails | null = null,
+    reason: string | null = null, params: Record<string, string> = {}) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
     this.details = details
+    this.reason = reason
+    this.params = params
   }
 }
 
@@ -121,7 +129,9 @@ export function errorFromReply(status: number, statusText: string, bodyText: str
   }
   const e = parsed && typeof parsed === 'object' ? (parsed as { error?: Partial<ApiErrorBody> }).error : null
   if (e && typeof e.code === 'string') {
-    return new ApiError(status, e.code, String(e.message ?? ''), e.details ?? null)
+    const params: Record<string, string> = {}
+    if (e.params && typeof e.params === 'object') for (const [k, v] of Object.entries(e.params)) params[k] = String(v)
+    return new ApiError(status, e.code, String(e.message ?? ''), e.details ?? null, typeof e.reason === 'string' ? e.reason : null, params)
   }
   const text = `HTTP ${status}${statusText ? ' ' + statusText : ''}`
   return new ApiError(status, `http_${status}`, text, null)
@@ -222,6 +232,7 @@ export const api = {
  * @param path a document path with its parameters in `pathValues`
  * @param onProgress 0..1 of the bytes sent
  * @param field multipart field name
+ * @param query query parameters (null, undefined and '' left out)
  * @returns the parsed JSON reply
  */
 export function upload<P extends PathsWith<'post'> | PathsWith<'put'>, M extends 'post' | 'put' = 'post'>(
@@ -231,8 +242,9 @@ export function upload<P extends PathsWith<'post'> | PathsWith<'put'>, M extends
   onProgress: ((fraction: number) => void) | null,
   field = 'file',
   method: Uppercase<M> = 'POST' as Uppercase<M>,
+  query: QueryValues | null = null,
 ): Promise<AnswerOf<OperationOf<P, M>>> {
-  const url = fillPath(path, pathValues as Record<string, string | number> | null)
+  const url = buildUrl(fillPath(path, pathValues as Record<string, string | number> | null), query)
   return new Promise((resolve, reject) => {
     const form = new FormData()
     for (const f of files) form.append(field, f, f.name)

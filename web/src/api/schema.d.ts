@@ -1697,6 +1697,15 @@ export interface components {
                 };
                 /** @description readable; names the input, what was expected and what was found */
                 message: string;
+                /** @description the values of the reason's {placeholders} */
+                params?: {
+                    [key: string]: string;
+                };
+                /**
+                 * @description which refusal this is, where a person meets it in the app; `message` is its English template (x-messages) filled in with `params`
+                 * @enum {string}
+                 */
+                reason?: "tries_left" | "last_try" | "locked_now" | "throttled_address" | "throttled_account" | "awaiting_approval" | "sign_in_first" | "role_not_allowed" | "sample_signed_cells" | "sample_signed" | "sample_signed_job" | "only_doctors_confirm" | "cells_unreviewed" | "unknown_classes" | "no_finished_analysis";
             };
         };
         Image: {
@@ -1924,7 +1933,7 @@ export interface components {
         ReportView: {
             addenda: components["schemas"]["Addendum"][];
             cells: number;
-            /** @description ICSH recommendation: 500 marrow, 200 blood */
+            /** @description the ICSH-recommended count of the specimen (as GET /api/taxonomy) */
             icsh_count_target: number;
             lab: {
                 address: string;
@@ -2071,6 +2080,8 @@ export interface components {
             /** @description band and segmented neutrophils are reported as one row (ICSH 2015) */
             combine_neutrophils: boolean;
             description: string;
+            /** @description the ICSH-recommended number of cells to count in this specimen (500 marrow, 200 blood): the suggested and warned-about target */
+            icsh_count_target: number;
             name: string;
             /** @description class ids in hematology reporting order */
             reporting_order: string[];
@@ -5745,7 +5756,12 @@ export interface operations {
     };
     postRecognition: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description red_cells (default): frame each image by its own red cells (the detector runs on it), else by um_per_px, else classify it as it is; as_is: by um_per_px, else as it is */
+                frame?: "red_cells" | "as_is";
+                /** @description the images' scale in micrometres per pixel, where the lab knows it */
+                um_per_px?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5775,6 +5791,16 @@ export interface operations {
                             filename: string;
                             flag_reason?: string | null;
                             flagged: boolean;
+                            /** @description how the image was framed before it was classified */
+                            framing?: {
+                                /** @description the red-cell ruler used, in the uploaded image's pixels */
+                                red_cell_side_px: number | null;
+                                /**
+                                 * @description the crop was cut or padded to the field pipeline's framing by the image's own red cells or by the declared scale, or classified as it is
+                                 * @enum {string}
+                                 */
+                                source: "red_cells" | "declared" | "as_is";
+                            };
                             height: number;
                             probability: number;
                             top_k: components["schemas"]["TopK"];

@@ -4,33 +4,24 @@
 import type { ErrorDetails } from '@/api/client'
 
 type Translate = (key: string, args?: Record<string, unknown>) => string
-type ErrorLike = { code?: string; status?: number; message?: string; details?: ErrorDetails | null } | null | undefined
+type ErrorLike = {
+  code?: string; status?: number; message?: string; details?: ErrorDetails | null
+  reason?: string | null; params?: Record<string, string>
+} | null | undefined
 
-// The server's most frequent messages, recognised so they read in the chosen language; the
-// English templates reproduce the server's words. Anything else is shown as the server wrote it.
-const SERVER_MESSAGES: Array<[RegExp, string, string[]]> = [
-  [/^wrong username or password; (\d+) tr(?:y|ies) left before sign-in is locked for (\d+) minutes$/, 'triesLeft', ['n', 'minutes']],
-  [/^wrong username or password; sign-in is now locked for (\d+) minutes$/, 'lockedNow', ['minutes']],
-  [/^too many failed sign-ins (?:for '.*' )?from this address; try again in (\d+) minutes$/, 'throttled', ['minutes']],
-  [/^account '(.*)' is waiting for an administrator to enable it$/, 'waiting', ['name']],
-  [/^sign in first \(no valid session cookie\)$/, 'signIn', []],
-  [/^role '(\w+)' may not do this \(needs (.*)\)$/, 'role', ['role', 'needs']],
-  [/^sample (.*) is signed and locked; cells can no longer be changed \(add an addendum to the report instead\)$/, 'signedLockedCells', ['sample']],
-  [/^sample (.*) is signed and locked; later changes need an addendum$/, 'signedLocked', ['sample']],
-  [/^only doctors and admins confirm cells; technicians may reclassify them$/, 'onlyDoctors', []],
-  [/^sample (.*): (\d+) of (\d+) cells are unreviewed \(still the model's suggestion\); review them, or sign with "allow_unreviewed": true$/, 'unreviewed', ['sample', 'n', 'total']],
-]
-
-/** The server's message in the reader's language where it is one of the known ones. */
-export function serverMessage(message: string, t: Translate): string {
-  for (const [re, key, names] of SERVER_MESSAGES) {
-    const m = re.exec(message)
-    if (!m) continue
-    const args: Record<string, unknown> = {}
-    names.forEach((name, i) => (args[name] = m[i + 1]))
-    return t(`errors.server.${key}`, args)
+/**
+ * The server's message in the reader's language. Refusals a person meets in the app carry a
+ * reason (the API document's Error.reason); its English text is the server's template word for
+ * word (tests/errors.test.ts checks both languages against the document). Any other message is
+ * shown as the server wrote it.
+ */
+export function serverMessage(err: { message?: string; reason?: string | null; params?: Record<string, string> }, t: Translate): string {
+  if (err.reason) {
+    const key = `errors.server.${err.reason}`
+    const text = t(key, err.params ?? {})
+    if (text !== key) return text // a reason newer than this app's texts reads as the server wrote it
   }
-  return message
+  return err.message ?? ''
 }
 
 /**
@@ -53,7 +44,7 @@ export function describeError(err: ErrorLike, t: Translate): { title: string; me
   if (d && 'rows' in d && Array.isArray(d.rows)) {
     for (const r of d.rows) lines.push(t('errors.row', { row: r.row, message: r.message }))
   }
-  return { title, message: serverMessage(err.message || '', t), lines }
+  return { title, message: serverMessage(err, t), lines }
 }
 
 /** One line: "Title: message". */

@@ -37,3 +37,23 @@ export function groupCells<C extends GalleryCell>(
   for (const [k, group] of [...byClass.entries()].sort(([a], [b]) => compare(a, b))) out.push({ key: k, cells: group.sort(within) })
   return out
 }
+
+/**
+ * Where a cell stands in the review, for the gallery's "show" filter: confirmed by a doctor;
+ * pre-verified by a technician and waiting for the doctor; changed by a reviewer (its class is not
+ * the model's) but not verified; or still the model's suggestion alone.
+ */
+export type ReviewState = 'confirmed' | 'verified' | 'changed' | 'model'
+export const REVIEW_STATES: ReviewState[] = ['verified', 'changed', 'model', 'confirmed']
+
+export function reviewState(c: Pick<Schemas['Cell'], 'confirmed'> & Partial<Pick<Schemas['Cell'], 'verified' | 'reviewed_class' | 'suggested_class'>>): ReviewState {
+  if (c.confirmed) return 'confirmed'
+  if (c.verified) return 'verified'
+  if (c.reviewed_class && c.reviewed_class !== c.suggested_class) return 'changed'
+  return 'model'
+}
+
+/** The filter's value from the URL: a known state, else every cell (''). */
+export function parseReviewFilter(v: unknown): ReviewState | '' {
+  return REVIEW_STATES.includes(v as ReviewState) ? (v as ReviewState) : ''
+}

@@ -3,7 +3,7 @@
 // classes it does not list, the app uses the same JSON files the server reads
 // (configs/taxonomy/*.json, bundled at build time), so names and colours have one source.
 import { reactive } from 'vue'
-import type { Schemas } from '@/api/client'
+import { api, type Schemas } from '@/api/client'
 import pbc11 from '../../../configs/taxonomy/pbc11.json'
 import marrow from '../../../configs/taxonomy/marrow.json'
 
@@ -64,6 +64,7 @@ export function setTaxonomy(t: Schemas['Taxonomy']) {
   taxonomyState.classes = ordered
   taxonomyState.fromServer = true
   taxonomyState.specimen = t.specimen || ''
+  if (t.specimen && typeof t.icsh_count_target === 'number') icshTargets[t.specimen] = t.icsh_count_target
 }
 
 /** Whether the classifier cannot name this class in the current taxonomy (reviewers assign it). */
@@ -109,7 +110,29 @@ export function effectiveClass(cell: Partial<Pick<Schemas['Cell'], 'class' | 're
   return cell.class || cell.reviewed_class || cell.suggested_class || ''
 }
 
-/** The ICSH count recommendation: 500 nucleated cells in marrow, 200 white cells in blood. */
-export function icshCountTarget(specimen) {
-  return specimen === 'peripheral_blood' ? 200 : 500
+/**
+ * The ICSH count recommendation per specimen, as the server states it (GET /api/taxonomy's
+ * icsh_count_target; the numbers are written only in the server). Filled by setTaxonomy and
+ * loadIcshCountTarget.
+ */
+export const icshTargets = reactive<Record<string, number>>({})
+
+/** The ICSH-recommended count of the specimen, or null until the server's taxonomy has said it. */
+export function icshCountTarget(specimen: string | null | undefined): number | null {
+  return specimen ? icshTargets[specimen] ?? null : null
+}
+
+/** Asks the server for the specimen's recommendation (once per specimen). */
+export async function loadIcshCountTarget(specimen: 'bone_marrow' | 'peripheral_blood'): Promise<number | null> {
+  if (icshTargets[specimen] == null) {
+    const t = await api.get('/api/taxonomy', { query: { specimen } })
+    if (typeof t.icsh_count_target === 'number') icshTargets[t.specimen || specimen] = t.icsh_count_target
+  }
+  return icshCountTarget(specimen)
+}
+
+/** Whether a count target is below the specimen's ICSH recommendation (false while it is unknown). */
+export function belowIcsh(target: number | null | undefined, specimen: string | null | undefined): boolean {
+  const icsh = icshCountTarget(specimen)
+  return !!target && icsh != null && target < icsh
 }
