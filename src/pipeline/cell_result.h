@@ -34,6 +34,7 @@ struct FieldResult {
   int width = 0, height = 0;
   std::vector<CellResult> cells;
   float rbc_side = 0.f;         // median red-cell box side (pixels) used to size crops; 0: none
+  std::string scale_source = "none";  // red_cells (measured in the field) | declared | none
   std::string error;           // non-empty when the field could not be analysed
   bool ok() const { return error.empty(); }
 };

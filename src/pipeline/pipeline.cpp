@@ -230,7 +230,7 @@ void Pipeline::classify_into(const std::vector<cv::Mat>& crops, std::vector<Cell
 }
 
 std::vector<FieldResult> Pipeline::analyze(const std::vector<cv::Mat>& fields,
-                                           const std::vector<std::string>& names) {
+                                           const std::vector<std::string>& names, double um_per_px) {
   MS_CHECK(fields.size() == names.size(), "one name per field");
   std::vector<FieldResult> results(fields.size());
   // Grey and BGRA fields are converted to BGR (crops must be BGR for the classifier); fields
@@ -264,6 +264,11 @@ std::vector<FieldResult> Pipeline::analyze(const std::vector<cv::Mat>& fields,
     FieldResult& r = results[where[k]];
     r.cells = std::move(cells[k]);
     r.rbc_side = rbc_sides[k];
+    r.scale_source = "red_cells";
+    if (r.rbc_side <= 0.f) {
+      r.rbc_side = red_cell_side_px(um_per_px);
+      r.scale_source = r.rbc_side > 0.f ? "declared" : "none";
+    }
     for (auto& c : r.cells) {
       crops.push_back(crop(usable[k], c.box, r.rbc_side));
       targets.push_back(&c);
@@ -276,8 +281,8 @@ std::vector<FieldResult> Pipeline::analyze(const std::vector<cv::Mat>& fields,
   return results;
 }
 
-FieldResult Pipeline::analyze(const cv::Mat& field, const std::string& name) {
-  return std::move(analyze(std::vector<cv::Mat>{field}, std::vector<std::string>{name}).front());
+FieldResult Pipeline::analyze(const cv::Mat& field, const std::string& name, double um_per_px) {
+  return std::move(analyze(std::vector<cv::Mat>{field}, std::vector<std::string>{name}, um_per_px).front());
 }
 
 std::vector<CellResult> Pipeline::classify_crops(const std::vector<cv::Mat>& crops) {

@@ -49,9 +49,11 @@ class Pipeline {
   // Analyses decoded fields (8-bit BGR; grey and BGRA are converted). names label the results.
   // Fields are batched for detection and all their crops batched for classification. A field
   // that is empty or not 8-bit comes back with `error` set.
+  // um_per_px: the fields' declared scale (micrometres per pixel), used for a field whose red
+  // cells are too few to measure; 0: none (such a field's crops are the box and a margin).
   std::vector<FieldResult> analyze(const std::vector<cv::Mat>& fields,
-                                   const std::vector<std::string>& names);
-  FieldResult analyze(const cv::Mat& field, const std::string& name);
+                                   const std::vector<std::string>& names, double um_per_px = 0);
+  FieldResult analyze(const cv::Mat& field, const std::string& name, double um_per_px = 0);
 
   // Reads, decodes and analyses files in order, decoding on a second thread while the models run.
   // on_result is called once per path, in order (unreadable files come back with `error` set,

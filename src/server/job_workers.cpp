@@ -239,6 +239,7 @@ void JobWorkers::run_one(const store::Job& job, const std::string& worker) {
       MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, job.sample_id));
       input.sha256 = image.sha256;
       input.specimen = config_to_json(sample.specimen).get<std::string>();
+      input.um_per_px = sample.um_per_px.value_or(0.0);
       MS_ASSIGN_OR_RETURN(input.image_path, files_.path_of(image.sha256));
       return {};
     });

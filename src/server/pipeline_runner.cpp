@@ -130,7 +130,7 @@ Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput
   FieldResult result;
   {
     std::lock_guard<std::mutex> lock(inference_);
-    result = pipeline->analyze(field, input.sha256);
+    result = pipeline->analyze(field, input.sha256, input.um_per_px);
   }
   if (!result.ok()) return fail(ErrorCode::kCorruptInput, "image " + input.sha256 + ": " + result.error);
   progress(0.9);

@@ -18,6 +18,7 @@ struct AnalysisInput {
   std::string image_path;  // absolute path of the original in the content-addressed store
   std::string sha256;      // of the image bytes
   std::string specimen;    // "bone_marrow" | "peripheral_blood"
+  double um_per_px = 0;    // the sample's declared scale; 0: none (the field's red cells only)
 };
 
 struct AnalysedCell {

@@ -19,8 +19,19 @@ constexpr const char* kPatientSelect =
     "p.updated_at, (SELECT COUNT(*) FROM samples s WHERE s.patient_id = p.id) AS sample_count "
     "FROM patients p";
 constexpr const char* kSampleColumns =
-    "id, patient_id, accession, specimen, collection_date, count_target, status, notes, "
+    "id, patient_id, accession, specimen, collection_date, count_target, status, notes, um_per_px, "
     "signed_by, signed_at, created_at, updated_at";
+
+// A declared scale larger than this is not a microscope image of blood (a red cell would be
+// under 0.15 px across).
+constexpr double kMaxUmPerPx = 50.0;
+
+Status check_um_per_px(std::optional<double> v) {
+  if (v && !(*v > 0 && *v <= kMaxUmPerPx))
+    return fail(ErrorCode::kInvalidArgument, "um_per_px", "micrometres per pixel, above 0 and at most 50",
+                std::to_string(*v));
+  return {};
+}
 
 std::string dq(const std::string& s) { return "\"" + s + "\""; }
 
@@ -340,16 +351,17 @@ Result<Sample> create_sample(Tx& tx, std::int64_t patient_id, const SampleInput&
                              std::optional<std::int64_t> user_id) {
   MS_RETURN_IF_ERROR(get_patient(tx, patient_id));
   MS_RETURN_IF_ERROR(check_sample_fields(s.accession, s.collection_date, s.count_target, s.notes));
+  MS_RETURN_IF_ERROR(check_um_per_px(s.um_per_px));
   MS_RETURN_IF_ERROR(check_accession_free(tx, s.accession, 0));
   const auto now = now_ms();
   const std::int64_t target = s.count_target.value_or(default_count_target(s.specimen));
   MS_ASSIGN_OR_RETURN(
       auto id,
       tx.insert("INSERT INTO samples (patient_id, accession, specimen, collection_date, "
-                "count_target, status, notes, created_by, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?) RETURNING id",
+                "count_target, status, notes, um_per_px, created_by, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?) RETURNING id",
                 {patient_id, s.accession, enum_text(s.specimen), Value(s.collection_date), target,
-                 s.notes, Value(user_id), now, now}));
+                 s.notes, s.um_per_px ? Value(*s.um_per_px) : Value(), Value(user_id), now, now}));
   return get_sample(tx, id);
 }
 
@@ -403,13 +415,18 @@ Result<Sample> update_sample(Tx& tx, std::int64_t id, const SampleUpdate& u) {
   const std::int64_t target = u.count_target.value_or(cur.count_target);
   const std::string notes = u.notes.value_or(cur.notes);
   MS_RETURN_IF_ERROR(check_sample_fields(accession, date, target, notes));
+  // 0 removes a declared scale; any other value must be one.
+  std::optional<double> scale = cur.um_per_px;
+  if (u.um_per_px) scale = *u.um_per_px == 0 ? std::nullopt : u.um_per_px;
+  MS_RETURN_IF_ERROR(check_um_per_px(scale));
   if (accession != cur.accession) MS_RETURN_IF_ERROR(check_accession_free(tx, accession, id));
   MS_RETURN_IF_ERROR(update_columns(tx, "samples", id,
                                     {{"accession", accession},
                                      {"specimen", enum_text(u.specimen.value_or(cur.specimen))},
                                      {"collection_date", Value(date)},
                                      {"count_target", target},
-                                     {"notes", notes}}));
+                                     {"notes", notes},
+                                     {"um_per_px", scale ? Value(*scale) : Value()}}));
   return get_sample(tx, id);
 }
 

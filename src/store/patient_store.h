@@ -79,20 +79,22 @@ struct SampleInput {
   std::optional<std::string> collection_date;
   std::optional<std::int64_t> count_target;  // default by specimen
   std::string notes;
+  std::optional<double> um_per_px;  // declared scale of the fields; none when absent
   template <class V>
   void visit(V& v) {
     v("accession", accession); v("specimen", specimen); v("collection_date", collection_date);
-    v("count_target", count_target); v("notes", notes);
+    v("count_target", count_target); v("notes", notes); v("um_per_px", um_per_px);
   }
 };
 struct SampleUpdate {
   std::optional<std::string> accession, collection_date, notes;
   std::optional<Specimen> specimen;
   std::optional<std::int64_t> count_target;
+  std::optional<double> um_per_px;  // 0 removes the declared scale
   template <class V>
   void visit(V& v) {
     v("accession", accession); v("collection_date", collection_date); v("notes", notes);
-    v("specimen", specimen); v("count_target", count_target);
+    v("specimen", specimen); v("count_target", count_target); v("um_per_px", um_per_px);
   }
 };
 

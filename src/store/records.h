@@ -77,13 +77,16 @@ struct Sample {
   std::int64_t count_target = 500;
   SampleStatus status = SampleStatus::kDraft;
   std::string notes;
+  // Micrometres per pixel of the sample's fields, where the lab declares it: a field whose red
+  // cells are too few to measure is framed by it (pipeline/cell_image_scale.h).
+  std::optional<double> um_per_px;
   std::optional<std::int64_t> signed_by, signed_at;
   std::int64_t created_at = 0, updated_at = 0;
   template <class V>
   void visit(V& v) {
     v("id", id); v("patient_id", patient_id); v("accession", accession); v("specimen", specimen);
     v("collection_date", collection_date); v("count_target", count_target); v("status", status);
-    v("notes", notes); v("signed_by", signed_by); v("signed_at", signed_at);
+    v("notes", notes); v("um_per_px", um_per_px); v("signed_by", signed_by); v("signed_at", signed_at);
     v("created_at", created_at); v("updated_at", updated_at);
   }
 };

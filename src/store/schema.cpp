@@ -327,6 +327,12 @@ CREATE INDEX adaptations_status ON adaptations (status, id);
 ALTER TABLE model_versions ADD COLUMN model_dir TEXT NOT NULL DEFAULT '';
 )SQL";
 
+// A sample's declared scale (micrometres per pixel of its fields), where the lab knows it: fields
+// whose red cells are too few to measure are framed by it.
+const char* kSchemaV12 = R"SQL(
+ALTER TABLE samples ADD COLUMN um_per_px DOUBLE PRECISION;
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -362,6 +368,7 @@ const std::vector<Migration>& migrations() {
     v.push_back(same_sql(9, "images: browser rendition of formats browsers do not show", kSchemaV9));
     v.push_back(same_sql(10, "cells: technician pre-verification (who, when)", kSchemaV10));
     v.push_back(same_sql(11, "classifier adaptations; the folder of each adapted model version", kSchemaV11));
+    v.push_back(same_sql(12, "samples: declared scale (micrometres per pixel)", kSchemaV12));
     return v;
   }();
   return all;

@@ -33,6 +33,7 @@ class TestDoubleRunner : public store::AnalysisRunner {
   std::string name() const override { return "test double (three fixed cells per image; not a model)"; }
   Result<store::AnalysisOutput> analyse(const store::AnalysisInput& in,
                                         const std::function<void(double)>& progress) override {
+    last_um_per_px = in.um_per_px;
     auto image = read_image(in.image_path);
     if (!image) return tl::unexpected(image.error());
     if (image->cols == 13 && fail_thirteen_wide.fetch_sub(1) > 0)
@@ -63,6 +64,7 @@ class TestDoubleRunner : public store::AnalysisRunner {
   std::atomic<int> delay_ms{0};
   std::atomic<int> fail_thirteen_wide{0};
   std::atomic<int> analyses{0};
+  std::atomic<double> last_um_per_px{-1.0};  // the declared scale the last analysis was given
 };
 
 // A PNG of `n` coloured discs on white; different seeds give different bytes.

@@ -190,6 +190,14 @@ try {
     await page.waitForURL(/\/samples\/\d+$/)
     sampleId = Number(page.url().match(/\/samples\/(\d+)$/)[1])
     await page.locator('[data-test=sample-title]', { hasText: `BM-${stamp}` }).waitFor()
+    // The lab declares its camera's scale for the sample's fields (used where red cells are too few).
+    await page.fill('[data-test=sample-scale-input] input', '0.1')
+    await page.locator('[data-test=sample-scale-input] input').blur()
+    const patched = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/api/samples/${sampleId}`))
+    await page.click('[data-test=sample-scale-save]')
+    check((await patched).status() === 200, 'the scale saved')
+    const declared = (await apiCall(page, 'GET', `/api/samples/${sampleId}`)).body
+    check(declared.um_per_px === 0.1, `the sample's declared scale stored (${declared.um_per_px})`)
     await snap(page, 'sample-empty')
   })
 

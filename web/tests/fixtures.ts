@@ -34,7 +34,7 @@ export function progressOf(p: Partial<Schemas['SampleProgress']> = {}): Schemas[
 export function sampleOf(p: Partial<Schemas['Sample']> & { id: number }): Schemas['Sample'] {
   return {
     patient_id: 1, accession: `BM-${p.id}`, specimen: 'bone_marrow', collection_date: null,
-    count_target: 500, status: 'draft', notes: '', signed_by: null, signed_at: null, created_at: 0,
+    count_target: 500, status: 'draft', notes: '', um_per_px: null, signed_by: null, signed_at: null, created_at: 0,
     updated_at: 0,
     ...p,
   }

@@ -336,6 +336,9 @@ TEST_F(PipelineTest, RedCellsSetTheCropScale) {
   expect_cells(r, {white});
   EXPECT_GT(r.rbc_side, 12.f);
   EXPECT_LT(r.rbc_side, 22.f);
+  EXPECT_EQ(r.scale_source, "red_cells");
+  // The field's own red cells win over a declared scale.
+  EXPECT_EQ(pipeline->analyze(img, "ruler", 0.5).rbc_side, r.rbc_side);
   const cv::Mat c = pipeline->crop(img, white.box, r.rbc_side);
   EXPECT_EQ(c.cols, c.rows);
   EXPECT_NEAR(c.cols, 4.43f * r.rbc_side, 1.f);
@@ -347,7 +350,13 @@ TEST_F(PipelineTest, RedCellsSetTheCropScale) {
   EXPECT_EQ(load(o)->analyze(img, "x").rbc_side, 0.f);
   o = one;
   o.scale_min_cells = 50;
-  EXPECT_EQ(load(o)->analyze(img, "x").rbc_side, 0.f);
+  auto few = load(o);
+  EXPECT_EQ(few->analyze(img, "x").rbc_side, 0.f);
+  EXPECT_EQ(few->analyze(img, "x").scale_source, "none");
+  // Too few red cells, but the sample declares its scale: 7.5 um red cells at 0.5 um/px are 15 px.
+  const FieldResult declared = few->analyze(img, "x", 0.5);
+  EXPECT_EQ(declared.scale_source, "declared");
+  EXPECT_FLOAT_EQ(declared.rbc_side, 15.f);
   o = {};
   o.scale_class = "Platelet";
   auto bad = Pipeline::load(models_.detector_dir, models_.classifier_dir, o);

@@ -167,6 +167,46 @@ TEST_P(RecordsApiTest, UploadsAreValidatedDeduplicatedAndAnalysed) {
   }
 }
 
+TEST_P(RecordsApiTest, ASampleDeclaresTheScaleOfItsFieldsAndItsAnalysesAreGivenIt) {
+  auto t = user_with_role("tech", "technician");
+  auto p = post(t, "/api/patients", {{"identifier", "MRN-SCALE"}, {"name", "Scale"}});
+  ASSERT_EQ(p->status, 201) << p->body;
+  const std::string samples = "/api/patients/" + std::to_string(body_json(p)["id"].get<std::int64_t>()) + "/samples";
+  // Out of range or of the wrong type: refused, naming the field, nothing stored.
+  for (const Json bad : {Json(0), Json(-0.2), Json(51), Json("0.1")}) {
+    auto r = post(t, samples, {{"accession", "SC-BAD"}, {"specimen", "bone_marrow"}, {"um_per_px", bad}});
+    EXPECT_EQ(r->status, 400) << bad.dump() << " " << r->body;
+    EXPECT_NE(r->body.find("um_per_px"), std::string::npos) << r->body;
+  }
+  auto none = post(t, samples, {{"accession", "SC-0"}, {"specimen", "bone_marrow"}});
+  ASSERT_EQ(none->status, 201) << none->body;
+  EXPECT_TRUE(body_json(none)["um_per_px"].is_null());
+  auto r = post(t, samples, {{"accession", "SC-1"}, {"specimen", "bone_marrow"}, {"um_per_px", 0.1}});
+  ASSERT_EQ(r->status, 201) << r->body;
+  const auto sample = body_json(r)["id"].get<std::int64_t>();
+  const std::string url = "/api/samples/" + std::to_string(sample);
+  EXPECT_DOUBLE_EQ(body_json(get(t, url))["um_per_px"].get<double>(), 0.1);
+
+  ASSERT_EQ(upload(t, sample, {{"f.png", disc_png(11)}})->status, 201);
+  wait_for_jobs(t, sample);
+  EXPECT_DOUBLE_EQ(static_cast<TestDoubleRunner&>(*runner_).last_um_per_px.load(), 0.1)
+      << "the analysis is given the sample's scale";
+
+  EXPECT_EQ(patch(t, url, {{"um_per_px", -1}})->status, 400);
+  EXPECT_EQ(patch(t, url, {{"um_per_px", 50.5}})->status, 400);
+  EXPECT_DOUBLE_EQ(body_json(get(t, url))["um_per_px"].get<double>(), 0.1) << "a refused change changed nothing";
+  auto changed = patch(t, url, {{"um_per_px", 0.25}});
+  ASSERT_EQ(changed->status, 200) << changed->body;
+  EXPECT_DOUBLE_EQ(body_json(changed)["um_per_px"].get<double>(), 0.25);
+  auto cleared = patch(t, url, {{"um_per_px", 0}});
+  ASSERT_EQ(cleared->status, 200) << cleared->body;
+  EXPECT_TRUE(body_json(cleared)["um_per_px"].is_null()) << "0 removes the declared scale";
+
+  ASSERT_EQ(upload(t, sample, {{"g.png", disc_png(12)}})->status, 201);
+  wait_for_jobs(t, sample);
+  EXPECT_DOUBLE_EQ(static_cast<TestDoubleRunner&>(*runner_).last_um_per_px.load(), 0.0);
+}
+
 TEST_P(RecordsApiTest, FailedJobsKeepTheirErrorAndCanBeRetried) {
   auto t = user_with_role("tech", "technician");
   const auto sample = make_sample(t, "BM-2");

@@ -1976,6 +1976,7 @@ export interface components {
          *       "signed_by": null,
          *       "specimen": "bone_marrow",
          *       "status": "in_review",
+         *       "um_per_px": null,
          *       "updated_at": 1768470120000
          *     }
          */
@@ -1993,6 +1994,7 @@ export interface components {
             specimen: "bone_marrow" | "peripheral_blood";
             /** @enum {string} */
             status: "draft" | "in_review" | "signed";
+            um_per_px: number | null;
             updated_at: number;
         };
         SampleProgress: {
@@ -5656,6 +5658,7 @@ export interface operations {
                     notes?: string;
                     /** @enum {string} */
                     specimen?: "bone_marrow" | "peripheral_blood";
+                    um_per_px?: number | null;
                 };
             };
         };
@@ -6116,6 +6119,7 @@ export interface operations {
                     notes?: string | null;
                     /** @enum {string|null} */
                     specimen?: "bone_marrow" | "peripheral_blood" | null;
+                    um_per_px?: number | null;
                 };
             };
         };

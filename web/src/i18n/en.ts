@@ -74,6 +74,7 @@ export default {
   status: { draft: 'Draft', in_review: 'In review', signed: 'Signed' },
   samples: {
     belowIcsh: 'below ICSH',
+    scale: 'Scale (µm per pixel)', scaleHint: 'Frames the cells of a field whose red cells are too few to measure; fields analysed from now on.',
     sample: 'Sample', create: 'New sample', accession: 'Accession', specimen: 'Specimen', collectionDate: 'Collected',
     countTarget: 'Count target', status: 'Status', none: 'No samples yet', report: 'Analysis & report',
     toReview: 'Start review', analysis: 'Analysis', analysisCounts: '{images} fields · {queued} queued · {running} running · {done} done · {failed} failed · {cells} cells',

@@ -73,6 +73,7 @@ export default {
   specimen: { bone_marrow: '骨髓', peripheral_blood: '外周血' },
   status: { draft: '草稿', in_review: '审核中', signed: '已签发' },
   samples: {
+    scale: '比例（微米/像素）', scaleHint: '红细胞太少、无法测量比例的视野按此比例取框；对之后分析的视野生效。',
     belowIcsh: '低于 ICSH',
     sample: '样本', create: '新建样本', accession: '样本号', specimen: '标本类型', collectionDate: '采集日期',
     countTarget: '计数目标', status: '状态', none: '暂无样本', report: '分析与报告',

@@ -157,6 +157,10 @@ export const useSampleStore = defineStore('sample', {
       await api.post('/api/jobs/{id}/retry', null, { path: { id } })
       await this.loadProgress()
     },
+    /** The declared scale of the sample's fields (micrometres per pixel); null removes it. */
+    async setScale(umPerPx: number | null) {
+      this.sample = await api.patch('/api/samples/{id}', { um_per_px: umPerPx || 0 }, { path: { id: this.sampleId() } })
+    },
     async setStatus(status: Schemas['Sample']['status']) {
       this.sample = await api.post('/api/samples/{id}/status', { status }, { path: { id: this.sampleId() } })
     },
