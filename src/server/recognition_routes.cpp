@@ -1,8 +1,8 @@
 // Recognition (the thesis's recognition module): classify uploaded single-cell crops without
 // field detection, each framed first as the field pipeline frames its crops (by the image's own
 // red cells or a declared micrometres per pixel: other labs' crops come at any magnification and
-// framing; pipeline/cell_image_scale.h). Nothing is stored: the crops are decoded, classified and forgotten; only an
-// operation-log line records that a recognition ran.
+// framing; pipeline/cell_image_scale.h). Nothing is stored: the crops are decoded, classified and
+// forgotten; only an operation-log line records that a recognition ran.
 //
 // Memory is bounded per request and per process: each crop is refused from its header above
 // kMaxCropSide per side, decoded, shrunk to kWorkingSide at once and its decoded pixels dropped
@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdlib>
 
+#include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 
 #include "core/json_schema.h"
+#include "core/scale.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
 #include "server/decode_slots.h"
@@ -48,10 +50,6 @@ struct Crop {
   double reduction() const { return bgr.cols > 0 ? static_cast<double>(width) / bgr.cols : 1.0; }
 };
 
-// A declared scale larger than this is not a microscope image of blood (a red cell would be
-// under 0.15 px across).
-constexpr double kMaxUmPerPx = 50.0;
-
 // How the request asks the crops to be framed: ?frame=red_cells (default: by each image's own
 // red cells, else by the declared scale, else as it is) or as_is (the declared scale, else as it
 // is), and ?um_per_px=U (micrometres per pixel of the uploaded images).
@@ -67,7 +65,8 @@ Result<CellImageScale> requested_scale(const net::Request& req) {
     const double v = s.size() <= 32 ? std::strtod(s.c_str(), &end) : 0.0;
     if (s.empty() || s.size() > 32 || end != s.c_str() + s.size() || !std::isfinite(v) || v <= 0 || v > kMaxUmPerPx)
       return fail(ErrorCode::kInvalidArgument, "query parameter 'um_per_px'",
-                  "micrometres per pixel, a number above 0 and at most 50", "\"" + s.substr(0, 32) + "\"");
+                  fmt::format("micrometres per pixel, a number above 0 and at most {:g}", kMaxUmPerPx),
+                  "\"" + s.substr(0, 32) + "\"");
     scale.um_per_px = v;
   }
   return scale;

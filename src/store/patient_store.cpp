@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error_reason.h"
+#include "core/scale.h"
 #include "core/utf8.h"
 #include "store/csv.h"
 #include "store/paging.h"
@@ -22,14 +23,10 @@ constexpr const char* kSampleColumns =
     "id, patient_id, accession, specimen, collection_date, count_target, status, notes, um_per_px, "
     "signed_by, signed_at, created_at, updated_at";
 
-// A declared scale larger than this is not a microscope image of blood (a red cell would be
-// under 0.15 px across).
-constexpr double kMaxUmPerPx = 50.0;
-
 Status check_um_per_px(std::optional<double> v) {
   if (v && !(*v > 0 && *v <= kMaxUmPerPx))
-    return fail(ErrorCode::kInvalidArgument, "um_per_px", "micrometres per pixel, above 0 and at most 50",
-                std::to_string(*v));
+    return fail(ErrorCode::kInvalidArgument, "um_per_px",
+                fmt::format("micrometres per pixel, above 0 and at most {:g}", kMaxUmPerPx), fmt::format("{:g}", *v));
   return {};
 }
 
