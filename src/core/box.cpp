@@ -81,9 +81,13 @@ cv::Mat letterbox_image(const cv::Mat& src, const Letterbox& lb, const cv::Scala
   return out;
 }
 
-cv::Mat crop_square(const cv::Mat& image, const Box& b, float margin, const cv::Scalar& pad) {
+int crop_square_side(const Box& b, float margin) {
   const float side = std::max(b.width(), b.height()) * (1.f + 2.f * margin);
-  const int s = std::max(1, static_cast<int>(std::round(side)));
+  return std::max(1, static_cast<int>(std::round(side)));
+}
+
+cv::Mat crop_square(const cv::Mat& image, const Box& b, float margin, const cv::Scalar& pad) {
+  const int s = crop_square_side(b, margin);
   const int x0 = static_cast<int>(std::round(b.cx() - s / 2.f));
   const int y0 = static_cast<int>(std::round(b.cy() - s / 2.f));
   cv::Mat out(s, s, image.type(), pad);

@@ -48,5 +48,7 @@ cv::Mat letterbox_image(const cv::Mat& src, const Letterbox& lb,
 // cell stays centred. Returns the crop at its natural size.
 cv::Mat crop_square(const cv::Mat& image, const Box& b, float margin,
                     const cv::Scalar& pad = cv::Scalar(255, 255, 255));
+// The side of that crop (pixels), centred at round(centre - side / 2).
+int crop_square_side(const Box& b, float margin);
 
 }  // namespace ms

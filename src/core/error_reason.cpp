@@ -34,6 +34,19 @@ const std::vector<ReasonText>& all_reasons() {
        "before signing"},
       {Reason::kNoFinishedAnalysis, "no_finished_analysis",
        "image {image} has no finished analysis yet; add cells once its analysis is done"},
+      {Reason::kUploadOffsetMismatch, "upload_offset_mismatch",
+       "This upload has {received} bytes; send the part that starts there"},
+      {Reason::kUploadIncomplete, "upload_incomplete",
+       "The upload has {received} of {bytes} bytes; send the rest before finishing it"},
+      {Reason::kNotASlide, "not_a_slide",
+       "{filename} is not a slide this server reads (OpenSlide: Aperio, Hamamatsu, MIRAX, Leica, Philips, "
+       "Ventana or a tiled pyramidal TIFF)"},
+      {Reason::kAreaOutsideSlide, "area_outside_slide",
+       "The area must lie inside the slide ({width} x {height} pixels)"},
+      {Reason::kAreaTooLarge, "area_too_large",
+       "An area may be at most {max} megapixels; draw a smaller one or several"},
+      {Reason::kAreasNeedASlide, "areas_need_a_slide",
+       "Areas are analysed on slides; a field is analysed whole when it is uploaded"},
   };
   return reasons;
 }

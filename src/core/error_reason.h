@@ -29,6 +29,12 @@ enum class Reason {
   kCellsUnreviewed,     // {sample}, {n}, {total}
   kUnknownClasses,      // {sample}, {taxonomy}, {classes}
   kNoFinishedAnalysis,  // {image}
+  kUploadOffsetMismatch,  // {received}
+  kUploadIncomplete,      // {received}, {bytes}
+  kNotASlide,             // {filename}
+  kAreaOutsideSlide,      // {width}, {height}
+  kAreaTooLarge,          // {max}
+  kAreasNeedASlide,  // the last: tests count the reasons up to it
 };
 
 struct ReasonText {

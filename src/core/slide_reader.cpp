@@ -1,5 +1,7 @@
 #include "core/slide_reader.h"
 
+#include "core/scale.h"
+
 #include <openslide.h>
 
 #include <algorithm>
@@ -24,14 +26,19 @@ double property(openslide_t* osr, const char* name) {
 
 // Microns per pixel from the scanner's property, else from the TIFF resolution tags (pixels per
 // centimetre or per inch, as libvips and most TIFF writers record them).
+// A scale only when it is one a microscope gives: writers that know none still fill the TIFF
+// resolution tags (libvips writes 1 pixel per millimetre, many tools 72 dpi), which would say a
+// pixel is hundreds of microns wide.
+double plausible(double mpp) { return mpp > 0 && mpp <= kMaxUmPerPx ? mpp : 0; }
+
 double slide_mpp(openslide_t* osr) {
-  if (const double m = property(osr, OPENSLIDE_PROPERTY_NAME_MPP_X); m > 0) return m;
+  if (const double m = property(osr, OPENSLIDE_PROPERTY_NAME_MPP_X); m > 0) return plausible(m);
   const double res = property(osr, "tiff.XResolution");
   const char* unit = openslide_get_property_value(osr, "tiff.ResolutionUnit");
   if (res <= 0 || !unit) return 0;
   const std::string u = unit;
-  if (u == "centimeter") return 1e4 / res;
-  if (u == "inch") return 25400.0 / res;
+  if (u == "centimeter") return plausible(1e4 / res);
+  if (u == "inch") return plausible(25400.0 / res);
   return 0;
 }
 }  // namespace

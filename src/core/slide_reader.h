@@ -36,7 +36,8 @@ class SlideReader {
   std::int64_t height() const { return levels_.front().height; }
   const std::vector<SlideLevel>& levels() const { return levels_; }
   // Microns per level-0 pixel: the scanner's value (openslide.mpp-x), else the TIFF resolution
-  // tags (centimetre or inch units); 0 when the slide does not say.
+  // tags (centimetre or inch units); 0 when the slide does not say or says an implausible scale
+  // (above core/scale.h kMaxUmPerPx: a default resolution, not a microscope's).
   double mpp() const { return mpp_; }
   const std::string& vendor() const { return vendor_; }  // "aperio", "generic-tiff", ...
   const std::string& path() const { return path_; }

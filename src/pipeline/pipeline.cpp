@@ -100,11 +100,20 @@ Result<std::unique_ptr<Pipeline>> Pipeline::load(const std::string& detector_dir
 ModelVersions Pipeline::versions() const { return {detector_->version(), classifier_->version()}; }
 const std::vector<std::string>& Pipeline::cell_classes() const { return classifier_->classes(); }
 
-cv::Mat Pipeline::crop(const cv::Mat& field, const Box& box, float rbc_side) const {
+namespace {
+float crop_margin_for(const Box& box, float rbc_side, const PipelineOptions& o) {
   const float longer = std::max(box.width(), box.height());
-  if (rbc_side <= 0.f || longer <= 0.f) return crop_square(field, box, options_.crop_margin);
-  const float side = options_.crop_rbc_sides * rbc_side;
-  return crop_square(field, box, std::max(0.05f, 0.5f * (side / longer - 1.f)));
+  if (rbc_side <= 0.f || longer <= 0.f) return o.crop_margin;
+  return std::max(0.05f, 0.5f * (o.crop_rbc_sides * rbc_side / longer - 1.f));
+}
+}  // namespace
+
+cv::Mat Pipeline::crop(const cv::Mat& field, const Box& box, float rbc_side) const {
+  return crop_square(field, box, crop_margin_for(box, rbc_side, options_));
+}
+
+int Pipeline::crop_side(const Box& box, float rbc_side) const {
+  return crop_square_side(box, crop_margin_for(box, rbc_side, options_));
 }
 
 namespace {

@@ -79,6 +79,8 @@ class Pipeline {
   // box, crop_rbc_sides * rbc_side pixels wide when rbc_side > 0 (FieldResult::rbc_side), else
   // the box grown by crop_margin. box: xyxy, pixels of field.
   cv::Mat crop(const cv::Mat& field, const Box& box, float rbc_side = 0.f) const;
+  // The side in pixels of that crop (crop(...).cols), without the image.
+  int crop_side(const Box& box, float rbc_side = 0.f) const;
 
   ModelVersions versions() const;
   const std::vector<std::string>& cell_classes() const;  // classifier class names

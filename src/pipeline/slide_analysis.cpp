@@ -35,8 +35,17 @@ Result<SlideRegion> parse_slide_region(const std::string& text, std::int64_t wid
   return r;
 }
 
-Result<FieldResult> analyze_slide_region(Pipeline& pipeline, const SlideReader& slide, const SlideRegion& region,
+Result<FieldResult> analyze_slide_region(Pipeline& pipeline, const SlideReader& slide, const SlideRegion& asked,
                                          const RegionAnalysisOptions& options, const RegionProgress& progress) {
+  if (options.margin < 0 || options.margin > 4096)
+    return fail(ErrorCode::kInvalidArgument, "margin", "0 to 4096 pixels", std::to_string(options.margin));
+  SlideRegion region = asked;
+  if (options.margin > 0) {
+    region.x = std::max<std::int64_t>(0, asked.x - options.margin);
+    region.y = std::max<std::int64_t>(0, asked.y - options.margin);
+    region.w = std::min(slide.width(), asked.x + asked.w + options.margin) - region.x;
+    region.h = std::min(slide.height(), asked.y + asked.h + options.margin) - region.y;
+  }
   if (options.chunk_size < 128 || std::int64_t(options.chunk_size) * options.chunk_size > SlideReader::kMaxReadPixels)
     return fail(ErrorCode::kInvalidArgument, "chunk_size", "128 to 4096 pixels", std::to_string(options.chunk_size));
   if (options.chunk_overlap < 0 || options.chunk_overlap > options.chunk_size / 2)
@@ -56,7 +65,7 @@ Result<FieldResult> analyze_slide_region(Pipeline& pipeline, const SlideReader& 
     const cv::Rect& c = chunks[i];
     auto pixels = slide.read_region(0, region.x + c.x, region.y + c.y, c.width, c.height);
     if (!pixels) return tl::unexpected(pixels.error());
-    FieldResult r = pipeline.analyze(*pixels, slide.path());
+    FieldResult r = pipeline.analyze(*pixels, slide.path(), options.um_per_px);
     if (!r.ok()) return fail(ErrorCode::kInternal, r.error);
     if (r.rbc_side > 0) rulers.push_back(r.rbc_side);
     for (auto& cell : r.cells) {
@@ -70,8 +79,8 @@ Result<FieldResult> analyze_slide_region(Pipeline& pipeline, const SlideReader& 
   }
   FieldResult out;
   out.image = slide.path();
-  out.width = int(std::min<std::int64_t>(region.w, INT32_MAX));
-  out.height = int(std::min<std::int64_t>(region.h, INT32_MAX));
+  out.width = int(std::min<std::int64_t>(asked.w, INT32_MAX));
+  out.height = int(std::min<std::int64_t>(asked.h, INT32_MAX));
   if (!rulers.empty()) {
     std::nth_element(rulers.begin(), rulers.begin() + long(rulers.size() / 2), rulers.end());
     out.rbc_side = rulers[rulers.size() / 2];
@@ -81,6 +90,11 @@ Result<FieldResult> analyze_slide_region(Pipeline& pipeline, const SlideReader& 
     CellResult cell = std::move(all[size_t(m.source)]);
     cell.box = {cell.box.x1 + float(region.x), cell.box.y1 + float(region.y), cell.box.x2 + float(region.x),
                 cell.box.y2 + float(region.y)};
+    if (options.margin > 0) {
+      const double cx = (double(cell.box.x1) + double(cell.box.x2)) / 2, cy = (double(cell.box.y1) + double(cell.box.y2)) / 2;
+      if (cx < double(asked.x) || cy < double(asked.y) || cx >= double(asked.x + asked.w) || cy >= double(asked.y + asked.h))
+        continue;  // the margin's cell: its own area counts it
+    }
     out.cells.push_back(std::move(cell));
   }
   return out;

@@ -35,13 +35,21 @@ struct RegionAnalysisOptions {
   // crop would be padded where the neighbouring chunk, which overlaps by more than twice this
   // plus a cell, sees it with all its context. Below chunk_overlap / 2.
   int context_px = 96;
+  // Context read around the region (level-0 pixels, cut to the slide): a cell the region's edge
+  // crosses is then seen whole, and the region keeps the cells whose box centre lies inside it,
+  // so regions side by side count each cell once. 0: the region is read as it is and its edges
+  // cut cells like the edges of a field.
+  int margin = 0;
+  // Microns per level-0 pixel (the slide's or the sample's), used to frame cells where a chunk's
+  // red cells are too few to measure; 0: none.
+  double um_per_px = 0;
 };
 
 // progress(done, total): chunks analysed so far; returning false cancels (kConflict).
 using RegionProgress = std::function<bool(size_t done, size_t total)>;
 
-// The region's cells, boxes in level-0 slide pixels; image names the slide; width/height are the
-// region's. rbc_side is the median of the chunks' red-cell rulers.
+// The region's cells, boxes in level-0 slide pixels (with a margin, those whose centre lies in
+// the region); image names the slide; width/height are the region's. rbc_side is the median of the chunks' red-cell rulers.
 Result<FieldResult> analyze_slide_region(Pipeline& pipeline, const SlideReader& slide, const SlideRegion& region,
                                          const RegionAnalysisOptions& options = {},
                                          const RegionProgress& progress = {});

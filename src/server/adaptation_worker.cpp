@@ -24,7 +24,8 @@ constexpr std::int64_t kPage = 2000;
 
 struct LabCell {
   store::Cell cell;
-  std::string cls, sha256;
+  std::string cls;
+  store::Image image;
 };
 
 // The reviewed cells the adaptation learns from: those whose effective class the classifier
@@ -37,7 +38,7 @@ Result<std::vector<LabCell>> lab_cells(store::Database& db, const Json& sample_i
     for (const auto& s : sample_ids) samples.push_back(s.get<std::int64_t>());
     if (samples.empty()) samples.push_back(std::nullopt);
     std::vector<LabCell> out;
-    std::map<std::int64_t, std::string> image_sha;
+    std::map<std::int64_t, store::Image> images;
     for (const auto& sample : samples) {
       store::CellQuery q;
       q.sample_id = sample;
@@ -48,10 +49,10 @@ Result<std::vector<LabCell>> lab_cells(store::Database& db, const Json& sample_i
         for (auto& v : views) {
           if (!known.count(v.effective_class)) continue;
           if (static_cast<std::int64_t>(out.size()) >= kMaxAdaptationCells) break;
-          auto it = image_sha.find(v.cell.image_id);
-          if (it == image_sha.end()) {
+          auto it = images.find(v.cell.image_id);
+          if (it == images.end()) {
             MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, v.cell.image_id));
-            it = image_sha.emplace(image.id, image.sha256).first;
+            it = images.emplace(image.id, image).first;
           }
           out.push_back({v.cell, v.effective_class, it->second});
         }
@@ -65,7 +66,7 @@ Result<std::vector<LabCell>> lab_cells(store::Database& db, const Json& sample_i
 Status write_tree(const FileStore& files, const std::vector<LabCell>& cells, const fs::path& root) {
   CellCrops crops(files, PipelineOptions{}.crop_margin, kExportCropCacheBytes);
   for (const auto& c : cells) {
-    MS_ASSIGN_OR_RETURN(auto jpeg, crops.crop_jpeg(c.sha256, c.cell));
+    MS_ASSIGN_OR_RETURN(auto jpeg, crops.crop_jpeg(c.image, c.cell));
     const fs::path dir = root / c.cls;
     std::error_code ec;
     fs::create_directories(dir, ec);

@@ -194,6 +194,11 @@ void register_export_routes(Api& api);       // crop ZIPs, training-data export
 void register_deep_zoom_routes(Api& api);  // DZI descriptor and tiles of any image
 void register_report_routes(Api& api);  // differential, sign-off, addenda, report exports
 void register_model_routes(Api& api);   // classifier adaptations, activating a model version
+void register_slide_routes(Api& api);   // slide uploads in chunks, suggested areas, area analyses
+
+// One chunk of a slide upload: large enough that a 2 GB slide is a few hundred requests, small
+// enough that a chunk in flight is bounded memory and a retry is cheap.
+inline constexpr std::size_t kSlideChunkBytes = 8u << 20;
 
 // Session cookie name and helpers shared by the auth routes and the router.
 inline constexpr const char* kSessionCookie = "ms_session";

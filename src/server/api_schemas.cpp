@@ -119,6 +119,43 @@ Json cell_schema() {
   return s;
 }
 
+Json slide_upload_schema() {
+  Json s = written_schema<store::SlideUpload>();
+  s["properties"]["received"]["description"] = "bytes on disk, in order: the next chunk starts here";
+  s["properties"]["chunk_bytes"] = with_description(integer_schema(1), "most bytes one PUT may carry");
+  s["required"].push_back("chunk_bytes");
+  return s;
+}
+
+Json suggested_areas_schema() {
+  const Json area = object_of({{"x", integer_schema(0)}, {"y", integer_schema(0)}, {"w", integer_schema(1)},
+                               {"h", integer_schema(1)},
+                               {"score", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}});
+  return object_of(
+      {{"width", integer_schema(1)},
+       {"height", integer_schema(1)},
+       {"cols", integer_schema(0)},
+       {"rows", integer_schema(0)},
+       {"cell_w", with_description(integer_schema(1), "level-0 pixels per grid square")},
+       {"cell_h", integer_schema(1)},
+       {"scores", with_description(array_of({{"type", "number"}, {"minimum", 0}, {"maximum", 1}}),
+                                   "rows x cols, row-major: how countable each square looks (monolayer "
+                                   "with white cells 1; glass, feathered edge or thick part 0)")},
+       {"areas", with_description(array_of(area), "proposed counting areas, best first, not overlapping")}});
+}
+
+Json job_schema() {
+  Json s = written_schema<store::Job>();
+  s["properties"]["kind"] = string_schema({"analyse_image", "analyse_area"});
+  s["properties"]["region"] = with_description(
+      nullable(object_of({{"x", integer_schema(0)}, {"y", integer_schema(0)}, {"w", integer_schema(1)},
+                          {"h", integer_schema(1)}})),
+      "an area job's rectangle of its slide, level-0 pixels; null for a field's analysis");
+  s["properties"]["eta_s"] = with_description(nullable({{"type", "number"}, {"minimum", 0}}),
+                                              "seconds left while running, estimated from the progress so far");
+  return s;
+}
+
 Json audit_event_schema() {
   return object_of({{"id", integer()},
                     {"at", with_description(integer(), "Unix ms")},
@@ -310,7 +347,9 @@ Json build_components() {
   c["Sample"] = written_schema<store::Sample>();
   c["Sample"]["example"] = example_sample();
   c["Image"] = written_schema<store::Image>();
-  c["Job"] = written_schema<store::Job>();
+  c["Job"] = job_schema();
+  c["SlideUpload"] = slide_upload_schema();
+  c["SuggestedAreas"] = suggested_areas_schema();
   c["Cell"] = cell_schema();
   c["Cell"]["example"] = example_cell();
   c["TopK"] = top_k_schema();

@@ -1,6 +1,7 @@
 #include "server/cell_crops.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <opencv2/imgproc.hpp>
 
@@ -106,15 +107,44 @@ float margin_for_side(const Box& box, int crop_side, float fallback) {
   return 0.5f * (static_cast<float>(crop_side) / longer - 1.f);
 }
 
-Result<cv::Mat> CellCrops::crop(const std::string& sha256, const store::Cell& cell, int side) {
-  MS_ASSIGN_OR_RETURN(auto f, field(sha256));
+Result<std::shared_ptr<const SlideReader>> CellCrops::slide(const store::Image& image) {
+  {
+    std::lock_guard<std::mutex> lock(slides_mu_);
+    if (auto it = slides_.find(image.sha256); it != slides_.end()) return it->second;
+  }
+  MS_ASSIGN_OR_RETURN(auto path, files_.slide_path(image.sha256, image.filename));
+  MS_ASSIGN_OR_RETURN(auto opened, SlideReader::open(path));
+  std::shared_ptr<const SlideReader> shared(std::move(opened));
+  std::lock_guard<std::mutex> lock(slides_mu_);
+  if (slides_.size() >= kOpenSlides) slides_.clear();  // rare: a gallery shows one sample's slides
+  slides_.emplace(image.sha256, shared);
+  return shared;
+}
+
+// The crop's square read from the slide: the same square crop_square cuts from a field.
+Result<cv::Mat> CellCrops::slide_square(const store::Image& image, const Box& box, float margin) {
+  MS_ASSIGN_OR_RETURN(auto s, slide(image));
+  const int side = crop_square_side(box, margin);
+  const auto x0 = static_cast<std::int64_t>(std::round(box.cx() - side / 2.f));
+  const auto y0 = static_cast<std::int64_t>(std::round(box.cy() - side / 2.f));
+  return s->read_region(0, x0, y0, side, side);
+}
+
+Result<cv::Mat> CellCrops::crop(const store::Image& image, const store::Cell& cell, int side) {
   const Box box{static_cast<float>(cell.x1), static_cast<float>(cell.y1), static_cast<float>(cell.x2),
                 static_cast<float>(cell.y2)};
   // The side comes from the pipeline, never from a request; the bound only keeps a damaged row
-  // from asking for gigabytes (real crops are a fraction of the field).
-  const std::int64_t most = 4LL * std::max(f->cols, f->rows);
+  // from asking for gigabytes (real crops are a fraction of the field; a slide's read is refused
+  // above SlideReader::kMaxReadPixels).
+  const std::int64_t most = 4LL * std::max(image.width, image.height);
   const int crop_side = static_cast<int>(std::clamp<std::int64_t>(cell.crop_side.value_or(0), 0, most));
-  cv::Mat out = crop_square(*f, box, margin_for_side(box, crop_side, margin_));
+  cv::Mat out;
+  if (image.kind == store::ImageKind::kSlide) {
+    MS_ASSIGN_OR_RETURN(out, slide_square(image, box, margin_for_side(box, crop_side, margin_)));
+  } else {
+    MS_ASSIGN_OR_RETURN(auto f, field(image.sha256));
+    out = crop_square(*f, box, margin_for_side(box, crop_side, margin_));
+  }
   if (out.empty())
     return fail(ErrorCode::kInvalidArgument, "cell box", "a box inside the field",
                 "[" + std::to_string(box.x1) + ", " + std::to_string(box.y1) + ", " +
@@ -127,8 +157,8 @@ Result<cv::Mat> CellCrops::crop(const std::string& sha256, const store::Cell& ce
   return out;
 }
 
-Result<std::string> CellCrops::crop_jpeg(const std::string& sha256, const store::Cell& cell, int side) {
-  MS_ASSIGN_OR_RETURN(auto mat, crop(sha256, cell, side));
+Result<std::string> CellCrops::crop_jpeg(const store::Image& image, const store::Cell& cell, int side) {
+  MS_ASSIGN_OR_RETURN(auto mat, crop(image, cell, side));
   return jpeg_bytes(mat);
 }
 

@@ -24,6 +24,7 @@
 
 #include "core/box.h"
 #include "core/error.h"
+#include "core/slide_reader.h"
 #include "server/file_store.h"
 #include "store/records.h"
 
@@ -33,6 +34,7 @@ namespace ms::server {
 inline constexpr std::size_t kCellCropCacheBytes = 384u << 20;
 inline constexpr std::size_t kExportCropCacheBytes = 128u << 20;
 inline constexpr int kConcurrentFieldDecodes = 2;
+inline constexpr std::size_t kOpenSlides = 8;
 
 class CellCrops {
  public:
@@ -46,9 +48,11 @@ class CellCrops {
   // box, crop_side pixels wide), or with the default margin when the side was not recorded.
   // `side` > 0 resizes it to side x side pixels (area interpolation when shrinking), 0 keeps the
   // natural size.
-  Result<cv::Mat> crop(const std::string& sha256, const store::Cell& cell, int side = 0);
+  // A slide's cells are read from the slide itself (the crop's square only, through OpenSlide);
+  // a field's from the decoded field.
+  Result<cv::Mat> crop(const store::Image& image, const store::Cell& cell, int side = 0);
   // The same, encoded as JPEG (quality 90).
-  Result<std::string> crop_jpeg(const std::string& sha256, const store::Cell& cell, int side = 0);
+  Result<std::string> crop_jpeg(const store::Image& image, const store::Cell& cell, int side = 0);
   float margin() const { return margin_; }
   // What the cache holds now: decoded bytes and fields.
   std::size_t cached_bytes() const;
@@ -62,6 +66,8 @@ class CellCrops {
     std::list<std::string>::iterator order;
   };
   Decoded decode(const std::string& sha256);
+  Result<cv::Mat> slide_square(const store::Image& image, const Box& box, float margin);
+  Result<std::shared_ptr<const SlideReader>> slide(const store::Image& image);
   void insert_locked(const std::string& sha256, const std::shared_ptr<const cv::Mat>& mat);
 
   const FileStore& files_;
@@ -75,6 +81,9 @@ class CellCrops {
   std::mutex decode_mu_;
   std::condition_variable decode_cv_;
   int decoding_now_ = 0;
+  std::mutex slides_mu_;
+  // Open slides by hash (an open slide is a few MB of OpenSlide's caches): at most kOpenSlides.
+  std::unordered_map<std::string, std::shared_ptr<const SlideReader>> slides_;
 };
 
 // The margin for core/box.h crop_square whose square around `box` (xyxy pixels) is `crop_side`

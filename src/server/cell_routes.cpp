@@ -204,16 +204,15 @@ void register_cell_routes(Api& api) {
               return fail(ErrorCode::kInvalidArgument, "query parameter 'size'",
                           std::to_string(kMinCropSize) + " to " + std::to_string(kMaxCropSize) + " pixels",
                           std::to_string(side));
-            std::string sha;
+            store::Image image;
             store::Cell cell;
             MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
               MS_ASSIGN_OR_RETURN(auto v, store::get_cell_view(tx, id));
-              MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, v.cell.image_id));
-              sha = image.sha256;
+              MS_ASSIGN_OR_RETURN(image, store::get_image(tx, v.cell.image_id));
               cell = std::move(v.cell);
               return {};
             }));
-            MS_ASSIGN_OR_RETURN(auto jpeg, crops->crop_jpeg(sha, cell, static_cast<int>(side)));
+            MS_ASSIGN_OR_RETURN(auto jpeg, crops->crop_jpeg(image, cell, static_cast<int>(side)));
             Reply r = Reply::bytes(std::move(jpeg), "image/jpeg");
             // Patient images: not kept by the browser after the page (shared ward workstations).
             r.headers.emplace("Cache-Control", "private, no-store");

@@ -1,6 +1,11 @@
 #include "server/crypto.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
 
 #include <mutex>
 
@@ -53,6 +58,33 @@ std::string sha256_hex(const void* data, std::size_t size) {
   ensure_sodium();
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, static_cast<const unsigned char*>(data), size);
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+std::string sha256_file_hex(const std::string& path) {
+  ensure_sodium();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  std::vector<unsigned char> block(1u << 20);
+  for (;;) {
+    const ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      ::close(fd);
+      errno = saved;
+      return {};
+    }
+    if (n == 0) break;
+    crypto_hash_sha256_update(&state, block.data(), static_cast<unsigned long long>(n));
+  }
+  ::close(fd);
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
   char hex[crypto_hash_sha256_BYTES * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
   return hex;

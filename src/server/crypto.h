@@ -26,6 +26,9 @@ std::string random_hex(std::size_t bytes);
 std::string random_password(std::size_t length);
 std::string sha256_hex(const void* data, std::size_t size);
 inline std::string sha256_hex(std::string_view s) { return sha256_hex(s.data(), s.size()); }
+// SHA-256 of a file's bytes, read in 1 MiB blocks (memory bounded whatever its size); empty on a
+// read error (errno says which).
+std::string sha256_file_hex(const std::string& path);
 bool equal_constant_time(std::string_view a, std::string_view b);
 
 }  // namespace ms::server

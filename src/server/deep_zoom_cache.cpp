@@ -43,7 +43,8 @@ Result<cv::Mat> TileSource::tile(int level, std::int64_t column, std::int64_t ro
 }
 
 Result<std::shared_ptr<const TileSource>> DeepZoomCache::source(const FileStore& files, const std::string& sha256,
-                                                                const std::string& format) {
+                                                                const std::string& format, bool is_slide,
+                                                                const std::string& filename) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = sources_.at.find(sha256); it != sources_.at.end()) {
@@ -55,7 +56,11 @@ Result<std::shared_ptr<const TileSource>> DeepZoomCache::source(const FileStore&
   std::shared_ptr<const TileSource> made;
   {
     DecodeSlots::Hold hold(tile_slots());
-    if (format == "TIFF") {
+    if (is_slide) {
+      MS_ASSIGN_OR_RETURN(auto slide_path, files.slide_path(sha256, filename));
+      MS_ASSIGN_OR_RETURN(auto slide, SlideReader::open(slide_path));
+      made = TileSource::of_slide(std::move(slide));
+    } else if (format == "TIFF") {
       // A TIFF may be a tiled pyramid OpenSlide reads; a plain (strip) TIFF it refuses is a field.
       auto slide = SlideReader::open(path);
       if (slide) made = TileSource::of_slide(std::move(*slide));
@@ -97,7 +102,8 @@ void DeepZoomCache::keep_source(const std::string& key, std::shared_ptr<const Ti
 
 Result<std::shared_ptr<const std::string>> DeepZoomCache::jpeg_tile(const FileStore& files, const std::string& sha256,
                                                                     const std::string& format, int level,
-                                                                    std::int64_t column, std::int64_t row) {
+                                                                    std::int64_t column, std::int64_t row, bool is_slide,
+                                                                    const std::string& filename) {
   const std::string key = fmt::format("{}/{}/{}_{}", sha256, level, column, row);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -108,7 +114,7 @@ Result<std::shared_ptr<const std::string>> DeepZoomCache::jpeg_tile(const FileSt
     }
     ++tile_misses_;
   }
-  MS_ASSIGN_OR_RETURN(auto src, source(files, sha256, format));
+  MS_ASSIGN_OR_RETURN(auto src, source(files, sha256, format, is_slide, filename));
   std::vector<std::uint8_t> jpeg;
   {
     DecodeSlots::Hold hold(tile_slots());

@@ -50,12 +50,16 @@ class DeepZoomCache {
 
   // The tile source of the stored file `sha256` (format as recorded at upload: "TIFF" files are
   // tried as slides first). A source larger than the whole image budget is served but not kept.
+  // A slide (store::ImageKind::kSlide) is only ever read through OpenSlide, never decoded whole;
+  // `filename` (as uploaded) gives OpenSlide the extension some formats need.
   Result<std::shared_ptr<const TileSource>> source(const FileStore& files, const std::string& sha256,
-                                                  const std::string& format);
+                                                  const std::string& format, bool slide = false,
+                                                  const std::string& filename = "");
   // The JPEG tile (level, column, row) of the stored file, encoded once and kept.
   Result<std::shared_ptr<const std::string>> jpeg_tile(const FileStore& files, const std::string& sha256,
                                                        const std::string& format, int level, std::int64_t column,
-                                                       std::int64_t row);
+                                                       std::int64_t row, bool slide = false,
+                                                       const std::string& filename = "");
 
   struct Stats {
     std::size_t sources = 0, image_bytes = 0, tiles = 0, tile_bytes = 0;

@@ -74,7 +74,7 @@ void register_deep_zoom_routes(Api& api) {
             }));
             const std::string etag = fmt::format("\"dzi-{}\"", m.sha256.substr(0, 32));
             if (not_modified(req, etag)) return unchanged(etag);
-            MS_ASSIGN_OR_RETURN(auto src, cache->source(*ctx.files, m.sha256, m.format));
+            MS_ASSIGN_OR_RETURN(auto src, cache->source(*ctx.files, m.sha256, m.format, m.kind == store::ImageKind::kSlide, m.filename));
             return with_validators(Reply::bytes(src->layout().descriptor_xml("jpeg"), "application/xml"), etag);
           });
 
@@ -103,11 +103,12 @@ void register_deep_zoom_routes(Api& api) {
                 fmt::format("\"dzt-{}-{}-{}-{}\"", m.sha256.substr(0, 32), level, column, row);
             if (not_modified(req, etag)) {
               // Only a tile the pyramid has is "unchanged": the layout decides, without rendering.
-              MS_ASSIGN_OR_RETURN(auto src, cache->source(*ctx.files, m.sha256, m.format));
+              MS_ASSIGN_OR_RETURN(auto src, cache->source(*ctx.files, m.sha256, m.format, m.kind == store::ImageKind::kSlide, m.filename));
               MS_RETURN_IF_ERROR(deep_zoom_tile(src->layout(), int(level), column, row));
               return unchanged(etag);
             }
-            MS_ASSIGN_OR_RETURN(auto jpeg, cache->jpeg_tile(*ctx.files, m.sha256, m.format, int(level), column, row));
+            MS_ASSIGN_OR_RETURN(auto jpeg, cache->jpeg_tile(*ctx.files, m.sha256, m.format, int(level), column, row,
+                                                          m.kind == store::ImageKind::kSlide, m.filename));
             return with_validators(Reply::bytes(*jpeg, "image/jpeg"), etag);
           });
 }

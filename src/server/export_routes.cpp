@@ -126,7 +126,7 @@ Result<std::string> crops_zip(CellCrops& crops, const std::vector<ExportCell>& c
                               const std::string& scratch) {
   ZipWriter zip(scratch);
   for (const auto& c : cells) {
-    MS_ASSIGN_OR_RETURN(auto jpeg, crops.crop_jpeg(c.image.sha256, c.view.cell));
+    MS_ASSIGN_OR_RETURN(auto jpeg, crops.crop_jpeg(c.image, c.view.cell));
     MS_RETURN_IF_ERROR(zip.add(crop_name(c), std::move(jpeg)));
   }
   MS_RETURN_IF_ERROR(zip.add("cells.csv", manifest(cells)));

@@ -77,7 +77,7 @@ Result<store::BoxClassification> classify_box(const ServerContext& ctx, CellCrop
   probe.x2 = box.x2;
   probe.y2 = box.y2;
   if (f.crop_side > 0) probe.crop_side = f.crop_side;
-  MS_ASSIGN_OR_RETURN(auto crop, crops.crop(f.image.sha256, probe));
+  MS_ASSIGN_OR_RETURN(auto crop, crops.crop(f.image, probe));
   MS_ASSIGN_OR_RETURN(auto answers, ctx.recognizer->classify_crops({crop}));
   if (answers.size() != 1)
     throw MarrowError(ErrorCode::kInternal,

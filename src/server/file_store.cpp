@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -93,6 +94,19 @@ bool FileStore::contains(const std::string& sha256) const {
   return p && fs::exists(*p, ec);
 }
 
+namespace {
+// The two-hex-digit folder a stored file goes in, made on first use (0700) and made durable by
+// syncing the store's root.
+Status make_shard_dir(const std::string& root, const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    if (!sync_dir(root)) return fail(ErrorCode::kIo, "file store '" + root + "'", "a synced directory", std::strerror(errno));
+  } else if (errno != EEXIST) {
+    return fail(ErrorCode::kIo, "file store '" + dir + "'", "a writable directory", std::strerror(errno));
+  }
+  return {};
+}
+}  // namespace
+
 Result<FileStore::Stored> FileStore::put(std::string_view bytes) const {
   Stored out;
   out.sha256 = sha256_hex(bytes.data(), bytes.size());
@@ -107,11 +121,7 @@ Result<FileStore::Stored> FileStore::put(std::string_view bytes) const {
     }
   }
   const std::string dir = fs::path(out.path).parent_path().string();
-  if (::mkdir(dir.c_str(), 0700) == 0) {
-    if (!sync_dir(root_)) return fail(ErrorCode::kIo, "file store '" + root_ + "'", "a synced directory", std::strerror(errno));
-  } else if (errno != EEXIST) {
-    return fail(ErrorCode::kIo, "file store '" + dir + "'", "a writable directory", std::strerror(errno));
-  }
+  MS_RETURN_IF_ERROR(make_shard_dir(root_, dir));
   std::string tmp = dir + "/.tmp-" + random_hex(8);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return fail(ErrorCode::kIo, "file store '" + tmp + "'", "a new file", std::strerror(errno));
@@ -144,6 +154,67 @@ Result<FileStore::Stored> FileStore::put(std::string_view bytes) const {
   // the database (synchronous=FULL) keeps the row that names it.
   if (!sync_dir(dir)) return fail(ErrorCode::kIo, "file store '" + dir + "'", "a synced directory", std::strerror(errno));
   return out;
+}
+
+Result<FileStore::Stored> FileStore::adopt(const std::string& path) const {
+  Stored out;
+  out.sha256 = sha256_file_hex(path);
+  if (out.sha256.empty()) return fail(ErrorCode::kIo, "file '" + path + "'", "a readable file", std::strerror(errno));
+  MS_ASSIGN_OR_RETURN(out.path, path_of(out.sha256));
+  {
+    std::lock_guard<std::mutex> lock(*mu_);
+    if (::utimensat(AT_FDCWD, out.path.c_str(), nullptr, 0) == 0) {  // exists: renew its time
+      out.existed = true;
+      ::unlink(path.c_str());
+      return out;
+    }
+  }
+  const std::string dir = fs::path(out.path).parent_path().string();
+  MS_RETURN_IF_ERROR(make_shard_dir(root_, dir));
+  // fsync before rename: after a crash the name points at complete bytes or at nothing.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(ErrorCode::kIo, "file '" + path + "'", "a readable file", std::strerror(errno));
+  const bool synced = ::fchmod(fd, 0600) == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return fail(ErrorCode::kIo, "file '" + path + "'", "a synced file", std::strerror(errno));
+  {
+    std::lock_guard<std::mutex> lock(*mu_);
+    if (::rename(path.c_str(), out.path.c_str()) != 0)
+      return fail(ErrorCode::kIo, "file store '" + out.path + "'",
+                  "a file renamed into the store (the data directory must be one filesystem)", std::strerror(errno));
+  }
+  if (!sync_dir(dir)) return fail(ErrorCode::kIo, "file store '" + dir + "'", "a synced directory", std::strerror(errno));
+  return out;
+}
+
+const std::vector<std::string>& slide_extensions() {
+  static const std::vector<std::string> e = {"svs", "tif", "tiff", "ndpi", "scn", "bif", "svslide"};
+  return e;
+}
+
+std::string slide_extension(const std::string& filename) {
+  const auto dot = filename.rfind('.');
+  if (dot == std::string::npos) return "";
+  std::string ext = filename.substr(dot + 1);
+  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const auto& e : slide_extensions())
+    if (e == ext) return ext;
+  return "";
+}
+
+Result<std::string> FileStore::slide_path(const std::string& sha256, const std::string& filename) const {
+  MS_ASSIGN_OR_RETURN(auto target, path_of(sha256));
+  const std::string ext = slide_extension(filename);
+  if (ext.empty()) return target;
+  const fs::path dir = fs::path(root_).parent_path() / "slide-links";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail(ErrorCode::kIo, "file store '" + dir.string() + "'", "a writable directory", std::strerror(errno));
+  const std::string link = (dir / (sha256 + "." + ext)).string();
+  // Relative, so the link holds on every machine that mounts the data directory, wherever.
+  const std::string relative = fs::path(target).lexically_relative(dir).string();
+  if (::symlink(relative.c_str(), link.c_str()) != 0 && errno != EEXIST)
+    return fail(ErrorCode::kIo, "file store '" + link + "'", "a link to the stored slide", std::strerror(errno));
+  return link;
 }
 
 Result<std::string> FileStore::read(const std::string& sha256, std::size_t max_bytes) const {

@@ -42,6 +42,16 @@ class FileStore {
   // time renewed: the sweep leaves recently stored files alone (SweepOptions::keep_newer_than_ms)
   // while the rows that will name them are being written.
   Result<Stored> put(std::string_view bytes) const;
+  // Stores a complete file that lies on the same filesystem (a finished upload under scratch()),
+  // by hashing it in blocks and renaming it into place: a file of several gigabytes is never held
+  // in memory nor copied. The file is gone from `path` afterwards (renamed, or removed when the
+  // store holds its bytes already).
+  Result<Stored> adopt(const std::string& path) const;
+  // The path OpenSlide opens for a stored slide. OpenSlide recognises some formats by the file
+  // name's extension (Hamamatsu .ndpi) and the store names files by hash alone, so this is a
+  // symbolic link <hash>.<ext> to the stored file in the data directory's slide-links/ (made on
+  // first use; the extension from the uploaded name, when it is one of slide_extensions()).
+  Result<std::string> slide_path(const std::string& sha256, const std::string& filename) const;
   // Absolute path for a hash (whether or not it exists). kInvalidArgument for a malformed hash.
   Result<std::string> path_of(const std::string& sha256) const;
   Result<std::string> read(const std::string& sha256, std::size_t max_bytes = SIZE_MAX) const;
@@ -59,6 +69,11 @@ class FileStore {
   // process (copies of a FileStore share it).
   std::shared_ptr<std::mutex> mu_;
 };
+
+// Extensions of the single-file slide formats OpenSlide reads (lower case, without the dot).
+const std::vector<std::string>& slide_extensions();
+// The lower-case extension of `filename` when it is a slide extension; "" otherwise.
+std::string slide_extension(const std::string& filename);
 
 // Writers that store files and then insert rows naming them call this inside the inserting
 // write transaction, before the inserts: it takes the sweep lock (shared) and stores again any of

@@ -39,6 +39,14 @@ std::string mime_type(const std::string& format) {
   return "application/octet-stream";
 }
 
+// A slide (gigabytes) is never read whole into a reply: it is viewed through its deep-zoom tiles.
+Status not_a_slide(const store::Image& m) {
+  if (m.kind == store::ImageKind::kSlide)
+    return fail(ErrorCode::kConflict, "image " + std::to_string(m.id) + " is a whole slide; view it through its "
+                                      "deep-zoom tiles (/api/images/" + std::to_string(m.id) + "/dzi)");
+  return {};
+}
+
 // Formats every browser displays in an <img>.
 bool browser_shows(const std::string& format) { return format == "JPEG" || format == "PNG" || format == "BMP"; }
 
@@ -214,12 +222,14 @@ void register_image_routes(Api& api) {
 
   api.get(R"(/api/images/(\d+)/file)", Access::kAnyUser, Doc("The original image bytes")
               .file(200, "image/*", "as uploaded (image/jpeg, image/png, image/bmp or image/tiff)")
-              .header("Cache-Control", "private, no-store"),
+              .header("Cache-Control", "private, no-store")
+              .error(409, "the image is a whole slide (viewed through its deep-zoom tiles, never sent whole)"),
           [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto m, db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
               return store::get_image(tx, id);
             }));
+            MS_RETURN_IF_ERROR(not_a_slide(m));
             MS_ASSIGN_OR_RETURN(auto bytes, ctx.files->read(m.sha256));
             Reply r = Reply::bytes(std::move(bytes), mime_type(m.format));
             r.headers.emplace("Cache-Control", "private, no-store");  // patient images
@@ -232,7 +242,8 @@ void register_image_routes(Api& api) {
               .describe("JPEG, PNG and BMP fields as uploaded; other formats (TIFF) as a lossless PNG "
                         "rendition, made on the first request and kept in the file store")
               .file(200, "image/*", "image/jpeg, image/png or image/bmp")
-              .header("Cache-Control", "private, no-store"),
+              .header("Cache-Control", "private, no-store")
+              .error(409, "the image is a whole slide (viewed through its deep-zoom tiles, never sent whole)"),
           [&ctx, &db](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             std::optional<std::string> rendition;
@@ -241,6 +252,7 @@ void register_image_routes(Api& api) {
               MS_ASSIGN_OR_RETURN(rendition, store::image_display(tx, id));
               return image;
             }));
+            MS_RETURN_IF_ERROR(not_a_slide(m));
             std::string bytes, type = mime_type(m.format);
             if (browser_shows(m.format)) {
               MS_ASSIGN_OR_RETURN(bytes, ctx.files->read(m.sha256));

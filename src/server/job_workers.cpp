@@ -240,6 +240,18 @@ void JobWorkers::run_one(const store::Job& job, const std::string& worker) {
       input.sha256 = image.sha256;
       input.specimen = config_to_json(sample.specimen).get<std::string>();
       input.um_per_px = sample.um_per_px.value_or(0.0);
+      if (image.kind == store::ImageKind::kSlide) {
+        // A slide's own scale (from its scanner) is the best one; the sample's declared one next.
+        if (image.mpp && *image.mpp > 0) input.um_per_px = *image.mpp;
+        if (!job.region)
+          return fail(ErrorCode::kInvalidArgument, "image " + std::to_string(image.id),
+                      "an area to analyse (slides are analysed area by area)", "a whole-slide job");
+        const Json& r = *job.region;
+        input.region = store::AnalysisInput::Region{r.value("x", std::int64_t{0}), r.value("y", std::int64_t{0}),
+                                                    r.value("w", std::int64_t{0}), r.value("h", std::int64_t{0})};
+        MS_ASSIGN_OR_RETURN(input.image_path, files_.slide_path(image.sha256, image.filename));
+        return {};
+      }
       MS_ASSIGN_OR_RETURN(input.image_path, files_.path_of(image.sha256));
       return {};
     });

@@ -291,6 +291,7 @@ Status LabServer::start() {
   m.api->set_body_limit("POST", R"(/api/recognition)", std::min<std::size_t>(m.options.max_upload_bytes, 64u << 20));
   m.api->set_body_limit("PUT", R"(/api/users/(\d+)/avatar)", std::min<std::size_t>(m.options.max_upload_bytes, 16u << 20));
   m.api->set_body_limit("POST", R"(/api/patients/import)", std::min<std::size_t>(m.options.max_upload_bytes, 32u << 20));
+  m.api->set_body_limit("PUT", R"(/api/slide-uploads/(\d+))", kSlideChunkBytes);
   register_auth_routes(*m.api);
   register_patient_routes(*m.api);
   register_image_routes(*m.api);
@@ -301,6 +302,7 @@ Status LabServer::start() {
   register_export_routes(*m.api);
   register_report_routes(*m.api);
   register_model_routes(*m.api);
+  register_slide_routes(*m.api);
   std::error_code ec;
   m.web_root = fs::canonical(m.options.web_root, ec);
   if (ec) m.web_root.clear();

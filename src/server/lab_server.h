@@ -23,6 +23,7 @@ struct ServerOptions {
   std::optional<std::string> admin_password;  // first start; generated when absent
   std::size_t max_upload_bytes = 512u << 20;  // one request (413 above)
   std::size_t max_image_bytes = 64u << 20;    // one field image (413 above)
+  std::int64_t max_slide_bytes = 64LL << 30;  // one whole-slide file, uploaded in chunks
   PasswordCost password_cost = PasswordCost::interactive();
   std::int64_t session_ttl_ms = 12LL * 3600 * 1000;  // idle time before a session ends
   int max_login_failures = 5;  // per username and client address per window (20 per address)

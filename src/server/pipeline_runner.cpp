@@ -3,7 +3,9 @@
 #include <filesystem>
 
 #include "core/config.h"
+#include "core/slide_reader.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/slide_analysis.h"
 #include "server/crypto.h"
 #include "store/database.h"  // MS_ASSIGN_OR_RETURN
 
@@ -122,8 +124,51 @@ std::string PipelineRunner::name() const {
   return "pipeline: detector " + v.detector + ", classifier " + v.classifier;
 }
 
+Result<store::AnalysisOutput> PipelineRunner::analyse_area(const store::AnalysisInput& input,
+                                                           const std::function<void(double)>& progress) {
+  MS_ASSIGN_OR_RETURN(auto slide, SlideReader::open(input.image_path));
+  const SlideRegion region{input.region->x, input.region->y, input.region->w, input.region->h};
+  if (region.x < 0 || region.y < 0 || region.w <= 0 || region.h <= 0 || region.x + region.w > slide->width() ||
+      region.y + region.h > slide->height())
+    return fail(ErrorCode::kInvalidArgument, "area", "a rectangle inside the slide",
+                std::to_string(region.x) + "," + std::to_string(region.y) + "," + std::to_string(region.w) + "," +
+                    std::to_string(region.h));
+  progress(0.02);
+  const auto pipeline = current();
+  RegionAnalysisOptions options;
+  options.um_per_px = input.um_per_px;
+  // A white cell is at most ~25 um across (a few hundred pixels at 40x-100x); its classifier crop
+  // about twice that. The margin sees cells on the area's edge whole; each is counted by the area
+  // its centre lies in.
+  options.margin = 256;
+  Result<FieldResult> result = fail(ErrorCode::kInternal, "area not analysed");
+  {
+    // One lock for the whole area: the pipeline's models are not shared between threads, and an
+    // area (at most kMaxAreaPixels) takes seconds.
+    std::lock_guard<std::mutex> lock(inference_);
+    result = analyze_slide_region(*pipeline, *slide, region, options, [&](size_t done, size_t total) {
+      progress(0.02 + 0.96 * double(done) / double(std::max<size_t>(total, 1)));
+      return true;
+    });
+  }
+  if (!result) return tl::unexpected(result.error());
+  store::AnalysisOutput out;
+  const ModelVersions v = pipeline->versions();
+  out.detector_version = v.detector;
+  out.classifier_version = v.classifier;
+  out.cells.reserve(result->cells.size());
+  for (const auto& c : result->cells) {
+    store::AnalysedCell a = to_analysed(c);
+    a.crop_side = pipeline->crop_side(c.box, result->rbc_side);
+    out.cells.push_back(std::move(a));
+  }
+  progress(1.0);
+  return out;
+}
+
 Result<store::AnalysisOutput> PipelineRunner::analyse(const store::AnalysisInput& input,
                                                       const std::function<void(double)>& progress) {
+  if (input.region) return analyse_area(input, progress);
   MS_ASSIGN_OR_RETURN(auto field, read_image(input.image_path));
   progress(0.1);
   const auto pipeline = current();

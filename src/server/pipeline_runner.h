@@ -52,6 +52,9 @@ class PipelineRunner : public store::AnalysisRunner, public CellRecognizer, publ
   Status use_classifier(const std::string& dir) override;
 
  private:
+  // An area of a slide, read and analysed chunk by chunk (pipeline/slide_analysis.h).
+  Result<store::AnalysisOutput> analyse_area(const store::AnalysisInput& input,
+                                             const std::function<void(double)>& progress);
   std::shared_ptr<Pipeline> current() const;
 
   // The pipeline and its model records are swapped whole under state_ (use_classifier);

@@ -12,6 +12,26 @@
 
 namespace ms::server {
 
+// The start of a chunked slide upload: the file's name (its extension tells OpenSlide the
+// format) and its size in bytes.
+struct SlideUploadStart {
+  std::optional<std::string> filename;
+  std::optional<std::int64_t> bytes;
+  template <class V>
+  void visit(V& v) {
+    v("filename", filename); v("bytes", bytes);
+  }
+};
+
+// An area of a slide to analyse, level-0 pixels.
+struct AreaRequest {
+  std::optional<std::int64_t> x, y, w, h;
+  template <class V>
+  void visit(V& v) {
+    v("x", x); v("y", y); v("w", w); v("h", h);
+  }
+};
+
 struct LoginRequest {
   std::string username, password;
   template <class V>

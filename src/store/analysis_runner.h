@@ -4,6 +4,7 @@
 // so the queue, its durability and its tests do not depend on LibTorch or on trained models.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,7 +19,13 @@ struct AnalysisInput {
   std::string image_path;  // absolute path of the original in the content-addressed store
   std::string sha256;      // of the image bytes
   std::string specimen;    // "bone_marrow" | "peripheral_blood"
-  double um_per_px = 0;    // the sample's declared scale; 0: none (the field's red cells only)
+  double um_per_px = 0;    // the slide's or the sample's declared scale; 0: none (red cells only)
+  // An area of a slide (level-0 pixels): the image is a whole-slide file read tile by tile, and
+  // the cells' boxes are in slide pixels. Absent: the image is a field, analysed whole.
+  struct Region {
+    std::int64_t x = 0, y = 0, w = 0, h = 0;
+  };
+  std::optional<Region> region;
 };
 
 struct AnalysedCell {

@@ -4,7 +4,7 @@ namespace ms::store {
 namespace {
 constexpr const char* kImageSelect =
     "SELECT id, sample_id, sha256, filename, format, width, height, bytes, thumbnail_sha256, "
-    "uploaded_by, created_at FROM images";
+    "uploaded_by, created_at, kind, mpp FROM images";
 }
 
 Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,
@@ -19,12 +19,13 @@ Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,
 Result<std::optional<Image>> insert_image(Tx& tx, const NewImage& m) {
   MS_ASSIGN_OR_RETURN(
       auto rows, tx.query("INSERT INTO images (sample_id, sha256, filename, format, width, height, "
-                         "bytes, thumbnail_sha256, uploaded_by, created_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "bytes, thumbnail_sha256, uploaded_by, created_at, kind, mpp) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT (sample_id, sha256) DO NOTHING RETURNING id",
                          {m.sample_id, m.sha256, m.filename.substr(0, 255), m.format, m.width,
                           m.height, m.bytes, Value(m.thumbnail_sha256), Value(m.uploaded_by),
-                          now_ms()}));
+                          now_ms(), std::string(m.kind == ImageKind::kSlide ? "slide" : "field"),
+                          m.mpp && *m.mpp > 0 ? Value(*m.mpp) : Value()}));
   if (rows.empty()) return std::optional<Image>{};
   MS_ASSIGN_OR_RETURN(auto image, get_image(tx, rows.front().values().front().as_int()));
   return std::optional<Image>(std::move(image));

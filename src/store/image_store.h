@@ -15,6 +15,8 @@ struct NewImage {
   std::int64_t width = 0, height = 0, bytes = 0;
   std::optional<std::string> thumbnail_sha256;
   std::optional<std::int64_t> uploaded_by;
+  ImageKind kind = ImageKind::kField;
+  std::optional<double> mpp;  // slides: microns per level-0 pixel, where the file says
 };
 
 Result<std::optional<Image>> find_image_by_hash(Tx& tx, std::int64_t sample_id,

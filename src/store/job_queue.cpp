@@ -1,6 +1,7 @@
 #include "store/job_queue.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -12,9 +13,23 @@
 namespace ms::store {
 namespace {
 
+// region: an area job's rectangle as JSON text, built in SQL so a job is read in one row (both
+// dialects concatenate integers as text with ||). eta_s is filled in after reading (with_eta).
 constexpr const char* kJobSelect =
     "SELECT id, kind, image_id, sample_id, status, progress, attempts, error, worker, lease_until, "
-    "created_at, started_at, finished_at FROM jobs";
+    "created_at, started_at, finished_at, "
+    "CASE WHEN region_w IS NULL THEN NULL ELSE '{\"x\":' || region_x || ',\"y\":' || region_y || "
+    "',\"w\":' || region_w || ',\"h\":' || region_h || '}' END AS region, NULL AS eta_s FROM jobs";
+
+// Seconds left of a running job: the time its attempt has taken, scaled by what is left of its
+// progress. Unknown (null) before it has measurable progress.
+Job with_eta(Job j) {
+  if (j.status == JobStatus::kRunning && j.started_at && j.progress >= 0.02 && j.progress < 1.0) {
+    const double spent_s = std::max<double>(0, double(now_ms() - *j.started_at) / 1000.0);
+    j.eta_s = std::round(spent_s * (1.0 - j.progress) / j.progress * 10.0) / 10.0;
+  }
+  return j;
+}
 
 // The job row locked for this transaction (PostgreSQL); SQLite's write transaction already
 // excludes other writers.
@@ -49,6 +64,16 @@ Result<Job> enqueue_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_
                                          "created_by, created_at) VALUES ('analyse_image', ?, ?, "
                                          "'queued', ?, ?) RETURNING id",
                                          {image_id, sample_id, Value(user_id), now_ms()}));
+  return get_job(tx, id);
+}
+
+Result<Job> enqueue_area_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_id,
+                                  std::optional<std::int64_t> user_id, std::int64_t x, std::int64_t y,
+                                  std::int64_t w, std::int64_t h) {
+  MS_ASSIGN_OR_RETURN(auto id, tx.insert("INSERT INTO jobs (kind, image_id, sample_id, status, created_by, "
+                                         "created_at, region_x, region_y, region_w, region_h) VALUES "
+                                         "('analyse_area', ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING id",
+                                         {image_id, sample_id, Value(user_id), now_ms(), x, y, w, h}));
   return get_job(tx, id);
 }
 
@@ -254,7 +279,7 @@ Result<std::int64_t> requeue_running_jobs(Database& db, bool all) {
 Result<Job> get_job(Tx& tx, std::int64_t id) {
   MS_ASSIGN_OR_RETURN(auto row, tx.query_one(std::string(kJobSelect) + " WHERE id = ?", {id}));
   if (!row) return fail(ErrorCode::kNotFound, "job " + std::to_string(id) + " does not exist");
-  return from_row<Job>(*row);
+  return with_eta(from_row<Job>(*row));
 }
 
 Result<std::vector<Job>> list_jobs(Tx& tx, const JobQuery& q) {
@@ -272,7 +297,7 @@ Result<std::vector<Job>> list_jobs(Tx& tx, const JobQuery& q) {
   params.push_back(std::clamp<std::int64_t>(q.limit, 1, 1000));
   MS_ASSIGN_OR_RETURN(auto rows, tx.query(sql, params));
   std::vector<Job> out;
-  for (const auto& r : rows) out.push_back(from_row<Job>(r));
+  for (const auto& r : rows) out.push_back(with_eta(from_row<Job>(r)));
   return out;
 }
 

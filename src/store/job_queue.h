@@ -24,6 +24,10 @@ inline constexpr std::int64_t kMaxQueuedJobsPerUser = 5000;
 
 Result<Job> enqueue_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_id,
                              std::optional<std::int64_t> user_id);
+// An area of a slide (level-0 pixels), analysed tile by tile; the caller checks the rectangle.
+Result<Job> enqueue_area_analysis(Tx& tx, std::int64_t image_id, std::int64_t sample_id,
+                                  std::optional<std::int64_t> user_id, std::int64_t x, std::int64_t y,
+                                  std::int64_t w, std::int64_t h);
 // kConflict when `user_id` has more than `limit` queued jobs (call after enqueueing, in the same
 // transaction, so the refusal rolls the new jobs back). No user (a system job): no limit.
 Status check_queue_quota(Tx& tx, std::optional<std::int64_t> user_id,

@@ -37,6 +37,12 @@ const std::vector<std::pair<SampleStatus, std::string>>& enum_names(SampleStatus
   return n;
 }
 
+const std::vector<std::pair<ImageKind, std::string>>& enum_names(ImageKind) {
+  static const std::vector<std::pair<ImageKind, std::string>> n = {{ImageKind::kField, "field"},
+                                                                   {ImageKind::kSlide, "slide"}};
+  return n;
+}
+
 const std::vector<std::pair<JobStatus, std::string>>& enum_names(JobStatus) {
   static const std::vector<std::pair<JobStatus, std::string>> n = {
       {JobStatus::kQueued, "queued"}, {JobStatus::kRunning, "running"},

@@ -91,20 +91,43 @@ struct Sample {
   }
 };
 
+// A field is decoded whole and analysed whole when it is uploaded; a slide (a whole-slide file
+// OpenSlide reads) is read tile by tile and analysed area by area.
+enum class ImageKind { kField, kSlide };
+const std::vector<std::pair<ImageKind, std::string>>& enum_names(ImageKind);
+
 struct Image {
   std::int64_t id = 0;
   std::int64_t sample_id = 0;
   std::string sha256, filename, format;
-  std::int64_t width = 0, height = 0, bytes = 0;
+  std::int64_t width = 0, height = 0, bytes = 0;  // a slide's: level 0
   std::optional<std::string> thumbnail_sha256;
   std::optional<std::int64_t> uploaded_by;
   std::int64_t created_at = 0;
+  ImageKind kind = ImageKind::kField;
+  std::optional<double> mpp;  // microns per (level-0) pixel, where the file says
   template <class V>
   void visit(V& v) {
     v("id", id); v("sample_id", sample_id); v("sha256", sha256); v("filename", filename);
     v("format", format); v("width", width); v("height", height); v("bytes", bytes);
     v("thumbnail_sha256", thumbnail_sha256); v("uploaded_by", uploaded_by);
-    v("created_at", created_at);
+    v("created_at", created_at); v("kind", kind); v("mpp", mpp);
+  }
+};
+
+// A slide arriving in chunks: `received` bytes of `bytes` are on disk (in order), so an
+// interrupted upload resumes there.
+struct SlideUpload {
+  std::int64_t id = 0, sample_id = 0;
+  std::string filename;
+  std::int64_t bytes = 0, received = 0;
+  std::optional<std::int64_t> created_by;
+  std::int64_t created_at = 0, updated_at = 0;
+  template <class V>
+  void visit(V& v) {
+    v("id", id); v("sample_id", sample_id); v("filename", filename); v("bytes", bytes);
+    v("received", received); v("created_by", created_by); v("created_at", created_at);
+    v("updated_at", updated_at);
   }
 };
 
@@ -124,12 +147,17 @@ struct Job {
   std::optional<std::int64_t> lease_until;
   std::int64_t created_at = 0;
   std::optional<std::int64_t> started_at, finished_at;
+  // An area job's rectangle of its slide, {"x","y","w","h"} in level-0 pixels; null for a field.
+  std::optional<Json> region;
+  // Seconds left while running, from the time taken so far and the progress; null otherwise.
+  std::optional<double> eta_s;
   template <class V>
   void visit(V& v) {
     v("id", id); v("kind", kind); v("image_id", image_id); v("sample_id", sample_id);
     v("status", status); v("progress", progress); v("attempts", attempts); v("error", error);
     v("worker", worker); v("lease_until", lease_until); v("created_at", created_at);
-    v("started_at", started_at); v("finished_at", finished_at);
+    v("started_at", started_at); v("finished_at", finished_at); v("region", region);
+    v("eta_s", eta_s);
   }
 };
 

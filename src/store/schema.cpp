@@ -333,6 +333,31 @@ const char* kSchemaV12 = R"SQL(
 ALTER TABLE samples ADD COLUMN um_per_px DOUBLE PRECISION;
 )SQL";
 
+// Whole slides (migration 13). An image is a field (decoded whole, analysed whole when uploaded)
+// or a slide (read tile by tile through OpenSlide; analysed area by area). mpp: microns per
+// level-0 pixel where the slide says. An area job names its rectangle in level-0 slide pixels.
+// A slide arrives in chunks: an upload row records how many bytes of its part file are on disk,
+// so an interrupted upload resumes where it stopped.
+const char* kSchemaV13 = R"SQL(
+ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'field' CHECK (kind IN ('field', 'slide'));
+ALTER TABLE images ADD COLUMN mpp DOUBLE PRECISION;
+ALTER TABLE jobs ADD COLUMN region_x BIGINT;
+ALTER TABLE jobs ADD COLUMN region_y BIGINT;
+ALTER TABLE jobs ADD COLUMN region_w BIGINT;
+ALTER TABLE jobs ADD COLUMN region_h BIGINT;
+CREATE TABLE slide_uploads (
+  id {id},
+  sample_id BIGINT NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  filename TEXT NOT NULL,
+  bytes BIGINT NOT NULL CHECK (bytes > 0),
+  received BIGINT NOT NULL DEFAULT 0 CHECK (received >= 0 AND received <= bytes),
+  created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX slide_uploads_sample ON slide_uploads (sample_id);
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -369,6 +394,7 @@ const std::vector<Migration>& migrations() {
     v.push_back(same_sql(10, "cells: technician pre-verification (who, when)", kSchemaV10));
     v.push_back(same_sql(11, "classifier adaptations; the folder of each adapted model version", kSchemaV11));
     v.push_back(same_sql(12, "samples: declared scale (micrometres per pixel)", kSchemaV12));
+    v.push_back(same_sql(13, "whole slides: image kind and scale, area jobs, resumable slide uploads", kSchemaV13));
     return v;
   }();
   return all;

@@ -34,9 +34,20 @@ class TestDoubleRunner : public store::AnalysisRunner {
   Result<store::AnalysisOutput> analyse(const store::AnalysisInput& in,
                                         const std::function<void(double)>& progress) override {
     last_um_per_px = in.um_per_px;
-    auto image = read_image(in.image_path);
-    if (!image) return tl::unexpected(image.error());
-    if (image->cols == 13 && fail_thirteen_wide.fetch_sub(1) > 0)
+    int width = 0;
+    float ox = 0, oy = 0;
+    if (in.region) {
+      // An area of a slide: the cells lie inside it, in slide pixels (the slide is not decoded).
+      last_region_x = in.region->x;
+      last_region_w = in.region->w;
+      ox = float(in.region->x);
+      oy = float(in.region->y);
+    } else {
+      auto image = read_image(in.image_path);
+      if (!image) return tl::unexpected(image.error());
+      width = image->cols;
+    }
+    if (width == 13 && fail_thirteen_wide.fetch_sub(1) > 0)
       return fail(ErrorCode::kInternal, "test double: refusing a 13-pixel-wide image on purpose");
     for (int k = 1; k <= 4; ++k) {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load() / 4));
@@ -49,7 +60,7 @@ class TestDoubleRunner : public store::AnalysisRunner {
     const char* classes[] = {"neutrophil", "lymphocyte", "monocyte"};
     for (int k = 0; k < 3; ++k) {
       store::AnalysedCell c;
-      c.box = Box{4.f + 10 * k, 4.f, 12.f + 10 * k, 12.f};
+      c.box = Box{ox + 4.f + 10 * k, oy + 4.f, ox + 12.f + 10 * k, oy + 12.f};
       c.det_score = 0.9f - 0.1f * k;
       c.cell_class = classes[k];
       c.probability = 0.7f;
@@ -65,6 +76,7 @@ class TestDoubleRunner : public store::AnalysisRunner {
   std::atomic<int> fail_thirteen_wide{0};
   std::atomic<int> analyses{0};
   std::atomic<double> last_um_per_px{-1.0};  // the declared scale the last analysis was given
+  std::atomic<std::int64_t> last_region_x{-1}, last_region_w{-1};  // the last area analysed
 };
 
 // A PNG of `n` coloured discs on white; different seeds give different bytes.

@@ -5,7 +5,9 @@
 // rest -> differential and both charts -> sign -> print view) plus a wrong password, a viewer who
 // cannot reclassify and a non-image upload. Every page is saved as a screenshot in $ARTIFACTS.
 import { chromium } from 'playwright-core'
-import { mkdirSync, readdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const BASE = process.env.BASE_URL
@@ -340,15 +342,16 @@ try {
       if ((await boxIds()).some((id) => id !== cellId)) break
     }
     check((await boxIds()).some((id) => id !== cellId), 'a field with a model box besides the reclassified cell')
-    const img = page.locator('[data-test=field-viewer] img')
-    const imageId = Number((await img.getAttribute('src')).match(/images\/(\d+)\//)[1])
+    // The field is drawn by OpenSeadragon; the box layer (an SVG in image pixels) covers it exactly.
+    const imageId = Number(await page.locator('[data-test=field-viewer]').getAttribute('data-image-id'))
+    const layer = page.locator('[data-test=field-viewer] svg.boxes')
     const image = (await apiCall(page, 'GET', `/api/images/${imageId}`)).body
     const before = new Set(await boxes.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-cell'))))
     const d0 = await diff()
 
     // Draw a box over the field's top-left corner: a screen point for an image pixel.
     await page.click('[data-test=mode-draw]')
-    const r = await img.boundingBox()
+    const r = await layer.boundingBox()
     const at = (x, y) => [r.x + (x * r.width) / image.width, r.y + (y * r.height) / image.height]
     const side = Math.round(Math.min(image.width, image.height) * 0.15)
     const [sx, sy] = at(8, 8)
@@ -658,6 +661,98 @@ try {
     await page.goto(`${BASE}/patients`)
     await page.locator('[data-test=patients-table] .el-table__row').first().waitFor()
     await snap(page, 'patients')
+  })
+
+  await step('a whole slide: chunked upload, deep-zoom viewer, suggested area analysed, cells reviewed on the slide, signed', page, async () => {
+    // The test's own slide: six BCCD fields (640 x 480) of txl-pbc val side by side, written by
+    // libvips as a tiled pyramidal JPEG TIFF (OpenSlide's generic-TIFF reader serves it).
+    const dir = join(DATA, 'txl-pbc/images/val')
+    const map = readFileSync(join(DATA, 'txl-pbc/source_map.csv'), 'utf8').split('\n').map((l) => l.split(','))
+    const bccd = new Set(map.filter((r) => r[1] === 'val' && r[2] === 'BCCD').map((r) => r[0]))
+    const fields = readdirSync(dir).filter((f) => bccd.has(f)).sort().slice(0, 6).map((f) => join(dir, f))
+    check(fields.length === 6, `six BCCD val fields, found ${fields.length}`)
+    const work = mkdtempSync(join(tmpdir(), 'ms-e2e-slide-'))
+    const slidePath = join(work, `slide-${stamp}.tif`)
+    execFileSync('vips', ['arrayjoin', fields.join(' '), join(work, 'mosaic.v'), '--across', '3'])
+    execFileSync('vips', ['tiffsave', join(work, 'mosaic.v'), slidePath, '--tile', '--tile-width', '256', '--tile-height', '256',
+      '--pyramid', '--compression', 'jpeg', '--Q', '90', '--xres', '4000', '--yres', '4000'])
+    const first = (await apiCall(page, 'GET', `/api/samples/${sampleId}`)).body
+    const made = await apiCall(page, 'POST', `/api/patients/${first.patient_id}/samples`, { accession: `SL-${stamp}`, specimen: 'peripheral_blood' })
+    check(made.status === 201, `a slide sample (${JSON.stringify(made.body)})`)
+    const slideSample = made.body.id
+    await page.goto(`${BASE}/samples/${slideSample}`)
+
+    // The browser sends the file in chunks (PUT ...?offset=N), then finishes the upload.
+    const puts = []
+    const onRequest = (r) => { if (r.method() === 'PUT' && r.url().includes('/api/slide-uploads/')) puts.push(r.url()) }
+    page.on('request', onRequest)
+    await page.setInputFiles('[data-test=slide-upload-input]', slidePath)
+    await page.locator('[data-test=field-list] [data-test=slide-tag]').waitFor({ timeout: 120000 })
+    page.off('request', onRequest)
+    check(puts.length >= 1 && puts[0].includes('offset=0'), `chunks sent from offset 0 (${puts.join(', ')})`)
+    const images = (await apiCall(page, 'GET', `/api/samples/${slideSample}/images`)).body.items
+    const slide = images.find((i) => i.kind === 'slide')
+    check(slide && slide.width === 1920 && slide.height === 960, `a 1920 x 960 slide stored (${JSON.stringify(slide)})`)
+    check(Math.abs(slide.mpp - 0.25) < 1e-6, `the slide's scale read from its TIFF tags (${slide.mpp})`)
+
+    // The deep-zoom viewer opens it: the first tile arrives (time logged, not asserted).
+    const t0 = Date.now()
+    const firstTile = page.waitForResponse((r) => r.url().includes(`/api/images/${slide.id}/dzi_files/`) && r.status() === 200)
+    await page.locator('[data-test=field-list] .thumb', { has: page.locator('[data-test=slide-tag]') }).click()
+    await page.locator('[data-test=slide-viewer]').waitFor()
+    await firstTile
+    console.log(`e2e: first deep-zoom tile of the slide ${Date.now() - t0} ms after it was chosen`)
+    await page.locator('[data-test=slide-viewer] canvas').first().waitFor()
+    await snap(page, 'slide-viewer')
+
+    // Suggested areas: the heat map and the best area, analysed as one job.
+    await page.click('[data-test=slide-suggested]')
+    await page.locator('[data-test=slide-area-suggested-1]').waitFor()
+    await snap(page, 'slide-suggested-areas')
+    const queued = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/images/${slide.id}/areas`))
+    await page.locator('[data-test=slide-area-suggested-1] [data-test=slide-analyse-suggested]').click()
+    const job = await (await queued).json()
+    check(job.kind === 'analyse_area' && job.region && job.region.w > 0, `an area job (${JSON.stringify(job)})`)
+    await page.locator(`[data-test=slide-area][data-job-id="${job.id}"]`).waitFor()
+    const t1 = Date.now()
+    for (;;) {
+      const j = (await apiCall(page, 'GET', `/api/jobs/${job.id}`)).body
+      if (j.status === 'done') break
+      check(j.status !== 'failed' && j.status !== 'cancelled', `the area analysed (${JSON.stringify(j)})`)
+      if (Date.now() - t1 > ANALYSIS_TIMEOUT_MS) throw new Error(`area not analysed: ${JSON.stringify(j)}`)
+      await page.waitForTimeout(1000)
+    }
+    const cells = (await apiCall(page, 'GET', `/api/images/${slide.id}/cells?limit=500`)).body.items
+    check(cells.length >= 3, `white cells found in six fields (${cells.length})`)
+    const r = job.region
+    check(cells.every((c) => c.x1 >= r.x - 1 && c.y1 >= r.y - 1 && c.x2 <= r.x + r.w + 1 && c.y2 <= r.y + r.h + 1),
+      'every cell inside its area, in slide coordinates')
+    // Every cell is a marker on the slide; one opens in the cell drawer with its crop.
+    const markers = page.locator('[data-test=slide-cell-marker]')
+    await markers.first().waitFor()
+    check((await markers.count()) === cells.length, `one marker per cell (${await markers.count()} of ${cells.length})`)
+    await snap(page, 'slide-cells')
+    await markers.first().click()
+    await page.locator('[data-test=cell-drawer]').waitFor()
+    await page.locator('[data-test=cell-drawer] img').first().waitFor()
+    await snap(page, 'slide-cell-drawer')
+    await page.keyboard.press('Escape')
+
+    // Reviewed in the gallery like any cells, then signed.
+    await page.getByRole('tab', { name: /Gallery/ }).click()
+    await page.locator('[data-test=gallery] .tile').first().waitFor()
+    await page.click('[data-test=confirm-all]')
+    await page.locator('.el-message-box .el-button--primary').click()
+    await page.locator('.el-message', { hasText: 'All cells confirmed' }).waitFor()
+    await page.click('[data-test=to-report]')
+    await page.locator('[data-test=differential-table]').waitFor()
+    const d = (await apiCall(page, 'GET', `/api/samples/${slideSample}/differential`)).body
+    check(d.cells === cells.length && d.unreviewed === 0, `the differential counts the slide's cells (${d.cells}, ${d.unreviewed} unreviewed)`)
+    await page.click('[data-test=sign-open]')
+    await page.click('[data-test=sign-submit]')
+    await page.locator('[data-test=report-status]', { hasText: 'Final' }).waitFor()
+    await snap(page, 'slide-report-signed')
+    rmSync(work, { recursive: true, force: true })
   })
 
   await step('an admin adapts the classifier to reviewed cells, sees before/after, and activates the new version', page, async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ApiError, api, buildUrl, errorFromReply, fillPath, request, setCsrfToken, setUnauthenticatedHandler } from '@/api/client'
+import { ApiError, api, buildUrl, errorFromReply, fillPath, putBytes, request, setCsrfToken, setUnauthenticatedHandler } from '@/api/client'
 
 function reply(status: number, body?: unknown, statusText = '') {
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)
@@ -75,6 +75,36 @@ describe('request', () => {
   it('refuses a 200 reply that is not JSON', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => reply(200, '<html>index</html>')))
     await expect(api.get('/api/health')).rejects.toMatchObject({ code: 'bad_reply' })
+  })
+})
+
+describe('putBytes', () => {
+  it('sends raw bytes with the CSRF header and the offset, and answers the JSON', async () => {
+    const upload = { id: 7, sample_id: 3, filename: 'bm-1.svs', bytes: 10, received: 4, chunk_bytes: 4, created_at: 0, updated_at: 0 }
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => reply(200, upload))
+    vi.stubGlobal('fetch', fetch)
+    setCsrfToken('tok123')
+    const chunk = new Blob([new Uint8Array([1, 2, 3, 4])])
+    await expect(putBytes('/api/slide-uploads/{id}', { id: 7 }, { offset: 0 }, chunk)).resolves.toEqual(upload)
+    const [url, init] = fetch.mock.calls[0]
+    expect(url).toBe('/api/slide-uploads/7?offset=0')
+    expect(init.method).toBe('PUT')
+    expect(init.body).toBe(chunk)
+    expect(init.headers['Content-Type']).toBe('application/octet-stream')
+    expect(init.headers['X-CSRF-Token']).toBe('tok123')
+  })
+  it('turns a refusal into an ApiError with its reason and values', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => reply(409, { error: { code: 'conflict', message: 'This upload has 8 bytes; send the part that starts there', reason: 'upload_offset_mismatch', params: { received: '8' } } })))
+    await expect(putBytes('/api/slide-uploads/{id}', { id: 7 }, { offset: 4 }, new Blob([]))).rejects.toMatchObject({ status: 409, reason: 'upload_offset_mismatch', params: { received: '8' } })
+  })
+  it('lets a stopped request end as stopped, not as "server unreachable"', async () => {
+    vi.stubGlobal('fetch', vi.fn(async (_url: string, init: RequestInit) => {
+      if (init.signal?.aborted) throw new DOMException('The operation was aborted.', 'AbortError')
+      return reply(200, {})
+    }))
+    const stop = new AbortController()
+    stop.abort()
+    await expect(putBytes('/api/slide-uploads/{id}', { id: 7 }, { offset: 0 }, new Blob([]), stop.signal)).rejects.toMatchObject({ name: 'AbortError' })
   })
 })
 

@@ -18,7 +18,15 @@ export function cellOf(p: Partial<Schemas['Cell']> & { id: number }): Schemas['C
 export function imageOf(p: Partial<Schemas['Image']> & { id: number }): Schemas['Image'] {
   return {
     sample_id: 1, sha256: '0'.repeat(64), filename: `field-${p.id}.png`, format: 'PNG',
-    width: 64, height: 48, bytes: 100, thumbnail_sha256: null, uploaded_by: 1, created_at: 0,
+    width: 64, height: 48, bytes: 100, thumbnail_sha256: null, uploaded_by: 1, created_at: 0, kind: 'field', mpp: null,
+    ...p,
+  }
+}
+
+export function jobOf(p: Partial<Schemas['Job']> & { id: number }): Schemas['Job'] {
+  return {
+    kind: 'analyse_image', image_id: 1, sample_id: 1, status: 'queued', progress: 0, attempts: 0, error: null,
+    worker: null, lease_until: null, created_at: 0, started_at: null, finished_at: null, region: null, eta_s: null,
     ...p,
   }
 }

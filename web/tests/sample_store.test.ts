@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
 import { useSampleStore } from '@/stores/sample'
-import { cellOf, imageOf, progressOf } from './fixtures'
+import { cellOf, imageOf, jobOf, progressOf } from './fixtures'
 
 const reply = (status, body) => ({ ok: status < 300, status, statusText: '', text: async () => JSON.stringify(body) })
 let routes
@@ -98,5 +98,15 @@ describe('sample store', () => {
     s.cells = [cellOf({ id: 1 }), cellOf({ id: 2, reviewed_class: 'monocyte', confirmed: true })]
     await s.undo()
     expect(s.cells[1]).toMatchObject({ id: 2, reviewed_class: null, confirmed: false })
+  })
+  it('queues an area of a slide and lists its job at once', async () => {
+    const job = jobOf({ id: 12, kind: 'analyse_area', image_id: 4, sample_id: 5, region: { x: 10, y: 20, w: 300, h: 200 } })
+    routes['POST /api/images/4/areas'] = () => [201, job]
+    const s = useSampleStore()
+    s.id = 5
+    s.jobs = [jobOf({ id: 3, image_id: 4 })]
+    await s.analyseArea(4, { x: 10, y: 20, w: 300, h: 200 })
+    expect(calls[0]).toMatchObject({ url: '/api/images/4/areas', method: 'POST', body: { x: 10, y: 20, w: 300, h: 200 } })
+    expect(s.jobs.map((j) => j.id)).toEqual([3, 12])
   })
 })

@@ -126,6 +126,36 @@ TEST_F(SlideAnalysisTest, ARegionAwayFromTheOriginKeepsSlideCoordinates) {
   }
 }
 
+// With a margin, a cell the region's edge crosses is found whole, and the region keeps exactly the
+// cells whose centre lies inside it: two regions side by side count every cell once.
+TEST_F(SlideAnalysisTest, WithAMarginEdgeCellsAreWholeAndBelongToTheRegionOfTheirCentre) {
+  auto pipeline = load();
+  ASSERT_TRUE(pipeline);
+  auto slide = SlideReader::open(path_);
+  ASSERT_TRUE(slide);
+  RegionAnalysisOptions opt = small_chunks();
+  opt.margin = 24;  // more than a tiny cell
+  const SlideRegion left{0, 0, 330, 600}, right{330, 0, 370, 600};
+  auto a = analyze_slide_region(*pipeline, **slide, left, opt);
+  auto b = analyze_slide_region(*pipeline, **slide, right, opt);
+  ASSERT_TRUE(a && b);
+  size_t crossing = 0;
+  for (const auto& c : field_.white_cells()) crossing += (c.box.x1 < 330 && c.box.x2 > 330) ? 1 : 0;
+  ASSERT_GE(crossing, 1u) << "the test means something only if a cell crosses x = 330";
+  // Every white cell is found whole by the region holding its centre, and only there.
+  std::vector<CellResult> both = a->cells;
+  both.insert(both.end(), b->cells.begin(), b->cells.end());
+  EXPECT_EQ(both.size(), field_.white_cells().size());
+  const auto& truth = field_.white_cells();
+  const auto best = testing::best_ious(truth, both.size(), [&](size_t i) { return both[i].box; });
+  for (size_t e = 0; e < truth.size(); ++e) EXPECT_GE(best[e], 0.7f) << "white cell " << e;
+  for (const auto& c : a->cells) EXPECT_LT((c.box.x1 + c.box.x2) / 2, 330.f);
+  for (const auto& c : b->cells) EXPECT_GE((c.box.x1 + c.box.x2) / 2, 330.f);
+  EXPECT_EQ(a->width, 330);
+  opt.margin = -1;
+  EXPECT_FALSE(analyze_slide_region(*pipeline, **slide, left, opt));
+}
+
 TEST_F(SlideAnalysisTest, CancellingStopsBetweenChunks) {
   auto pipeline = load();
   ASSERT_TRUE(pipeline);

@@ -153,6 +153,8 @@ interface RequestOptions {
   query?: QueryValues | null
   headers?: Record<string, string>
   as?: 'json' | 'text' | 'blob'
+  // stops the request; the caller then sees the fetch's AbortError, not an ApiError
+  signal?: AbortSignal
 }
 
 /**
@@ -169,8 +171,10 @@ export async function request(method: string, path: string, opts: RequestOptions
   }
   let res: Response
   try {
-    res = await fetch(buildUrl(path, opts.query), { method, headers, body, credentials: 'same-origin' })
+    res = await fetch(buildUrl(path, opts.query), { method, headers, body, credentials: 'same-origin', signal: opts.signal })
   } catch (cause) {
+    // A request the caller stopped did not fail: it must not read as "server unreachable".
+    if (opts.signal?.aborted) throw cause
     const why = cause instanceof Error ? cause.message : String(cause)
     throw new ApiError(0, 'network', `the server could not be reached (${why})`)
   }
@@ -225,6 +229,30 @@ export const api = {
   send<P extends PathsWith<'post'>>(path: P, body: BodyInit, contentType: string, ...[opts]: OptionsArg<OperationOf<P, 'post'>>) {
     return call<OperationOf<P, 'post'>>('POST', path, opts, { body, headers: { 'Content-Type': contentType } })
   },
+}
+
+/**
+ * A PUT whose body is raw bytes (a chunk of a slide upload), with the same CSRF header and
+ * ApiError handling as every other call. The Blob is sent as it is (a File.slice() is read by the
+ * browser while sending, not held in memory here).
+ * @param path a document path with its parameters in `pathValues`
+ * @param query query parameters (null, undefined and '' left out)
+ * @param signal stops the request (the promise then rejects with the fetch's AbortError)
+ */
+export function putBytes<P extends PathsWith<'put'>>(
+  path: P,
+  pathValues: [PathParams<OperationOf<P, 'put'>>] extends [never] ? null : PathParams<OperationOf<P, 'put'>>,
+  query: Options<OperationOf<P, 'put'>>['query'] | null,
+  bytes: Blob,
+  signal?: AbortSignal,
+): Promise<AnswerOf<OperationOf<P, 'put'>>> {
+  const url = fillPath(path, pathValues as Record<string, string | number> | null)
+  return request('PUT', url, {
+    body: bytes,
+    headers: { 'Content-Type': 'application/octet-stream' },
+    query: (query as QueryValues | null | undefined) ?? null,
+    signal,
+  }) as Promise<AnswerOf<OperationOf<P, 'put'>>>
 }
 
 /**

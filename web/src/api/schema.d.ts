@@ -362,6 +362,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images/{id}/areas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Analyse an area of a slide
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     Queues one analysis job for the rectangle (level-0 slide pixels): it is read and analysed tile by tile, and its cells keep slide coordinates. Follow it with GET /api/jobs/{id} (progress, eta_s)
+         */
+        post: operations["postImagesIdAreas"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/images/{id}/cells": {
         parameters: {
             query?: never;
@@ -488,6 +510,28 @@ export interface paths {
          * @description **Who:** any signed-in user.
          */
         get: operations["getImagesIdFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{id}/suggested-areas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Suggested counting areas of a slide
+         * @description **Who:** any signed-in user.
+         *
+         *     A low-resolution pass over the whole slide scores a grid of squares by how countable they look (cells side by side in a monolayer, with white cells; not the glass, the feathered edge or the thick part) and proposes the best areas. A heuristic for the reviewer to accept or change
+         */
+        get: operations["getImagesIdSuggestedAreas"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1200,6 +1244,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/samples/{id}/slide-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a slide upload
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     Opens a chunked, resumable upload of one whole-slide file (Aperio .svs, Hamamatsu .ndpi, Leica .scn, Ventana .bif, Philips or generic tiled pyramidal .tif/.tiff). Send its bytes with PUT /api/slide-uploads/{id}?offset=N, then finish it
+         */
+        post: operations["postSamplesIdSlideUploads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/samples/{id}/status": {
         parameters: {
             query?: never;
@@ -1236,6 +1302,60 @@ export interface paths {
         get: operations["getSession"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/slide-uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A slide upload's progress
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     How many bytes arrived: a client that lost track (a closed tab, a dropped connection) continues from `received`
+         */
+        get: operations["getSlideUploadsId"];
+        /**
+         * Send the next chunk of a slide
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     The body is the file's bytes from `offset` on (at most `chunk_bytes`). `offset` must equal the bytes received so far; otherwise nothing is written and the answer (409, reason upload_offset_mismatch) says where to continue
+         */
+        put: operations["putSlideUploadsId"];
+        post?: never;
+        /**
+         * Cancel a slide upload
+         * @description **Who:** admin, doctor or technician.
+         */
+        delete: operations["deleteSlideUploadsId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/slide-uploads/{id}/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a slide upload
+         * @description **Who:** admin, doctor or technician.
+         *
+         *     Checks that every byte arrived and that OpenSlide reads the file, stores it (by its SHA-256, like every image) and adds it to the sample as an image of kind `slide`. Nothing is analysed yet: choose areas (POST /api/images/{id}/areas)
+         */
+        post: operations["postSlideUploadsIdFinish"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1705,7 +1825,7 @@ export interface components {
                  * @description which refusal this is, where a person meets it in the app; `message` is its English template (x-messages) filled in with `params`
                  * @enum {string}
                  */
-                reason?: "tries_left" | "last_try" | "locked_now" | "throttled_address" | "throttled_account" | "awaiting_approval" | "sign_in_first" | "role_not_allowed" | "sample_signed_cells" | "sample_signed" | "sample_signed_job" | "only_doctors_confirm" | "cells_unreviewed" | "unknown_classes" | "no_finished_analysis";
+                reason?: "tries_left" | "last_try" | "locked_now" | "throttled_address" | "throttled_account" | "awaiting_approval" | "sign_in_first" | "role_not_allowed" | "sample_signed_cells" | "sample_signed" | "sample_signed_job" | "only_doctors_confirm" | "cells_unreviewed" | "unknown_classes" | "no_finished_analysis" | "upload_offset_mismatch" | "upload_incomplete" | "not_a_slide" | "area_outside_slide" | "area_too_large" | "areas_need_a_slide";
             };
         };
         Image: {
@@ -1715,6 +1835,9 @@ export interface components {
             format: string;
             height: number;
             id: number;
+            /** @enum {string} */
+            kind: "field" | "slide";
+            mpp: number | null;
             sample_id: number;
             sha256: string;
             thumbnail_sha256: string | null;
@@ -1725,12 +1848,22 @@ export interface components {
             attempts: number;
             created_at: number;
             error: string | null;
+            /** @description seconds left while running, estimated from the progress so far */
+            eta_s: number | null;
             finished_at: number | null;
             id: number;
             image_id: number;
-            kind: string;
+            /** @enum {string} */
+            kind: "analyse_image" | "analyse_area";
             lease_until: number | null;
             progress: number;
+            /** @description an area job's rectangle of its slide, level-0 pixels; null for a field's analysis */
+            region: {
+                h: number;
+                w: number;
+                x: number;
+                y: number;
+            } | null;
             sample_id: number;
             started_at: number | null;
             /** @enum {string} */
@@ -2033,6 +2166,38 @@ export interface components {
             /** @description send as X-CSRF-Token on POST, PUT, PATCH and DELETE */
             csrf_token: string;
             user: components["schemas"]["User"];
+        };
+        SlideUpload: {
+            bytes: number;
+            /** @description most bytes one PUT may carry */
+            chunk_bytes: number;
+            created_at: number;
+            created_by: number | null;
+            filename: string;
+            id: number;
+            /** @description bytes on disk, in order: the next chunk starts here */
+            received: number;
+            sample_id: number;
+            updated_at: number;
+        };
+        SuggestedAreas: {
+            /** @description proposed counting areas, best first, not overlapping */
+            areas: {
+                h: number;
+                score: number;
+                w: number;
+                x: number;
+                y: number;
+            }[];
+            cell_h: number;
+            /** @description level-0 pixels per grid square */
+            cell_w: number;
+            cols: number;
+            height: number;
+            rows: number;
+            /** @description rows x cols, row-major: how countable each square looks (monolayer with white cells 1; glass, feathered edge or thick part 0) */
+            scores: number[];
+            width: number;
         };
         Suggestion: {
             criterion_met: boolean;
@@ -3789,6 +3954,133 @@ export interface operations {
             };
         };
     };
+    postImagesIdAreas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "h": 4096,
+                 *       "w": 4096,
+                 *       "x": 1024,
+                 *       "y": 2048
+                 *     }
+                 */
+                "application/json": {
+                    /** @description level-0 slide pixels */
+                    h: number;
+                    /** @description level-0 slide pixels */
+                    w: number;
+                    /** @description level-0 slide pixels */
+                    x: number;
+                    /** @description level-0 slide pixels */
+                    y: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the area's job, queued */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the image is a field, or the sample is signed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route accepts; the area is larger than one job takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getImagesIdCells: {
         parameters: {
             query?: {
@@ -4115,6 +4407,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the image is a whole slide (viewed through its deep-zoom tiles, never sent whole) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description an internal failure; the message carries a reference that is also in the server log */
             500: {
                 headers: {
@@ -4324,6 +4625,83 @@ export interface operations {
             };
             /** @description no such object (or one the caller may not see) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the image is a whole slide (viewed through its deep-zoom tiles, never sent whole) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getImagesIdSuggestedAreas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the heat map and the proposed areas */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestedAreas"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the image is a field, not a slide */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7569,6 +7947,125 @@ export interface operations {
             };
         };
     };
+    postSamplesIdSlideUploads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "bytes": 2147483648,
+                 *       "filename": "BM-0001.svs"
+                 *     }
+                 */
+                "application/json": {
+                    bytes: number | null;
+                    filename: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description the upload, nothing received yet */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlideUpload"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the sample is signed, or this account has too many uploads open */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route accepts; the file is larger than the server takes, or the disk has no room for it */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postSamplesIdStatus: {
         parameters: {
             query?: never;
@@ -7707,6 +8204,355 @@ export interface operations {
             };
             /** @description no valid session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSlideUploadsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the upload */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlideUpload"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putSlideUploadsId: {
+        parameters: {
+            query: {
+                /** @description where this chunk starts in the file */
+                offset: number;
+            };
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description the chunk's bytes */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description the upload with the chunk received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlideUpload"];
+                };
+            };
+            /** @description invalid input: the message names the parameter or the JSON path */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the chunk does not start where the upload stands */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not a supported upload (see the request body) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSlideUploadsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cancelled; its bytes are removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an internal failure; the message carries a reference that is also in the server log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an answer of the HTTP layer: 405 (other methods; Allow lists them), 408, 411, 414, 431, 503 (with Retry-After), 505 */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postSlideUploadsIdFinish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id (an id that does not exist answers 404) */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the sample already held these bytes; the upload is closed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description the slide, added to the sample */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description no valid session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong X-CSRF-Token header, or a role that may not do this (needs admin, doctor or technician) */
+            403: {
+                headers: {
+                    /** @description seconds, when throttled */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (or one the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bytes are missing, or the sample was signed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the file is not a slide OpenSlide reads */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -15,12 +15,13 @@ export function percent(fraction, digits = 1) {
   return `${(Number(fraction) * 100).toFixed(digits)}%`
 }
 
-/** Bytes -> "1.2 MB". */
+/** Bytes -> "1.2 MB" (slides: "3.4 GB"). */
 export function formatBytes(n) {
   if (!Number.isFinite(n)) return ''
   if (n < 1024) return `${n} B`
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
-  return `${(n / 1024 / 1024).toFixed(1)} MB`
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`
 }
 
 /** Start of today (local) in Unix ms. */

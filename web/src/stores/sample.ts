@@ -5,6 +5,7 @@ import { defineStore } from 'pinia'
 import { api, upload, type Schemas } from '@/api/client'
 import { isRemoved, setTaxonomy, taxonomyState } from '@/lib/taxonomy'
 import type { Box } from '@/lib/box_edit'
+import type { Region } from '@/lib/slide_areas'
 
 const CELL_PAGE = 5000 // the API's largest page
 
@@ -99,6 +100,16 @@ export const useSampleStore = defineStore('sample', {
     async uploadField(file: File, onProgress: (fraction: number) => void) {
       const r = await upload('/api/samples/{id}/images', { id: this.sampleId() }, [file], onProgress)
       return r.items[0]
+    },
+    /**
+     * Queues the analysis of an area of a slide (level-0 pixels, whole numbers); the server
+     * refuses an area outside the slide or larger than it analyses at once. The job is listed at
+     * once, and the next poll follows its progress.
+     */
+    async analyseArea(imageId: number, region: Region) {
+      const job = await api.post('/api/images/{id}/areas', { x: region.x, y: region.y, w: region.w, h: region.h }, { path: { id: imageId } })
+      this.jobs = [...this.jobs.filter((j) => j.id !== job.id), job]
+      return job
     },
     replaceCells(items: Schemas['Cell'][]) {
       const byId = new Map(items.map((c) => [c.id, c]))
