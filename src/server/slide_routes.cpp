@@ -53,6 +53,13 @@ std::string part_path(const FileStore& files, std::int64_t id, const std::string
   return files.scratch() + "/slide-upload-" + std::to_string(id) + "." + slide_extension(filename);
 }
 
+// Bytes an unprivileged writer may still put on the file system holding `dir`; -1 when unknown.
+std::int64_t free_disk_bytes(const std::string& dir) {
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return -1;
+  return std::int64_t(fs.f_bavail) * std::int64_t(fs.f_frsize);
+}
+
 Json upload_json(const store::SlideUpload& u) {
   Json j = config_to_json(u);
   j["chunk_bytes"] = kChunkBytes;
@@ -180,9 +187,7 @@ void register_slide_routes(Api& api) {
                return fail(ErrorCode::kTooLarge, "slide " + *body.filename,
                            fmt::format("at most {} GiB", ctx.options.max_slide_bytes >> 30),
                            fmt::format("{:.1f} GiB", double(*body.bytes) / double(1LL << 30)));
-             struct statvfs fs {};
-             if (::statvfs(ctx.files->scratch().c_str(), &fs) == 0) {
-               const std::int64_t free_bytes = std::int64_t(fs.f_bavail) * std::int64_t(fs.f_frsize);
+             if (const std::int64_t free_bytes = free_disk_bytes(ctx.files->scratch()); free_bytes >= 0) {
                if (free_bytes < *body.bytes + kDiskReserveBytes)
                  return fail(ErrorCode::kTooLarge, "slide " + *body.filename,
                              fmt::format("room on the server's disk ({:.1f} GiB free, {:.1f} GiB kept in reserve)",
@@ -253,6 +258,14 @@ void register_slide_routes(Api& api) {
             if (std::int64_t(bytes.size()) > kChunkBytes)
               return fail(ErrorCode::kTooLarge, "slide chunk", fmt::format("at most {} bytes", kChunkBytes),
                           std::to_string(bytes.size()));
+            // Several uploads may share the disk: each chunk checks the room left, so a full disk is
+            // a clear refusal the client can resume after, not a failed write.
+            if (const std::int64_t free_bytes = free_disk_bytes(ctx.files->scratch());
+                free_bytes >= 0 && free_bytes < std::int64_t(bytes.size()) + kDiskReserveBytes / 4)
+              return fail(ErrorCode::kConflict,
+                          fmt::format("the server's disk is nearly full ({:.0f} MiB free); the upload keeps what it "
+                                      "has: resume it once an administrator has made room",
+                                      double(free_bytes) / double(1 << 20)));
             // Under the row's lock (SQLite: the write transaction): two copies of a chunk cannot both
             // be written, and the part file always holds exactly the bytes the row records.
             MS_ASSIGN_OR_RETURN(auto u, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) -> Result<store::SlideUpload> {

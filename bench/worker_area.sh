@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A slide area analysed by a separate worker process: one `marrowscope serve --workers 0
+# --no-analysis` (takes the chunked upload, queues the area job, analyses nothing) and one
+# `marrowscope worker` on PostgreSQL, sharing one data directory. The slide is uploaded through the
+# API in its server-announced chunks, an area is queued, and the worker, run under /usr/bin/time -v,
+# analyses it. Prints the area's time (the job's started_at / finished_at), cells, megapixels/s, the
+# peak RSS of the worker process and of the server process, and (bench/slide_first_tile.mjs) the
+# time a browser takes from opening the slide's page to its first deep-zoom tile.
+#
+#   cmake --build build --target marrowscope
+#   bench/worker_area.sh SLIDE.tif X,Y,W,H [threads per worker=$MARROWSCOPE_THREADS or 2]
+#
+# Uses $MARROWSCOPE_TEST_PG when set, otherwise starts (and stops) scripts/start-test-postgres.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+slide=${1:?slide file}
+IFS=, read -r ax ay aw ah <<<"${2:?area x,y,w,h}"
+threads=${3:-${MARROWSCOPE_THREADS:-2}}
+bin=build/marrowscope
+for tool in curl jq psql /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "worker_area: $tool is not installed" >&2; exit 1; }
+done
+[ -x "$bin" ] || { echo "worker_area: no $bin" >&2; exit 1; }
+
+out=$(mktemp -d /tmp/marrowscope-worker-area.XXXXXX)
+pids=()
+pg_started=""
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "$pg_started" ]; then scripts/start-test-postgres.sh --stop "$MARROWSCOPE_TEST_PG_DIR" >/dev/null 2>&1 || true; fi
+  rm -rf "$out"
+}
+trap cleanup EXIT
+if [ -z "${MARROWSCOPE_TEST_PG:-}" ]; then
+  eval "$(scripts/start-test-postgres.sh)"
+  pg_started=1
+fi
+schema="bench_area_$$"
+psql -q "$MARROWSCOPE_TEST_PG" -c "CREATE SCHEMA $schema"
+db="$MARROWSCOPE_TEST_PG?options=-csearch_path%3D$schema"
+data="$out/data"
+password=bench-password-1
+MARROWSCOPE_ADMIN_PASSWORD=$password /usr/bin/time -v -o "$out/serve.time" "$bin" serve --db "$db" \
+  --data-dir "$data" --port 0 --workers 0 --no-analysis --web-root "$(pwd)/web/dist" >"$out/serve.log" 2>&1 &
+serve_pid=$!
+pids+=($serve_pid)
+port=""
+for _ in $(seq 600); do
+  port=$(sed -n 's|^marrowscope serve: http://[^:]*:\([0-9]*\)/.*|\1|p' "$out/serve.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "worker_area: serve did not start:" >&2; cat "$out/serve.log" >&2; exit 1; }
+api="http://127.0.0.1:$port/api"
+login=$(curl -sf -c "$out/cookies" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$api/auth/login")
+csrf=$(jq -r .csrf_token <<<"$login")
+call() {  # METHOD PATH [curl args...]
+  local method=$1 path=$2
+  shift 2
+  curl -sf -b "$out/cookies" -H "X-CSRF-Token: $csrf" -X "$method" "$@" "$api$path"
+}
+json() { call "$@" -H 'Content-Type: application/json'; }
+patient=$(json POST /patients -d '{"identifier":"BENCH-A","name":"Bench Area"}' | jq .id)
+sample=$(json POST "/patients/$patient/samples" -d '{"accession":"BENCH-AREA","specimen":"bone_marrow"}' | jq .id)
+
+bytes=$(stat -c %s "$slide")
+up=$(json POST "/samples/$sample/slide-uploads" -d "{\"filename\":\"$(basename "$slide")\",\"bytes\":$bytes}")
+upload=$(jq .id <<<"$up")
+chunk=$(jq .chunk_bytes <<<"$up")
+t0=$(date +%s.%N)
+for ((at = 0; at < bytes; at += chunk)); do
+  dd if="$slide" of="$out/chunk" bs="$chunk" skip=$((at / chunk)) count=1 status=none
+  call PUT "/slide-uploads/$upload?offset=$at" -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$out/chunk" >/dev/null
+done
+image=$(call POST "/slide-uploads/$upload/finish" | jq .id)
+t1=$(date +%s.%N)
+job=$(json POST "/images/$image/areas" -d "{\"x\":$ax,\"y\":$ay,\"w\":$aw,\"h\":$ah}" | jq .id)
+
+MARROWSCOPE_THREADS=$threads /usr/bin/time -v -o "$out/worker.time" "$bin" worker --db "$db" \
+  --data-dir "$data" --poll-ms 100 >"$out/worker.log" 2>&1 &
+worker_pid=$!
+pids+=($worker_pid)
+while :; do
+  status=$(call GET "/jobs/$job" | jq -r .status)
+  case $status in done) break ;; failed | cancelled) echo "worker_area: job $status" >&2; call GET "/jobs/$job" >&2; exit 1 ;; esac
+  sleep 0.5
+done
+kill -TERM "$worker_pid"
+wait "$worker_pid" || true
+# The slide in a real browser: navigation to its first deep-zoom tile (needs web/dist, Node and
+# Chromium; skipped without them).
+if [ -f web/dist/index.html ] && [ -x /usr/bin/chromium ] && command -v node >/dev/null; then
+  BASE="http://127.0.0.1:$port" PASSWORD=$password SAMPLE=$sample IMAGE=$image node bench/slide_first_tile.mjs
+fi
+kill -TERM "$serve_pid"
+wait "$serve_pid" || true
+j=$(psql -qtA "$MARROWSCOPE_TEST_PG" -c "SET search_path TO $schema; SELECT (finished_at - started_at) FROM jobs WHERE id = $job" | tail -n 1)
+cells=$(psql -qtA "$MARROWSCOPE_TEST_PG" -c "SET search_path TO $schema; SELECT COUNT(*) FROM cells WHERE job_id = $job" | tail -n 1)
+rss() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
+echo "machine: $(nproc) cores, $(uname -m); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "slide: $slide ($((bytes / 1048576)) MiB), uploaded in $(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s"
+echo "area: $ax,$ay ${aw}x${ah} ($(echo "scale=1; $aw * $ah / 1000000" | bc) MP), $threads LibTorch thread(s) in the worker"
+echo "analysis: $(echo "scale=1; $j / 1000" | bc) s, $cells cells, $(echo "scale=2; $aw * $ah / 1000 / $j" | bc) MP/s"
+echo "peak RSS: worker $(rss "$out/worker.time") MiB, server $(rss "$out/serve.time") MiB"
