@@ -725,8 +725,12 @@ try {
     const cells = (await apiCall(page, 'GET', `/api/images/${slide.id}/cells?limit=500`)).body.items
     check(cells.length >= 3, `white cells found in six fields (${cells.length})`)
     const r = job.region
-    check(cells.every((c) => c.x1 >= r.x - 1 && c.y1 >= r.y - 1 && c.x2 <= r.x + r.w + 1 && c.y2 <= r.y + r.h + 1),
-      'every cell inside its area, in slide coordinates')
+    // An area keeps the cells whose centre lies in it (seen whole through a margin around it).
+    const inArea = (c) => {
+      const cx = (c.x1 + c.x2) / 2, cy = (c.y1 + c.y2) / 2
+      return cx >= r.x && cy >= r.y && cx < r.x + r.w && cy < r.y + r.h
+    }
+    check(cells.every(inArea), `every cell's centre inside its area, in slide coordinates (${JSON.stringify(cells.map((c) => [c.x1, c.y1, c.x2, c.y2]))})`)
     // Every cell is a marker on the slide; one opens in the cell drawer with its crop.
     const markers = page.locator('[data-test=slide-cell-marker]')
     await markers.first().waitFor()
