@@ -88,14 +88,15 @@ while :; do
   case $status in done) break ;; failed | cancelled) echo "worker_area: job $status" >&2; call GET "/jobs/$job" >&2; exit 1 ;; esac
   sleep 0.5
 done
-kill -TERM "$worker_pid"
+# SIGTERM to the worker itself (the child of /usr/bin/time, which then writes its report).
+pkill -TERM -P "$worker_pid" || true
 wait "$worker_pid" || true
 # The slide in a real browser: navigation to its first deep-zoom tile (needs web/dist, Node and
 # Chromium; skipped without them).
 if [ -f web/dist/index.html ] && [ -x /usr/bin/chromium ] && command -v node >/dev/null; then
   BASE="http://127.0.0.1:$port" PASSWORD=$password SAMPLE=$sample IMAGE=$image node bench/slide_first_tile.mjs
 fi
-kill -TERM "$serve_pid"
+pkill -TERM -P "$serve_pid" || true
 wait "$serve_pid" || true
 j=$(psql -qtA "$MARROWSCOPE_TEST_PG" -c "SET search_path TO $schema; SELECT (finished_at - started_at) FROM jobs WHERE id = $job" | tail -n 1)
 cells=$(psql -qtA "$MARROWSCOPE_TEST_PG" -c "SET search_path TO $schema; SELECT COUNT(*) FROM cells WHERE job_id = $job" | tail -n 1)
