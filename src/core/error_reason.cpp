@@ -47,6 +47,8 @@ const std::vector<ReasonText>& all_reasons() {
        "An area may be at most {max} megapixels; draw a smaller one or several"},
       {Reason::kAreasNeedASlide, "areas_need_a_slide",
        "Areas are analysed on slides; a field is analysed whole when it is uploaded"},
+      {Reason::kAreaOverlaps, "area_overlaps",
+       "The area overlaps one already analysed or queued (job {job}); its cells would count twice. Draw it beside"},
   };
   return reasons;
 }

@@ -34,7 +34,8 @@ enum class Reason {
   kNotASlide,             // {filename}
   kAreaOutsideSlide,      // {width}, {height}
   kAreaTooLarge,          // {max}
-  kAreasNeedASlide,  // the last: tests count the reasons up to it
+  kAreasNeedASlide,
+  kAreaOverlaps,          // {job}; the last: tests count the reasons up to it
 };
 
 struct ReasonText {

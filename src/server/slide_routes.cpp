@@ -446,7 +446,7 @@ void register_slide_routes(Api& api) {
                          "GET /api/jobs/{id} (progress, eta_s)")
                .json_body(area_schema(), {{"x", 1024}, {"y", 2048}, {"w", 4096}, {"h", 4096}})
                .answers(201, ref("Job"), "the area's job, queued")
-               .error(409, "the image is a field, or the sample is signed")
+               .error(409, "the image is a field, the sample is signed, or the area overlaps one queued or analysed")
                .error(413, "the area is larger than one job takes"),
            [&ctx, &db](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
@@ -467,6 +467,15 @@ void register_slide_routes(Api& api) {
                              {{"max", std::to_string(kMaxAreaPixels / 1000000)}});
                MS_ASSIGN_OR_RETURN(auto sample, store::lock_sample(tx, image.sample_id));
                MS_RETURN_IF_ERROR(store::require_unsigned(sample));
+               // Each cell belongs to the one area its centre lies in; overlapping areas would count
+               // the cells of their overlap twice. Failed and cancelled areas stored no cell.
+               MS_ASSIGN_OR_RETURN(auto overlap, tx.query_one(
+                   "SELECT id FROM jobs WHERE image_id = ? AND region_w IS NOT NULL AND status IN "
+                   "('queued', 'running', 'done') AND region_x < ? AND ? < region_x + region_w AND "
+                   "region_y < ? AND ? < region_y + region_h ORDER BY id LIMIT 1",
+                   {image.id, x + w, x, y + h, y}));
+               if (overlap)
+                 return fail(ErrorCode::kConflict, Reason::kAreaOverlaps, {{"job", std::to_string(overlap->i("id"))}});
                MS_ASSIGN_OR_RETURN(auto queued, store::enqueue_area_analysis(tx, image.id, image.sample_id, c.user_id(),
                                                                              x, y, w, h));
                MS_RETURN_IF_ERROR(store::check_queue_quota(tx, c.user_id()));

@@ -37,7 +37,7 @@ TEST(ErrorReason, NamesAreUniqueSnakeCaseAndEveryReasonHasOne) {
     EXPECT_EQ(&reason_text(r.reason), &r) << r.name;
   }
   // The last reason of the enum: every one before it has a text too.
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(Reason::kAreasNeedASlide) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(Reason::kAreaOverlaps) + 1);
 }
 
 TEST(ErrorReason, FailCarriesTheReason) {

@@ -356,6 +356,16 @@ TEST_P(SlideUploads, AnAreaIsAJobWhoseCellsKeepSlideCoordinates) {
   ASSERT_TRUE(mat);
   EXPECT_EQ(mat->cols, kThirdCropSide);
 
+  // An area overlapping the analysed one would count the overlap's cells twice: refused, naming
+  // the job; one beside it (sharing only an edge) is taken.
+  auto over = post(a, areas, {{"x", 2000}, {"y", 1000}, {"w", 500}, {"h", 500}});
+  ASSERT_EQ(over ? over->status : 0, 409);
+  EXPECT_EQ(body_json(over)["error"]["reason"], "area_overlaps");
+  EXPECT_EQ(body_json(over)["error"]["params"]["job"], std::to_string(job.value("id", 0)));
+  auto beside = post(a, areas, {{"x", 2500}, {"y", 500}, {"w", 500}, {"h", 500}});
+  ASSERT_EQ(beside ? beside->status : 0, 201) << (beside ? beside->body : "");
+  wait_for_jobs(a, sample);
+
   // A signed sample takes no more areas.
   ASSERT_EQ(sign(a, sample)->status, 200);
   EXPECT_EQ(post(a, areas, {{"x", 0}, {"y", 0}, {"w", 10}, {"h", 10}})->status, 409);

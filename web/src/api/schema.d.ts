@@ -1825,7 +1825,7 @@ export interface components {
                  * @description which refusal this is, where a person meets it in the app; `message` is its English template (x-messages) filled in with `params`
                  * @enum {string}
                  */
-                reason?: "tries_left" | "last_try" | "locked_now" | "throttled_address" | "throttled_account" | "awaiting_approval" | "sign_in_first" | "role_not_allowed" | "sample_signed_cells" | "sample_signed" | "sample_signed_job" | "only_doctors_confirm" | "cells_unreviewed" | "unknown_classes" | "no_finished_analysis" | "upload_offset_mismatch" | "upload_incomplete" | "not_a_slide" | "area_outside_slide" | "area_too_large" | "areas_need_a_slide";
+                reason?: "tries_left" | "last_try" | "locked_now" | "throttled_address" | "throttled_account" | "awaiting_approval" | "sign_in_first" | "role_not_allowed" | "sample_signed_cells" | "sample_signed" | "sample_signed_job" | "only_doctors_confirm" | "cells_unreviewed" | "unknown_classes" | "no_finished_analysis" | "upload_offset_mismatch" | "upload_incomplete" | "not_a_slide" | "area_outside_slide" | "area_too_large" | "areas_need_a_slide" | "area_overlaps";
             };
         };
         Image: {
@@ -4034,7 +4034,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the image is a field, or the sample is signed */
+            /** @description the image is a field, the sample is signed, or the area overlaps one queued or analysed */
             409: {
                 headers: {
                     [name: string]: unknown;

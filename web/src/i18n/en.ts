@@ -30,6 +30,7 @@ export default {
       area_outside_slide: 'The area must lie inside the slide ({width} x {height} pixels)',
       area_too_large: 'An area may be at most {max} megapixels; draw a smaller one or several',
       areas_need_a_slide: 'Areas are analysed on slides; a field is analysed whole when it is uploaded',
+      area_overlaps: 'The area overlaps one already analysed or queued (job {job}); its cells would count twice. Draw it beside',
     },
     invalid_argument: 'Invalid input', unauthenticated: 'Not signed in', permission_denied: 'Not allowed',
     not_found: 'Not found', conflict: 'Conflict', too_large: 'Too large', unsupported_format: 'Unsupported file',

@@ -30,6 +30,7 @@ export default {
       area_outside_slide: '区域必须位于切片内（{width} x {height} 像素）',
       area_too_large: '一个区域最多 {max} 百万像素；请画一个更小的区域或分成几个',
       areas_need_a_slide: '区域分析只用于切片；视野图像在上传时即整体分析',
+      area_overlaps: '该区域与已分析或排队中的区域（任务 {job}）重叠，其中的细胞会被重复计数。请在旁边绘制',
     },
     invalid_argument: '输入无效', unauthenticated: '未登录', permission_denied: '无权操作',
     not_found: '未找到', conflict: '冲突', too_large: '文件过大', unsupported_format: '不支持的文件',
