@@ -68,14 +68,10 @@ int run(int argc, char** argv) {
   fs::create_directories(work);
 
   const auto mosaic = ms::testing::txl_pbc_mosaic(data, cols, rows);
-  const std::string png = work + "/mosaic.png", slide_path = work + "/slide.tif";
-  ms::value_or_throw(ms::write_image(png, mosaic.image));
+  const std::string slide_path = work + "/slide.tif";
   auto t = Clock::now();
-  std::string cmd = "vips replicate " + png + " " + work + "/big.v " + std::to_string(replicate) + " " +
-                    std::to_string(replicate) + " && vips tiffsave " + work + "/big.v " + slide_path +
-                    " --tile --tile-width 256 --tile-height 256 --pyramid --compression jpeg --Q 90"
-                    " --xres 4000 --yres 4000 && rm -f " + work + "/big.v";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("vips failed: " + cmd);
+  if (const std::string err = ms::testing::write_replicated_slide(mosaic.image, work, replicate); !err.empty())
+    throw std::runtime_error(err);
   const double write_s = since(t);
 
   // Time to the first overview tile: open the slide and render the level that fits in one tile.

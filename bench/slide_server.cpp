@@ -67,13 +67,9 @@ int run(int argc, char** argv) {
   fs::create_directories(work);
 
   const auto mosaic = ms::testing::txl_pbc_mosaic(data, cols, rows);
-  const std::string png = work + "/mosaic.png", slide_path = work + "/slide.tif";
-  ms::value_or_throw(ms::write_image(png, mosaic.image));
-  const std::string cmd = "vips replicate " + png + " " + work + "/big.v " + std::to_string(replicate) + " " +
-                          std::to_string(replicate) + " && vips tiffsave " + work + "/big.v " + slide_path +
-                          " --tile --tile-width 256 --tile-height 256 --pyramid --compression jpeg --Q 90"
-                          " --xres 4000 --yres 4000 && rm -f " + work + "/big.v";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("vips failed: " + cmd);
+  const std::string slide_path = work + "/slide.tif";
+  if (const std::string err = ms::testing::write_replicated_slide(mosaic.image, work, replicate); !err.empty())
+    throw std::runtime_error(err);
   const auto file_bytes = std::int64_t(fs::file_size(slide_path));
 
   const int threads = ms::init_torch_runtime();

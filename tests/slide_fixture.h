@@ -95,4 +95,17 @@ inline std::string write_pyramidal_tiff(const cv::Mat& bgr, const std::string& p
   return "vips tiffsave failed (is libvips-tools installed?): " + out;
 }
 
+// The mosaic repeated k x k times (libvips, without building the large image here) as a
+// JPEG-compressed (quality 90) tiled pyramidal TIFF at 0.25 um per pixel: the benches' gigapixel
+// slides. Writes work/mosaic.png and work/slide.tif; returns "" on success, else what went wrong.
+inline std::string write_replicated_slide(const cv::Mat& mosaic, const std::string& work, int k) {
+  const std::string png = work + "/mosaic.png", big = work + "/big.v";
+  if (!write_image(png, mosaic)) return "cannot write " + png;
+  const std::string cmd = "vips replicate " + png + " " + big + " " + std::to_string(k) + " " + std::to_string(k) +
+                          " && vips tiffsave " + big + " " + work + "/slide.tif" +
+                          " --tile --tile-width 256 --tile-height 256 --pyramid --compression jpeg --Q 90"
+                          " --xres 4000 --yres 4000 && rm -f " + big;
+  return std::system(cmd.c_str()) == 0 ? "" : "vips failed: " + cmd;
+}
+
 }  // namespace ms::testing

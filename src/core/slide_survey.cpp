@@ -73,6 +73,9 @@ void measure(const cv::Mat& bgr, const Reference& ref, double& cover, double& nu
   nuclei = double(nuc) / n;
 }
 
+// Measures one square's pixels and records its cover, nuclei and score.
+void score_square(SlideSurvey& s, int r, int c, const cv::Mat& px, const Reference& ref, const SurveyOptions& o);
+
 std::int64_t square_side(const SlideReader& slide, const SurveyOptions& o) {
   std::int64_t side = slide.mpp() > 0 ? std::int64_t(std::llround(o.square_um / slide.mpp())) : o.square_px;
   side = std::max<std::int64_t>(side, 64);
@@ -141,6 +144,17 @@ float survey_score(double cover, double nuclei, const SurveyOptions& o) {
   return float(std::clamp(cover_term * white, 0.0, 1.0));
 }
 
+namespace {
+void score_square(SlideSurvey& s, int r, int c, const cv::Mat& px, const Reference& ref, const SurveyOptions& o) {
+  double cover = 0, nuclei = 0;
+  measure(px, ref, cover, nuclei);
+  const size_t i = size_t(r) * size_t(s.cols) + size_t(c);
+  s.cover[i] = float(cover);
+  s.nuclei[i] = float(nuclei);
+  s.scores[i] = survey_score(cover, nuclei, o);
+}
+}  // namespace
+
 SlideSurvey survey_overview(const cv::Mat& overview, double downsample, std::int64_t width, std::int64_t height,
                             std::int64_t square, const SurveyOptions& o) {
   SlideSurvey s = empty_grid(width, height, square);
@@ -154,12 +168,7 @@ SlideSurvey survey_overview(const cv::Mat& overview, double downsample, std::int
       const int x1 = std::min(overview.cols, int(std::ceil(double(std::min(width, (c + 1) * square)) / downsample)));
       const int y1 = std::min(overview.rows, int(std::ceil(double(std::min(height, (r + 1) * square)) / downsample)));
       if (x1 <= x0 || y1 <= y0) continue;
-      double cover = 0, nuclei = 0;
-      measure(overview(cv::Rect(x0, y0, x1 - x0, y1 - y0)), ref, cover, nuclei);
-      const size_t i = size_t(r) * size_t(s.cols) + size_t(c);
-      s.cover[i] = float(cover);
-      s.nuclei[i] = float(nuclei);
-      s.scores[i] = survey_score(cover, nuclei, o);
+      score_square(s, r, c, overview(cv::Rect(x0, y0, x1 - x0, y1 - y0)), ref, o);
     }
   propose(s, o);
   return s;
@@ -192,12 +201,7 @@ Result<SlideSurvey> survey_slide(const SlideReader& slide, const SurveyOptions& 
           hist.add(*px);
           continue;
         }
-        double cover = 0, nuclei = 0;
-        measure(*px, ref, cover, nuclei);
-        const size_t i = size_t(r) * size_t(s.cols) + size_t(c);
-        s.cover[i] = float(cover);
-        s.nuclei[i] = float(nuclei);
-        s.scores[i] = survey_score(cover, nuclei, o);
+        score_square(s, r, c, *px, ref, o);
       }
   }
   propose(s, o);
