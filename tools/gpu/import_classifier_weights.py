@@ -71,7 +71,12 @@ def recalibrate_bn(weights, summary, train_list, data_root, batch=256):
                 im = im.resize((side, side), Image.BOX if min(im.size) > side else Image.BILINEAR)
                 imgs.append(np.asarray(im))
             x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255
-            x = (x[..., o:o + inp, o:o + inp] - mean) / std
+            x = x[..., o:o + inp, o:o + inp]
+            if "stain_standardisation" in summary:
+                from train_robust_classifier import stain_standardise
+                st = summary["stain_standardisation"]
+                x = stain_standardise(x, torch.tensor(st["background"]), torch.tensor(st["od_p99"]))
+            x = (x - mean) / std
             model(torch.cat([x, x.flip(-1)]))
     print("re-estimated BatchNorm statistics on %d training cells" % len(paths))
     return {k: v.detach().numpy() for k, v in model.state_dict().items()}
@@ -149,24 +154,26 @@ def main():
         raise SystemExit("class lists differ: template %s, run %s" % (info["classes"], summary["classes"]))
     info["model"]["input_size"] = summary["input_size"]
     info["crop_fraction"] = summary["crop_fraction"]
-    info["normalization"] = summary["normalization"]
+    info["normalization"] = dict(summary["normalization"])
+    if "stain_standardisation" in summary:
+        info["normalization"]["stain_standardisation"] = summary["stain_standardisation"]
     info["version"] = a.version
     args = summary["args"]
     from_config = "config" in summary
     info["provenance"] = {
         "command": a.command,
         "trainer": "tools/gpu/%s (PyTorch %s on %s), imported by tools/gpu/import_classifier_weights.py" % (
-            "train_vit_classifier.py" if from_config else "train_cnn_classifier.py", summary["torch"],
-            summary["device"]),
+            summary.get("trainer", "train_vit_classifier.py" if from_config else "train_cnn_classifier.py"),
+            summary["torch"], summary["device"]),
         "data": "../shared/data/pbc (packed at %d px by tools/gpu/make_pbc_cache.py)" % summary["pack_side"],
         "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "epochs_planned": summary["epochs_planned"] if from_config else args["epochs"],
         "epoch": summary["epochs_done"] if from_config else args["epochs"],
         "seed": summary["config"]["seed"] if from_config else args["seed"],
         "split_seed": info.get("provenance", {}).get("split_seed", 42),
-        "train_cells": summary["train_cells"], "val_cells": summary["val_cells"],
-        "train_seconds": summary["train_seconds"], "weights": summary["weights"],
-        "gpu_val_accuracy": summary["val_accuracy"], "gpu_val_macro_f1": summary["val_macro_f1"],
+        "train_cells": summary.get("train_cells"), "val_cells": summary.get("val_cells"),
+        "train_seconds": summary.get("train_seconds"), "weights": summary["weights"],
+        "gpu_val_accuracy": summary["val_accuracy"], "gpu_val_macro_f1": summary.get("val_macro_f1"),
         "options": args,
         "bn_recalibrated_on": a.recalibrate_bn or None,
     }

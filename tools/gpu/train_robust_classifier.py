@@ -178,12 +178,73 @@ def photometric(y, g, a):
     return y.clamp(0, 1)
 
 
+def stain_measure(x):
+    """[B,3,H,W] in [0,1] -> (background [B,3], optical density relative to it [B,3,H*W], its
+    od quantile per channel [B,3,1]): near-black pixels (a scanner's padding) take the background
+    colour; the background is the mean colour of the non-black pixels at or above the brightness
+    quantile."""
+    b = x.shape[0]
+    flat = x.reshape(b, 3, -1)
+    s = flat.sum(1)
+    black = s < STAIN_BLACK
+    s_nb = torch.where(black, torch.full_like(s, -1.0), s)
+    t = upper_quantile(s_nb, STAIN_BG_Q)
+    w = ((s_nb >= t) & ~black).float()
+    bg = (flat * w[:, None]).sum(2) / w.sum(1, keepdim=True).clamp(min=1)
+    bg = torch.where(w.sum(1, keepdim=True) > 0, bg, torch.ones_like(bg)).clamp(min=STAIN_MIN_BG)
+    flat = torch.where(black[:, None], bg[:, :, None], flat)
+    od = (-torch.log(flat.clamp(min=1.0 / 255) / bg[:, :, None])).clamp(min=0)
+    return bg, od, upper_quantile(od, STAIN_OD_Q)
+
+
+def stain_standardise(x, bg_ref, od_ref):
+    """The classifier's stain standardisation of [B,3,H,W] in [0,1] (engine/train/stain_standardise.h
+    is the C++ twin; tests/golden/stain/standardise.json holds them equal): each channel's optical
+    density relative to the image's own background is scaled so that its 99th percentile (the
+    darkest stain: the nucleus) equals the training lab's, and the image is rebuilt on the training
+    lab's background. It removes the camera's white balance and the stain's strength and hue per
+    channel, which augmentation alone did not teach the network."""
+    _, od, p = stain_measure(x)
+    out = bg_ref.view(1, 3, 1) * torch.exp(-od * od_ref.view(1, 3, 1) / p.clamp(min=STAIN_MIN_OD))
+    return out.reshape(x.shape).clamp(0, 1)
+
+
+def upper_quantile(x, q):
+    """torch.quantile(x, q, dim=-1, keepdim=True) (linear interpolation) for q near 1, through
+    topk: 20x faster than the full sort on one CPU thread."""
+    n = x.shape[-1]
+    pos = q * (n - 1)
+    lo = int(math.floor(pos))
+    v = torch.topk(x, n - lo, dim=-1, sorted=True).values
+    a = v[..., -1:]
+    b = v[..., -2:-1] if n - lo > 1 else a
+    return a + (b - a) * (pos - lo)
+
+
+STAIN_BLACK, STAIN_BG_Q, STAIN_OD_Q, STAIN_MIN_BG, STAIN_MIN_OD = 40.0 / 255, 0.85, 0.99, 0.05, 0.05
+
+
+def stain_reference(x_u8, out):
+    """The training lab's background colour and per-channel 99th-percentile optical density: the
+    medians (torch's lower median) of stain_measure over its cells' centre crops, as the network
+    sees them."""
+    bgs, ods = [], []
+    for i in range(0, len(x_u8), 256):
+        xb = torch.from_numpy(x_u8[i:i + 256]).permute(0, 3, 1, 2).float() / 255
+        if xb.shape[-1] != 146:
+            xb = F.avg_pool2d(xb, 2) if xb.shape[-1] == 292 else F.interpolate(xb, size=(146, 146), mode="bilinear")
+        bg, _, p = stain_measure(centre(xb, out))
+        bgs.append(bg)
+        ods.append(p[..., 0])
+    return torch.cat(bgs).median(0).values, torch.cat(ods).median(0).values.clamp(min=STAIN_MIN_OD)
+
+
 def centre(x, out):
     o = (x.shape[-1] - out) // 2
     return x[..., o:o + out, o:o + out]
 
 
-def predict(model, x_u8, out, mean, std, views=1, bs=256):
+def predict(model, x_u8, out, mean, std, views=1, bs=256, stain=None):
     """Probabilities [N,C] of uint8 [N,H,W,3] cells resized to 146 then centre-cropped, as the C++
     predictor; views 1 or 8 (dihedral average)."""
     model.eval()
@@ -193,7 +254,10 @@ def predict(model, x_u8, out, mean, std, views=1, bs=256):
             xb = torch.from_numpy(x_u8[i:i + bs]).permute(0, 3, 1, 2).float() / 255
             if xb.shape[-1] != 146:
                 xb = F.avg_pool2d(xb, 2) if xb.shape[-1] == 292 else F.interpolate(xb, size=(146, 146), mode="bilinear")
-            xb = (centre(xb, out) - mean) / std
+            xb = centre(xb, out)
+            if stain is not None:
+                xb = stain_standardise(xb, *stain)
+            xb = (xb - mean) / std
             acc = 0
             for k in range(views):
                 v = torch.rot90(xb, k % 4, (2, 3))
@@ -256,6 +320,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="first N cells only (smoke tests)")
     ap.add_argument("--max-steps", type=int, default=0, help="steps per epoch cap (smoke tests)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--stain-standardise", action="store_true",
+                    help="standardise every view's stain (stain_standardise) before the network")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
@@ -279,6 +345,11 @@ def main():
     print("loaded %d train / %d val / %d unlabelled cells in %.0f s" % (len(xtr), len(xva), len(xun), time.time() - t0),
           flush=True)
 
+    stain = stain_reference(xtr, inp) if a.stain_standardise else None
+    if stain is not None:
+        print("stain reference: background %s, 99th-percentile OD %s" % (stain[0].tolist(), stain[1].tolist()),
+              flush=True)
+    std_in = (lambda v: stain_standardise(v, *stain)) if stain is not None else (lambda v: v)
     model = CnnClassifier(width, len(classes), a.dropout)
     init = torch.jit.load(os.path.join(a.init, "model.pt"), map_location="cpu")
     model.load_state_dict({k: v for k, v in list(init.named_parameters()) + list(init.named_buffers())})
@@ -318,6 +389,9 @@ def main():
         start, step = c["epoch"] + 1, c["step"]
         print("resumed after epoch %d" % c["epoch"], flush=True)
     log = open(os.path.join(a.out, "metrics.jsonl"), "a")
+    train_seconds = 0.0
+    if os.path.exists(os.path.join(a.out, "summary.json")) and start > 1:
+        train_seconds = json.load(open(os.path.join(a.out, "summary.json"))).get("train_seconds", 0.0)
     xtr_t = torch.from_numpy(xtr).permute(0, 3, 1, 2)
     xun_t = torch.from_numpy(xun).permute(0, 3, 1, 2)
     ytr_t = torch.from_numpy(ytr)
@@ -333,7 +407,7 @@ def main():
             if teacher is not None:
                 with torch.no_grad():
                     pt = F.softmax(teacher((geometric(xraw, g, inp, 1.0, 1.0, 1.0, 0.0) - mean) / std), 1)
-            parts = [(xl - mean) / std]
+            parts = [(std_in(xl) - mean) / std]
             nu = 0
             if len(xun) and a.lambda_u > 0:
                 uidx = torch.randint(0, len(xun), (a.ubatch,), generator=g)
@@ -342,9 +416,9 @@ def main():
                 weak = geometric(xu, g, inp, 0.4, 1.0, 0.0, a.shift)
                 strong = photometric(geometric(xu, g, inp, 0.4, 1.0, 0.0, a.shift), g, a)
                 with torch.no_grad():
-                    pw = F.softmax(model((weak - mean) / std), 1)
+                    pw = F.softmax(model((std_in(weak) - mean) / std), 1)
                 model.train()
-                parts.append((strong - mean) / std)
+                parts.append((std_in(strong) - mean) / std)
                 nu = a.ubatch
             for gr in opt.param_groups:
                 gr["lr"] = lr_at(step)
@@ -377,21 +451,22 @@ def main():
                "seconds": time.time() - te}
         live = {k: v.clone() for k, v in model.state_dict().items()}
         model.load_state_dict(ema)
-        pv = predict(model, xva, inp, mean, std)
+        pv = predict(model, xva, inp, mean, std, stain=stain)
         rec["val_accuracy_ema"] = (pv.argmax(1) == torch.from_numpy(yva)).float().mean().item()
         if xood is not None:
-            rec.update({k + "_ema": v for k, v in ood_scores(predict(model, xood, inp, mean, std), yood, classes).items()})
+            rec.update({k + "_ema": v for k, v in ood_scores(predict(model, xood, inp, mean, std, stain=stain), yood, classes).items()})
         model.load_state_dict(live)
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        save(a, ema, classes, inp, mean, std, epoch, rec, info)
+        train_seconds += rec["seconds"]
+        save(a, ema, classes, inp, mean, std, epoch, rec, info, stain, len(xtr), len(xva), train_seconds)
         torch.save({"model": model.state_dict(), "ema": ema, "opt": opt.state_dict(), "rng": g.get_state(),
                     "epoch": epoch, "step": step}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
 
-def save(a, ema, classes, inp, mean, std, epoch, rec, info):
+def save(a, ema, classes, inp, mean, std, epoch, rec, info, stain, train_cells, val_cells, train_seconds):
     """weights.npz + summary.json in tools/gpu/import_classifier_weights.py's format (EMA weights)."""
     sd = {k: v.detach().float().numpy() if v.dtype.is_floating_point else v.numpy() for k, v in ema.items()}
     np.savez(os.path.join(a.out, "weights.tmp.npz"), **sd)
@@ -401,7 +476,14 @@ def save(a, ema, classes, inp, mean, std, epoch, rec, info):
                "weights": "ema", "val_accuracy": rec["val_accuracy_ema"], "last": rec,
                "args": dict(vars(a), width=info["model"]["cnn"]["backbone"]["width"],
                                                  dropout=info["model"]["cnn"]["dropout"]),
-               "device": "cpu", "torch": torch.__version__, "init": info.get("version", "")}
+               "device": "cpu", "torch": torch.__version__, "init": info.get("version", ""),
+               "trainer": "train_robust_classifier.py", "train_cells": int(train_cells), "val_cells": int(val_cells),
+               "train_seconds": train_seconds}
+    if stain is not None:
+        summary["stain_standardisation"] = {"background": stain[0].tolist(), "od_p99": stain[1].tolist(),
+                                            "black_sum": STAIN_BLACK, "background_quantile": STAIN_BG_Q,
+                                            "od_quantile": STAIN_OD_Q, "min_background": STAIN_MIN_BG,
+                                            "min_od": STAIN_MIN_OD}
     with open(os.path.join(a.out, "summary.tmp.json"), "w") as f:
         json.dump(summary, f, indent=1)
     os.replace(os.path.join(a.out, "summary.tmp.json"), os.path.join(a.out, "summary.json"))

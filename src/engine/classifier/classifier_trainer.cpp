@@ -219,7 +219,11 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
   // Normalisation from the training cells only (no peeking at validation).
   std::vector<cv::Mat> train_imgs;
   for (int i : train_idx) train_imgs.push_back(cache.images[i]);
-  const Normalization norm = measure_normalization(train_imgs);
+  Normalization norm = measure_normalization(train_imgs);
+  if (cfg.data.stain_standardise) {
+    for (cv::Mat& m : train_imgs) m = center_crop(m, input);
+    norm.stain = stain_reference(train_imgs);
+  }
   train_imgs.clear();
 
   torch::manual_seed(cfg.seed);

@@ -46,11 +46,14 @@ struct ClassifierDataOptions {
   AugmentOptions augment;
   SamplingKind sampling = SamplingKind::kShuffle;
   BalancedSamplerOptions balance;  // used when sampling = balanced (thesis: cap = target = 1000)
+  // Standardise every input's stain onto the training cells' own (engine/train/stain_standardise.h);
+  // the reference is measured on the training cells and written into the model's normalisation.
+  bool stain_standardise = false;
   template <class V>
   void visit(V& v) {
     v("crop_fraction", crop_fraction); v("val_fraction", val_fraction);
     v("split_seed", split_seed); v("augment", augment); v("sampling", sampling);
-    v("balance", balance);
+    v("balance", balance); v("stain_standardise", stain_standardise);
   }
 };
 

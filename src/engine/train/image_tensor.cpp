@@ -28,6 +28,15 @@ void bgr_to_chw(const cv::Mat& bgr, const Normalization& n, float* dst) {
     scale[c] = 1.f / (255.f * n.std[c]);
     shift[c] = -n.mean[c] / n.std[c];
   }
+  if (n.stain) {
+    stain_standardise(bgr, *n.stain, dst);
+    for (int c = 0; c < 3; ++c) {
+      float* p = dst + c * plane;
+      const float sc = scale[c] * 255.f;
+      for (size_t i = 0; i < plane; ++i) p[i] = p[i] * sc + shift[c];
+    }
+    return;
+  }
   for (int y = 0; y < h; ++y) {
     const uint8_t* row = bgr.ptr<uint8_t>(y);
     for (int x = 0; x < w; ++x) {

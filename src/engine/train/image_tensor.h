@@ -1,20 +1,25 @@
 #pragma once
 // cv::Mat (8-bit BGR, OpenCV's order) -> normalised float RGB tensors, the one conversion every
 // trainer, evaluator and predictor uses, so training and inference cannot drift apart.
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <opencv2/core.hpp>
 
+#include "engine/train/stain_standardise.h"
+
 namespace ms {
 
-// Per-channel normalisation in RGB order on [0,1] pixel values: (x/255 - mean) / std.
+// Per-channel normalisation in RGB order on [0,1] pixel values: (x/255 - mean) / std, after the
+// stain standardisation when the model was trained with one.
 struct Normalization {
   std::vector<float> mean{0.5f, 0.5f, 0.5f};
   std::vector<float> std{0.25f, 0.25f, 0.25f};
+  std::optional<StainStandardisation> stain;
   template <class V>
   void visit(V& v) {
-    v("mean", mean); v("std", std);
+    v("mean", mean); v("std", std); v("stain_standardisation", stain);
   }
 };
 

@@ -145,6 +145,66 @@ TEST(ClassifierTraining, ResumeContinuesBitIdentically) {
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(at::equal(pa[i], pb[i])) << "parameter " << i;
 }
 
+// Stained "cells" told apart by shape (a disc, a ring, a bar: a dark purple stain on a pale pink
+// ground). data.stain_standardise writes the training cells' stain reference into the model, and
+// the predictor then gives the same answer under another camera's white balance and stain strength.
+cv::Mat stained_shape(int c, std::mt19937& rng) {
+  std::uniform_int_distribution<int> jitter(-3, 3);
+  cv::Mat img(40, 40, CV_8UC3, cv::Scalar(215, 220, 245));
+  const cv::Point centre(20 + jitter(rng), 20 + jitter(rng));
+  const cv::Scalar stain(120, 40, 80);
+  if (c == 0) cv::circle(img, centre, 9, stain, cv::FILLED);
+  if (c == 1) cv::circle(img, centre, 10, stain, 3);
+  if (c == 2) cv::rectangle(img, centre - cv::Point(12, 4), centre + cv::Point(12, 4), stain, cv::FILLED);
+  return img;
+}
+
+TEST(ClassifierTraining, StainStandardisedModelIgnoresTheCamerasColour) {
+  init_torch_runtime();
+  const fs::path data = fs::temp_directory_path() / "ms_cls_stain";
+  fs::remove_all(data);
+  std::mt19937 rng(5);
+  const char* names[3] = {"disc", "ring", "bar"};
+  for (int c = 0; c < 3; ++c) {
+    fs::create_directories(data / names[c]);
+    for (int i = 0; i < 12; ++i)
+      ASSERT_TRUE(write_image((data / names[c] / (std::to_string(i) + ".png")).string(), stained_shape(c, rng)));
+  }
+  auto cfg = tiny_config();
+  cfg.optim.epochs = 2;
+  cfg.data.augment.brightness = 0;
+  cfg.data.stain_standardise = true;
+  const fs::path out = fs::temp_directory_path() / "ms_cls_stain_run";
+  fs::remove_all(out);
+  auto r = train_classifier(request(cfg, data, out));
+  ASSERT_TRUE(r) << r.error().message;
+  auto read = read_classifier_model_info(r->model_dir);
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_TRUE(read->normalization.stain.has_value());
+  // The reference is the training cells': their pink ground (RGB 245, 220, 215).
+  EXPECT_NEAR(read->normalization.stain->background[0], 245 / 255.f, 0.01);
+  EXPECT_NEAR(read->normalization.stain->background[2], 215 / 255.f, 0.01);
+
+  auto pred = ClassifierPredictor::load(r->model_dir);
+  ASSERT_TRUE(pred) << pred.error().message;
+  std::vector<cv::Mat> plain, cast;
+  for (int i = 0; i < 6; ++i) {
+    plain.push_back(stained_shape(i % 3, rng));
+    // A yellow camera (white balance) and a paler stain (optical density times 0.7).
+    cv::Mat f, od, c;
+    plain.back().convertTo(f, CV_32FC3, 1.0 / 255);
+    cv::log(cv::max(f, 1.0 / 255), od);
+    cv::exp(od * 0.7, f);
+    cv::multiply(f, cv::Scalar(0.55, 0.95, 1.0), f);
+    f.convertTo(c, CV_8UC3, 255);
+    cast.push_back(c);
+  }
+  auto a = (*pred)->classify(plain), b = (*pred)->classify(cast);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t k = 0; k < a[i].probs.size(); ++k) EXPECT_NEAR(a[i].probs[k], b[i].probs[k], 0.02) << i;
+}
+
 TEST(ClassifierTraining, BadInputsAreErrors) {
   auto cfg = tiny_config();
   cfg.data.val_fraction = 1.5;
