@@ -28,6 +28,7 @@ class JobWorkers;
 class CellRecognizer;
 struct LabTaxonomies;
 class ClassifierHost;
+class SampleStainCheck;
 class ActiveClassifierFollower;
 class AdaptationWorker;
 
@@ -82,6 +83,7 @@ struct ServerContext {
   ClassifierHost* classifier_host = nullptr;  // switches classifiers; null without a pipeline
   AdaptationWorker* adaptation = nullptr;     // runs adaptations; null without a pipeline
   ActiveClassifierFollower* classifier_follower = nullptr;  // with classifier_host
+  SampleStainCheck* stain_check = nullptr;  // a sample's stain against the classifier's training lab
 };
 
 using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;

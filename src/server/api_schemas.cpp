@@ -254,6 +254,17 @@ Json cell_summary_schema() {
                                            {"expected_share", number()},
                                            {"reasons", array_of(text())}}),
                                 "whether the sample looks like the classifier's training cells"));
+  add_optional(s["properties"]["domain"], "stain",
+               with_description(
+                   object_of({{"cells", integer_schema(1)},
+                              {"background", array_of(number())},
+                              {"nuclear_od", array_of(number())},
+                              {"reference_background", array_of(number())},
+                              {"reference_nuclear_od", array_of(number())},
+                              {"differences", array_of(text())}}),
+                   "the sample's stain measured on up to 40 of its cells' crops (median background RGB on [0,1] "
+                   "and 99th-percentile optical density per channel) against the classifier's training lab; "
+                   "absent when the classifier has no stain reference"));
   return s;
 }
 

@@ -20,6 +20,7 @@
 #include "server/cell_recognizer.h"
 #include "server/lab_taxonomies.h"
 #include "server/crypto.h"
+#include "server/domain_stain.h"
 #include "server/field_edit_routes.h"
 #include "server/request_bodies.h"
 #include "server/review_access.h"
@@ -166,7 +167,7 @@ void register_cell_routes(Api& api) {
   api.get(R"(/api/samples/(\d+)/cells/summary)", Access::kAnyUser,
           filtered(Doc("Cells of a sample per effective class and in total"), false)
               .answers(200, ref("CellSummary"), "per class (cells, confirmed, flagged) and totals (with reclassified)"),
-          [&db](const net::Request& req, const Caller&) -> Result<Reply> {
+          [&db, stain = ctx.stain_check](const net::Request& req, const Caller&) -> Result<Reply> {
             MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
             q.sample_id = id;
@@ -176,7 +177,7 @@ void register_cell_routes(Api& api) {
             }));
             // Whether the sample looks like the classifier's training lab (report/domain_check.h).
             Json j = s.to_json();
-            j["domain"] = check_domain({s.cells, s.atypical_scored, s.atypical}).to_json();
+            j["domain"] = domain_json(check_domain({s.cells, s.atypical_scored, s.atypical}), stain, id);
             return Reply::json(j);
           });
 

@@ -17,6 +17,8 @@
 #include "server/adaptation_worker.h"
 #include "server/api.h"
 #include "server/cell_recognizer.h"
+#include "server/domain_stain.h"
+#include "pipeline/pipeline_options.h"
 #include "server/lab_taxonomies.h"
 #include "server/http_error.h"
 #include "server/job_workers.h"
@@ -38,6 +40,7 @@ struct LabServer::Impl {
   std::unique_ptr<JobWorkers> workers;
   std::unique_ptr<ActiveClassifierFollower> follower;
   std::unique_ptr<AdaptationWorker> adaptation;
+  std::unique_ptr<SampleStainCheck> stain_check;
   std::unique_ptr<net::HttpServer> http;
   fs::path web_root;  // canonical; empty when the web app is not built
   std::unique_ptr<Api> api;
@@ -219,6 +222,11 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
     }
     MS_RETURN_IF_ERROR(store::record_models(*impl->db, impl->runner->models()));
   }
+  // Its own small crop cache: a sample's stain is measured once per cell count, not per request.
+  impl->stain_check = std::make_unique<SampleStainCheck>(
+      *impl->db, std::make_shared<CellCrops>(*impl->files, PipelineOptions{}.crop_margin, 64u << 20),
+      classifier_stain_reference(impl->ctx.classifier_host));
+  impl->ctx.stain_check = impl->stain_check.get();
   if (analyses) {
     WorkerOptions w;
     w.workers = options.workers;

@@ -26,6 +26,7 @@
 #include "report/rule_set.h"
 #include "report/taxonomy.h"
 #include "server/api.h"
+#include "server/domain_stain.h"
 #include "server/crypto.h"
 #include "server/lab_taxonomies.h"
 #include "server/request_bodies.h"
@@ -133,7 +134,10 @@ struct SampleReport {
 
 // The report as the cells stand now (not signed). `counts` split into classes the taxonomy knows
 // (counted by the differential) and unmapped ones (reported, never silently dropped).
-Result<SampleReport> live_report(store::Tx& tx, const LabTaxonomies& taxonomies, const store::Sample& s) {
+// stain: what differs in the sample's stain from the classifier's training lab (measured before
+// the transaction: it reads files), added to the domain warning.
+Result<SampleReport> live_report(store::Tx& tx, const LabTaxonomies& taxonomies, const store::Sample& s,
+                                 const std::vector<DisplayNames>& stain) {
   SampleReport out;
   out.sample = s;
   const Taxonomy& taxonomy = taxonomies.for_specimen(s.specimen);
@@ -173,12 +177,18 @@ Result<SampleReport> live_report(store::Tx& tx, const LabTaxonomies& taxonomies,
         fmt::format("域外警告：{:.0f}% 的已评分细胞与分类器的训练细胞不相似（预期约 {:.0f}%）；模型建议对本样本"
                     "不可靠，每个细胞的类别均应由审核人员核对。",
                     domain.atypical_share * 100, domain.expected_share * 100)};
+  if (r.domain_warning)
+    for (const auto& d : stain) {
+      r.domain_warning->en += " " + d.en;
+      r.domain_warning->zh += d.zh;
+    }
   r.generated_at = iso_utc(store::now_ms());
   return out;
 }
 
 // The signed snapshot when there is one, else the live report; addenda either way.
-Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings, std::int64_t id) {
+Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings, std::int64_t id,
+                                   const std::vector<DisplayNames>& stain) {
   MS_ASSIGN_OR_RETURN(auto sample, store::get_sample(tx, id));
   MS_ASSIGN_OR_RETURN(auto sign_off, store::find_sign_off(tx, id));
   SampleReport out;
@@ -196,7 +206,7 @@ Result<SampleReport> sample_report(store::Tx& tx, const ReportSettings& settings
     for (const auto& row : out.report.differential.rows) out.cells += row.count;
     out.sign_off = std::move(sign_off);
   } else {
-    MS_ASSIGN_OR_RETURN(out, live_report(tx, *settings.taxonomies, sample));
+    MS_ASSIGN_OR_RETURN(out, live_report(tx, *settings.taxonomies, sample, stain));
     // Signed by an earlier version through POST /status, which stored no snapshot (that route
     // no longer signs): show who signed; the numbers are live.
     if (sample.status == store::SampleStatus::kSigned && sample.signed_at) {
@@ -352,11 +362,11 @@ Result<std::string> report_hl7(const SampleReport& sr, const ReportSettings& set
 // The signing itself, in the caller's transaction: checks, the snapshot, the sign-off row, the
 // sample's status, the audit event and the log entry, all or nothing.
 Result<SampleReport> sign_sample(store::Tx& tx, const ReportSettings& settings, std::int64_t id,
-                                 const SignRequest& req, const Caller& c) {
+                                 const SignRequest& req, const Caller& c, const std::vector<DisplayNames>& stain) {
   MS_ASSIGN_OR_RETURN(auto sample, store::lock_sample(tx, id));  // no review commits until this does
   MS_RETURN_IF_ERROR(store::require_unsigned(sample));
   const Taxonomy* taxonomy = &settings.taxonomies->for_specimen(sample.specimen);
-  MS_ASSIGN_OR_RETURN(SampleReport sr, live_report(tx, *settings.taxonomies, sample));
+  MS_ASSIGN_OR_RETURN(SampleReport sr, live_report(tx, *settings.taxonomies, sample, stain));
   if (sr.cells == 0)
     return fail(ErrorCode::kConflict, "sample " + sample.accession +
                                           " has no cells yet: upload and analyse fields first");
@@ -433,10 +443,12 @@ void register_report_routes(Api& api) {
   store::Database& db = api.db();
   std::shared_ptr<const ReportSettings> settings = load_settings(api.ctx().taxonomies);
 
-  auto read_report = [&db, settings](const net::Request& req) -> Result<SampleReport> {
+  SampleStainCheck* stain_check = api.ctx().stain_check;
+  auto read_report = [&db, settings, stain_check](const net::Request& req) -> Result<SampleReport> {
     MS_ASSIGN_OR_RETURN(auto id, path_id(req));
+    const auto stain = stain_report_lines(stain_check, id);
     return db.transact(store::TxMode::kRead, [&](store::Tx& tx) {
-      return sample_report(tx, *settings, id);
+      return sample_report(tx, *settings, id, stain);
     });
   };
 
@@ -504,7 +516,7 @@ void register_report_routes(Api& api) {
                .answers(200, ref("ReportView"), "the signed report (as GET .../report)")
                .error(409, "already signed; no cells; analyses queued or running; unreviewed cells without "
                            "allow_unreviewed; cells of classes the taxonomy does not know"),
-           [&db, settings](const net::Request& req, const Caller& c) -> Result<Reply> {
+           [&db, settings, stain_check](const net::Request& req, const Caller& c) -> Result<Reply> {
              MS_ASSIGN_OR_RETURN(auto id, path_id(req));
              SignRequest body;
              if (!req.body.empty()) {
@@ -514,8 +526,9 @@ void register_report_routes(Api& api) {
                return fail(ErrorCode::kInvalidArgument, "request body:$.comments",
                            fmt::format("at most {} bytes", kMaxCommentBytes),
                            fmt::format("{} bytes", body.comments.size()));
+             const auto stain = stain_report_lines(stain_check, id);
              MS_ASSIGN_OR_RETURN(auto sr, db.transact(store::TxMode::kWrite, [&](store::Tx& tx) {
-               return sign_sample(tx, *settings, id, body, c);
+               return sign_sample(tx, *settings, id, body, c, stain);
              }));
              return Reply::json(report_reply(sr, *settings));
            });

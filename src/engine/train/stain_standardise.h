@@ -40,9 +40,8 @@ struct StainMeasure {
   float background[3];
   float od_quantile[3];
 };
-// bgr: CV_8UC3 (OpenCV's BGR order). s supplies the thresholds only. When od_planes is given it
-// receives the optical density, 3 planes [R,G,B] of rows x cols (near-black pixels: 0).
-StainMeasure measure_stain(const cv::Mat& bgr, const StainStandardisation& s, float* od_planes = nullptr);
+// bgr: CV_8UC3 (OpenCV's BGR order). s supplies the thresholds only.
+StainMeasure measure_stain(const cv::Mat& bgr, const StainStandardisation& s);
 
 // Writes 3 planes [R,G,B] of rows x cols values on [0,1]: the image's optical density per channel
 // scaled so that its od_quantile equals the reference's, on the reference's background.

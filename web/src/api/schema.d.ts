@@ -1664,6 +1664,15 @@ export interface components {
                 known: boolean;
                 outside: boolean;
                 reasons: string[];
+                /** @description the sample's stain measured on up to 40 of its cells' crops (median background RGB on [0,1] and 99th-percentile optical density per channel) against the classifier's training lab; absent when the classifier has no stain reference */
+                stain?: {
+                    background: number[];
+                    cells: number;
+                    differences: string[];
+                    nuclear_od: number[];
+                    reference_background: number[];
+                    reference_nuclear_od: number[];
+                } | null;
             } | null;
             flagged: number;
             reclassified: number;
