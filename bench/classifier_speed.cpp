@@ -11,7 +11,9 @@
 #include <memory>
 #include <random>
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <benchmark/benchmark.h>
 
 #include "core/config.h"
@@ -76,10 +78,40 @@ void BM_ClassifierSpeed(benchmark::State& state) {
 void Configs(benchmark::internal::Benchmark* b) {
   for (int batch : {1, 32})
     for (int views : {1, 8}) b->Args({0, batch, 2, views});
+  // One thread, one view: the peer comparison with PyTorch (bench/peer_pytorch.py) at 1 thread.
+  for (int batch : {1, 32}) b->Args({0, batch, 1, 1});
   for (int batch : {1, 32}) b->Args({1, batch, 2, 1});
+}
+
+// The shipped network's forward pass alone on a normalised random batch [B,3,input,input], in eval
+// mode without gradients: what PyTorch eager runs for the same call (bench/peer_pytorch.py).
+void BM_ShippedClassifierForward(benchmark::State& state) {
+  ms::init_torch_runtime();
+  const int batch = static_cast<int>(state.range(0));
+  at::set_num_threads(static_cast<int>(state.range(1)));
+  ms::ClassifierModelInfo info;
+  auto net = ms::load_classifier_model(ms::default_model_dir("classifier"), info);
+  if (!net) {
+    state.SkipWithError(net.error().message.c_str());
+    return;
+  }
+  (*net)->eval();
+  c10::NoGradGuard no_grad;
+  at::manual_seed(1);
+  const auto x = at::randn({batch, 3, info.model.input_size, info.model.input_size});
+  (*net)->forward(x);
+  for (auto _ : state) {
+    auto out = (*net)->forward(x);
+    benchmark::DoNotOptimize(out.logits.data_ptr());
+  }
+  state.counters["cells_per_s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(info.version);
 }
 
 }  // namespace
 
+BENCHMARK(BM_ShippedClassifierForward)->ArgsProduct({{1, 32}, {1, 2}})->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_ClassifierSpeed)->Apply(Configs)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK_MAIN();

@@ -9,11 +9,13 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
+#include <c10/core/GradMode.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
+#include "engine/detector/detector_model_file.h"
 #include "engine/predict/detector_predictor.h"
 #include "models/detector/retina_net.h"
 #include "models/runtime.h"
@@ -83,5 +85,29 @@ static void BM_ShippedDetector(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetLabel((*predictor)->version() + " " + std::to_string((*predictor)->input_size()) + "px");
 }
+// The shipped network's forward pass alone on one normalised random image at its input size (no
+// letterbox, no decoding): what PyTorch eager runs for the same call (bench/peer_pytorch.py).
+static void BM_ShippedDetectorForward(benchmark::State& state) {
+  ms::init_torch_runtime();
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  ms::DetectorModelInfo info;
+  auto net = ms::load_detector_model(ms::default_detector_dir(), info);
+  if (!net) {
+    state.SkipWithError(net.error().message.c_str());
+    return;
+  }
+  (*net)->eval();
+  c10::NoGradGuard no_grad;
+  at::manual_seed(1);
+  const auto x = at::randn({1, 3, info.model.input_size, info.model.input_size});
+  (*net)->forward(x);
+  for (auto _ : state) {
+    auto out = (*net)->forward(x);
+    benchmark::DoNotOptimize(&out);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(info.version);
+}
+BENCHMARK(BM_ShippedDetectorForward)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_ShippedDetector)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK_MAIN();

@@ -31,12 +31,14 @@ from train_cnn_classifier import CnnClassifier  # noqa: E402
 import train_robust_classifier as robust  # noqa: E402
 
 
-def embeddings(model, x_u8, mean, std, inp, bs=128):
+def embeddings(model, x_u8, mean, std, inp, bs=128, stain=None):
     feats = []
     with torch.no_grad():
         for i in range(0, len(x_u8), bs):
-            xb = torch.from_numpy(x_u8[i:i + bs]).permute(0, 3, 1, 2).float() / 255
-            xb = (robust.centre(xb, inp) - mean) / std
+            xb = robust.centre(torch.from_numpy(x_u8[i:i + bs]).permute(0, 3, 1, 2).float() / 255, inp)
+            if stain is not None:
+                xb = robust.stain_standardise(xb, *stain)
+            xb = (xb - mean) / std
             feats.append(model.backbone(xb).mean((2, 3)))
     return torch.cat(feats).numpy().astype(np.float64)
 
@@ -75,6 +77,8 @@ def main():
     classes, inp = info["classes"], info["model"]["input_size"]
     mean = torch.tensor(info["normalization"]["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(info["normalization"]["std"]).view(1, 3, 1, 1)
+    st = info["normalization"].get("stain_standardisation")
+    stain = (torch.tensor(st["background"]), torch.tensor(st["od_p99"])) if st else None
     model = CnnClassifier(info["model"]["cnn"]["backbone"]["width"], len(classes), 0.0)
     net = torch.jit.load(os.path.join(a.model, "model.pt"), map_location="cpu")
     model.load_state_dict({k: v for k, v in list(net.named_parameters()) + list(net.named_buffers())})
@@ -85,7 +89,8 @@ def main():
     # load_pbc keeps cells at twice the cache side; the C++ predictor sees the cache side itself.
     half = lambda x: (torch.nn.functional.avg_pool2d(torch.from_numpy(x).permute(0, 3, 1, 2).float(), 2)
                       .round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy())
-    etr, eva = embeddings(model, half(xtr), mean, std, inp), embeddings(model, half(xva), mean, std, inp)
+    etr = embeddings(model, half(xtr), mean, std, inp, stain=stain)
+    eva = embeddings(model, half(xva), mean, std, inp, stain=stain)
     rows = []
     for k, name in enumerate(classes):
         keep_tr, keep_va = ytr != k, yva != k
@@ -103,7 +108,7 @@ def main():
     if a.ood:
         xo, _ = robust.load_ood(a.ood)
         means, prec = fit(etr, ytr)
-        known, unknown = distance(eva, means, prec), distance(embeddings(model, xo, mean, std, inp), means, prec)
+        known, unknown = distance(eva, means, prec), distance(embeddings(model, xo, mean, std, inp, stain=stain), means, prec)
         out["ood_tecom_vs_pbc_val"] = {"auroc": auroc(unknown, known),
                                        "recall_at_10pct_known_flagged": float((unknown > np.quantile(known, 0.9)).mean())}
         print("ood-tecom vs pbc validation: AUROC %.3f, flagged at a 10%% known flag rate %.3f" % (
