@@ -11,11 +11,10 @@
 #include <memory>
 #include <random>
 
-#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <c10/core/GradMode.h>
 #include <benchmark/benchmark.h>
 
+#include "bench_forward.h"
 #include "core/config.h"
 #include "core/paths.h"
 #include "engine/classifier/classifier_model_file.h"
@@ -91,19 +90,7 @@ void BM_ShippedClassifierForward(benchmark::State& state) {
   at::set_num_threads(static_cast<int>(state.range(1)));
   ms::ClassifierModelInfo info;
   auto net = ms::load_classifier_model(ms::default_model_dir("classifier"), info);
-  if (!net) {
-    state.SkipWithError(net.error().message.c_str());
-    return;
-  }
-  (*net)->eval();
-  c10::NoGradGuard no_grad;
-  at::manual_seed(1);
-  const auto x = at::randn({batch, 3, info.model.input_size, info.model.input_size});
-  (*net)->forward(x);
-  for (auto _ : state) {
-    auto out = (*net)->forward(x);
-    benchmark::DoNotOptimize(out.logits.data_ptr());
-  }
+  if (!ms::bench::time_forward(state, net, batch, info.model.input_size)) return;
   state.counters["cells_per_s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(info.version);

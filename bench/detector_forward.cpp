@@ -9,12 +9,12 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
-#include <c10/core/GradMode.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
+#include "bench_forward.h"
 #include "engine/detector/detector_model_file.h"
 #include "engine/predict/detector_predictor.h"
 #include "models/detector/retina_net.h"
@@ -92,19 +92,7 @@ static void BM_ShippedDetectorForward(benchmark::State& state) {
   at::set_num_threads(static_cast<int>(state.range(0)));
   ms::DetectorModelInfo info;
   auto net = ms::load_detector_model(ms::default_detector_dir(), info);
-  if (!net) {
-    state.SkipWithError(net.error().message.c_str());
-    return;
-  }
-  (*net)->eval();
-  c10::NoGradGuard no_grad;
-  at::manual_seed(1);
-  const auto x = at::randn({1, 3, info.model.input_size, info.model.input_size});
-  (*net)->forward(x);
-  for (auto _ : state) {
-    auto out = (*net)->forward(x);
-    benchmark::DoNotOptimize(&out);
-  }
+  if (!ms::bench::time_forward(state, net, 1, info.model.input_size)) return;
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(info.version);
 }

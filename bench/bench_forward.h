@@ -1,0 +1,31 @@
+#pragma once
+// Times a loaded network's forward pass alone (eval mode, no gradients) on one random normalised
+// batch: what PyTorch eager runs for the same call (bench/peer_pytorch.py).
+#include <ATen/ATen.h>
+#include <benchmark/benchmark.h>
+#include <c10/core/GradMode.h>
+
+#include "core/error.h"
+
+namespace ms::bench {
+
+// net: Result<module holder> as load_*_model return it. False (the run skipped) when it failed.
+template <class NetResult>
+bool time_forward(benchmark::State& state, NetResult& net, int batch, int side) {
+  if (!net) {
+    state.SkipWithError(net.error().message.c_str());
+    return false;
+  }
+  (*net)->eval();
+  c10::NoGradGuard no_grad;
+  at::manual_seed(1);
+  const auto x = at::randn({batch, 3, side, side});
+  (*net)->forward(x);  // warm-up: first-call allocations
+  for (auto _ : state) {
+    auto out = (*net)->forward(x);
+    benchmark::DoNotOptimize(&out);
+  }
+  return true;
+}
+
+}  // namespace ms::bench
