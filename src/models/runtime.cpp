@@ -2,7 +2,13 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
 #include "core/threads.h"
 
 #if defined(__GLIBC__)
@@ -34,4 +40,51 @@ int init_torch_runtime() {
   }();
   return threads;
 }
+
+bool cpu_has_native_bf16() {
+  static const bool has = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) != 0) continue;
+      std::istringstream words(line);
+      std::string w;
+      while (words >> w)
+        if (w == "avx512_bf16" || w == "amx_bf16") return true;
+      return false;
+    }
+    return false;
+  }();
+  return has;
+}
+
+std::string precision_name(Precision p) { return p == Precision::kBf16 ? "bf16" : "fp32"; }
+
+Precision inference_precision() {
+  const char* env = std::getenv("MARROWSCOPE_PRECISION");
+  const std::string v = env ? env : "";
+  if (v == "fp32") return Precision::kFp32;
+  if (v == "bf16") return Precision::kBf16;
+  if (v.empty() || v == "auto") return cpu_has_native_bf16() ? Precision::kBf16 : Precision::kFp32;
+  throw MarrowError(ErrorCode::kInvalidArgument, "MARROWSCOPE_PRECISION: expected fp32, bf16 or auto, found '" + v + "'");
+}
+
+InferencePrecisionScope::InferencePrecisionScope(Precision p) {
+  if (p != Precision::kBf16) return;
+  active_ = true;
+  prev_enabled_ = at::autocast::is_cpu_enabled();
+  prev_dtype_ = static_cast<int>(at::autocast::get_autocast_cpu_dtype());
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::increment_nesting();
+}
+
+InferencePrecisionScope::~InferencePrecisionScope() {
+  if (!active_) return;
+  // The cast weights are cached while autocast is on; dropped when the outermost scope ends.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_cpu_enabled(prev_enabled_);
+  at::autocast::set_autocast_cpu_dtype(static_cast<at::ScalarType>(prev_dtype_));
+}
+
 }  // namespace ms

@@ -1,9 +1,35 @@
 #pragma once
 // Process-wide LibTorch settings. Every entry point (CLI, server, tests that train) calls
 // init_torch_runtime() once before touching tensors.
+#include <string>
+
 namespace ms {
 // Sets intra-op threads to configured_threads() (MARROWSCOPE_THREADS overrides the core count),
 // one inter-op thread, and flush-to-zero for denormals (2x faster ResNet training here).
 // Returns the thread count applied.
 int init_torch_runtime();
+
+// The number format of inference on the CPU. bf16 runs convolutions and matrix products in
+// bfloat16 (autocast; weights and accumulations stay float32) where the CPU has native bf16
+// dot products (AVX-512 BF16 or AMX), several times faster there; on other CPUs bf16 would be
+// emulated and slower, so the default is fp32 there.
+enum class Precision { kFp32, kBf16 };
+// MARROWSCOPE_PRECISION = fp32 | bf16 | auto (default: bf16 where the CPU has native bf16).
+// An unknown value is an error naming it (thrown on first use).
+Precision inference_precision();
+bool cpu_has_native_bf16();
+std::string precision_name(Precision p);
+
+// While alive, CPU inference on this thread runs in `p` (bf16: autocast to bfloat16).
+class InferencePrecisionScope {
+ public:
+  explicit InferencePrecisionScope(Precision p);
+  ~InferencePrecisionScope();
+  InferencePrecisionScope(const InferencePrecisionScope&) = delete;
+  InferencePrecisionScope& operator=(const InferencePrecisionScope&) = delete;
+
+ private:
+  bool active_ = false, prev_enabled_ = false;
+  int prev_dtype_ = 0;
+};
 }  // namespace ms

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "models/classifier/test_time_views.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -31,9 +32,15 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
   CellBatchLoader loader(cache, indices, lo);
   const at::Device dev(device);
   const auto t0 = std::chrono::steady_clock::now();
+  // Inference as the product runs it: in the process's CPU precision (models/runtime.h).
+  const Precision precision = dev.is_cpu() ? inference_precision() : Precision::kFp32;
   while (auto batch = loader.next()) {
-    auto r = forward_views(net, batch->images.to(dev), views, want_embeddings);
-    auto probs = r.probs.to(at::kCPU).contiguous();
+    ViewAveragedOutput r;
+    {
+      const InferencePrecisionScope scope(precision);
+      r = forward_views(net, batch->images.to(dev), views, want_embeddings);
+    }
+    auto probs = r.probs.to(at::kCPU).to(at::kFloat).contiguous();
     const int64_t n = probs.size(0), c = probs.size(1);
     const float* p = probs.data_ptr<float>();
     for (int64_t i = 0; i < n; ++i) {
@@ -42,7 +49,7 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
       out.indices.push_back(batch->indices[i]);
     }
     if (want_embeddings) {
-      auto e = r.embedding.to(at::kCPU).contiguous();
+      auto e = r.embedding.to(at::kCPU).to(at::kFloat).contiguous();
       const int64_t d = e.size(1);
       const float* ep = e.data_ptr<float>();
       for (int64_t i = 0; i < n; ++i) out.embeddings.emplace_back(ep + i * d, ep + (i + 1) * d);

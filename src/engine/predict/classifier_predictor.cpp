@@ -11,6 +11,7 @@
 #include "engine/predict/classifier_predictor_impl.h"
 #include "engine/train/image_tensor.h"
 #include "models/classifier/test_time_views.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -42,6 +43,7 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
   if (!net) return tl::unexpected(net.error());
   impl->net = *net;
   impl->device = device;
+  impl->precision = inference_precision();
   impl->net->to(at::Device(device));
   impl->net->eval();
   impl->cache_side = cache_side_for(impl->info.model.input_size, impl->info.crop_fraction);
@@ -77,8 +79,12 @@ void for_each_batch(ClassifierPredictor::Impl& impl, const std::vector<cv::Mat>&
   for (size_t begin = 0; begin < crops.size(); begin += kBatch) {
     const size_t end = std::min(crops.size(), begin + kBatch);
     std::vector<cv::Mat> chunk(crops.begin() + begin, crops.begin() + end);
-    auto r = forward_views(*impl.net, impl.preprocess(chunk), impl.info.test_time_views, want_embedding);
-    auto probs = r.probs.to(at::kCPU).contiguous();
+    ViewAveragedOutput r;
+    {
+      const InferencePrecisionScope precision(impl.device == "cpu" ? impl.precision : Precision::kFp32);
+      r = forward_views(*impl.net, impl.preprocess(chunk), impl.info.test_time_views, want_embedding);
+    }
+    auto probs = r.probs.to(at::kCPU).to(at::kFloat).contiguous();
     at::Tensor emb;
     if (want_embedding) emb = r.embedding.to(at::kCPU).to(at::kFloat).contiguous();
     fn(probs, emb, begin);

@@ -10,6 +10,7 @@
 #include "engine/classifier/atypical.h"
 #include "engine/classifier/classifier_model_file.h"
 #include "engine/predict/classifier_predictor.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -17,6 +18,7 @@ struct ClassifierPredictor::Impl {
   ClassifierModelInfo info;
   std::shared_ptr<ClassifierNetImpl> net;
   std::string device = "cpu";
+  Precision precision = Precision::kFp32;  // of CPU inference (models/runtime.h)
   int cache_side = 0;  // crops are resized to this, then center-cropped to input_size
   std::optional<AtypicalReference> atypical;  // from atypical.json when the folder has one
 

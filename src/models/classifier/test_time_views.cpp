@@ -40,9 +40,13 @@ ViewAveragedOutput forward_views(ClassifierNetImpl& net, const at::Tensor& image
   ViewAveragedOutput out;
   for (int v = 0; v < views; ++v) {
     auto r = net.forward(dihedral_view(images, v));
-    auto p = at::softmax(r.logits, 1);
+    // In float32 whatever precision the network ran in (bf16 autocast gives bf16 logits).
+    auto p = at::softmax(r.logits.to(at::kFloat), 1);
     out.probs = v == 0 ? p : out.probs + p;
-    if (want_embedding) out.embedding = v == 0 ? r.embedding : out.embedding + r.embedding;
+    if (want_embedding) {
+      auto e = r.embedding.to(at::kFloat);
+      out.embedding = v == 0 ? e : out.embedding + e;
+    }
   }
   if (views > 1) {
     out.probs = out.probs / static_cast<double>(views);
