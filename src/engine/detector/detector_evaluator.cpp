@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "core/image.h"
+#include "models/runtime.h"
 
 namespace ms {
 namespace {
@@ -35,8 +36,14 @@ std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const De
       images.push_back(normalize_image(ds.field(i).image, o.pixel_mean, o.pixel_std));
       boxes.push_back(ds.field(i).letterbox);
     }
-    const auto result = postprocess(net.forward(at::stack(images).to(device)), boxes, net.box_coder(),
-                                    o.postprocess);
+    RetinaNetOutput raw;
+    {
+      // Inference as the product runs it: in the process's CPU precision (models/runtime.h).
+      const InferencePrecisionScope precision(device.is_cpu() ? inference_precision() : Precision::kFp32);
+      raw = net.forward(at::stack(images).to(device));
+    }
+    raw.to_float();
+    const auto result = postprocess(raw, boxes, net.box_coder(), o.postprocess);
     for (size_t i = s; i < e; ++i) {
       out[i].truth = ds.field(i).truth;
       out[i].detections = to_annotations(result[i - s]);

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -70,6 +71,12 @@ RetinaNetImpl::RetinaNetImpl(const RetinaNetOptions& options)
                                              static_cast<int64_t>(options_.classes.size())));
 }
 
+void RetinaNetOutput::to_float() {
+  cls_logits = cls_logits.to(at::kFloat);
+  box_deltas = box_deltas.to(at::kFloat);
+  if (iou_logits.defined()) iou_logits = iou_logits.to(at::kFloat);
+}
+
 RetinaNetOutput RetinaNetImpl::forward(const at::Tensor& images) {
   MS_CHECK(images.dim() == 4 && images.size(1) == options_.backbone.in_channels,
            "RetinaNet input must be [B, " + std::to_string(options_.backbone.in_channels) + ", H, W]");
@@ -112,7 +119,12 @@ std::vector<std::vector<Detection>> RetinaNetImpl::detect(const std::vector<cv::
   at::Tensor batch = at::stack(inputs);
   const auto params = parameters();
   if (!params.empty()) batch = batch.to(params.front().device());
-  const RetinaNetOutput out = forward(batch);
+  RetinaNetOutput out;
+  {
+    const InferencePrecisionScope precision(batch.is_cpu() ? inference_precision() : Precision::kFp32);
+    out = forward(batch);
+  }
+  out.to_float();
   train(was_training);
   return postprocess(out, boxes, coder_, options_.postprocess);
 }

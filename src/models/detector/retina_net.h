@@ -74,6 +74,8 @@ struct RetinaNetOutput {
   std::vector<float> level_strides;        // 2^l per level
   int64_t anchors_per_location = 0;        // A
   int64_t input_height = 0, input_width = 0;  // padded input size the anchors refer to
+  // The head's outputs in float32 whatever precision the network ran in (bf16 autocast).
+  void to_float();
 };
 
 // Letterboxes a BGR 8-bit image to size x size (grey 114 padding) and normalises it.
