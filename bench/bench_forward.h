@@ -1,11 +1,13 @@
 #pragma once
-// Times a loaded network's forward pass alone (eval mode, no gradients) on one random normalised
-// batch: what PyTorch eager runs for the same call (bench/peer_pytorch.py).
+// Times a loaded network's forward pass alone (eval mode, no gradients, the process's inference
+// precision: MARROWSCOPE_PRECISION) on one random normalised batch: what PyTorch eager runs for the
+// same call (bench/peer_pytorch.py).
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
 #include <c10/core/GradMode.h>
 
 #include "core/error.h"
+#include "models/runtime.h"
 
 namespace ms::bench {
 
@@ -18,6 +20,7 @@ bool time_forward(benchmark::State& state, NetResult& net, int batch, int side) 
   }
   (*net)->eval();
   c10::NoGradGuard no_grad;
+  const ms::InferencePrecisionScope precision(ms::inference_precision());
   at::manual_seed(1);
   const auto x = at::randn({batch, 3, side, side});
   (*net)->forward(x);  // warm-up: first-call allocations

@@ -2,7 +2,8 @@
 """The shipped classifier and detector in C++ against the same networks in PyTorch eager from
 Python, in one run, as ratios.
 
-    /usr/bin/python3 bench/peer_pytorch.py [--threads 1 2] [--build build] [--seconds 3] [--json OUT]
+    /usr/bin/python3 bench/peer_pytorch.py [--threads 1 2] [--precision fp32 bf16] [--build build]
+                                           [--seconds 3] [--json OUT]
 
 Both sides take the same inputs and do the same work, with the same weights and thread count:
   classifier: 32 (and 1) random 360 x 360 8-bit cells -> resized to the model's cache side (area),
@@ -12,6 +13,8 @@ Both sides take the same inputs and do the same work, with the same weights and 
   detector:   the first 575 x 575 txl-pbc val field -> letterboxed to the model's input, normalised,
               forward, decoded and NMS-ed. C++: bench_detector_forward's BM_ShippedDetector
               (DetectorPredictor::detect). Python: the tools/gpu/detector_mirror.py mirror.
+bf16: the C++ side runs with MARROWSCOPE_PRECISION=bf16 (autocast, models/runtime.h), Python under
+torch.autocast("cpu", dtype=torch.bfloat16): the same mechanism on both sides.
 Python times whole calls (preprocessing included) with time.perf_counter over --seconds after one
 warm-up call; C++ reports Google Benchmark's real time. Needs Debian's python3-torch and python3-pil,
 and the two bench binaries (cmake --build build --target bench_classifier_speed bench_detector_forward).
@@ -41,7 +44,16 @@ def load_state(module, folder):
     return module.eval()
 
 
+PRECISION = {"value": "fp32"}
+
+
 def timed(fn, seconds):
+    if PRECISION["value"] == "bf16":
+        plain = fn
+
+        def fn():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return plain()
     fn()  # warm-up: first-call allocations
     n, t0 = 0, time.perf_counter()
     while True:
@@ -120,9 +132,10 @@ def python_detector(folder, field, seconds):
 
 
 def cpp(binary, flt, seconds):
+    env = dict(os.environ, MARROWSCOPE_PRECISION=PRECISION["value"])
     out = subprocess.run([binary, "--benchmark_filter=" + flt, "--benchmark_format=json",
                           "--benchmark_min_time=%g" % seconds], check=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, cwd=ROOT, universal_newlines=True).stdout
+                         stderr=subprocess.DEVNULL, cwd=ROOT, universal_newlines=True, env=env).stdout
     runs = json.loads(out)["benchmarks"]
     if not runs or runs[0].get("error_occurred"):
         raise SystemExit("%s %s: %s" % (binary, flt, runs[0].get("error_message") if runs else "no run"))
@@ -132,6 +145,7 @@ def cpp(binary, flt, seconds):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--json", default="")
@@ -140,35 +154,37 @@ def main():
     cls_dir, det_dir = os.path.join(ROOT, "models", "classifier"), os.path.join(ROOT, "models", "detector")
     field = first_field(os.path.join(ROOT, "..", "shared", "data", "txl-pbc", "images", "val"))
     rows = []
-    for t in a.threads:
+    for t, precision in [(t, p) for p in a.precision for t in a.threads]:
         torch.set_num_threads(t)
+        PRECISION["value"] = precision
         cls_bin = os.path.join(a.build, "bench_classifier_speed")
         det_bin = os.path.join(a.build, "bench_detector_forward")
         for batch in (32, 1):
             call, fwd = python_classifier(cls_dir, batch, a.seconds)
             # bench_classifier_speed's args: model 0 (shipped), batch, threads, views
             c = cpp(cls_bin, "BM_ClassifierSpeed/0/%d/%d/1/" % (batch, t), a.seconds)
-            rows.append({"what": "classifier call, batch %d, 1 view" % batch, "threads": t, "unit": "cells/s",
+            rows.append({"what": "classifier call, batch %d, 1 view" % batch, "threads": t, "precision": precision, "unit": "cells/s",
                          "cpp": c["cells_per_s"], "python": call})
             c = cpp(cls_bin, "BM_ShippedClassifierForward/%d/%d/" % (batch, t), a.seconds)
-            rows.append({"what": "classifier forward only, batch %d" % batch, "threads": t, "unit": "cells/s",
+            rows.append({"what": "classifier forward only, batch %d" % batch, "threads": t, "precision": precision, "unit": "cells/s",
                          "cpp": c["cells_per_s"], "python": fwd})
         call, fwd = python_detector(det_dir, field, a.seconds)
         d = cpp(det_bin, "BM_ShippedDetector/%d/" % t, a.seconds)
-        rows.append({"what": "detector call, one 575 px field", "threads": t, "unit": "fields/s",
+        rows.append({"what": "detector call, one 575 px field", "threads": t, "precision": precision, "unit": "fields/s",
                      "cpp": d["items_per_second"], "python": call})
         d = cpp(det_bin, "BM_ShippedDetectorForward/%d/" % t, a.seconds)
-        rows.append({"what": "detector forward only", "threads": t, "unit": "fields/s",
+        rows.append({"what": "detector forward only", "threads": t, "precision": precision, "unit": "fields/s",
                      "cpp": d["items_per_second"], "python": fwd})
-    print("| what | threads | C++ | PyTorch eager (Python) | C++ / Python |")
-    print("|---|---|---|---|---|")
+    print("| what | precision | threads | C++ | PyTorch eager (Python) | C++ / Python |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         r["ratio"] = r["cpp"] / r["python"]
-        print("| %s | %d | %.1f %s | %.1f %s | **%.2fx** |" % (r["what"], r["threads"], r["cpp"], r["unit"],
-                                                         r["python"], r["unit"], r["ratio"]))
+        print("| %s | %s | %d | %.1f %s | %.1f %s | **%.2fx** |" % (
+            r["what"], r["precision"], r["threads"], r["cpp"], r["unit"], r["python"], r["unit"], r["ratio"]))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"rows": rows, "torch": torch.__version__, "cpu_threads": a.threads}, f, indent=1)
+            json.dump({"rows": rows, "torch": torch.__version__, "threads": a.threads, "precision": a.precision}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":
