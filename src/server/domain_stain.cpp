@@ -190,7 +190,7 @@ SampleStainCheck::Reference classifier_stain_reference(ClassifierHost* host) {
     std::lock_guard<std::mutex> lock(last->mu);
     if (dir != last->dir) {
       auto info = read_classifier_model_info(dir);
-      last->stain = info ? info->normalization.stain : std::nullopt;
+      last->stain = info ? info->stain_reference() : std::nullopt;
       last->dir = dir;
     }
     if (!last->stain) return std::nullopt;

@@ -157,6 +157,7 @@ def main():
     info["normalization"] = dict(summary["normalization"])
     if "stain_standardisation" in summary:
         info["normalization"]["stain_standardisation"] = summary["stain_standardisation"]
+        info["training_stain"] = summary["stain_standardisation"]  # measured on the run's training cells
     info["version"] = a.version
     args = summary["args"]
     from_config = "config" in summary

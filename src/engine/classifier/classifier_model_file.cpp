@@ -34,11 +34,11 @@ Result<ClassifierModelInfo> read_classifier_model_info(const std::string& dir) {
   if (info->normalization.mean.size() != 3 || info->normalization.std.size() != 3)
     return fail(ErrorCode::kInvalidArgument, path + ":$.normalization", "3 means and 3 stds",
                 "other lengths");
-  if (info->normalization.stain) {
-    const std::string problem = stain_standardisation_problem(*info->normalization.stain);
-    if (!problem.empty())
-      return fail(ErrorCode::kInvalidArgument, path + ":$.normalization.stain_standardisation", problem,
-                  "other values");
+  for (const auto& [key, stain] : {std::pair{"normalization.stain_standardisation", &info->normalization.stain},
+                                    std::pair{"training_stain", &info->training_stain}}) {
+    if (!*stain) continue;
+    const std::string problem = stain_standardisation_problem(**stain);
+    if (!problem.empty()) return fail(ErrorCode::kInvalidArgument, path + ":$." + key, problem, "other values");
   }
   if (!valid_test_time_views(info->test_time_views))
     return fail(ErrorCode::kInvalidArgument, path + ":$.test_time_views", "1, 2, 4 or 8",

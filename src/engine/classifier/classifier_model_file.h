@@ -24,11 +24,20 @@ struct ClassifierModelInfo {
   Json metrics = Json::object();       // validation metrics of these weights
   int test_time_views = 1;             // dihedral views averaged at inference: 1, 2, 4 or 8
                                        // (models/classifier/test_time_views.h)
+  // The training cells' stain (engine/train/stain_standardise.h stain_reference), what a sample's
+  // stain is compared with (server/domain_stain.h). A model that standardises its input carries
+  // the same reference in normalization.stain_standardisation; either serves.
+  std::optional<StainStandardisation> training_stain;
   template <class V>
   void visit(V& v) {
     v("format", format); v("version", version); v("model", model); v("classes", classes);
     v("crop_fraction", crop_fraction); v("normalization", normalization);
     v("provenance", provenance); v("metrics", metrics); v("test_time_views", test_time_views);
+    v("training_stain", training_stain);
+  }
+  // training_stain, else the standardisation's reference; nullopt when the model has neither.
+  std::optional<StainStandardisation> stain_reference() const {
+    return training_stain ? training_stain : normalization.stain;
   }
 };
 

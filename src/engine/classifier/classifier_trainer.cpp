@@ -220,10 +220,11 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
   std::vector<cv::Mat> train_imgs;
   for (int i : train_idx) train_imgs.push_back(cache.images[i]);
   Normalization norm = measure_normalization(train_imgs);
-  if (cfg.data.stain_standardise) {
-    for (cv::Mat& m : train_imgs) m = center_crop(m, input);
-    norm.stain = stain_reference(train_imgs);
-  }
+  // The training cells' stain, as the network sees them: what samples are compared with, and the
+  // standardisation's target when the config asks for one.
+  for (cv::Mat& m : train_imgs) m = center_crop(m, input);
+  const StainStandardisation training_stain = stain_reference(train_imgs);
+  if (cfg.data.stain_standardise) norm.stain = training_stain;
   train_imgs.clear();
 
   torch::manual_seed(cfg.seed);
@@ -280,6 +281,7 @@ Result<FoldResult> train_split(const ClassifierTrainConfig& cfg, const Json& cfg
   info.classes = cache.classes;
   info.crop_fraction = cfg.data.crop_fraction;
   info.normalization = norm;
+  info.training_stain = training_stain;
 
   FoldResult result;
   result.best_epoch = state.best_epoch;

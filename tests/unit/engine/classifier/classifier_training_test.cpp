@@ -91,6 +91,14 @@ TEST(ClassifierTraining, TinyVitLearnsColouredDiscs) {
   EXPECT_TRUE(fs::exists(out / "val.txt"));
   EXPECT_TRUE(fs::exists(out / "checkpoints" / "best" / "optimizer.pt"));
 
+  // Every trained model records its training cells' stain (for the domain check); only a config
+  // that asks for it standardises the input.
+  auto written = read_classifier_model_info(r->model_dir);
+  ASSERT_TRUE(written) << written.error().message;
+  ASSERT_TRUE(written->training_stain.has_value());
+  EXPECT_NEAR(written->training_stain->background[0], 235 / 255.f, 0.01);
+  EXPECT_FALSE(written->normalization.stain.has_value());
+
   auto pred = ClassifierPredictor::load(r->model_dir);
   ASSERT_TRUE(pred) << pred.error().message;
   EXPECT_EQ((*pred)->classes(), (std::vector<std::string>{"blue_disc", "green_disc", "red_disc"}));
