@@ -17,6 +17,10 @@ enum class Precision { kFp32, kBf16 };
 // MARROWSCOPE_PRECISION = fp32 | bf16 | auto (default: bf16 where the CPU has native bf16).
 // An unknown value is an error naming it (thrown on first use).
 Precision inference_precision();
+// The detector's: bf16 only when MARROWSCOPE_PRECISION=bf16 says so. The shipped detector is as
+// accurate in bf16 (docs/RESULTS.md), but a RetinaNet with other options failed in it (an operation
+// without a bf16 kernel), so `auto` keeps detectors in float32.
+Precision detector_inference_precision();
 bool cpu_has_native_bf16();
 std::string precision_name(Precision p);
 

@@ -39,7 +39,7 @@ std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const De
     RetinaNetOutput raw;
     {
       // Inference as the product runs it: in the process's CPU precision (models/runtime.h).
-      const InferencePrecisionScope precision(device.is_cpu() ? inference_precision() : Precision::kFp32);
+      const InferencePrecisionScope precision(device.is_cpu() ? detector_inference_precision() : Precision::kFp32);
       raw = net.forward(at::stack(images).to(device));
     }
     raw.to_float();

@@ -121,7 +121,7 @@ std::vector<std::vector<Detection>> RetinaNetImpl::detect(const std::vector<cv::
   if (!params.empty()) batch = batch.to(params.front().device());
   RetinaNetOutput out;
   {
-    const InferencePrecisionScope precision(batch.is_cpu() ? inference_precision() : Precision::kFp32);
+    const InferencePrecisionScope precision(batch.is_cpu() ? detector_inference_precision() : Precision::kFp32);
     out = forward(batch);
   }
   out.to_float();

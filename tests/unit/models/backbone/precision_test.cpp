@@ -34,10 +34,12 @@ TEST(InferencePrecision, SettingAndDefault) {
   {
     EnvGuard e("bf16");
     EXPECT_EQ(inference_precision(), Precision::kBf16);
+    EXPECT_EQ(detector_inference_precision(), Precision::kBf16);
   }
   {
     EnvGuard e(nullptr);
     EXPECT_EQ(inference_precision(), cpu_has_native_bf16() ? Precision::kBf16 : Precision::kFp32);
+    EXPECT_EQ(detector_inference_precision(), Precision::kFp32);  // detectors: only when asked
   }
   {
     EnvGuard e("auto");
