@@ -48,11 +48,8 @@ std::vector<DisplayNames> stain_differences(const StainMeasure& s, const StainSt
       od_zh += fmt::format("{}{} x{:.2f}", od_zh.empty() ? "" : "，", kChannelZh[c], ratio);
     }
   }
-  float ref_bg[3], ref_od[3];
-  for (int c = 0; c < 3; ++c) {
-    ref_bg[c] = ref.background[c];
-    ref_od[c] = ref.od_p99[c];
-  }
+  const float* ref_bg = ref.background.data();
+  const float* ref_od = ref.od_p99.data();
   if (!bg_en.empty())
     out.push_back({fmt::format("The background colour differs from the training lab's: RGB {} against {} ({}): "
                                "another camera white balance, light or mounting medium.",

@@ -129,7 +129,8 @@ Scan scan(const cv::Mat& bgr, const StainStandardisation& s) {
 StainMeasure measure_stain(const cv::Mat& bgr, const StainStandardisation& s) { return scan(bgr, s).m; }
 
 void stain_standardise(const cv::Mat& bgr, const StainStandardisation& s, float* out) {
-  MS_CHECK(stain_standardisation_problem(s).empty(), "stain_standardise: " + stain_standardisation_problem(s));
+  const std::string problem = stain_standardisation_problem(s);
+  MS_CHECK(problem.empty(), "stain_standardise: " + problem);
   const Scan sc = scan(bgr, s);
   const int h = bgr.rows, w = bgr.cols;
   const std::size_t n = static_cast<std::size_t>(h) * w;
