@@ -23,6 +23,13 @@ struct Field {
   int width = 0;           // pixels; 0 when unknown (read lazily from the image)
   int height = 0;
   std::vector<BoxAnnotation> boxes;
+  // Regions a detector learns nothing from, neither object nor background: boxes nobody decided
+  // (a training export's undecided cells, class map rule 1c). xyxy, pixels of the field image.
+  std::vector<Box> ignore;
+  // The classes (ids) this field's boxes annotate completely; empty = every class. A reviewers'
+  // export marks white cells only: its red cells and platelets are there, unlabelled, and must
+  // not be learned as background.
+  std::vector<int> annotated_classes;
 };
 
 struct FieldDataset {

@@ -29,6 +29,9 @@ constexpr std::int64_t kMaxExportCells = 100000;
 constexpr std::int64_t kMaxViewerExportCells = 5000;
 constexpr std::size_t kMaxExportSamples = 200;
 constexpr std::int64_t kExportPage = 5000;
+// What a training export calls a detected cell nobody decided on (engine/detector/class_mapping.h
+// kIgnoreRegionClass: train-detector ignores the region).
+constexpr const char* kUnreviewedClass = "unreviewed";
 
 std::int64_t export_cell_cap(const Caller& c) {
   return c.user.role == store::Role::kViewer ? kMaxViewerExportCells : kMaxExportCells;
@@ -276,7 +279,9 @@ void register_export_routes(Api& api) {
               .describe("Each confirmed cell under its effective class, boxes added by reviewers included "
                         "(positives), and every removed box (class `not_a_cell`, confirmed or not) as a "
                         "negative: `marrowscope train-detector` makes not_a_cell boxes background, never "
-                        "positives. At most 100,000 cells in all")
+                        "positives. In coco and labelme, the other detected cells of the same fields that "
+                        "nobody confirmed or removed come as class `unreviewed`: regions train-detector "
+                        "ignores (neither cell nor background). At most 100,000 cells in all")
               .query("samples", {{"type", "string"}, {"pattern", "^[0-9]+(,[0-9]+)*$"}},
                      "sample ids, comma-separated (at most " + std::to_string(kMaxExportSamples) + ")", true)
               .query("format", string_schema({"folder", "coco", "labelme"}),
@@ -309,6 +314,23 @@ void register_export_routes(Api& api) {
                 q.cell_class = store::kNotACell;
                 MS_ASSIGN_OR_RETURN(auto removed, collect_cells(tx, q, kMaxExportCells - static_cast<std::int64_t>(all.size())));
                 all.insert(all.end(), std::make_move_iterator(removed.begin()), std::make_move_iterator(removed.end()));
+              }
+              if (format == "folder") return all;
+              // A field of an annotation export also names the cells on it that nobody decided
+              // (neither confirmed nor removed), as class "unreviewed": a detector treats them as
+              // regions to ignore, not as background it must learn (class_mapping.h rule 1c).
+              std::set<std::int64_t> fields;
+              for (const auto& x : all) fields.insert(x.image.id);
+              for (auto id : ids) {
+                store::CellQuery q;
+                q.sample_id = id;
+                q.reviewed = false;
+                MS_ASSIGN_OR_RETURN(auto open, collect_cells(tx, q, kMaxExportCells - static_cast<std::int64_t>(all.size())));
+                for (auto& x : open) {
+                  if (!fields.count(x.image.id) || x.view.effective_class == store::kNotACell) continue;
+                  x.view.effective_class = kUnreviewedClass;
+                  all.push_back(std::move(x));
+                }
               }
               return all;
             }));

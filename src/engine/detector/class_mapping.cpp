@@ -59,7 +59,8 @@ Result<ClassMapping> map_dataset_classes(const std::vector<std::string>& dataset
     entries[trim(item.substr(0, eq))] = target;
   }
 
-  ClassMapping mapping(dataset_classes.size(), -1);
+  const auto wildcard = entries.find("*");
+  ClassMapping mapping(dataset_classes.size(), kDropClass);
   std::vector<std::string> unmatched;
   for (size_t d = 0; d < dataset_classes.size(); ++d) {
     const std::string& name = dataset_classes[d];
@@ -68,14 +69,22 @@ Result<ClassMapping> map_dataset_classes(const std::vector<std::string>& dataset
     auto it = entries.find(name);
     if (it == entries.end() && !short_name.empty()) it = entries.find(short_name);
     if (it == entries.end() && !bare_name.empty()) it = entries.find(bare_name);
-    if (it != entries.end()) {
-      mapping[d] = it->second.empty() ? -1 : index_of(model_classes, it->second);
+    if (it != entries.end() && it != wildcard) {
+      mapping[d] = it->second.empty() ? kDropClass : index_of(model_classes, it->second);
       continue;
     }
-    if (name == kNegativeBoxClass) continue;  // mapping[d] stays -1: background
+    if (name == kNegativeBoxClass) continue;  // dropped: background
+    if (name == kIgnoreRegionClass) {
+      mapping[d] = kIgnoreRegion;
+      continue;
+    }
     int m = index_of(model_classes, name);
     if (m < 0 && !short_name.empty()) m = index_of(model_classes, short_name);
     if (m < 0 && !bare_name.empty()) m = index_of(model_classes, bare_name);
+    if (m < 0 && wildcard != entries.end()) {
+      mapping[d] = wildcard->second.empty() ? kDropClass : index_of(model_classes, wildcard->second);
+      continue;
+    }
     if (m < 0) {
       unmatched.push_back(name);
       continue;
@@ -104,6 +113,7 @@ FieldDataset remap_fields(const FieldDataset& ds, const ClassMapping& mapping,
     for (const auto& b : f.boxes) {
       if (b.class_id < 0 || b.class_id >= static_cast<int>(mapping.size())) continue;
       const int m = mapping[static_cast<size_t>(b.class_id)];
+      if (m == kIgnoreRegion) g.ignore.push_back(b.box);
       if (m < 0) continue;
       BoxAnnotation a = b;
       a.class_id = m;

@@ -15,7 +15,10 @@ DetectorBatchLoader::DetectorBatchLoader(const DetectorDataset& dataset, Detecto
                                          uint64_t seed, int epoch)
     : dataset_(dataset), options_(std::move(options)), seed_(seed), epoch_(epoch) {
   MS_CHECK(options_.batch_size > 0, "DetectorBatchLoader: batch_size must be positive");
-  batches_ = plan(dataset_.size(), options_.batch_size, options_.shuffle, seed_, epoch_);
+  for (size_t i : options_.indices)
+    MS_CHECK(i < dataset_.size(), "DetectorBatchLoader: index " + std::to_string(i) + " past the dataset");
+  batches_ = options_.indices.empty() ? plan(dataset_.size(), options_.batch_size, options_.shuffle, seed_, epoch_)
+                                      : plan(options_.indices, options_.batch_size, options_.shuffle, seed_, epoch_);
   worker_ = std::thread([this] { run(); });
 }
 
@@ -32,6 +35,12 @@ std::vector<std::vector<size_t>> DetectorBatchLoader::plan(size_t n, int batch_s
                                                           uint64_t seed, int epoch) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
+  return plan(std::move(order), batch_size, shuffle, seed, epoch);
+}
+
+std::vector<std::vector<size_t>> DetectorBatchLoader::plan(std::vector<size_t> order, int batch_size, bool shuffle,
+                                                          uint64_t seed, int epoch) {
+  const size_t n = order.size();
   if (shuffle) {
     std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
                       static_cast<uint32_t>(epoch), 0x5eedu};
@@ -53,24 +62,42 @@ DetectorBatch DetectorBatchLoader::make_batch(const std::vector<size_t>& indices
   DetectorBatch batch;
   batch.indices = indices;
   std::vector<at::Tensor> images;
-  for (size_t i : indices) {
+  const auto num_classes = static_cast<int64_t>(dataset_.classes().size());
+  batch.class_mask = at::ones({static_cast<int64_t>(indices.size()), num_classes}, at::kFloat);
+  auto to_tensor = [](const std::vector<Box>& v) {
+    auto t = at::empty({static_cast<int64_t>(v.size()), 4}, at::kFloat);
+    auto* p = t.data_ptr<float>();
+    for (size_t k = 0; k < v.size(); ++k) {
+      p[4 * k + 0] = v[k].x1;
+      p[4 * k + 1] = v[k].y1;
+      p[4 * k + 2] = v[k].x2;
+      p[4 * k + 3] = v[k].y2;
+    }
+    return t;
+  };
+  for (size_t row = 0; row < indices.size(); ++row) {
+    const size_t i = indices[row];
     const AugmentSample s = dataset_.sample(i, options_.augment_options, seed_, epoch_, options_.augment);
     images.push_back(normalize_image(s.image, options_.pixel_mean, options_.pixel_std));
-    const auto g = static_cast<int64_t>(s.boxes.size());
-    auto boxes = at::empty({g, 4}, at::kFloat);
-    auto labels = at::empty({g}, at::kLong);
-    auto* bp = boxes.data_ptr<float>();
-    auto* lp = labels.data_ptr<int64_t>();
-    for (int64_t k = 0; k < g; ++k) {
-      const Box& b = s.boxes[static_cast<size_t>(k)];
-      bp[4 * k + 0] = b.x1;
-      bp[4 * k + 1] = b.y1;
-      bp[4 * k + 2] = b.x2;
-      bp[4 * k + 3] = b.y2;
-      lp[k] = s.labels[static_cast<size_t>(k)];
+    std::vector<Box> objects, ignore;
+    std::vector<int64_t> labels;
+    for (size_t k = 0; k < s.boxes.size(); ++k) {
+      if (s.labels[k] == kIgnoreBoxLabel) {
+        ignore.push_back(s.boxes[k]);
+      } else {
+        objects.push_back(s.boxes[k]);
+        labels.push_back(s.labels[k]);
+      }
     }
-    batch.gt_boxes.push_back(boxes);
-    batch.gt_labels.push_back(labels);
+    batch.gt_boxes.push_back(to_tensor(objects));
+    batch.gt_labels.push_back(at::tensor(labels, at::kLong).view({static_cast<int64_t>(labels.size())}));
+    batch.ignore_boxes.push_back(to_tensor(ignore));
+    const auto& annotated = dataset_.field(i).annotated_classes;
+    if (!annotated.empty()) {
+      auto row_mask = batch.class_mask[static_cast<int64_t>(row)];
+      row_mask.zero_();
+      for (int k : annotated) row_mask[k] = 1.f;
+    }
   }
   batch.images = at::stack(images);
   return batch;

@@ -20,6 +20,10 @@ struct DetectorBatch {
   at::Tensor images;                  // [B,3,S,S] float32, normalised (RetinaNetOptions mean/std)
   std::vector<at::Tensor> gt_boxes;   // per image [G,4] float32 xyxy, input pixels (G may be 0)
   std::vector<at::Tensor> gt_labels;  // per image [G] int64 class ids
+  std::vector<at::Tensor> ignore_boxes;  // per image [K,4] float32: ignore regions (K may be 0)
+  // [B,C] float32: 1 where the image annotates class c completely, 0 where it does not (no loss
+  // on that class's logits there). Undefined = every class everywhere.
+  at::Tensor class_mask;
   std::vector<size_t> indices;        // dataset indices of the images
 };
 
@@ -31,6 +35,8 @@ struct DetectorLoaderOptions {
   std::vector<float> pixel_mean{0.485f, 0.456f, 0.406f};
   std::vector<float> pixel_std{0.229f, 0.224f, 0.225f};
   AugmentOptions augment_options;
+  // The dataset indices this epoch draws from (each once, shuffled); empty = every field.
+  std::vector<size_t> indices;
 };
 
 // One epoch of batches. The dataset must outlive the loader.
@@ -48,6 +54,9 @@ class DetectorBatchLoader {
   // The epoch's batches as dataset indices (last batch may be smaller): shuffled with a
   // generator seeded by (seed, epoch) when shuffle is on.
   static std::vector<std::vector<size_t>> plan(size_t n, int batch_size, bool shuffle, uint64_t seed, int epoch);
+  // The same over the given indices instead of 0..n-1.
+  static std::vector<std::vector<size_t>> plan(std::vector<size_t> order, int batch_size, bool shuffle,
+                                               uint64_t seed, int epoch);
 
  private:
   DetectorBatch make_batch(const std::vector<size_t>& indices) const;

@@ -33,15 +33,38 @@ Result<DetectorDataset> DetectorDataset::prepare(const FieldDataset& ds, int inp
       p.boxes.push_back(p.letterbox.forward(clipped));
       p.labels.push_back(b.class_id);
     }
+    for (const auto& b : f.ignore) {
+      const Box clipped = clip_box(b, static_cast<float>(img->cols), static_cast<float>(img->rows));
+      if (!clipped.valid()) continue;
+      p.ignore_truth.push_back(clipped);
+      p.ignore.push_back(p.letterbox.forward(clipped));
+    }
+    for (int k : f.annotated_classes)
+      if (k < 0 || k >= static_cast<int>(ds.classes.size()))
+        return fail(ErrorCode::kInvalidArgument, f.image_path, "annotated class ids below " + std::to_string(ds.classes.size()),
+                    std::to_string(k));
+    p.annotated_classes = f.annotated_classes;
     out.fields_.push_back(std::move(p));
   }
   return out;
+}
+
+Status DetectorDataset::append(DetectorDataset other) {
+  if (other.classes_ != classes_ || other.input_size_ != input_size_)
+    return fail(ErrorCode::kInvalidArgument, "appended fields", "the same classes and input size",
+                std::to_string(other.classes_.size()) + " classes at " + std::to_string(other.input_size_) + " px");
+  for (auto& f : other.fields_) fields_.push_back(std::move(f));
+  return {};
 }
 
 AugmentSample DetectorDataset::sample(size_t i, const AugmentOptions& options, uint64_t seed, int epoch,
                                       bool augment) const {
   const PreparedField& f = fields_.at(i);
   AugmentSample s{f.image, f.boxes, f.labels};
+  for (const auto& b : f.ignore) {
+    s.boxes.push_back(b);
+    s.labels.push_back(kIgnoreBoxLabel);
+  }
   if (!augment) return s;
   std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
                     static_cast<uint32_t>(epoch), static_cast<uint32_t>(i)};

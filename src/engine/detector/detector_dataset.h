@@ -20,7 +20,14 @@ struct PreparedField {
   std::vector<Box> boxes;           // xyxy, pixels of `image`
   std::vector<int> labels;          // class ids, one per box
   std::vector<BoxAnnotation> truth; // the boxes in original pixels (for evaluation)
+  std::vector<Box> ignore;          // ignore regions, pixels of `image` (Field::ignore)
+  std::vector<Box> ignore_truth;    // the same in original pixels (for evaluation)
+  std::vector<int> annotated_classes;  // Field::annotated_classes (empty = every class)
 };
+
+// The label sample() gives an ignore region: such boxes follow the objects' boxes and go through
+// the same augmentation, so they stay over what they cover.
+inline constexpr int kIgnoreBoxLabel = -2;
 
 class DetectorDataset {
  public:
@@ -29,6 +36,10 @@ class DetectorDataset {
   // max_fields > 0 keeps the first max_fields fields (in the dataset's order).
   static Result<DetectorDataset> prepare(const FieldDataset& ds, int input_size, int max_fields = 0);
 
+  // Appends other's fields (same classes and input size), e.g. replayed original fields after a
+  // lab's corrections; their indices follow this dataset's.
+  Status append(DetectorDataset other);
+
   size_t size() const { return fields_.size(); }
   int input_size() const { return input_size_; }
   const std::vector<std::string>& classes() const { return classes_; }
@@ -36,7 +47,8 @@ class DetectorDataset {
 
   // Sample i, augmented with `options` from a generator seeded by (seed, epoch, i) only, so the
   // result does not depend on which thread asks or in what order (exact resume).
-  // augment = false returns the prepared image and boxes unchanged.
+  // augment = false returns the prepared image and boxes unchanged. Ignore regions come back as
+  // boxes labelled kIgnoreBoxLabel.
   AugmentSample sample(size_t i, const AugmentOptions& options, uint64_t seed, int epoch,
                        bool augment) const;
 

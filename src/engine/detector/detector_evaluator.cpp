@@ -1,5 +1,6 @@
 #include "engine/detector/detector_evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <ATen/ATen.h>
@@ -18,6 +19,19 @@ std::vector<BoxAnnotation> to_annotations(const std::vector<Detection>& dets) {
 }
 
 }  // namespace
+
+std::vector<BoxAnnotation> scored_detections(std::vector<BoxAnnotation> detections, const std::vector<Box>& ignore,
+                                             const std::vector<int>& annotated_classes) {
+  std::vector<BoxAnnotation> out;
+  out.reserve(detections.size());
+  for (auto& d : detections) {
+    bool skip = !annotated_classes.empty() &&
+                std::find(annotated_classes.begin(), annotated_classes.end(), d.class_id) == annotated_classes.end();
+    for (const auto& r : ignore) skip = skip || iou(d.box, r) >= 0.5f;
+    if (!skip) out.push_back(d);
+  }
+  return out;
+}
 
 std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const DetectorDataset& ds,
                                                     int batch_size) {
@@ -46,7 +60,8 @@ std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const De
     const auto result = postprocess(raw, boxes, net.box_coder(), o.postprocess);
     for (size_t i = s; i < e; ++i) {
       out[i].truth = ds.field(i).truth;
-      out[i].detections = to_annotations(result[i - s]);
+      out[i].detections = scored_detections(to_annotations(result[i - s]), ds.field(i).ignore_truth,
+                                            ds.field(i).annotated_classes);
     }
   }
   net.train(was_training);
@@ -70,7 +85,9 @@ Result<FieldEvaluation> evaluate_fields(const FieldDetector& detect, const Field
     const auto t0 = std::chrono::steady_clock::now();
     const auto dets = detect(images);
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (size_t i = s; i < e; ++i) pairs[i].detections = to_annotations(dets.at(i - s));
+    for (size_t i = s; i < e; ++i)
+      pairs[i].detections = scored_detections(to_annotations(dets.at(i - s)), ds.fields[i].ignore,
+                                              ds.fields[i].annotated_classes);
   }
   auto m = evaluate_detections(pairs, options);
   if (!m) return tl::unexpected(m.error());

@@ -13,6 +13,12 @@
 
 namespace ms {
 
+// The detections that are scored on a field: none over an ignore region (IoU >= 0.5; a cell
+// nobody decided is neither a hit nor a false box, as COCO's crowd regions) and none of a class
+// the field does not annotate (a white-cell export has unlabelled red cells).
+std::vector<BoxAnnotation> scored_detections(std::vector<BoxAnnotation> detections, const std::vector<Box>& ignore,
+                                             const std::vector<int>& annotated_classes);
+
 // Runs net (eval mode, no gradients; restores its mode) over the prepared (already letterboxed)
 // fields in batches; boxes come back in each field's original pixels, paired with its truth.
 std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const DetectorDataset& ds,

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
+#include <random>
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -148,7 +150,16 @@ DetectionTargets build_detection_targets(const RetinaNetOutput& out, const Detec
       in.cls_logits = out.cls_logits[b].detach();
       in.pred_boxes = coder.decode(out.box_deltas[b].detach(), out.anchors);
     }
-    const auto matched = assigner.assign(in).matched_gt.to(device);
+    auto matched = assigner.assign(in).matched_gt.to(device);
+    if (static_cast<size_t>(b) < batch.ignore_boxes.size() && batch.ignore_boxes[static_cast<size_t>(b)].size(0) > 0) {
+      // An anchor over a region nobody decided is no negative: centred inside it, or overlapping
+      // it as much as MaxIoU's negative threshold allows a real object. Positives stay.
+      const auto regions = batch.ignore_boxes[static_cast<size_t>(b)].to(device);
+      const auto inside = centers_inside_boxes(box_centers(out.anchors), regions).any(0);
+      const auto overlap = pairwise_box_iou(out.anchors, regions).amax(1).ge(0.4);
+      matched = at::where(matched.eq(kAssignBackground).logical_and(inside.logical_or(overlap)),
+                          at::full_like(matched, kAssignIgnore), matched);
+    }
     if (in.gt_boxes.size(0) == 0) {
       labels.push_back(matched);
       boxes.push_back(at::zeros({n, 4}, out.anchors.options()));
@@ -158,12 +169,40 @@ DetectionTargets build_detection_targets(const RetinaNetOutput& out, const Detec
     labels.push_back(at::where(matched.ge(0), in.gt_labels.index_select(0, safe), matched));
     boxes.push_back(in.gt_boxes.index_select(0, safe));
   }
-  return DetectionTargets{at::stack(labels), at::stack(boxes)};
+  DetectionTargets t{at::stack(labels), at::stack(boxes), at::Tensor()};
+  if (batch.class_mask.defined()) t.class_mask = batch.class_mask.to(device);
+  return t;
+}
+
+std::vector<size_t> epoch_field_indices(size_t main_fields, size_t replay_fields, int per_epoch, uint64_t seed,
+                                        int epoch) {
+  std::vector<size_t> out(main_fields);
+  std::iota(out.begin(), out.end(), size_t{0});
+  std::vector<size_t> replay(replay_fields);
+  std::iota(replay.begin(), replay.end(), main_fields);
+  const size_t take = per_epoch > 0 ? std::min(replay_fields, static_cast<size_t>(per_epoch)) : replay_fields;
+  if (take < replay_fields) {
+    std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(epoch),
+                      0x2e91a7u};
+    std::mt19937 rng(seq);
+    // A partial Fisher-Yates with our own draws: the first `take` entries are the sample.
+    for (size_t i = 0; i < take; ++i) std::swap(replay[i], replay[i + static_cast<size_t>(rng() % (replay_fields - i))]);
+  }
+  out.insert(out.end(), replay.begin(), replay.begin() + static_cast<std::ptrdiff_t>(take));
+  return out;
 }
 
 Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, const FieldDataset& train,
                                            const FieldDataset& val, const DetectorRunOptions& run,
                                            std::ostream& log) {
+  FieldDataset no_replay;
+  no_replay.classes = config.model.classes;
+  return train_detector(config, train, val, no_replay, run, log);
+}
+
+Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, const FieldDataset& train_in,
+                                           const FieldDataset& val, const FieldDataset& replay,
+                                           const DetectorRunOptions& run, std::ostream& log) {
   try {
     validate(config.model);
   } catch (const MarrowError& e) {
@@ -172,9 +211,32 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
   if (config.optim.epochs < 1 || config.optim.batch_size < 1)
     return fail(ErrorCode::kInvalidArgument, "config optim", "epochs >= 1 and batch_size >= 1",
                 fmt::format("epochs {} batch_size {}", config.optim.epochs, config.optim.batch_size));
-  if (train.classes != config.model.classes)
+  if (train_in.classes != config.model.classes)
     return fail(ErrorCode::kInvalidArgument, "training data classes", "the model's classes (remap first)",
-                fmt::format("{} classes", train.classes.size()));
+                fmt::format("{} classes", train_in.classes.size()));
+  if (!replay.fields.empty() && replay.classes != config.model.classes)
+    return fail(ErrorCode::kInvalidArgument, "replay data classes", "the model's classes (remap first)",
+                fmt::format("{} classes", replay.classes.size()));
+  if (config.data.replay.fields_per_epoch < 0)
+    return fail(ErrorCode::kInvalidArgument, "data.replay.fields_per_epoch", "0 (all) or more",
+                std::to_string(config.data.replay.fields_per_epoch));
+  // The main data's fields annotate only the named classes (the replayed ones annotate all).
+  FieldDataset annotated_copy;
+  const FieldDataset* train_ptr = &train_in;
+  if (!config.data.annotated_classes.empty()) {
+    std::vector<int> ids;
+    for (const auto& name : config.data.annotated_classes) {
+      const int k = train_in.class_index(name);
+      if (k < 0)
+        return fail(ErrorCode::kInvalidArgument, "data.annotated_classes",
+                    fmt::format("model classes ({})", fmt::join(config.model.classes, ", ")), "\"" + name + "\"");
+      ids.push_back(k);
+    }
+    annotated_copy = train_in;
+    for (auto& f : annotated_copy.fields) f.annotated_classes = ids;
+    train_ptr = &annotated_copy;
+  }
+  const FieldDataset& train = *train_ptr;
   at::Device device(at::kCPU);
   try {
     device = at::Device(run.device);
@@ -201,6 +263,20 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
   auto val_ds = DetectorDataset::prepare(val, config.model.input_size, config.data.max_val_fields);
   if (!val_ds) return tl::unexpected(val_ds.error());
   if (train_ds->size() == 0) return fail(ErrorCode::kInvalidArgument, "training data", "at least one field", "none");
+  const size_t main_fields = train_ds->size();
+  size_t replay_fields = 0;
+  if (!replay.fields.empty()) {
+    auto replay_ds = DetectorDataset::prepare(replay, config.model.input_size);
+    if (!replay_ds) return tl::unexpected(replay_ds.error());
+    replay_fields = replay_ds->size();
+    if (auto s = train_ds->append(std::move(*replay_ds)); !s) return tl::unexpected(s.error());
+    log << fmt::format("replay: {} original fields, {} per epoch\n", replay_fields,
+                       config.data.replay.fields_per_epoch > 0
+                           ? std::min<size_t>(replay_fields, static_cast<size_t>(config.data.replay.fields_per_epoch))
+                           : replay_fields);
+  }
+  const size_t fields_per_epoch =
+      epoch_field_indices(main_fields, replay_fields, config.data.replay.fields_per_epoch, config.seed, 0).size();
 
   at::manual_seed(config.seed);
   RetinaNet net(config.model);
@@ -213,6 +289,23 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
                                           .weight_decay(config.optim.weight_decay));
   TrainerState state;
   state.seed = config.seed;
+  if (!config.init_from.empty() && !run.resume) {
+    // Fine-tuning starts from a shipped or earlier model; a resumed run has its own checkpoint.
+    DetectorModelInfo init_info;
+    auto init = load_detector_model(config.init_from, init_info);
+    if (!init) return tl::unexpected(init.error());
+    if (config_to_json(init_info.model) != config_to_json(config.model))
+      return fail(ErrorCode::kInvalidArgument, "init_from " + config.init_from,
+                  "the run's model architecture (train-detector --init copies it from the folder)",
+                  "a different model.json 'model' section");
+    at::NoGradGuard no_grad;
+    auto from = (*init)->named_parameters(true);
+    for (auto& p : net->named_parameters(true)) p.value().copy_(from[p.key()]);
+    auto from_buffers = (*init)->named_buffers(true);
+    for (auto& b : net->named_buffers(true)) b.value().copy_(from_buffers[b.key()]);
+    net->to(device);
+    log << fmt::format("initialised from {} ({})\n", config.init_from, init_info.version);
+  }
   if (run.resume) {
     const auto latest = latest_checkpoint(out_dir);
     if (!latest)
@@ -235,7 +328,7 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
   lo.pixel_std = config.model.pixel_std;
   lo.augment_options = config.augment;
   const int64_t steps_per_epoch =
-      static_cast<int64_t>((train_ds->size() + static_cast<size_t>(lo.batch_size) - 1) / static_cast<size_t>(lo.batch_size));
+      static_cast<int64_t>((fields_per_epoch + static_cast<size_t>(lo.batch_size) - 1) / static_cast<size_t>(lo.batch_size));
   const int eval_batch = std::max(1, config.optim.batch_size);
   std::vector<std::pair<std::string, std::string>> run_rows = {
       {"output", out_dir},
@@ -246,8 +339,12 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
       {"assigner", config_to_json(config.assigner.kind).get<std::string>()},
       {"epochs", std::to_string(config.optim.epochs)},
       {"batch size", std::to_string(config.optim.batch_size)},
-      {"training fields", std::to_string(train_ds->size())},
+      {"training fields", std::to_string(main_fields)},
       {"validation fields", std::to_string(val_ds->size())}};
+  if (!config.init_from.empty()) run_rows.push_back({"initialised from", config.init_from});
+  if (replay_fields > 0)
+    run_rows.push_back({"replay", fmt::format("{} ({} fields, {} per epoch)", config.data.replay.path, replay_fields,
+                                              fields_per_epoch - main_fields)});
 
   DetectorTrainResult result;
   int epochs_this_call = 0;
@@ -255,6 +352,8 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
     if (run.max_epochs_this_call > 0 && epochs_this_call >= run.max_epochs_this_call) break;
     const int epoch = state.epoch;  // 0-based index of the epoch being run
     net->train();
+    if (replay_fields > 0)
+      lo.indices = epoch_field_indices(main_fields, replay_fields, config.data.replay.fields_per_epoch, state.seed, epoch);
     DetectorBatchLoader loader(*train_ds, lo, state.seed, epoch);
     double sum_loss = 0, sum_cls = 0, sum_box = 0, sum_iou = 0, lr = 0;
     int64_t images = 0, steps = 0;
@@ -287,7 +386,7 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
         const double rate = images / std::max(el, 1e-9);
         const double left_images =
             static_cast<double>((static_cast<int64_t>(loader.num_batches()) - steps) * lo.batch_size +
-                                (config.optim.epochs - epoch - 1) * static_cast<int64_t>(train_ds->size()));
+                                (config.optim.epochs - epoch - 1) * static_cast<int64_t>(fields_per_epoch));
         log << fmt::format(
             "epoch {}/{} step {}/{} loss {:.4f} (cls {:.4f} box {:.4f} iou {:.4f}) pos {} lr {:.2e} "
             "{:.2f} img/s ETA {}\n",
@@ -374,6 +473,8 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
                          {"assigner", config_to_json(config.assigner)},
                          {"optim", config_to_json(config.optim)},
                          {"run", out_dir}};
+      if (!config.init_from.empty()) info.provenance["init_from"] = config.init_from;
+      if (replay_fields > 0) info.provenance["replay"] = config_to_json(config.data.replay);
       info.metrics = val_json.is_null() ? Json::object() : val_json;
       net->to(at::kCPU);
       const auto s = write_detector_model((fs::path(out_dir) / "model").string(), *net, info);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -44,6 +45,17 @@ struct DetectorTrainResult {
 Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, const FieldDataset& train,
                                            const FieldDataset& val, const DetectorRunOptions& run,
                                            std::ostream& log);
+// The same with replayed fields (config.data.replay): every epoch trains on all of `train` and
+// replay.fields_per_epoch of `replay` (all when 0), drawn from (seed, epoch) only.
+Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, const FieldDataset& train,
+                                           const FieldDataset& val, const FieldDataset& replay,
+                                           const DetectorRunOptions& run, std::ostream& log);
+
+// The indices one epoch trains on: 0..main_fields-1, then `per_epoch` of the replay indices
+// main_fields..main_fields+replay_fields-1 (all when per_epoch is 0 or larger), drawn without
+// replacement from a generator seeded by (seed, epoch) only.
+std::vector<size_t> epoch_field_indices(size_t main_fields, size_t replay_fields, int per_epoch, uint64_t seed,
+                                        int epoch);
 
 struct DetectorBatch;
 class Assigner;

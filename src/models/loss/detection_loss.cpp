@@ -43,7 +43,12 @@ DetectionLoss detection_loss(const at::Tensor& cls_logits, const at::Tensor& box
     onehot.index_put_({pos_idx.select(1, 0), pos_idx.select(1, 1), labels.index({positive})}, 1.0);
   }
   const at::Tensor fl = sigmoid_focal_loss(cls_logits, onehot, options.focal_alpha, options.focal_gamma);
-  out.cls = (fl * valid.unsqueeze(-1).to(fl.dtype())).sum() / norm;
+  at::Tensor weight = valid.unsqueeze(-1).to(fl.dtype());  // [B,N,1]
+  if (targets.class_mask.defined()) {
+    MS_CHECK(targets.class_mask.sizes() == (at::IntArrayRef{b, c}), "targets.class_mask must be [B,C]");
+    weight = weight * targets.class_mask.to(fl.device(), fl.scalar_type()).unsqueeze(1);  // [B,N,C]
+  }
+  out.cls = (fl * weight).sum() / norm;
 
   const at::Tensor zero = cls_logits.new_zeros({});
   out.box = zero;

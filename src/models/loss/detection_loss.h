@@ -47,6 +47,9 @@ struct DetectionTargets {
   at::Tensor labels;
   // [B,N,4] float xyxy input pixels: the matched ground-truth box (only read where labels >= 0).
   at::Tensor boxes;
+  // [B,C] float or undefined: 0 where image b does not annotate class c (its objects are there
+  // unlabelled), so no anchor's logit of that class is pushed towards background there.
+  at::Tensor class_mask{};
 };
 
 struct DetectionLoss {

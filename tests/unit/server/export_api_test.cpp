@@ -69,8 +69,14 @@ TEST_P(ExportApiTest, TrainingExportTakesConfirmedCellsInEachFormat) {
   Json j = Json::parse(coco["annotations.json"], nullptr, false);
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["images"].size(), 2u);
-  ASSERT_EQ(j["annotations"].size(), 3u);
-  EXPECT_EQ(j["categories"].size(), 2u) << "lymphocyte and monocyte";
+  // Three confirmed cells, and the three other cells of their fields that nobody decided.
+  ASSERT_EQ(j["annotations"].size(), 6u);
+  EXPECT_EQ(j["categories"].size(), 3u) << "lymphocyte, monocyte and unreviewed";
+  int unreviewed = 0;
+  for (const auto& cat : j["categories"])
+    if (cat["name"] == "unreviewed")
+      for (const auto& an : j["annotations"]) unreviewed += an["category_id"] == cat["id"] ? 1 : 0;
+  EXPECT_EQ(unreviewed, 3);
   const std::string file = j["images"][0]["file_name"].get<std::string>();
   EXPECT_EQ(coco.count(file), 1u) << file << " is in the archive";
   // The reclassified cell is annotated as monocyte with its box as x, y, w, h: [4, 4, 8, 8].
@@ -85,7 +91,7 @@ TEST_P(ExportApiTest, TrainingExportTakesConfirmedCellsInEachFormat) {
       shapes += static_cast<int>(Json::parse(bytes)["shapes"].size());
     }
   EXPECT_EQ(jsons, 2);
-  EXPECT_EQ(shapes, 3);
+  EXPECT_EQ(shapes, 6);
 
   EXPECT_EQ(get(doc, both + "&format=voc")->status, 400);
   EXPECT_EQ(get(doc, "/api/exports/training?samples=abc")->status, 400);

@@ -301,8 +301,26 @@ TEST_P(FieldEditApiTest, TrainingExportCarriesAddedBoxesAndRemovedOnesAsNegative
   for (const auto& c : j["categories"]) names[c["id"].get<std::int64_t>()] = c["name"].get<std::string>();
   std::map<std::string, int> boxes;
   for (const auto& a : j["annotations"]) ++boxes[names[a["category_id"].get<std::int64_t>()]];
-  EXPECT_EQ(boxes, (std::map<std::string, int>{{"eosinophil", 1}, {"not_a_cell", 1}}))
-      << "the added, confirmed cell is a positive, the removed box a negative; unconfirmed cells stay out";
+  // The field's other detected cells, neither confirmed nor removed.
+  const int undecided = list["total"].get<int>() - 1;
+  ASSERT_GT(undecided, 0);
+  EXPECT_EQ(boxes, (std::map<std::string, int>{{"eosinophil", 1}, {"not_a_cell", 1}, {"unreviewed", undecided}}))
+      << "the added, confirmed cell is a positive, the removed box a negative, the undecided cells regions "
+         "a detector ignores";
+  // labelme says the same per field; the crop tree (a classifier's data) has no undecided cells.
+  auto lm = get(doctor, "/api/exports/training?format=labelme&samples=" + std::to_string(sample));
+  ASSERT_EQ(lm->status, 200) << lm->body;
+  int unreviewed_shapes = 0;
+  for (const auto& [name, bytes] : unzip(lm->body)) {
+    if (name.size() < 5 || name.substr(name.size() - 5) != ".json") continue;
+    const Json shapes = Json::parse(bytes, nullptr, false);
+    ASSERT_TRUE(shapes.is_object()) << name;
+    for (const auto& sh : shapes["shapes"]) unreviewed_shapes += sh["label"] == "unreviewed" ? 1 : 0;
+  }
+  EXPECT_EQ(unreviewed_shapes, undecided);
+  auto folder = get(doctor, "/api/exports/training?samples=" + std::to_string(sample));
+  ASSERT_EQ(folder->status, 200) << folder->body;
+  for (const auto& [name, bytes] : unzip(folder->body)) EXPECT_NE(name.rfind("unreviewed/", 0), 0u) << name;
 }
 
 TEST_P(FieldEditApiTest, TiffFieldsDisplayAsAStoredPngRendition) {

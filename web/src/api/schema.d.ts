@@ -309,7 +309,7 @@ export interface paths {
          * Training data from the confirmed cells and removed boxes of some samples, as a ZIP
          * @description **Who:** admin, doctor or technician.
          *
-         *     Each confirmed cell under its effective class, boxes added by reviewers included (positives), and every removed box (class `not_a_cell`, confirmed or not) as a negative: `marrowscope train-detector` makes not_a_cell boxes background, never positives. At most 100,000 cells in all
+         *     Each confirmed cell under its effective class, boxes added by reviewers included (positives), and every removed box (class `not_a_cell`, confirmed or not) as a negative: `marrowscope train-detector` makes not_a_cell boxes background, never positives. In coco and labelme, the other detected cells of the same fields that nobody confirmed or removed come as class `unreviewed`: regions train-detector ignores (neither cell nor background). At most 100,000 cells in all
          */
         get: operations["getExportsTraining"];
         put?: never;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -14,6 +15,7 @@
 #include "data/formats/formats.h"
 #include "engine/detector/detector_batch_loader.h"
 #include "engine/detector/detector_evaluator.h"
+#include "engine/detector/detector_model_file.h"
 #include "engine/detector/detector_trainer.h"
 #include "engine/detector/field_source.h"
 #include "engine/predict/detector_predictor.h"
@@ -233,6 +235,169 @@ TEST_F(DetectorTraining, TargetsFromAssignmentAndEmptyImages) {
                                      net->box_coder(), cfg.model.loss);
     EXPECT_TRUE(std::isfinite(loss.total.item<double>()));
   }
+}
+
+// A region nobody decided: anchors over it are neither positive nor negative; objects inside
+// or beside it stay positives. A class the image does not annotate adds no classification loss.
+TEST_F(DetectorTraining, IgnoreRegionsAndUnannotatedClassesLearnNothing) {
+  auto cfg = tiny_config();
+  at::manual_seed(0);
+  RetinaNet net(cfg.model);
+  DetectorBatch batch;
+  batch.images = at::zeros({1, 3, 128, 128});
+  batch.gt_boxes = {at::tensor(std::vector<float>{10, 10, 42, 42}).view({1, 4})};
+  batch.gt_labels = {at::tensor(std::vector<int64_t>{0})};
+  const auto out = net->forward(batch.images);
+  AssignerOptions ao;
+  const Assigner assigner(ao);
+  const auto plain = build_detection_targets(out, batch, assigner, net->box_coder());
+  batch.ignore_boxes = {at::tensor(std::vector<float>{70, 70, 110, 110}).view({1, 4})};
+  const auto ignored = build_detection_targets(out, batch, assigner, net->box_coder());
+  const auto centres = box_centers(out.anchors);
+  const auto in_region = centres.select(1, 0).gt(70).logical_and(centres.select(1, 0).lt(110))
+                             .logical_and(centres.select(1, 1).gt(70)).logical_and(centres.select(1, 1).lt(110));
+  ASSERT_GT(in_region.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(plain.labels[0].masked_select(in_region).eq(kAssignBackground).all().item<bool>());
+  EXPECT_TRUE(ignored.labels[0].masked_select(in_region).eq(kAssignIgnore).all().item<bool>());
+  EXPECT_TRUE(at::equal(plain.labels[0].ge(0), ignored.labels[0].ge(0))) << "positives unchanged";
+  const auto far = at::logical_not(in_region).logical_and(
+      pairwise_box_iou(out.anchors, batch.ignore_boxes[0]).amax(1).lt(0.4));
+  EXPECT_TRUE(at::equal(plain.labels[0].masked_select(far), ignored.labels[0].masked_select(far)));
+
+  // Class 1 unannotated: its logits get no gradient, class 0's still do.
+  auto masked = plain;
+  masked.class_mask = at::tensor(std::vector<float>{1.f, 0.f}).view({1, 2});
+  auto logits = out.cls_logits.detach().clone().requires_grad_(true);
+  const auto iou_logits = out.iou_logits.defined() ? out.iou_logits.detach() : at::Tensor();
+  const auto loss = detection_loss(logits, out.box_deltas.detach(), iou_logits, out.anchors, masked,
+                                   net->box_coder(), cfg.model.loss);
+  loss.total.backward();
+  EXPECT_TRUE(logits.grad().select(2, 1).eq(0).all().item<bool>());
+  EXPECT_GT(logits.grad().select(2, 0).abs().sum().item<double>(), 0.0);
+  const auto full = detection_loss(out.cls_logits.detach(), out.box_deltas.detach(), iou_logits, out.anchors,
+                                   plain, net->box_coder(), cfg.model.loss);
+  EXPECT_LT(loss.cls.item<double>(), full.cls.item<double>());
+}
+
+TEST(DetectorReplay, EpochIndicesTakeEveryMainFieldAndADrawOfTheReplay) {
+  const auto a = epoch_field_indices(5, 20, 6, 3, 0);
+  ASSERT_EQ(a.size(), 11u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(a[i], i);
+  std::set<size_t> drawn(a.begin() + 5, a.end());
+  EXPECT_EQ(drawn.size(), 6u) << "without replacement";
+  for (size_t i : drawn) EXPECT_TRUE(i >= 5 && i < 25) << i;
+  EXPECT_EQ(a, epoch_field_indices(5, 20, 6, 3, 0)) << "(seed, epoch) only";
+  EXPECT_NE(a, epoch_field_indices(5, 20, 6, 3, 1)) << "a new draw each epoch";
+  EXPECT_EQ(epoch_field_indices(5, 20, 0, 3, 0).size(), 25u) << "0 = every replayed field";
+  EXPECT_EQ(epoch_field_indices(5, 20, 99, 3, 0).size(), 25u);
+  EXPECT_EQ(epoch_field_indices(5, 0, 6, 3, 0).size(), 5u);
+}
+
+// Fine-tuning from a lab's corrections, as the server's labelme export writes them: cells under
+// their cell-type names (mapped to the detector's class by '*'), a removed box (not_a_cell) and
+// an undecided cell (unreviewed), white-cell-like objects only (the blue discs are on the fields
+// but unannotated). train-detector starts from a model folder, replays the original fields, and
+// the unannotated class survives the fine-tune because its logits are masked on those fields.
+TEST_F(DetectorTraining, FineTunesFromAnExportWithReplay) {
+  auto base_cfg = tiny_config();
+  base_cfg.optim.epochs = 10;
+  DetectorRunOptions base_run;
+  base_run.out_dir = root_ + "/run_base";
+  std::ostringstream log;
+  auto base = train_detector(base_cfg, train_, val_, base_run, log);
+  ASSERT_TRUE(base) << base.error().message;
+  auto blue_ap = [&](const std::string& model_dir) {
+    auto pred = DetectorPredictor::load(model_dir);
+    EXPECT_TRUE(pred) << pred.error().message;
+    DetectionEvalOptions eo;
+    eo.classes = base_cfg.model.classes;
+    auto ev = evaluate_fields([&](const std::vector<cv::Mat>& m) { return (*pred)->detect(m); }, val_, 4, eo);
+    EXPECT_TRUE(ev) << ev.error().message;
+    return select_metric(ev->metrics, "AP50", "blue");
+  };
+  const double blue_before = blue_ap(base_run.out_dir + "/model");
+  ASSERT_GE(blue_before, 0.8) << log.str();
+
+  // The export: red discs as "neutrophil", one of them undecided, a removed corner box.
+  FieldDataset exported;
+  exported.classes = {"neutrophil", "not_a_cell", "unreviewed"};
+  size_t undecided = 0;
+  for (size_t i = 24; i < 48; ++i) {
+    Field f = train_.fields[i];
+    f.boxes.clear();
+    for (const auto& b : train_.fields[i].boxes) {
+      if (b.class_id != 0) continue;  // blue discs: on the field, not annotated
+      const bool open = undecided < 3 && f.boxes.empty();
+      undecided += open ? 1 : 0;
+      f.boxes.push_back({b.box, open ? 2 : 0, 1.f});
+    }
+    f.boxes.push_back({Box{0.f, 0.f, 9.f, 9.f}, 1, 1.f});
+    exported.fields.push_back(f);
+  }
+  ASSERT_EQ(undecided, 3u);
+  const std::string export_dir = root_ + "/export_labelme";
+  ASSERT_TRUE(write_labelme(exported, export_dir));
+  auto corrections = read_detection_fields({export_dir, "labelme", "", "*=red"}, base_cfg.model.classes);
+  ASSERT_TRUE(corrections) << corrections.error().message;
+  size_t regions = 0;
+  for (const auto& f : corrections->fields) regions += f.ignore.size();
+  EXPECT_EQ(regions, 3u);
+
+  auto tune = [&](bool mask, const std::string& name) {
+    auto cfg = base_cfg;
+    cfg.optim.epochs = 6;
+    cfg.optim.lr = 0.02;
+    cfg.init_from = base_run.out_dir + "/model";
+    if (mask) cfg.data.annotated_classes = {"red"};
+    DetectorRunOptions run;
+    run.out_dir = root_ + "/" + name;
+    std::ostringstream tlog;
+    FieldDataset none;  // no replay; no validation either, so the model is the last epoch's
+    none.classes = cfg.model.classes;
+    auto r = train_detector(cfg, *corrections, none, none, run, tlog);
+    EXPECT_TRUE(r) << r.error().message;
+    return std::make_pair(run.out_dir, tlog.str());
+  };
+  const auto [masked_dir, masked_log] = tune(true, "run_tune_masked");
+  EXPECT_NE(masked_log.find("initialised from"), std::string::npos) << masked_log;
+  const auto [unmasked_dir, unmasked_log] = tune(false, "run_tune_unmasked");
+  const double blue_masked = blue_ap(masked_dir + "/model");
+  const double blue_unmasked = blue_ap(unmasked_dir + "/model");
+  EXPECT_LT(blue_unmasked, 0.2) << "unmasked, the unannotated blue discs are learned as background";
+  EXPECT_GT(blue_masked, blue_unmasked + 0.3) << "masked, they are not pushed to background";
+
+  // With replay of the original fields besides the mask: every epoch mixes 16 of them in, the
+  // shared layers keep serving the blue discs, and provenance says how the model was made.
+  auto cfg = base_cfg;
+  cfg.optim.epochs = 6;
+  cfg.optim.lr = 0.02;
+  cfg.init_from = base_run.out_dir + "/model";
+  cfg.data.annotated_classes = {"red"};
+  cfg.data.replay.path = root_ + "/train";
+  cfg.data.replay.fields_per_epoch = 16;
+  DetectorRunOptions run;
+  run.out_dir = root_ + "/run_tune_replay";
+  std::ostringstream rlog;
+  FieldDataset none;
+  none.classes = cfg.model.classes;
+  auto r = train_detector(cfg, *corrections, none, train_, run, rlog);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_NE(rlog.str().find("replay: 64 original fields, 16 per epoch"), std::string::npos) << rlog.str();
+  const double blue_replay = blue_ap(run.out_dir + "/model");
+  EXPECT_GT(blue_replay, blue_masked) << "replay keeps the old class better than the mask alone";
+  EXPECT_GE(blue_replay, blue_before - 0.1);
+  DetectorModelInfo info;
+  auto tuned = load_detector_model(run.out_dir + "/model", info);
+  ASSERT_TRUE(tuned) << tuned.error().message;
+  EXPECT_EQ(info.provenance["init_from"], cfg.init_from);
+  EXPECT_EQ(info.provenance["replay"]["fields_per_epoch"], 16);
+  // An architecture that differs from the folder's is refused, naming it.
+  auto other = cfg;
+  other.model.neck.channels = 16;
+  run.out_dir = root_ + "/run_tune_other";
+  auto refused = train_detector(other, *corrections, val_, train_, run, rlog);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("init_from"), std::string::npos) << refused.error().message;
 }
 
 TEST(DetectorPredictorLoad, MissingFolderIsAnErrorNamingIt) {

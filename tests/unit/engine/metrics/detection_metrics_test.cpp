@@ -312,15 +312,15 @@ TEST(DetectionMetrics, CsvHasOneRowPerClassAndAMean) {
 TEST(DetectionMetrics, PairFieldsMatchesByImagePath) {
   FieldDataset truth, predicted;
   truth.classes = predicted.classes = {"blast"};
-  truth.fields = {{"a.png", "val", 0, 0, {gt(0, 0, 10, 10)}}, {"b.png", "val", 0, 0, {}}};
-  predicted.fields = {{"b.png", "", 0, 0, {det(1, 1, 5, 5, 0.3f)}}};
+  truth.fields = {{"a.png", "val", 0, 0, {gt(0, 0, 10, 10)}, {}, {}}, {"b.png", "val", 0, 0, {}, {}, {}}};
+  predicted.fields = {{"b.png", "", 0, 0, {det(1, 1, 5, 5, 0.3f)}, {}, {}}};
   auto r = pair_fields(truth, predicted);
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].truth.size(), 1u);
   EXPECT_TRUE((*r)[0].detections.empty());
   EXPECT_EQ((*r)[1].detections.size(), 1u);
-  predicted.fields.push_back({"c.png", "", 0, 0, {}});
+  predicted.fields.push_back({"c.png", "", 0, 0, {}, {}, {}});
   r = pair_fields(truth, predicted);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("c.png"), std::string::npos);

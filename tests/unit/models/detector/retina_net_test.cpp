@@ -137,7 +137,7 @@ TEST(DetectionLoss, HandComputedFocalNormalisation) {
   const at::Tensor cls = at::zeros({1, 2, 1});
   const at::Tensor anchors = at::tensor({0.f, 0.f, 10.f, 10.f, 20.f, 20.f, 30.f, 30.f}).view({2, 4});
   const at::Tensor deltas = at::zeros({1, 2, 4});
-  DetectionTargets t{at::tensor({0, -1}, at::kLong).view({1, 2}), anchors.unsqueeze(0).clone()};
+  DetectionTargets t{at::tensor({0, -1}, at::kLong).view({1, 2}), anchors.unsqueeze(0).clone(), at::Tensor()};
   DetectionLossOptions o;
   o.box_loss = BoxLossKind::kSmoothL1;
   const DetectionLoss l = detection_loss(cls, deltas, {}, anchors, t, BoxCoder(), o);
@@ -145,7 +145,7 @@ TEST(DetectionLoss, HandComputedFocalNormalisation) {
   EXPECT_NEAR(l.cls.item<double>(), (0.25 + 0.75) * 0.25 * std::log(2.0), 1e-6);
   EXPECT_NEAR(l.box.item<double>(), 0.0, 1e-7);  // deltas equal the (zero) targets
   // Ignored anchors (-2) contribute nothing.
-  DetectionTargets ignored{at::tensor({0, -2}, at::kLong).view({1, 2}), t.boxes};
+  DetectionTargets ignored{at::tensor({0, -2}, at::kLong).view({1, 2}), t.boxes, at::Tensor()};
   EXPECT_NEAR(detection_loss(cls, deltas, {}, anchors, ignored, BoxCoder(), o).cls.item<double>(),
               0.25 * 0.25 * std::log(2.0), 1e-6);
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The detector ablation's table with seeds: mean, spread and range per config.
+
+Reads OUT_DIR/<config>-s<seed>/metrics.jsonl as tools/detector_ablation_cpu.sh leaves them and
+takes each finished run's LAST epoch (equal budget, no checkpoint chosen on the validation set it
+is scored on). Prints a markdown table: per config the number of seeds, and for each metric the
+mean +- sample standard deviation; then each config's difference from `pa_iou` (the shipped
+structure) with the spread of that difference's mean (sqrt(s1^2/n1 + s2^2/n2)).
+
+  python3 tools/summarise_detector_ablation.py OUT_DIR [--json OUT.json]
+"""
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import sys
+
+ORDER = ["baseline", "pa", "iou", "pa_iou", "pa_iou_atss", "pa_iou_ota", "pa_iou_paa"]
+METRICS = [("WBC", "AP"), ("WBC", "AP50"), ("WBC", "AP75"), ("WBC", "AP90"), ("WBC", "AR100"),
+           ("", "AP50"), ("", "AP75")]
+
+
+def last_epoch(path):
+    last = None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                last = json.loads(line)
+    return last
+
+
+def value(val, cls, metric):
+    if cls:
+        return val["per_class"][cls][metric]
+    return val[metric]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out_dir")
+    ap.add_argument("--json", help="write the per-run values and the summary here")
+    args = ap.parse_args()
+    runs = {}
+    for name in sorted(os.listdir(args.out_dir)):
+        m = re.fullmatch(r"(.+)-s(\d+)", name)
+        path = os.path.join(args.out_dir, name)
+        if not m or not os.path.exists(os.path.join(path, "done")):
+            continue
+        rec = last_epoch(os.path.join(path, "metrics.jsonl"))
+        if rec is None or "val" not in rec:
+            continue
+        runs.setdefault(m.group(1), {})[int(m.group(2))] = {
+            "epoch": rec["epoch"], **{f"{c or 'mean'} {k}": value(rec["val"], c, k) for c, k in METRICS}}
+    if not runs:
+        print("no finished runs in " + args.out_dir, file=sys.stderr)
+        return 1
+    budget = ""
+    if os.path.exists(os.path.join(args.out_dir, "budget.txt")):
+        with open(os.path.join(args.out_dir, "budget.txt")) as f:
+            budget = f.read().strip()
+    keys = [f"{c or 'mean'} {k}" for c, k in METRICS]
+    summary = {}
+    for cfg in [c for c in ORDER if c in runs] + sorted(set(runs) - set(ORDER)):
+        seeds = runs[cfg]
+        row = {"seeds": sorted(seeds)}
+        for k in keys:
+            xs = [seeds[s][k] for s in sorted(seeds)]
+            row[k] = {"mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else float("nan"),
+                      "min": min(xs), "max": max(xs), "n": len(xs)}
+        summary[cfg] = row
+    print(f"Budget: {budget}; last epoch of each run; mean +- sample SD over seeds\n")
+    print("| config | seeds | " + " | ".join(keys) + " |")
+    print("|---|---|" + "---:|" * len(keys))
+    for cfg, row in summary.items():
+        cells = []
+        for k in keys:
+            s = row[k]
+            cells.append(f"{s['mean']:.3f}" + ("" if math.isnan(s["sd"]) else f" ± {s['sd']:.3f}"))
+        print(f"| `{cfg}` | {','.join(map(str, row['seeds']))} | " + " | ".join(cells) + " |")
+    if "pa_iou" in summary:
+        ref = summary["pa_iou"]
+        print("\nDifference from `pa_iou` (mean difference ± its standard error; |d| > 2 SE marked *)\n")
+        print("| config | " + " | ".join(keys) + " |")
+        print("|---|" + "---:|" * len(keys))
+        for cfg, row in summary.items():
+            if cfg == "pa_iou":
+                continue
+            cells = []
+            for k in keys:
+                a, b = row[k], ref[k]
+                d = a["mean"] - b["mean"]
+                if a["n"] > 1 and b["n"] > 1:
+                    se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
+                    cells.append(f"{d:+.3f} ± {se:.3f}" + (" *" if se > 0 and abs(d) > 2 * se else ""))
+                else:
+                    cells.append(f"{d:+.3f}")
+            print(f"| `{cfg}` | " + " | ".join(cells) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"budget": budget, "runs": runs, "summary": summary}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
