@@ -1,40 +1,20 @@
 // `marrowscope convert` and `marrowscope stats`, run as the real binary.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <iostream>
 #include <map>
 
 #include "core/config.h"
+#include "unit/cli/run_cli.h"
 #include "unit/data/formats/format_fixture.h"
 
 namespace ms {
 namespace {
 
+using testing::run_cli;
 using testing::ScratchDir;
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs `marrowscope <args>`; arguments are single-quoted for the shell.
-RunResult run_cli(const std::vector<std::string>& args) {
-  std::string cmd = "'" MARROWSCOPE_BINARY "'";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  RunResult r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) r.output.append(buf, n);
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
 
 // Box counts per class name from a COCO JSON file, counted independently of the library.
 std::map<std::string, std::int64_t> coco_boxes_per_class(const Json& coco) {

@@ -22,48 +22,13 @@
 #include "engine/train/checkpoint.h"
 #include "models/assign/assigner.h"
 #include "models/runtime.h"
+#include "unit/engine/detector/disc_fields.h"
 
 namespace ms {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Fields of 128x128 grey-ish background with 1-3 discs: red discs (class 0, radius 14-22) and
-// blue discs (class 1, radius 8-11); boxes are the discs' exact extents.
-FieldDataset disc_fields(const std::string& dir, int count, uint32_t seed) {
-  fs::create_directories(dir);
-  std::mt19937 rng(seed);
-  FieldDataset ds;
-  ds.classes = {"red", "blue"};
-  for (int i = 0; i < count; ++i) {
-    cv::Mat img(128, 128, CV_8UC3, cv::Scalar(200, 205, 210));
-    Field f;
-    f.image_path = dir + "/f" + std::to_string(i) + ".png";
-    f.width = f.height = 128;
-    const int n = 1 + static_cast<int>(rng() % 3);
-    std::vector<Box> placed;
-    for (int k = 0; k < n; ++k) {
-      const int cls = static_cast<int>(rng() % 2);
-      const int r = cls == 0 ? 14 + static_cast<int>(rng() % 9) : 8 + static_cast<int>(rng() % 4);
-      for (int attempt = 0; attempt < 20; ++attempt) {
-        const int cx = r + static_cast<int>(rng() % static_cast<uint32_t>(128 - 2 * r));
-        const int cy = r + static_cast<int>(rng() % static_cast<uint32_t>(128 - 2 * r));
-        const Box b{static_cast<float>(cx - r), static_cast<float>(cy - r), static_cast<float>(cx + r + 1),
-                    static_cast<float>(cy + r + 1)};
-        bool overlaps = false;
-        for (const auto& p : placed) overlaps = overlaps || iou(p, b) > 0.f;
-        if (overlaps) continue;
-        cv::circle(img, {cx, cy}, r, cls == 0 ? cv::Scalar(40, 40, 190) : cv::Scalar(170, 60, 30), cv::FILLED);
-        placed.push_back(b);
-        f.boxes.push_back({b, cls, 1.f});
-        break;
-      }
-    }
-    EXPECT_TRUE(write_image(f.image_path, img));
-    ds.fields.push_back(f);
-  }
-  return ds;
-}
+using testing::disc_fields;
 
 DetectorTrainConfig tiny_config() {
   DetectorTrainConfig c;
