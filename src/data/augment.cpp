@@ -343,6 +343,14 @@ cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng) {
   return out;
 }
 
+cv::Mat adjust_channel_gain(const cv::Mat& img, const std::array<float, 3>& gain_bgr) {
+  check_bgr(img);
+  for (float g : gain_bgr) MS_CHECK(g >= 0.f && std::isfinite(g), "channel gains must be finite and >= 0");
+  cv::Mat out;
+  cv::multiply(img, cv::Scalar(gain_bgr[0], gain_bgr[1], gain_bgr[2]), out);
+  return out;
+}
+
 cv::Mat adjust_brightness(const cv::Mat& img, float delta) {
   check_bgr(img);
   cv::Mat out;
@@ -422,6 +430,7 @@ Status validate_augment_options(const AugmentOptions& o, const std::string& sour
       {"hflip", o.hflip},           {"vflip", o.vflip},
       {"rot90", o.rot90},           {"rotate_prob", o.rotate_prob},
       {"scale_prob", o.scale_prob}, {"gaussian_prob", o.gaussian_prob},
+      {"channel_gain_prob", o.channel_gain_prob},
       {"salt_pepper_prob", o.salt_pepper_prob}, {"poisson_prob", o.poisson_prob},
       {"salt_pepper_amount", o.salt_pepper_amount}};
   for (const auto& [key, v] : probs)
@@ -432,6 +441,8 @@ Status validate_augment_options(const AugmentOptions& o, const std::string& sour
   for (const auto& [key, v] : magnitudes)
     if (!(v >= 0.f && std::isfinite(v))) return bad(key, "a finite value >= 0", v);
   if (!(o.contrast >= 0.f && o.contrast <= 1.f)) return bad("contrast", "a value in [0,1]", o.contrast);
+  if (!(o.channel_gain >= 0.f && o.channel_gain < 1.f))
+    return bad("channel_gain", "a value in [0,1) (gains in 1 +- it)", o.channel_gain);
   if (!(o.saturation >= 0.f && o.saturation <= 1.f))
     return bad("saturation", "a value in [0,1]", o.saturation);
   if (!(o.scale_min > 0.f && std::isfinite(o.scale_min))) return bad("scale_min", "a value > 0", o.scale_min);
@@ -465,6 +476,11 @@ AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, st
     out = scale_crop(out, scale, dx, dy);
   }
   if (out.image.type() != CV_8UC3) return out;  // photometric jitter is defined on BGR only
+  if (o.channel_gain > 0.f && chance(rng, o.channel_gain_prob)) {
+    std::array<float, 3> gain{};
+    for (auto& g : gain) g = uniform(rng, 1.f - o.channel_gain, 1.f + o.channel_gain);
+    out.image = adjust_channel_gain(out.image, gain);
+  }
   if (o.brightness > 0.f) out.image = adjust_brightness(out.image, uniform(rng, -o.brightness, o.brightness));
   if (o.contrast > 0.f)
     out.image = adjust_contrast(out.image, uniform(rng, 1.f - o.contrast, 1.f + o.contrast));

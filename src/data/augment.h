@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 // Box-aware, seeded augmentations. Every transform takes the image (8-bit BGR) and its boxes
 // (xyxy, pixels of that image) and returns both transformed, so boxes follow the pixels.
 // Randomness comes only from the std::mt19937 passed in: the same seed gives the same output
@@ -62,6 +63,8 @@ cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng);
 // a white pixel; the mean is kept and the variance is v*255/peak grey levels^2 (lower peak =
 // noisier).
 cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng);
+// A camera's colour cast: each channel times its own gain (gain_bgr: blue, green, red), rounded.
+cv::Mat adjust_channel_gain(const cv::Mat& img, const std::array<float, 3>& gain_bgr);
 cv::Mat adjust_brightness(const cv::Mat& img, float delta);       // add delta*255
 cv::Mat adjust_contrast(const cv::Mat& img, float factor);        // about the mean grey
 cv::Mat adjust_hue(const cv::Mat& img, float degrees);            // rotate HSV hue (red+120=green)
@@ -70,7 +73,8 @@ cv::Mat adjust_saturation(const cv::Mat& img, float factor);
 
 // A seeded random pipeline with probabilities and ranges (config struct, visit() for JSON).
 // Order: hflip, vflip, rot90 (1-3 quarter turns), rotate (uniform in +-rotate_degrees), scale_crop
-// (scale uniform in [scale_min, scale_max], window offset uniform), then brightness (delta
+// (scale uniform in [scale_min, scale_max], window offset uniform), then a colour cast (with
+// channel_gain_prob, each channel's gain uniform in 1 +- channel_gain), brightness (delta
 // uniform in +-brightness), contrast and saturation (factor uniform in 1 +- value), hue (uniform
 // in +-hue_degrees), Gaussian, Poisson and salt-and-pepper noise, each with its probability.
 // Options at 0 draw no random numbers.
@@ -78,6 +82,7 @@ struct AugmentOptions {
   float hflip = 0.5f, vflip = 0.5f, rot90 = 0.5f;
   float rotate_prob = 0.f, rotate_degrees = 0.f;
   float scale_prob = 0.f, scale_min = 1.f, scale_max = 1.f;
+  float channel_gain_prob = 0.f, channel_gain = 0.f;
   float brightness = 0.f, contrast = 0.f, saturation = 0.f, hue_degrees = 0.f;
   float gaussian_prob = 0.f, gaussian_sigma = 0.f;
   float salt_pepper_prob = 0.f, salt_pepper_amount = 0.f;
@@ -87,6 +92,7 @@ struct AugmentOptions {
     v("hflip", hflip); v("vflip", vflip); v("rot90", rot90);
     v("rotate_prob", rotate_prob); v("rotate_degrees", rotate_degrees);
     v("scale_prob", scale_prob); v("scale_min", scale_min); v("scale_max", scale_max);
+    v("channel_gain_prob", channel_gain_prob); v("channel_gain", channel_gain);
     v("brightness", brightness); v("contrast", contrast); v("saturation", saturation);
     v("hue_degrees", hue_degrees);
     v("gaussian_prob", gaussian_prob); v("gaussian_sigma", gaussian_sigma);

@@ -11,7 +11,7 @@ model folder and `marrowscope eval-detector` re-measures it with the C++ inferen
 Data: the pack of tools/gpu/make_txl_pack.py (fields letterboxed to SIDE x SIDE JPEGs + YOLO
 labels + index.json). The whole pack is decoded once, resized to the input size (area filter) and
 kept on the device as uint8; every batch is augmented on the device as the config's `augment`
-section says (data/augment.h order: hflip, vflip, rot90, scale_crop, brightness, contrast,
+section says (data/augment.h order: hflip, vflip, rot90, scale_crop, channel gain, brightness, contrast,
 saturation, hue, noise). Ground-truth boxes are the YOLO boxes in the original field's pixels,
 clipped, mapped by the C++ letterbox (original -> input) exactly; validation detections are mapped
 back to the original pixels by its inverse and scored by a mirror of
@@ -244,6 +244,11 @@ def augment_batch(img_u8, boxes, labels, valid, a):
             keep = (area > 0) & (carea > 0) & (carea >= 0.4 * area)
             bx[sel] = c
             valid[sel] = valid[sel] & keep
+    if a["channel_gain_prob"] > 0 and a["channel_gain"] > 0:
+        # A camera's colour cast: each channel its own gain in 1 +- channel_gain (adjust_channel_gain).
+        m = (rnd() < a["channel_gain_prob"]).view(B, 1, 1, 1)
+        gain = 1 + (torch.rand(B, 3, device=dev) * 2 - 1) * a["channel_gain"]
+        x = torch.where(m, _u8(x * gain.view(B, 3, 1, 1)), x)
     if a["brightness"] > 0:
         d = (torch.rand(B, device=dev) * 2 - 1) * a["brightness"]
         x = _u8(x + (d * 255).view(B, 1, 1, 1))

@@ -89,6 +89,17 @@ TEST(Photometric, BrightnessAddsAFractionOfFullScaleAndSaturates) {
   EXPECT_EQ(adjust_brightness(flat(20, 8), -0.2f).at<cv::Vec3b>(0, 0), cv::Vec3b(0, 0, 0));
 }
 
+TEST(Photometric, ChannelGainCastsEachChannelAndSaturates) {
+  // A yellow camera: blue at 60%, green and red as they are; bright red saturates at 1.3.
+  cv::Mat img(4, 4, CV_8UC3, cv::Scalar(200, 150, 230));
+  const cv::Mat yellow = adjust_channel_gain(img, {0.6f, 1.f, 1.f});
+  EXPECT_EQ(yellow.at<cv::Vec3b>(1, 2), cv::Vec3b(120, 150, 230));
+  EXPECT_EQ(adjust_channel_gain(img, {1.f, 0.5f, 1.3f}).at<cv::Vec3b>(0, 0), cv::Vec3b(200, 75, 255));
+  EXPECT_EQ(adjust_channel_gain(flat(101, 2), {0.5f, 0.5f, 0.5f}).at<cv::Vec3b>(0, 0), cv::Vec3b(50, 50, 50))
+      << "50.5 rounds to even";
+  EXPECT_THROW(adjust_channel_gain(img, {-1.f, 1.f, 1.f}), MarrowError);
+}
+
 TEST(Photometric, ContrastScalesAboutTheMeanGrey) {
   cv::Mat img = flat(100, 8);
   img(cv::Rect(0, 0, 8, 4)).setTo(cv::Scalar::all(140));  // mean grey 120

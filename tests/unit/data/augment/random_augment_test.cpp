@@ -102,6 +102,35 @@ TEST(RandomAugment, DefaultOptionsOnlyFlipAndTurn) {
   }
 }
 
+// A colour cast only when asked: per channel, within 1 +- channel_gain, boxes untouched; off by
+// default, so every earlier configuration draws the same numbers as before.
+TEST(RandomAugment, ChannelGainCastsWithinItsRange) {
+  cv::Mat grey(16, 16, CV_8UC3, cv::Scalar::all(200));
+  AugmentOptions o;
+  o.hflip = o.vflip = o.rot90 = 0.f;
+  o.channel_gain_prob = 1.f;
+  o.channel_gain = 0.4f;
+  std::mt19937 rng(5);
+  bool unequal = false;
+  for (int i = 0; i < 20; ++i) {
+    const AugmentSample r = random_augment({grey, {Box{1, 1, 5, 5}}, {0}}, o, rng);
+    const cv::Vec3b v = r.image.at<cv::Vec3b>(8, 8);
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_GE(v[c], 120) << "gain >= 0.6";
+      EXPECT_LE(v[c], 255);
+    }
+    unequal = unequal || v[0] != v[1] || v[1] != v[2];
+    ASSERT_EQ(r.boxes.size(), 1u);
+    EXPECT_EQ(r.boxes[0].x2, 5.f);
+  }
+  EXPECT_TRUE(unequal) << "each channel its own gain";
+  o.channel_gain = 1.f;
+  EXPECT_FALSE(validate_augment_options(o, "x").has_value());
+  o.channel_gain = 0.4f;
+  o.channel_gain_prob = 1.5f;
+  EXPECT_FALSE(validate_augment_options(o, "x").has_value());
+}
+
 TEST(RandomAugment, OptionsReadFromJsonAndValidate) {
   const Json j = Json::parse(R"({"hflip": 0.2, "rotate_prob": 0.3, "rotate_degrees": 20})");
   const AugmentOptions o = config_from_json<AugmentOptions>(j);
