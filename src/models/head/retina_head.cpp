@@ -58,6 +58,17 @@ at::Tensor flatten_level(const at::Tensor& x, int64_t a, int64_t k) {
   return x.view({b, a, k, h, w}).permute({0, 3, 4, 1, 2}).reshape({b, h * w * a, k});
 }
 
+// A tower's modules in order. LibTorch 1.13's CPU GroupNorm has no kernel for a bfloat16 input
+// with float32 parameters, which is what bf16 autocast hands it: such an input goes back to
+// float32 for the normalisation (the next convolution casts down again).
+at::Tensor run_tower(nn::Sequential& t, at::Tensor x) {
+  for (auto& m : *t) {
+    if (x.scalar_type() != at::kFloat && m.ptr()->as<nn::GroupNormImpl>() != nullptr) x = x.to(at::kFloat);
+    x = m.forward(x);
+  }
+  return x;
+}
+
 }  // namespace
 
 RetinaHeadImpl::RetinaHeadImpl(const RetinaHeadOptions& options, int64_t in_channels,
@@ -77,8 +88,8 @@ HeadOutput RetinaHeadImpl::forward(const std::vector<at::Tensor>& features) {
   MS_CHECK(!features.empty(), "the head needs at least one feature map");
   std::vector<at::Tensor> cls, box, iou;
   for (const auto& f : features) {
-    const at::Tensor ct = cls_tower_->is_empty() ? f : cls_tower_->forward(f);
-    const at::Tensor bt = box_tower_->is_empty() ? f : box_tower_->forward(f);
+    const at::Tensor ct = run_tower(cls_tower_, f);
+    const at::Tensor bt = run_tower(box_tower_, f);
     cls.push_back(flatten_level(cls_out_->forward(ct), num_anchors_, num_classes_));
     box.push_back(flatten_level(box_out_->forward(bt), num_anchors_, 4));
     if (iou_out_) iou.push_back(flatten_level(iou_out_->forward(bt), num_anchors_, 1));

@@ -233,6 +233,31 @@ TEST(Postprocess, IouBranchReranks) {
 
 // A tiny RetinaNet learns one disc per image in a few seconds: proves that head, anchors, coder,
 // loss and post-processing agree with each other (a wrong anchor order or decode breaks it).
+// A head with GroupNorm runs under bf16 autocast (LibTorch 1.13 has no CPU GroupNorm for a
+// bfloat16 input with float32 parameters: the head normalises in float32) and gives nearly the
+// float32 outputs.
+TEST(RetinaNet, GroupNormHeadRunsInBfloat16) {
+  init_torch_runtime();
+  at::manual_seed(0);
+  RetinaNetOptions o = tiny(3, 5, true, true);
+  o.head.num_convs = 2;
+  o.head.norm = HeadNorm::kGroup;
+  RetinaNet net(o);
+  net->eval();
+  at::NoGradGuard no_grad;
+  const auto x = at::rand({1, 3, o.input_size, o.input_size});
+  auto ref = net->forward(x);
+  RetinaNetOutput half;
+  {
+    const InferencePrecisionScope bf16(Precision::kBf16);
+    EXPECT_NO_THROW(half = net->forward(x));
+  }
+  half.to_float();
+  ASSERT_EQ(half.cls_logits.sizes(), ref.cls_logits.sizes());
+  EXPECT_LT((half.cls_logits - ref.cls_logits).abs().max().item<float>(), 0.1f);
+  EXPECT_LT((half.box_deltas - ref.box_deltas).abs().max().item<float>(), 0.1f);
+}
+
 TEST(RetinaNet, TinyModelLearnsDiscs) {
   init_torch_runtime();
   at::manual_seed(0);
