@@ -29,6 +29,7 @@ class CellRecognizer;
 struct LabTaxonomies;
 class ClassifierHost;
 class SampleStainCheck;
+class CellCrops;
 class ActiveClassifierFollower;
 class AdaptationWorker;
 
@@ -84,6 +85,9 @@ struct ServerContext {
   AdaptationWorker* adaptation = nullptr;     // runs adaptations; null without a pipeline
   ActiveClassifierFollower* classifier_follower = nullptr;  // with classifier_host
   SampleStainCheck* stain_check = nullptr;  // a sample's stain against the classifier's training lab
+  // The cells' crops as the classifier saw them, decoded once for every route that shows or
+  // measures them (one bounded cache: a field is not decoded twice for two purposes).
+  std::shared_ptr<CellCrops> cell_crops;
 };
 
 using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;

@@ -12,7 +12,6 @@
 
 #include "core/json_schema.h"
 #include "core/paths.h"
-#include "pipeline/pipeline_options.h"
 #include "report/domain_check.h"
 #include "report/taxonomy.h"
 #include "server/api.h"
@@ -123,7 +122,8 @@ store::Reviewer reviewer_of(const Caller& c, const std::set<std::string>* known)
 void register_cell_routes(Api& api) {
   ServerContext& ctx = api.ctx();
   store::Database& db = api.db();
-  auto crops = std::make_shared<CellCrops>(*ctx.files, PipelineOptions{}.crop_margin);
+  MS_CHECK(ctx.cell_crops != nullptr, "register_cell_routes: the server context has no crop cache");
+  auto crops = ctx.cell_crops;
   auto known = review_classes(ctx);
 
   auto list = [&db](const net::Request& req, bool by_sample) -> Result<Reply> {

@@ -222,10 +222,10 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
     }
     MS_RETURN_IF_ERROR(store::record_models(*impl->db, impl->runner->models()));
   }
-  // Its own small crop cache: a sample's stain is measured once per cell count, not per request.
-  impl->stain_check = std::make_unique<SampleStainCheck>(
-      *impl->db, std::make_shared<CellCrops>(*impl->files, PipelineOptions{}.crop_margin, 64u << 20),
-      classifier_stain_reference(impl->ctx.classifier_host));
+  // A sample's stain is measured on the review screens' crops (the shared cache), once per cell count.
+  impl->ctx.cell_crops = std::make_shared<CellCrops>(*impl->files, PipelineOptions{}.crop_margin);
+  impl->stain_check = std::make_unique<SampleStainCheck>(*impl->db, impl->ctx.cell_crops,
+                                                         classifier_stain_reference(impl->ctx.classifier_host));
   impl->ctx.stain_check = impl->stain_check.get();
   if (analyses) {
     WorkerOptions w;
