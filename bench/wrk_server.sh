@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# wrk against the lab server's two hot read endpoints (issue 6, Speed): the review queue's cell
-# list (GET /api/samples/{id}/cells?order=attention&limit=100) and the differential
-# (GET /api/samples/{id}/differential). The server is bench_server_seeded: a real server with SQLite
-# in a fresh data directory, one marrow sample of FIELDS x CELLS synthetic analysed cells (no
-# model: this measures HTTP, the session check, SQL and JSON). wrk sends the admin's session cookie
-# and CSRF header like the web app. Prints requests/s and p99 latency per endpoint.
+# wrk against the lab server's two hot read endpoints: the review queue's cell list
+# (GET /api/samples/{id}/cells?order=attention&limit=100) and the differential
+# (GET /api/samples/{id}/differential). The server is bench_server_seeded: a real server with
+# SQLite in a fresh data directory (or the PostgreSQL database given), one marrow sample of
+# FIELDS x CELLS synthetic analysed cells (no model: this measures HTTP, the session check, SQL,
+# JSON and the kept answers). wrk sends the admin's session cookie and CSRF header like the web
+# app. Prints requests/s and p50/p99 latency per endpoint.
 #
 #   cmake --build build --target bench_server_seeded
-#   bench/wrk_server.sh [build dir=build] [duration=10s] [threads=2] [connections=16] [fields=10] [cells per field=50]
+#   bench/wrk_server.sh [build dir=build] [duration=10s] [threads=2] [connections=16] [fields=10] [cells per field=50] [postgresql://... (default SQLite)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ threads=${3:-2}
 connections=${4:-16}
 fields=${5:-10}
 per_field=${6:-50}
+db=${7:-}
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "wrk_server: wrk is not installed (scripts/install-deps.sh, or apt-get install wrk)" >&2
@@ -29,7 +31,7 @@ if [ ! -x "$bin" ]; then
 fi
 
 out=$(mktemp -d /tmp/marrowscope-wrk.XXXXXX)
-"$bin" "$fields" "$per_field" >"$out/server.txt" 2>"$out/server.err" &
+"$bin" "$fields" "$per_field" $db >"$out/server.txt" 2>"$out/server.err" &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
@@ -58,7 +60,9 @@ cells=$(value cells)
 cookie=$(value cookie)
 csrf=$(value csrf)
 
-echo "server: SQLite, 1 sample of $cells cells ($fields fields x $per_field), port $port"
+backend=SQLite
+if [ -n "$db" ]; then backend=PostgreSQL; fi
+echo "server: $backend, 1 sample of $cells cells ($fields fields x $per_field), port $port"
 echo "wrk: --latency -t$threads -c$connections -d$duration -H 'Cookie: <session>' -H 'X-CSRF-Token: <token>'"
 printf '%-13s %-58s %12s %10s %10s %8s\n' endpoint path requests/s "p50" "p99" non-2xx
 run() {
@@ -68,6 +72,9 @@ run() {
     echo "wrk_server: GET $path did not answer 2xx" >&2
     exit 1
   fi
+  # A short unreported pass first: the server opens its database connections (PostgreSQL: one
+  # backend each) and fills its kept answers; the measured pass is the steady state.
+  wrk -t"$threads" -c"$connections" -d2s -H "Cookie: $cookie" -H "X-CSRF-Token: $csrf" "$url" >/dev/null
   wrk --latency -t"$threads" -c"$connections" -d"$duration" -H "Cookie: $cookie" \
     -H "X-CSRF-Token: $csrf" "$url" >"$out/$name.txt"
   local rps p50 p99 bad

@@ -80,7 +80,7 @@ Result<Caller> Api::authenticate(const net::Request& req, Access a) {
   if (!token.empty()) {
     const std::string hash = sha256_hex(token);
     const auto now = store::now_ms();
-    auto found = db().transact(store::TxMode::kRead, [&](store::Tx& tx) {
+    auto found = db().transact(store::TxMode::kReadOne, [&](store::Tx& tx) {
       return store::find_session(tx, hash, now);
     });
     if (!found) return tl::unexpected(found.error());
@@ -238,6 +238,24 @@ Result<std::int64_t> path_id(const net::Request& req, int k) {
   const std::string s = req.matches[k].str();
   if (s.size() > 18) return fail(ErrorCode::kNotFound, "no object has id " + s);
   return std::stoll(s);
+}
+
+bool if_none_match(const net::Request& req, const std::string& etag) {
+  const std::string have = req.get_header_value("If-None-Match");
+  if (have.empty()) return false;
+  if (have == "*") return true;
+  std::size_t at = 0;
+  while (at < have.size()) {
+    std::size_t end = have.find(',', at);
+    if (end == std::string::npos) end = have.size();
+    std::string one = have.substr(at, end - at);
+    while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.erase(0, 1);
+    while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.pop_back();
+    if (one.rfind("W/", 0) == 0) one.erase(0, 2);
+    if (one == etag) return true;
+    at = end + 1;
+  }
+  return false;
 }
 
 std::string query_text(const net::Request& req, const std::string& name, const std::string& fallback) {

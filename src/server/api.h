@@ -32,6 +32,7 @@ class SampleStainCheck;
 class CellCrops;
 class ActiveClassifierFollower;
 class AdaptationWorker;
+class SampleAnswers;
 
 // Who may call a route. Staff: admin, doctor, technician (patients, samples, uploads).
 enum class Access { kPublic, kAnyUser, kStaff, kDoctor, kAdmin };
@@ -88,6 +89,8 @@ struct ServerContext {
   // The cells' crops as the classifier saw them, decoded once for every route that shows or
   // measures them (one bounded cache: a field is not decoded twice for two purposes).
   std::shared_ptr<CellCrops> cell_crops;
+  // Answers of a sample's hot read routes, kept under the sample's revision (sample_answers.h).
+  std::shared_ptr<SampleAnswers> sample_answers;
 };
 
 using Handler = std::function<Result<Reply>(const net::Request&, const Caller&)>;
@@ -131,6 +134,9 @@ class Api {
 // Writes the one JSON error shape; bytes that are not UTF-8 in the message (echoed input) are
 // replaced, so no input can make an error reply fail.
 void send_error(net::Response& res, const Error& e, const Json& details = nullptr);
+
+// True when the request's If-None-Match lists `etag` (or is "*"); a weak match is enough for GET.
+bool if_none_match(const net::Request& req, const std::string& etag);
 
 // Request helpers. Messages name the input ("request body:$.name", "query parameter 'page'").
 Result<Json> json_body(const net::Request& req);

@@ -15,6 +15,7 @@
 #include "report/domain_check.h"
 #include "report/taxonomy.h"
 #include "server/api.h"
+#include "server/sample_answers.h"
 #include "server/cell_crops.h"
 #include "server/cell_recognizer.h"
 #include "server/lab_taxonomies.h"
@@ -126,11 +127,26 @@ void register_cell_routes(Api& api) {
   auto crops = ctx.cell_crops;
   auto known = review_classes(ctx);
 
-  auto list = [&db](const net::Request& req, bool by_sample) -> Result<Reply> {
+  MS_CHECK(ctx.sample_answers != nullptr, "register_cell_routes: the server context has no answer cache");
+  auto answers = ctx.sample_answers;
+  auto list = [&db, answers](const net::Request& req, bool by_sample) -> Result<Reply> {
     MS_ASSIGN_OR_RETURN(auto id, path_id(req));
     MS_ASSIGN_OR_RETURN(auto q, cell_query(req));
-    if (by_sample) q.sample_id = id;
-    else q.image_id = id;
+    if (by_sample) {
+      // The review queue's pages: kept under the sample's revision. The key holds every
+      // parameter that shapes the page, as parsed.
+      q.sample_id = id;
+      auto flag = [](const std::optional<bool>& b) { return b ? Json(*b) : Json(nullptr); };
+      const std::string key = Json::array({"cells", id, q.cell_class, flag(q.reviewed), flag(q.flagged),
+                                           q.order, q.limit, q.offset})
+                                  .dump(-1, ' ', false, Json::error_handler_t::replace);
+      return sample_answer(db, *answers, req, id, key, [&](store::Tx& tx) -> Result<Json> {
+        MS_ASSIGN_OR_RETURN(auto cells, store::list_cell_views(tx, q));
+        MS_ASSIGN_OR_RETURN(auto total, store::count_cells(tx, q));
+        return Json{{"items", views_json(cells)}, {"total", total}, {"limit", q.limit}, {"offset", q.offset}};
+      });
+    }
+    q.image_id = id;
     Json out;
     MS_RETURN_IF_ERROR(db.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Status {
       if (by_sample) MS_RETURN_IF_ERROR(store::get_sample(tx, id));
@@ -158,7 +174,11 @@ void register_cell_routes(Api& api) {
   const Json cell_page = object_of({{"items", array_of(ref("Cell"))}, {"total", integer_schema(0)},
                                     {"limit", integer_schema(1)}, {"offset", integer_schema(0)}});
   api.get(R"(/api/samples/(\d+)/cells)", Access::kAnyUser,
-          filtered(Doc("Cells of a sample"), true).answers(200, cell_page, "one page of cells"),
+          filtered(Doc("Cells of a sample"), true)
+              .answers(200, cell_page, "one page of cells")
+              .header("ETag", "names the sample's revision; changes with any change to the sample or its cells. "
+                              "Send it back as If-None-Match to revalidate a copy")
+              .no_body(304, "the sample has not changed since the If-None-Match the request sent"),
           [list](const net::Request& req, const Caller&) { return list(req, true); });
   api.get(R"(/api/images/(\d+)/cells)", Access::kAnyUser,
           filtered(Doc("Cells of one field image"), true).answers(200, cell_page, "one page of cells"),

@@ -26,25 +26,6 @@ Reply with_validators(Reply r, const std::string& etag) {
   return r;
 }
 
-// True when the request's If-None-Match lists `etag` (or is "*").
-bool not_modified(const net::Request& req, const std::string& etag) {
-  const std::string have = req.get_header_value("If-None-Match");
-  if (have.empty()) return false;
-  if (have == "*") return true;
-  std::size_t at = 0;
-  while (at < have.size()) {
-    std::size_t end = have.find(',', at);
-    if (end == std::string::npos) end = have.size();
-    std::string one = have.substr(at, end - at);
-    while (!one.empty() && one.front() == ' ') one.erase(0, 1);
-    while (!one.empty() && one.back() == ' ') one.pop_back();
-    if (one.rfind("W/", 0) == 0) one.erase(0, 2);  // a weak match is enough for GET
-    if (one == etag) return true;
-    at = end + 1;
-  }
-  return false;
-}
-
 Reply unchanged(const std::string& etag) {
   Reply r;
   r.status = 304;
@@ -73,7 +54,7 @@ void register_deep_zoom_routes(Api& api) {
               return store::get_image(tx, id);
             }));
             const std::string etag = fmt::format("\"dzi-{}\"", m.sha256.substr(0, 32));
-            if (not_modified(req, etag)) return unchanged(etag);
+            if (if_none_match(req, etag)) return unchanged(etag);
             MS_ASSIGN_OR_RETURN(auto src, cache->source(*ctx.files, m.sha256, m.format, m.kind == store::ImageKind::kSlide, m.filename));
             return with_validators(Reply::bytes(src->layout().descriptor_xml("jpeg"), "application/xml"), etag);
           });
@@ -101,7 +82,7 @@ void register_deep_zoom_routes(Api& api) {
             }));
             const std::string etag =
                 fmt::format("\"dzt-{}-{}-{}-{}\"", m.sha256.substr(0, 32), level, column, row);
-            if (not_modified(req, etag)) {
+            if (if_none_match(req, etag)) {
               // Only a tile the pyramid has is "unchanged": the layout decides, without rendering.
               MS_ASSIGN_OR_RETURN(auto src, cache->source(*ctx.files, m.sha256, m.format, m.kind == store::ImageKind::kSlide, m.filename));
               MS_RETURN_IF_ERROR(deep_zoom_tile(src->layout(), int(level), column, row));

@@ -20,6 +20,7 @@
 #include "server/domain_stain.h"
 #include "pipeline/pipeline_options.h"
 #include "server/lab_taxonomies.h"
+#include "server/sample_answers.h"
 #include "server/http_error.h"
 #include "server/job_workers.h"
 #include "store/adaptation_store.h"
@@ -222,6 +223,8 @@ Result<std::unique_ptr<LabServer>> LabServer::create(ServerOptions options,
     }
     MS_RETURN_IF_ERROR(store::record_models(*impl->db, impl->runner->models()));
   }
+  // 32 MiB: a review queue page of 100 cells is about 70 KB, so several hundred pages.
+  impl->ctx.sample_answers = std::make_shared<SampleAnswers>(std::size_t{32} << 20);
   // A sample's stain is measured on the review screens' crops (the shared cache), once per cell count.
   impl->ctx.cell_crops = std::make_shared<CellCrops>(*impl->files, PipelineOptions{}.crop_margin);
   impl->stain_check = std::make_unique<SampleStainCheck>(*impl->db, impl->ctx.cell_crops,

@@ -26,6 +26,7 @@
 #include "report/rule_set.h"
 #include "report/taxonomy.h"
 #include "server/api.h"
+#include "server/sample_answers.h"
 #include "server/domain_stain.h"
 #include "server/crypto.h"
 #include "server/lab_taxonomies.h"
@@ -490,12 +491,22 @@ void register_report_routes(Api& api) {
                         "unreviewed and unmapped cells, and the rule-set suggestions with their "
                         "disclaimer. Signed samples answer with the signed snapshot (`source: signed`)")
               .query("rule_set", string_schema({"fab", "who2022", "icc2022", "all"}), "default all")
-              .answers(200, ref("DifferentialView"), "the differential"),
-          [read_report](const net::Request& req, const Caller&) -> Result<Reply> {
+              .answers(200, ref("DifferentialView"), "the differential")
+              .header("ETag", "names the sample's revision; changes with any change to the sample or its cells. "
+                              "Send it back as If-None-Match to revalidate a copy")
+              .no_body(304, "the sample has not changed since the If-None-Match the request sent"),
+          [&db, settings, answers = api.ctx().sample_answers](const net::Request& req, const Caller&) -> Result<Reply> {
+            MS_ASSIGN_OR_RETURN(auto id, path_id(req));
             MS_ASSIGN_OR_RETURN(auto only, rule_set_param(req));
-            MS_ASSIGN_OR_RETURN(auto sr, read_report(req));
+            const std::string key = Json::array({"differential", id, only ? Json(config_to_json(*only)) : Json("all")})
+                                        .dump(-1, ' ', false, Json::error_handler_t::replace);
+            // Kept under the sample's revision: made of the sample row, its cells, its sign-off
+            // (signing changes the row) and the lab's taxonomy (fixed for the process). The
+            // stain measurement only words the report's domain warning, which is not part of it.
+            return sample_answer(db, *answers, req, id, key, [&](store::Tx& tx) -> Result<Json> {
+            MS_ASSIGN_OR_RETURN(auto sr, sample_report(tx, *settings, id, {}));
             const Differential& d = sr.report.differential;
-            return Reply::json({{"sample_id", sr.sample.id},
+            return Json{{"sample_id", sr.sample.id},
                                 {"accession", sr.sample.accession},
                                 {"status", config_to_json(sr.sample.status)},
                                 {"source", sr.sign_off ? "signed" : "live"},
@@ -504,7 +515,8 @@ void register_report_routes(Api& api) {
                                 {"unmapped", sr.unmapped},
                                 {"differential", differential_to_json(d)},
                                 {"suggestions", suggestions_json(sr.report.suggestions, only)},
-                                {"disclaimer", config_to_json(morphology_disclaimer())}});
+                                {"disclaimer", config_to_json(morphology_disclaimer())}};
+            });
           });
 
   api.post(R"(/api/samples/(\d+)/sign)", Access::kDoctor,

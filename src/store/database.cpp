@@ -52,6 +52,24 @@ std::optional<std::int64_t> Row::opt_i(std::string_view column) const {
   return v.as_int();
 }
 
+Result<Rows> OneStatementTx::query(std::string_view sql, const Params& params) {
+  if (used_)
+    return fail(ErrorCode::kInternal, fmt::format("a second statement in a one-statement read: {}",
+                                                  std::string(sql.substr(0, 200))));
+  used_ = true;
+  return inner_.query(sql, params);
+}
+
+Result<std::int64_t> OneStatementTx::exec(std::string_view sql, const Params&) {
+  return fail(ErrorCode::kInternal,
+              fmt::format("a write in a one-statement read: {}", std::string(sql.substr(0, 200))));
+}
+
+Status OneStatementTx::exec_script(std::string_view sql) {
+  return fail(ErrorCode::kInternal,
+              fmt::format("a script in a one-statement read: {}", std::string(sql.substr(0, 200))));
+}
+
 Result<std::optional<Row>> Tx::query_one(std::string_view sql, const Params& params) {
   auto rows = query(sql, params);
   if (!rows) return tl::unexpected(rows.error());

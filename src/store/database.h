@@ -116,6 +116,25 @@ class Tx {
 enum class TxMode {
   kRead,   // SQLite: BEGIN (deferred); PostgreSQL: REPEATABLE READ, READ ONLY (one snapshot)
   kWrite,  // SQLite: BEGIN IMMEDIATE (takes the write lock up front: no upgrade deadlock)
+  // One read statement, no transaction around it (a statement is its own snapshot): saves the
+  // BEGIN and COMMIT round trips of the hottest reads (the session check, a sample's revision).
+  // A second statement is refused (kInternal): two statements would see two states.
+  kReadOne,
+};
+
+// The Tx a kReadOne callback gets: forwards one query and refuses any statement after it, and
+// every write.
+class OneStatementTx final : public Tx {
+ public:
+  explicit OneStatementTx(Tx& inner) : inner_(inner) {}
+  Dialect dialect() const override { return inner_.dialect(); }
+  Result<Rows> query(std::string_view sql, const Params& params = {}) override;
+  Result<std::int64_t> exec(std::string_view sql, const Params& params = {}) override;
+  Status exec_script(std::string_view sql) override;
+
+ private:
+  Tx& inner_;
+  bool used_ = false;
 };
 
 class Database {

@@ -370,6 +370,15 @@ Result<Sample> get_sample(Tx& tx, std::int64_t id) {
   return from_row<Sample>(*row);
 }
 
+Result<std::int64_t> sample_revision(Tx& tx, std::int64_t id) {
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COALESCE(r.revision, 0) AS revision FROM samples s "
+                                             "LEFT JOIN sample_revisions r ON r.sample_id = s.id "
+                                             "WHERE s.id = ?",
+                                             {id}));
+  if (!row) return fail(ErrorCode::kNotFound, "sample " + std::to_string(id) + " does not exist");
+  return row->i("revision");
+}
+
 Result<Sample> lock_sample(Tx& tx, std::int64_t id) {
   std::string sql = std::string("SELECT ") + kSampleColumns + " FROM samples WHERE id = ?";
   if (tx.dialect() == Dialect::kPostgres) sql += " FOR UPDATE";

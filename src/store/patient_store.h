@@ -101,6 +101,11 @@ struct SampleUpdate {
 Result<Sample> create_sample(Tx& tx, std::int64_t patient_id, const SampleInput& s,
                              std::optional<std::int64_t> user_id);
 Result<Sample> get_sample(Tx& tx, std::int64_t id);
+// The sample's revision (table sample_revisions, kept by triggers): it changes with every
+// transaction that changes the sample row, its cells or the names of their reviewers, so an
+// answer made of those may be reused while it holds. Read it first in the read transaction that
+// reads the data (a later read never sees older data). A sample that does not exist: not found.
+Result<std::int64_t> sample_revision(Tx& tx, std::int64_t id);
 // get_sample in a write transaction that must see the sample's final status: on PostgreSQL the
 // row is locked (SELECT ... FOR UPDATE) until commit, so a sign-off cannot commit between this
 // read and the caller's writes (and a caller that waited for a sign-off reads `signed`). SQLite's

@@ -119,6 +119,8 @@ class PgTx final : public Tx {
   pqxx::transaction_base& w_;
 };
 
+constexpr std::size_t kMaxIdleConnections = 48;
+
 class PostgresDatabase final : public Database {
  public:
   explicit PostgresDatabase(std::string url) : url_(std::move(url)) {}
@@ -144,7 +146,13 @@ class PostgresDatabase final : public Database {
       bool keep = true;
       try {
         Status result;
-        if (mode == TxMode::kRead) {
+        if (mode == TxMode::kReadOne) {
+          // Autocommit: the statement is its own snapshot, without BEGIN and COMMIT.
+          pqxx::nontransaction w(**conn);
+          PgTx tx(w);
+          OneStatementTx one(tx);
+          result = fn(one);
+        } else if (mode == TxMode::kRead) {
           // REPEATABLE READ: every statement of a read (a report's sample, cells, sign-off and
           // addenda) sees one snapshot, not a mix of states committed in between. Read-only
           // transactions at this level never fail to serialise.
@@ -194,7 +202,10 @@ class PostgresDatabase final : public Database {
   }
   void release(std::unique_ptr<pqxx::connection> c) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (free_.size() < 16) free_.push_back(std::move(c));
+    // As many as the server's threads may use at once (32 request handlers, the job workers, the
+    // adaptation): a connection closed here is reopened by the next request, and opening one (a
+    // new PostgreSQL backend, authentication) costs more than the queries it then serves.
+    if (free_.size() < kMaxIdleConnections) free_.push_back(std::move(c));
   }
 
   std::string url_;

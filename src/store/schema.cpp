@@ -358,6 +358,83 @@ CREATE TABLE slide_uploads (
 CREATE INDEX slide_uploads_sample ON slide_uploads (sample_id);
 )SQL";
 
+// Each sample's revision (migration 14): a number that changes in the same transaction as
+// anything a sample's cached answers are made of (its row, its cells, the names of the users who
+// reviewed, verified or signed them), so the server may keep an answer while the number holds
+// and revalidate a client's copy by it (ETag). Kept by triggers, not by the code paths that write:
+// a path that forgot to count would serve a stale answer, and worker processes write cells too.
+// Its own table, not a column of samples: a cell's write must not take the sample row's lock,
+// which jobs of one sample hold shared side by side. No foreign key: deleting a sample deletes
+// its cells, whose trigger writes here while the sample row is already gone.
+const char* kSchemaV14Sqlite = R"SQL(
+CREATE TABLE sample_revisions (
+  sample_id BIGINT PRIMARY KEY,
+  revision BIGINT NOT NULL
+);
+INSERT INTO sample_revisions (sample_id, revision) SELECT id, 1 FROM samples WHERE true;
+CREATE TRIGGER sample_revision_cell_insert AFTER INSERT ON cells BEGIN
+  INSERT INTO sample_revisions (sample_id, revision) VALUES (NEW.sample_id, 1)
+    ON CONFLICT (sample_id) DO UPDATE SET revision = sample_revisions.revision + 1;
+END;
+CREATE TRIGGER sample_revision_cell_update AFTER UPDATE ON cells BEGIN
+  INSERT INTO sample_revisions (sample_id, revision) SELECT DISTINCT s, 1 FROM
+    (SELECT OLD.sample_id AS s UNION SELECT NEW.sample_id) WHERE true
+    ON CONFLICT (sample_id) DO UPDATE SET revision = sample_revisions.revision + 1;
+END;
+CREATE TRIGGER sample_revision_cell_delete AFTER DELETE ON cells BEGIN
+  INSERT INTO sample_revisions (sample_id, revision) VALUES (OLD.sample_id, 1)
+    ON CONFLICT (sample_id) DO UPDATE SET revision = sample_revisions.revision + 1;
+END;
+CREATE TRIGGER sample_revision_sample AFTER UPDATE ON samples BEGIN
+  INSERT INTO sample_revisions (sample_id, revision) VALUES (NEW.id, 1)
+    ON CONFLICT (sample_id) DO UPDATE SET revision = sample_revisions.revision + 1;
+END;
+CREATE TRIGGER sample_revision_user AFTER UPDATE OF username, display_name ON users BEGIN
+  INSERT INTO sample_revisions (sample_id, revision)
+    SELECT DISTINCT s, 1 FROM (SELECT sample_id AS s FROM cells WHERE reviewer_id = NEW.id OR
+      verified_by = NEW.id UNION SELECT id FROM samples WHERE signed_by = NEW.id) WHERE true
+    ON CONFLICT (sample_id) DO UPDATE SET revision = sample_revisions.revision + 1;
+END;
+)SQL";
+
+const char* kSchemaV14Postgres = R"SQL(
+CREATE TABLE sample_revisions (
+  sample_id BIGINT PRIMARY KEY,
+  revision BIGINT NOT NULL
+);
+INSERT INTO sample_revisions (sample_id, revision) SELECT id, 1 FROM samples;
+CREATE FUNCTION marrowscope_bump_sample_revision(sid BIGINT) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO sample_revisions AS r (sample_id, revision) VALUES (sid, 1)
+    ON CONFLICT (sample_id) DO UPDATE SET revision = r.revision + 1;
+$$;
+CREATE FUNCTION marrowscope_cells_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN PERFORM marrowscope_bump_sample_revision(OLD.sample_id); END IF;
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.sample_id IS DISTINCT FROM OLD.sample_id) THEN
+    PERFORM marrowscope_bump_sample_revision(NEW.sample_id);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER sample_revision_cells AFTER INSERT OR UPDATE OR DELETE ON cells
+  FOR EACH ROW EXECUTE FUNCTION marrowscope_cells_revision();
+CREATE FUNCTION marrowscope_samples_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM marrowscope_bump_sample_revision(NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER sample_revision_sample AFTER UPDATE ON samples
+  FOR EACH ROW EXECUTE FUNCTION marrowscope_samples_revision();
+CREATE FUNCTION marrowscope_users_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM marrowscope_bump_sample_revision(s) FROM (SELECT sample_id AS s FROM cells
+    WHERE reviewer_id = NEW.id OR verified_by = NEW.id UNION SELECT id FROM samples
+    WHERE signed_by = NEW.id) AS touched;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER sample_revision_user AFTER UPDATE OF username, display_name ON users
+  FOR EACH ROW EXECUTE FUNCTION marrowscope_users_revision();
+)SQL";
+
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -395,6 +472,10 @@ const std::vector<Migration>& migrations() {
     v.push_back(same_sql(11, "classifier adaptations; the folder of each adapted model version", kSchemaV11));
     v.push_back(same_sql(12, "samples: declared scale (micrometres per pixel)", kSchemaV12));
     v.push_back(same_sql(13, "whole slides: image kind and scale, area jobs, resumable slide uploads", kSchemaV13));
+    Migration revisions = same_sql(14, "sample revisions kept by triggers (cached answers, ETags)", "");
+    revisions.sqlite_sql = kSchemaV14Sqlite;
+    revisions.postgres_sql = kSchemaV14Postgres;
+    v.push_back(std::move(revisions));
     return v;
   }();
   return all;

@@ -200,7 +200,17 @@ class SqliteDatabase final : public Database {
       SqliteTx tx(c);
       bool retry = false;
       Status result;
-      {
+      if (mode == TxMode::kReadOne) {
+        // Autocommit: the statement is its own snapshot, without BEGIN and COMMIT.
+        OneStatementTx one(tx);
+        try {
+          result = fn(one);
+        } catch (...) {
+          release(std::move(*conn));
+          throw;
+        }
+        retry = !result && tx.busy();
+      } else {
         auto begun = tx.exec_script(mode == TxMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
         if (!begun) {
           retry = tx.busy();

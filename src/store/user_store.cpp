@@ -146,21 +146,26 @@ Status insert_session(Tx& tx, std::int64_t user_id, const std::string& token_has
 
 Result<std::optional<SessionUser>> find_session(Tx& tx, const std::string& token_hash,
                                                 std::int64_t now) {
-  MS_ASSIGN_OR_RETURN(
-      auto row, tx.query_one("SELECT id AS session_id, user_id, csrf_token, created_at AS "
-                             "session_created_at, expires_at, last_seen_at FROM sessions "
-                             "WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ? "
-                             "AND (ends_at IS NULL OR ends_at > ?)",
-                             {token_hash, now, now}));
+  // One statement (every signed-in request runs it; it may run as a TxMode::kReadOne read).
+  static const std::string sql = [] {
+    std::string user_columns = std::string("u.") + kUserColumns;
+    for (std::size_t p = user_columns.find(", "); p != std::string::npos; p = user_columns.find(", ", p + 4))
+      user_columns.replace(p, 2, ", u.");
+    return "SELECT s.id AS session_id, s.user_id AS session_user_id, s.csrf_token, s.created_at AS "
+           "session_created_at, s.expires_at, s.last_seen_at, " + user_columns +
+           " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.revoked_at IS "
+           "NULL AND s.expires_at > ? AND (s.ends_at IS NULL OR s.ends_at > ?)";
+  }();
+  MS_ASSIGN_OR_RETURN(auto row, tx.query_one(sql, {token_hash, now, now}));
   if (!row) return std::optional<SessionUser>{};
   SessionUser su;
   su.session.id = row->i("session_id");
-  su.session.user_id = row->i("user_id");
+  su.session.user_id = row->i("session_user_id");
   su.session.csrf_token = row->s("csrf_token");
   su.session.created_at = row->i("session_created_at");
   su.session.expires_at = row->i("expires_at");
   su.session.last_seen_at = row->i("last_seen_at");
-  MS_ASSIGN_OR_RETURN(su.user, get_user(tx, su.session.user_id));
+  su.user = from_row<User>(*row);
   if (!su.user.enabled) return std::optional<SessionUser>{};
   return std::optional<SessionUser>(std::move(su));
 }

@@ -1,8 +1,10 @@
 #include <sys/stat.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "store/csv.h"
+#include "store/patient_store.h"
 #include "store/schema.h"
 #include "store/user_store.h"
 #include "unit/store/store_fixture.h"
@@ -213,6 +215,90 @@ TEST_P(StoreTest, SessionsAreFoundOnlyWhileLive) {
 }
 
 MS_POSTGRES_SKIP_NOTICE(StoreBackends)
+
+TEST_P(StoreTest, OneStatementReadsRefuseASecondStatementAndWrites) {
+  auto one = db_->transact(TxMode::kReadOne, [](Tx& tx) -> Result<std::int64_t> {
+    MS_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*) AS n FROM schema_version"));
+    return row->i("n");
+  });
+  ASSERT_TRUE(one) << one.error().message;
+  EXPECT_GT(*one, 0);
+  auto two = db_->transact(TxMode::kReadOne, [](Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(tx.query("SELECT 1 AS a"));
+    MS_RETURN_IF_ERROR(tx.query("SELECT 2 AS b"));
+    return {};
+  });
+  ASSERT_FALSE(two);
+  EXPECT_EQ(two.error().code, ErrorCode::kInternal);
+  EXPECT_NE(two.error().message.find("second statement"), std::string::npos) << two.error().message;
+  auto wrote = db_->transact(TxMode::kReadOne, [](Tx& tx) -> Status {
+    MS_RETURN_IF_ERROR(tx.exec("DELETE FROM schema_version"));
+    return {};
+  });
+  ASSERT_FALSE(wrote);
+  auto still = db_->transact(TxMode::kRead, [](Tx& tx) { return tx.query_one("SELECT COUNT(*) AS n FROM schema_version"); });
+  ASSERT_TRUE(still);
+  EXPECT_EQ((**still).i("n"), *one) << "a one-statement read wrote";
+  // The connection is usable afterwards (no transaction left open on it).
+  for (int k = 0; k < 4; ++k) {
+    auto again = db_->transact(TxMode::kWrite, [](Tx& tx) { return tx.exec("UPDATE schema_version SET name = name"); });
+    EXPECT_TRUE(again) << again.error().message;
+  }
+}
+
+TEST_P(StoreTest, SampleRevisionsFollowEveryChange) {
+  // A patient, a sample and an image, written as the stores would; the revision is the trigger's.
+  auto ids = write([](Tx& tx) -> Result<std::pair<std::int64_t, std::int64_t>> {
+    const auto now = now_ms();
+    MS_ASSIGN_OR_RETURN(auto user, tx.insert("INSERT INTO users (username, password_hash, role, created_at, "
+                                             "updated_at) VALUES ('rev', 'x', 'technician', ?, ?) RETURNING id",
+                                             {now, now}));
+    MS_ASSIGN_OR_RETURN(auto patient, tx.insert("INSERT INTO patients (identifier, name, created_at, updated_at) "
+                                                "VALUES ('P-REV', 'Rev', ?, ?) RETURNING id", {now, now}));
+    MS_ASSIGN_OR_RETURN(auto sample, tx.insert("INSERT INTO samples (patient_id, accession, specimen, "
+                                               "count_target, created_at, updated_at) VALUES (?, 'S-REV', "
+                                               "'bone_marrow', 200, ?, ?) RETURNING id", {patient, now, now}));
+    return std::make_pair(sample, user);
+  });
+  ASSERT_TRUE(ids);
+  const auto [sample, user] = *ids;
+  auto revision = [&] {
+    auto r = db_->transact(TxMode::kReadOne, [&](Tx& tx) { return sample_revision(tx, sample); });
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : -1;
+  };
+  std::int64_t last = revision();
+  auto changes = [&](const std::string& what, const std::string& sql, Params params) {
+    ASSERT_TRUE(write([&](Tx& tx) { return tx.exec(sql, params); })) << what;
+    const auto now = revision();
+    EXPECT_GT(now, last) << what << " did not change the sample's revision";
+    last = now;
+  };
+  changes("the sample's row", "UPDATE samples SET notes = 'n' WHERE id = ?", {sample});
+  auto cell_sql = write([&](Tx& tx) -> Result<std::string> {
+    MS_ASSIGN_OR_RETURN(auto image, tx.insert("INSERT INTO images (sample_id, sha256, filename, format, width, "
+                                              "height, bytes, created_at) VALUES (?, 'h', 'f', 'PNG', 1, 1, 1, 0) "
+                                              "RETURNING id", {sample}));
+    MS_ASSIGN_OR_RETURN(auto job, tx.insert("INSERT INTO jobs (image_id, sample_id, status, created_at) "
+                                            "VALUES (?, ?, 'done', 0) RETURNING id", {image, sample}));
+    return fmt::format("INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, y2, det_score, "
+                       "suggested_class, probability, created_at, updated_at) VALUES ({}, 0, {}, ?, 0, 0, 1, "
+                       "1, 0.9, 'blast', 0.9, 0, 0)", job, image);
+  });
+  ASSERT_TRUE(cell_sql);
+  changes("a cell added", *cell_sql, {sample});
+  changes("a cell reviewed", "UPDATE cells SET reviewed_class = 'monocyte', reviewer_id = ? WHERE sample_id = ?",
+          {user, sample});
+  changes("its reviewer renamed", "UPDATE users SET display_name = 'R. Eviewer' WHERE id = ?", {user});
+  ASSERT_TRUE(write([&](Tx& tx) { return tx.exec("UPDATE users SET last_login_at = 1 WHERE id = ?", {user}); }));
+  EXPECT_EQ(revision(), last) << "a user's sign-in is not part of any sample's answer";
+  changes("a cell removed", "DELETE FROM cells WHERE sample_id = ?", {sample});
+  changes("the sample signed", "UPDATE samples SET status = 'signed' WHERE id = ?", {sample});
+  ASSERT_TRUE(write([&](Tx& tx) { return tx.exec("DELETE FROM samples WHERE id = ?", {sample}); }));
+  auto gone = db_->transact(TxMode::kReadOne, [&](Tx& tx) { return sample_revision(tx, sample); });
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(ms::testing::test_backends()),
                          ms::testing::backend_name);

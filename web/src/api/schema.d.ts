@@ -6890,6 +6890,8 @@ export interface operations {
             /** @description one page of cells */
             200: {
                 headers: {
+                    /** @description names the sample's revision; changes with any change to the sample or its cells. Send it back as If-None-Match to revalidate a copy */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6900,6 +6902,13 @@ export interface operations {
                         total: number;
                     };
                 };
+            };
+            /** @description the sample has not changed since the If-None-Match the request sent */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description invalid input: the message names the parameter or the JSON path */
             400: {
@@ -7125,11 +7134,20 @@ export interface operations {
             /** @description the differential */
             200: {
                 headers: {
+                    /** @description names the sample's revision; changes with any change to the sample or its cells. Send it back as If-None-Match to revalidate a copy */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DifferentialView"];
                 };
+            };
+            /** @description the sample has not changed since the If-None-Match the request sent */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description invalid input: the message names the parameter or the JSON path */
             400: {
