@@ -69,11 +69,7 @@ Precision inference_precision() {
   throw MarrowError(ErrorCode::kInvalidArgument, "MARROWSCOPE_PRECISION: expected fp32, bf16 or auto, found '" + v + "'");
 }
 
-Precision detector_inference_precision() {
-  const char* env = std::getenv("MARROWSCOPE_PRECISION");
-  const Precision p = inference_precision();  // validates the value
-  return env && std::string(env) == "bf16" ? p : Precision::kFp32;
-}
+Precision detector_inference_precision() { return inference_precision(); }
 
 InferencePrecisionScope::InferencePrecisionScope(Precision p) {
   if (p != Precision::kBf16) return;

@@ -5,6 +5,8 @@
 // when the same crop is rotated by 90 degrees (docs/RESULTS.md). With 8 views the answer is the
 // same for every rotation and flip of the crop; with 4 for every flip; with 2 for a left-right
 // flip. Each prefix of the view list is a group, which is what makes that exact.
+#include <cstdint>
+
 #include <ATen/core/Tensor.h>
 
 #include "models/classifier/classifier_net.h"
@@ -25,8 +27,12 @@ struct ViewAveragedOutput {
   at::Tensor embedding;  // [B,D] mean embedding over the views (empty unless asked for)
 };
 
-// Runs net on each of the first `views` dihedral views (one forward per view, so memory stays
-// that of a single batch) and averages. Call in eval mode without gradients.
+// Crops per forward pass when views are batched together: the classifier predictor's own batch.
+inline constexpr int64_t kViewBatch = 64;
+
+// Runs net on the first `views` dihedral views and averages. Views of a batch of B crops go
+// through the network together, as many as fit in kViewBatch (B = 4: all 8 in one pass of 32), so
+// memory stays that of one batch of at most max(B, kViewBatch). Call in eval mode without gradients.
 ViewAveragedOutput forward_views(ClassifierNetImpl& net, const at::Tensor& images, int views,
                                  bool want_embedding);
 

@@ -92,6 +92,31 @@ TEST(TestTimeViews, AveragedProbabilitiesAreInvariantWhereTheViewsSaySo) {
   EXPECT_THROW(forward_views(*net, x, 3, false), MarrowError);
 }
 
+// Views are batched together up to kViewBatch crops per pass (all 8 views of 3 crops in one pass,
+// 3 + 3 + 2 views of 20 crops, one view at a time for 40): the same averages as one pass per view,
+// crop by crop (a view/crop mix-up in the batched layout would give another crop's answer).
+TEST(TestTimeViews, BatchedViewsGiveTheAverageOfOnePassPerView) {
+  init_torch_runtime();
+  c10::NoGradGuard no_grad;
+  ClassifierModelOptions o;
+  auto net = tiny_cnn(o);
+  net->eval();
+  at::manual_seed(5);
+  for (int64_t b : {1, 3, 20, 40}) {
+    const auto x = at::randn({b, 3, 32, 32});
+    const auto got = forward_views(*net, x, 8, true);
+    at::Tensor probs, emb;
+    for (int v = 0; v < 8; ++v) {
+      auto r = net->forward(dihedral_view(x, v));
+      auto p = at::softmax(r.logits, 1);
+      probs = v == 0 ? p : probs + p;
+      emb = v == 0 ? r.embedding : emb + r.embedding;
+    }
+    EXPECT_TRUE(at::allclose(got.probs, probs / 8.0, 1e-5, 1e-6)) << "batch " << b;
+    EXPECT_TRUE(at::allclose(got.embedding, emb / 8.0, 1e-4, 1e-5)) << "batch " << b;
+  }
+}
+
 class TestTimeViewsModel : public ::testing::Test {
  protected:
   void SetUp() override {

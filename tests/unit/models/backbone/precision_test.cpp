@@ -30,6 +30,7 @@ TEST(InferencePrecision, SettingAndDefault) {
   {
     EnvGuard e("fp32");
     EXPECT_EQ(inference_precision(), Precision::kFp32);
+    EXPECT_EQ(detector_inference_precision(), Precision::kFp32);
   }
   {
     EnvGuard e("bf16");
@@ -39,7 +40,7 @@ TEST(InferencePrecision, SettingAndDefault) {
   {
     EnvGuard e(nullptr);
     EXPECT_EQ(inference_precision(), cpu_has_native_bf16() ? Precision::kBf16 : Precision::kFp32);
-    EXPECT_EQ(detector_inference_precision(), Precision::kFp32);  // detectors: only when asked
+    EXPECT_EQ(detector_inference_precision(), inference_precision());
   }
   {
     EnvGuard e("auto");

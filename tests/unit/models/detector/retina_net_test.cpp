@@ -258,6 +258,40 @@ TEST(RetinaNet, GroupNormHeadRunsInBfloat16) {
   EXPECT_LT((half.box_deltas - ref.box_deltas).abs().max().item<float>(), 0.1f);
 }
 
+// Every option of the network runs in bf16 (the default precision of detectors on CPUs with
+// native bf16): backbone depths, neck levels and path aggregation, head norm and IoU branch.
+TEST(RetinaNet, EveryOptionRunsInBfloat16) {
+  init_torch_runtime();
+  at::NoGradGuard no_grad;
+  for (int depth : {18, 50})
+    for (bool pa : {false, true})
+      for (bool iou : {false, true})
+        for (HeadNorm norm : {HeadNorm::kNone, HeadNorm::kGroup})
+          for (auto [lo, hi] : {std::pair{2, 6}, std::pair{3, 7}}) {
+            at::manual_seed(0);
+            RetinaNetOptions o = tiny(lo, hi, pa, iou);
+            o.backbone.depth = depth;
+            o.head.norm = norm;
+            RetinaNet net(o);
+            net->eval();
+            const auto x = at::rand({1, 3, o.input_size, o.input_size});
+            auto ref = net->forward(x);
+            RetinaNetOutput half;
+            const std::string what = "depth " + std::to_string(depth) + (pa ? " pa" : "") + (iou ? " iou" : "") +
+                                     (norm == HeadNorm::kGroup ? " gn" : "") + " P" + std::to_string(lo) + "-P" +
+                                     std::to_string(hi);
+            {
+              const InferencePrecisionScope bf16(Precision::kBf16);
+              ASSERT_NO_THROW(half = net->forward(x)) << what;
+            }
+            half.to_float();
+            ASSERT_EQ(half.cls_logits.sizes(), ref.cls_logits.sizes()) << what;
+            EXPECT_LT((half.cls_logits - ref.cls_logits).abs().max().item<float>(), 0.1f) << what;
+            EXPECT_LT((half.box_deltas - ref.box_deltas).abs().max().item<float>(), 0.1f) << what;
+            if (iou) EXPECT_LT((half.iou_logits - ref.iou_logits).abs().max().item<float>(), 0.1f) << what;
+          }
+}
+
 TEST(RetinaNet, TinyModelLearnsDiscs) {
   init_torch_runtime();
   at::manual_seed(0);
