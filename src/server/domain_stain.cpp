@@ -101,21 +101,15 @@ Result<std::optional<SampleStain>> SampleStainCheck::check(std::int64_t sample_i
   using Picked = std::vector<std::pair<store::Image, store::Cell>>;
   MS_ASSIGN_OR_RETURN(auto picked, db_.transact(store::TxMode::kRead, [&](store::Tx& tx) -> Result<Picked> {
     Picked p;
-    const std::int64_t n = std::min<std::int64_t>(cells, kCells);
     std::map<std::int64_t, store::Image> images;
-    for (std::int64_t k = 0; k < n; ++k) {
-      store::CellQuery q;
-      q.sample_id = sample_id;
-      q.limit = 1;
-      q.offset = k * cells / n;
-      MS_ASSIGN_OR_RETURN(auto one, store::list_cells(tx, q));
-      if (one.empty()) break;
-      auto im = images.find(one[0].image_id);
+    MS_ASSIGN_OR_RETURN(auto spread, store::spread_cells(tx, sample_id, kCells));
+    for (auto& cell : spread) {
+      auto im = images.find(cell.image_id);
       if (im == images.end()) {
-        MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, one[0].image_id));
+        MS_ASSIGN_OR_RETURN(auto image, store::get_image(tx, cell.image_id));
         im = images.emplace(image.id, std::move(image)).first;
       }
-      p.emplace_back(im->second, std::move(one[0]));
+      p.emplace_back(im->second, std::move(cell));
     }
     return p;
   }));

@@ -457,6 +457,23 @@ Result<std::vector<Cell>> list_cells(Tx& tx, const CellQuery& q) {
   return out;
 }
 
+Result<std::vector<Cell>> spread_cells(Tx& tx, std::int64_t sample_id, std::int64_t n) {
+  if (n <= 0) return std::vector<Cell>{};
+  // m = min(n, total). Row r (0-based, by id) is picked when some integer k has
+  // r <= k * total / m < r + 1, i.e. when ceil(r * m / total) * total < (r + 1) * m.
+  MS_ASSIGN_OR_RETURN(
+      auto rows,
+      tx.query("SELECT * FROM (SELECT c.*, ROW_NUMBER() OVER (ORDER BY c.id) - 1 AS spread_row, "
+               "COUNT(*) OVER () AS spread_total, CASE WHEN COUNT(*) OVER () < ? THEN COUNT(*) OVER () "
+               "ELSE ? END AS spread_m FROM cells c WHERE c.sample_id = ?) t WHERE ((spread_row * spread_m "
+               "+ spread_total - 1) / spread_total) * spread_total < (spread_row + 1) * spread_m ORDER BY id",
+               {n, n, sample_id}));
+  std::vector<Cell> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(from_row<Cell>(r));
+  return out;
+}
+
 Result<std::vector<CellView>> list_cell_views(Tx& tx, const CellQuery& q) {
   Params params;
   MS_ASSIGN_OR_RETURN(auto where, where_clause(q, params));

@@ -34,6 +34,9 @@ struct CellQuery {
 };
 Result<std::vector<Cell>> list_cells(Tx& tx, const CellQuery& q);
 Result<std::int64_t> count_cells(Tx& tx, const CellQuery& q);
+// Up to n of a sample's cells spread evenly over its cells in id order (those at positions
+// floor(k * total / n), k = 0..n-1), in one statement whatever the sample's size.
+Result<std::vector<Cell>> spread_cells(Tx& tx, std::int64_t sample_id, std::int64_t n);
 
 // A cell as the review screens show it: the record plus the class it counts as and who reviewed
 // it (username and display name; empty when nobody did or the account is gone).

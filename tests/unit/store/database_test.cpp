@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "store/cell_store.h"
 #include "store/csv.h"
 #include "store/patient_store.h"
 #include "store/schema.h"
@@ -298,6 +299,54 @@ TEST_P(StoreTest, SampleRevisionsFollowEveryChange) {
   auto gone = db_->transact(TxMode::kReadOne, [&](Tx& tx) { return sample_revision(tx, sample); });
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
+// spread_cells picks, in one statement, the cells at positions floor(k * total / m) of the
+// sample's id order, m = min(n, total): the same cells as m paged queries would.
+TEST_P(StoreTest, SpreadCellsPicksEvenlyInOneStatement) {
+  std::int64_t sample = 0, image = 0, job = 0;
+  ASSERT_TRUE(write([&](Tx& tx) -> Status {
+    MS_ASSIGN_OR_RETURN(auto patient, tx.insert("INSERT INTO patients (identifier, name, created_at, updated_at) "
+                                                "VALUES ('P-SP', 'Sp', 0, 0) RETURNING id"));
+    MS_ASSIGN_OR_RETURN(sample, tx.insert("INSERT INTO samples (patient_id, accession, specimen, count_target, "
+                                          "created_at, updated_at) VALUES (?, 'S-SP', 'bone_marrow', 200, 0, 0) "
+                                          "RETURNING id", {patient}));
+    MS_ASSIGN_OR_RETURN(image, tx.insert("INSERT INTO images (sample_id, sha256, filename, format, width, height, "
+                                         "bytes, created_at) VALUES (?, 'h', 'f', 'PNG', 1, 1, 1, 0) RETURNING id",
+                                         {sample}));
+    MS_ASSIGN_OR_RETURN(job, tx.insert("INSERT INTO jobs (image_id, sample_id, status, created_at) VALUES "
+                                       "(?, ?, 'done', 0) RETURNING id", {image, sample}));
+    return {};
+  }));
+  std::vector<std::int64_t> ids;
+  auto spread = [&](std::int64_t n) {
+    auto r = db_->transact(TxMode::kRead, [&](Tx& tx) { return spread_cells(tx, sample, n); });
+    EXPECT_TRUE(r) << r.error().message;
+    std::vector<std::int64_t> got;
+    if (r)
+      for (const auto& c : *r) got.push_back(c.id);
+    return got;
+  };
+  EXPECT_TRUE(spread(40).empty()) << "a sample without cells";
+  for (int total : {1, 2, 5, 39, 40, 41, 97, 257}) {
+    while (static_cast<int>(ids.size()) < total) {
+      auto id = write([&](Tx& tx) {
+        return tx.insert("INSERT INTO cells (job_id, cell_index, image_id, sample_id, x1, y1, x2, y2, det_score, "
+                         "suggested_class, probability, created_at, updated_at) VALUES (?, ?, ?, ?, 0, 0, 1, 1, "
+                         "0.9, 'blast', 0.9, 0, 0) RETURNING id",
+                         {job, static_cast<std::int64_t>(ids.size()), image, sample});
+      });
+      ASSERT_TRUE(id);
+      ids.push_back(*id);
+    }
+    for (std::int64_t n : {1, 7, 40}) {
+      const std::int64_t m = std::min<std::int64_t>(n, total);
+      std::vector<std::int64_t> want;
+      for (std::int64_t k = 0; k < m; ++k) want.push_back(ids[static_cast<std::size_t>(k * total / m)]);
+      EXPECT_EQ(spread(n), want) << total << " cells, " << n << " asked";
+    }
+  }
+  EXPECT_TRUE(spread(0).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(ms::testing::test_backends()),
