@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -40,6 +41,13 @@ int init_torch_runtime() {
   }();
   return threads;
 }
+
+int intra_op_threads() {
+  init_torch_runtime();
+  return at::get_num_threads();
+}
+
+void set_intra_op_threads(int n) { at::set_num_threads(std::max(1, n)); }
 
 bool cpu_has_native_bf16() {
   static const bool has = [] {

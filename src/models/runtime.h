@@ -8,6 +8,10 @@ namespace ms {
 // one inter-op thread, and flush-to-zero for denormals (2x faster ResNet training here).
 // Returns the thread count applied.
 int init_torch_runtime();
+// Intra-op threads of inference on the calling thread (at::get_num_threads), and setting them
+// for the calling thread (the pipeline's streams run one thread each).
+int intra_op_threads();
+void set_intra_op_threads(int n);
 
 // The number format of inference on the CPU. bf16 runs convolutions and matrix products in
 // bfloat16 (autocast; weights and accumulations stay float32) where the CPU has native bf16

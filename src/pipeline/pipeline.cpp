@@ -5,6 +5,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <exception>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -13,6 +15,7 @@
 
 #include "engine/predict/classifier_predictor.h"
 #include "engine/predict/detector_predictor.h"
+#include "models/runtime.h"
 #include "pipeline/tiling.h"
 
 namespace ms {
@@ -137,8 +140,10 @@ std::vector<CellResult> Pipeline::detect_tiled(const cv::Mat& field) {
     for (size_t t = start; t < end; ++t) batch.push_back(field(tiles[t]));
     const auto t0 = Clock::now();
     auto dets = detector_->detect(batch);
-    timings_.detect_s += seconds_since(t0);
-    ++timings_.detector_calls;
+    count([&](PipelineTimings& t) {
+      t.detect_s += seconds_since(t0);
+      ++t.detector_calls;
+    });
     for (size_t t = start; t < end; ++t) {
       for (const auto& d : dets[t - start]) {
         Detection g = d;
@@ -173,8 +178,10 @@ std::vector<std::vector<CellResult>> Pipeline::detect_cells(const std::vector<cv
     for (size_t k = start; k < end; ++k) batch.push_back(fields[whole[k]]);
     const auto t0 = Clock::now();
     auto dets = detector_->detect(batch);
-    timings_.detect_s += seconds_since(t0);
-    ++timings_.detector_calls;
+    count([&](PipelineTimings& t) {
+      t.detect_s += seconds_since(t0);
+      ++t.detector_calls;
+    });
     for (size_t k = start; k < end; ++k)
       for (const auto& d : dets[k - start]) out[whole[k]].push_back(to_cell(d, detector_->classes()));
   }
@@ -216,8 +223,10 @@ void Pipeline::classify_into(const std::vector<cv::Mat>& crops, std::vector<Cell
     std::vector<cv::Mat> batch(crops.begin() + long(start), crops.begin() + long(end));
     const auto t0 = Clock::now();
     auto preds = classifier_->classify(batch);
-    timings_.classify_s += seconds_since(t0);
-    ++timings_.classifier_calls;
+    count([&](PipelineTimings& t) {
+      t.classify_s += seconds_since(t0);
+      ++t.classifier_calls;
+    });
     for (size_t i = start; i < end; ++i) {
       const ClassPrediction& p = preds[i - start];
       CellResult& c = *cells[i];
@@ -283,9 +292,11 @@ std::vector<FieldResult> Pipeline::analyze(const std::vector<cv::Mat>& fields,
       targets.push_back(&c);
     }
   }
-  timings_.crop_s += seconds_since(t0);
-  timings_.fields += usable.size();
-  timings_.cells += crops.size();
+  count([&](PipelineTimings& t) {
+    t.crop_s += seconds_since(t0);
+    t.fields += usable.size();
+    t.cells += crops.size();
+  });
   classify_into(crops, targets);
   return results;
 }
@@ -316,6 +327,7 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
                              const std::function<void(FieldResult&&, const cv::Mat&)>& on_result,
                              const ImageLimits& limits) {
   struct Decoded {
+    size_t seq = 0;
     std::string path;
     Result<cv::Mat> image;
   };
@@ -327,9 +339,9 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
   const size_t capacity = static_cast<size_t>(options_.prefetch);
   double decode_s = 0;  // reader thread only; added to timings_ after join
   std::thread reader([&] {
-    for (const auto& p : paths) {
+    for (size_t k = 0; k < paths.size(); ++k) {
       const auto t0 = Clock::now();
-      Decoded d{p, read_image(p, limits)};
+      Decoded d{k, paths[k], read_image(paths[k], limits)};
       decode_s += seconds_since(t0);
       std::unique_lock<std::mutex> lock(mu);
       cv_space.wait(lock, [&] { return queue.size() < capacity || abort; });
@@ -339,52 +351,115 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
     }
     std::lock_guard<std::mutex> lock(mu);
     done = true;
-    cv_ready.notify_one();
+    cv_ready.notify_all();
   });
-  auto flush = [&](std::vector<cv::Mat>& fields, std::vector<std::string>& names) {
-    if (fields.empty()) return;
-    auto results = analyze(fields, names);
-    for (size_t i = 0; i < results.size(); ++i) on_result(std::move(results[i]), fields[i]);
-    fields.clear();
-    names.clear();
+
+  // Results leave in input order whichever stream made them; on_result runs under out_mu.
+  std::mutex out_mu;
+  std::map<size_t, std::pair<FieldResult, cv::Mat>> waiting;
+  size_t next_out = 0;
+  auto emit = [&](size_t seq, FieldResult&& r, const cv::Mat& field) {
+    std::lock_guard<std::mutex> lock(out_mu);
+    waiting.emplace(seq, std::make_pair(std::move(r), field));
+    while (!waiting.empty() && waiting.begin()->first == next_out) {
+      auto node = waiting.extract(waiting.begin());
+      on_result(std::move(node.mapped().first), node.mapped().second);
+      ++next_out;
+    }
   };
-  try {
+  // One stream: take fields as they are decoded, analyse them detect_batch at a time.
+  auto stream = [&] {
     std::vector<cv::Mat> fields;
     std::vector<std::string> names;
+    std::vector<size_t> seqs;
+    auto flush = [&] {
+      if (fields.empty()) return;
+      auto results = analyze(fields, names);
+      for (size_t i = 0; i < results.size(); ++i) emit(seqs[i], std::move(results[i]), fields[i]);
+      fields.clear();
+      names.clear();
+      seqs.clear();
+    };
     while (true) {
       Decoded d;
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv_ready.wait(lock, [&] { return !queue.empty() || done; });
-        if (queue.empty()) break;
+        cv_ready.wait(lock, [&] { return !queue.empty() || done || abort; });
+        if (queue.empty() || abort) break;
         d = std::move(queue.front());
         queue.pop_front();
         cv_space.notify_one();
       }
       if (!d.image) {
-        flush(fields, names);  // keep results in input order
         FieldResult bad;
         bad.image = d.path;
         bad.error = d.image.error().message;
-        on_result(std::move(bad), cv::Mat());
+        emit(d.seq, std::move(bad), cv::Mat());
         continue;
       }
       fields.push_back(std::move(*d.image));
       names.push_back(d.path);
-      if (fields.size() >= size_t(options_.detect_batch)) flush(fields, names);
+      seqs.push_back(d.seq);
+      if (fields.size() >= size_t(options_.detect_batch)) flush();
     }
-    flush(fields, names);
-  } catch (...) {
+    flush();
+  };
+  auto stop_reader = [&] {
     {
       std::lock_guard<std::mutex> lock(mu);
       abort = true;
       cv_space.notify_all();
+      cv_ready.notify_all();
     }
     reader.join();
-    throw;
+  };
+
+  const int threads = intra_op_threads();
+  const int streams = analysis_streams(options_.streams, threads, paths.size());
+  if (streams <= 1) {
+    try {
+      stream();
+    } catch (...) {
+      stop_reader();
+      throw;
+    }
+  } else {
+    // Two forward passes side by side on one thread each keep two cores busier than one pass on
+    // two threads (docs/RESULTS.md): each stream gets its share of the threads.
+    std::exception_ptr failed;
+    std::mutex failed_mu;
+    std::vector<std::thread> workers;
+    for (int k = 0; k < streams; ++k)
+      workers.emplace_back([&, k] {
+        set_intra_op_threads(std::max(1, threads / streams + (k < threads % streams ? 1 : 0)));
+        try {
+          stream();
+        } catch (...) {
+          {
+            std::lock_guard<std::mutex> lock(failed_mu);
+            if (!failed) failed = std::current_exception();
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          abort = true;
+          cv_space.notify_all();
+          cv_ready.notify_all();
+        }
+      });
+    for (auto& w : workers) w.join();
+    set_intra_op_threads(threads);  // the process-wide count the streams changed
+    if (failed) {
+      stop_reader();
+      std::rethrow_exception(failed);
+    }
   }
   reader.join();
+  std::lock_guard<std::mutex> lock(timings_mu_);
   timings_.decode_s += decode_s;
+}
+
+int analysis_streams(int option, int threads, size_t fields) {
+  const int s = option > 0 ? std::min(option, kMaxAnalysisStreams) : (threads >= 2 ? 2 : 1);
+  return static_cast<int>(std::clamp<size_t>(fields, 1, static_cast<size_t>(s)));
 }
 
 }  // namespace ms

@@ -4,6 +4,7 @@
 // thread so decoding overlaps inference. Used by `marrowscope analyze` and by the server's jobs.
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,8 @@ class Pipeline {
                                    const std::vector<std::string>& names, double um_per_px = 0);
   FieldResult analyze(const cv::Mat& field, const std::string& name, double um_per_px = 0);
 
-  // Reads, decodes and analyses files in order, decoding on a second thread while the models run.
+  // Reads, decodes and analyses files, decoding on a second thread while the models run, on
+  // analysis_streams() streams side by side (each with its share of the intra-op threads).
   // on_result is called once per path, in order (unreadable files come back with `error` set,
   // naming the file). The second form also passes the decoded BGR field (empty for errors), so
   // side outputs (crops, drawings) need not decode the file again.
@@ -85,6 +87,7 @@ class Pipeline {
   ModelVersions versions() const;
   const std::vector<std::string>& cell_classes() const;  // classifier class names
   const PipelineOptions& options() const { return options_; }
+  // Sums over every stream (with streams > 1, each stage's seconds are added across threads).
   const PipelineTimings& timings() const { return timings_; }
   void reset_timings() { timings_ = {}; }
 
@@ -104,7 +107,19 @@ class Pipeline {
   PipelineOptions options_;
   std::vector<int> cell_class_ids_;  // detector class ids that are nucleated cells
   int scale_class_id_ = -1;          // detector class id of the red-cell ruler, -1: none
+  template <class F>
+  void count(F&& f) {
+    std::lock_guard<std::mutex> lock(timings_mu_);
+    f(timings_);
+  }
+
   PipelineTimings timings_;
+  std::mutex timings_mu_;  // analyze() runs on several streams at once in analyze_files
 };
+
+// Streams analyze_files runs side by side: `option` when positive (at most kMaxAnalysisStreams),
+// else 2 when there are at least 2 threads; never more than there are fields.
+inline constexpr int kMaxAnalysisStreams = 16;
+int analysis_streams(int option, int threads, size_t fields);
 
 }  // namespace ms

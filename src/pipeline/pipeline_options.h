@@ -52,6 +52,10 @@ struct PipelineOptions {
   int tile_overlap = 192;       // must exceed the largest cell's diameter
   float tile_trigger = 1.5f;
   int prefetch = 8;             // decoded fields queued ahead of inference
+  // Fields analysed side by side by analyze_files (the CLI): 0 = 2 when there are at least two
+  // threads, else 1. A forward pass on 2 threads is far from twice one on 1 thread here, so two
+  // one-thread streams keep the cores busier (docs/RESULTS.md).
+  int streams = 0;
   template <class V>
   void visit(V& v) {
     v("cell_classes", cell_classes);
@@ -72,6 +76,7 @@ struct PipelineOptions {
     v("tile_overlap", tile_overlap);
     v("tile_trigger", tile_trigger);
     v("prefetch", prefetch);
+    v("streams", streams);
   }
 };
 

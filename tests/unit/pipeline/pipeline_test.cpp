@@ -238,6 +238,26 @@ TEST_F(PipelineTest, AnalyzeFilesSkipsUnreadableFilesNamingThemAndKeepsOrder) {
                                        path("notes.txt"), path("missing.png"), path("c.png")};
   std::vector<FieldResult> got;
   pipeline->analyze_files(paths, [&](FieldResult&& r) { got.push_back(std::move(r)); });
+  // Several streams side by side give the same results, in the same order.
+  for (int streams : {2, 3}) {
+    PipelineOptions so = o;
+    so.streams = streams;
+    auto side_by_side = load(so);
+    ASSERT_TRUE(side_by_side);
+    std::vector<FieldResult> again;
+    side_by_side->analyze_files(paths, [&](FieldResult&& r) { again.push_back(std::move(r)); });
+    ASSERT_EQ(again.size(), paths.size()) << streams << " streams";
+    for (size_t i = 0; i < paths.size(); ++i) {
+      EXPECT_EQ(again[i].image, paths[i]) << streams << " streams: results out of order";
+      EXPECT_EQ(again[i].error, got[i].error);
+      ASSERT_EQ(again[i].cells.size(), got[i].cells.size()) << paths[i];
+      for (size_t c = 0; c < got[i].cells.size(); ++c) {
+        EXPECT_EQ(again[i].cells[c].box, got[i].cells[c].box);
+        EXPECT_EQ(again[i].cells[c].class_name, got[i].cells[c].class_name);
+      }
+    }
+    EXPECT_EQ(side_by_side->timings().fields, 3u) << "every readable field counted once";
+  }
   ASSERT_EQ(got.size(), paths.size());
   for (size_t i = 0; i < paths.size(); ++i) EXPECT_EQ(got[i].image, paths[i]) << "results out of order";
   for (size_t i : {1u, 3u, 4u, 5u}) {
