@@ -29,7 +29,7 @@ echo "peak GFLOP/s: fp32 FMA $fp32_1 (1 thread) / $fp32_2 (2 threads); bf16 dot 
 echo "compute: detector $det_gflop GFLOP per 384 px field; classifier $cls_gflop GFLOP per 144 px cell"
 printf '%-34s %-5s %7s %12s %10s %12s %12s\n' model precision threads "inputs/s" "GFLOP/s" "of fp32 peak" "of bf16 peak"
 rate() {  # the items_per_second of a Google Benchmark line
-  sed -n 's/.*items_per_second=\([0-9.e+]*\)\/s.*/\1/p' | head -n 1
+  sed -n 's/.*\(items_per_second\|cells_per_s\)=\([0-9.e+]*\)\/s.*/\2/p' | head -n 1
 }
 row() {  # name precision threads inputs/s gflop-per-input
   local g f b
