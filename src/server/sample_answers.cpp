@@ -90,8 +90,8 @@ Result<Reply> sample_answer(store::Database& db, SampleAnswers& cache, const net
       unchanged = true;
       return {};
     }
-    body = cache.find(key, revision);
-    if (body) return {};
+    // Looked up above at `current`; again only if a write came in between.
+    if (revision != current && (body = cache.find(key, revision))) return {};
     MS_ASSIGN_OR_RETURN(auto j, make(tx));
     body = std::make_shared<const std::string>(j.dump(-1, ' ', false, Json::error_handler_t::replace));
     cache.keep(key, revision, body);
