@@ -1,5 +1,6 @@
-// Cell classifier speed (issue 4: cells per second at batch 1 and batch 32 on this machine, aim
-// >= 150 at batch), through ClassifierPredictor::classify exactly as the pipeline calls it:
+// Cell classifier speed (the classifier's speed requirement: cells per second at batch 1 and
+// batch 32 on this machine, aim >= 150 at batch), through ClassifierPredictor::classify exactly
+// as the pipeline calls it:
 // 8-bit BGR crops of 360 x 360 px (PBC's cell images) resized, center-cropped, normalised and
 // classified, in eval mode without gradients.
 //   build/bench_classifier_speed --benchmark_counters_tabular=true

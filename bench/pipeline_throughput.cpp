@@ -1,4 +1,4 @@
-// End-to-end throughput of the analysis pipeline (issue 5's speed bar: >= 5 fields/s on the
+// End-to-end throughput of the analysis pipeline (the product's speed bar: >= 5 fields/s on the
 // txl-pbc val fields, 2-core CPU, shipped models), with the time split by stage and peak memory,
 // against the naive order: one field at a time, one crop per classifier call, no decode prefetch.
 //

@@ -40,7 +40,7 @@ def main():
     w("```sh\n%s\n```\n" % a.eval_command)
     f1s = {c: ev["per_class"][c]["f1"] for c in classes}
     req = ", ".join("%s %.3f" % (c, f1s[c]) for c in REQUIRED_F1 if c in f1s)
-    w("Issue-4 bars: accuracy >= 0.90 -> %s; F1 >= 0.95 for the five named classes -> %s (%s).\n" % (
+    w("Acceptance bars: accuracy >= 0.90 -> %s; F1 >= 0.95 for the five named classes -> %s (%s).\n" % (
         "met" if ev["accuracy"] >= 0.90 else "NOT met",
         "met" if all(f1s.get(c, 0) >= 0.95 for c in REQUIRED_F1) else "NOT met", req))
     if a.notes:

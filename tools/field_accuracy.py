@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Field-level accuracy of `marrowscope analyze` on the PBC-derived txl-pbc fields (issue 5).
+"""Field-level accuracy of `marrowscope analyze` on the PBC-derived txl-pbc fields.
 
 Each PBC-derived field in ../shared/data/txl-pbc/source_map.csv is a PBC single-cell image: one
 white cell in the middle whose class is in the original file name (BA, BNE, EO, LY, MO). A field

@@ -180,7 +180,7 @@ void register_eval_cmd(CLI::App& app) {
                                pred->test_time_views());
     auto m = score_predictions(preds, classes);
     if (!m) throw MarrowError(m.error());
-    // Exactly the keys issue 4 lists; which folders were skipped goes to stderr and the report.
+    // Exactly the documented keys scripts rely on; skipped folders go to stderr and the report.
     const Json j = evaluation_json(*m, preds);
     if (auto s = write_json_file(a->json, j); !s) throw MarrowError(s.error());
     std::string ignored;

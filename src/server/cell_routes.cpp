@@ -2,7 +2,7 @@
 // summaries, reclassify / confirm one cell or many in one all-or-nothing request, the audit trail
 // of a cell and of a sample, and undo of the caller's last change.
 //
-// Roles (issue 6: doctors review, confirm and sign; technicians run analyses): staff (admin,
+// Roles (doctors review, confirm and sign; technicians run analyses): staff (admin,
 // doctor, technician) may reclassify; only doctors and admins may confirm or unconfirm; viewers
 // read. Signed samples are locked (409); later corrections are report addenda.
 #include <cstdlib>

@@ -28,7 +28,7 @@ struct CellQuery {
   std::optional<bool> reviewed;     // confirmed or not
   std::optional<bool> flagged;      // needs attention (low confidence / high entropy) or not
   // id | confidence (lowest probability first) | entropy (highest first) | attention (flagged
-  // first, then lowest probability: the review queue of issue 7's "needs attention" group)
+  // first, then lowest probability: the review queue of the UI's "needs attention" group)
   std::string order = "id";
   std::int64_t limit = 500, offset = 0;
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Parameters and compute per cell of C++ classifier configs (the issue 4 comparison table).
+"""Parameters and compute per cell of C++ classifier configs (the model comparison table).
 
 For each config, builds the PyTorch mirror (tools/gpu/vit_model.py for ViTs, the ResNet of
 train_cnn_classifier.py for CNNs), counts trainable parameters, and counts multiply-accumulates of

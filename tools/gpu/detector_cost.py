@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Parameters and compute per field of a C++ detector model folder or config (issue 3's speed line:
+"""Parameters and compute per field of a C++ detector model folder or config (the speed line:
 "the share of the machine's measured matmul GFLOP/s it reaches").
 
 Builds the PyTorch mirror (tools/gpu/detector_mirror.py, the C++ network with its parameter names)

@@ -1,11 +1,11 @@
 #!/bin/bash
-# One lent-GPU call for issues 3 and 4, everything side by side on one GPU (each run is small and
-# leaves the GPU mostly idle alone):
+# One lent-GPU call for the detector and classifier training runs, everything side by side on one
+# GPU (each run is small and leaves the GPU mostly idle alone):
 #   - two shipped-detector candidates (configs/detector/shipped_v2.json at 384 and 448 px), each
 #     with `--epochs auto` (epoch count and cosine length chosen after warm-up to fit LIMIT);
-#   - the detector ablation (issue 3; thesis tables 4.4/4.5) at 320 px, the same fixed epochs for
+#   - the detector ablation (thesis tables 4.4/4.5) at 320 px, the same fixed epochs for
 #     every config: baseline, +PA, +IoU, PA+IoU (MaxIoU), PA+IoU with ATSS, OTA or PAA;
-#   - the classifier ablation (issue 4; thesis tables 5.3/5.5/5.6) at 96 px, the same epochs for
+#   - the classifier ablation (thesis tables 5.3/5.5/5.6) at 96 px, the same epochs for
 #     ViT baseline, +overlap, +part selection, +contrastive, and the CNN.
 # Every run stops itself before LIMIT seconds and still writes weights.npz/summary.json
 # ("cut_short" records a run that did not finish its epochs); `timeout` is only a safety net.

@@ -1,6 +1,6 @@
 // Browser end-to-end test of the web app against the real server (started by scripts/run-e2e.sh
 // with a fresh SQLite database and the shipped models). Drives Debian's Chromium through
-// playwright-core: the flow of issue 7 (sign in -> patient -> sample -> upload three txl-pbc val
+// playwright-core: the main user flow (sign in -> patient -> sample -> upload three txl-pbc val
 // fields -> analysis -> boxes -> keyboard reclassification with its audit entry -> confirm the
 // rest -> differential and both charts -> sign -> print view) plus a wrong password, a viewer who
 // cannot reclassify and a non-image upload. Every page is saved as a screenshot in $ARTIFACTS.

@@ -32,9 +32,9 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
 Result<ClassificationMetrics> score_predictions(const ClassifierPredictions& p,
                                                 const std::vector<std::string>& classes);
 
-// JSON with exactly the keys of `eval-classifier` (issue 4): accuracy, top5, macro_f1,
-// weighted_f1, per_class.<name>.{precision,recall,f1,support}, classes, confusion (rows = truth),
-// cells_per_second.
+// JSON with exactly the documented keys of `eval-classifier`, which users script against:
+// accuracy, top5, macro_f1, weighted_f1, per_class.<name>.{precision,recall,f1,support}, classes,
+// confusion (rows = truth), cells_per_second.
 Json evaluation_json(const ClassificationMetrics& m, const ClassifierPredictions& p);
 
 // Per-image features for t-SNE/UMAP plots (thesis fig. 5.10), one CSV row per prediction:

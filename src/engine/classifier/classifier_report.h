@@ -1,7 +1,7 @@
 #pragma once
-// Self-contained report.html files for the classifier (issue 4: "each run and each evaluation
-// writes a self-contained report.html with the curves, the per-class table and the confusion
-// matrix"), built with the shared writer engine/report/report_html.h.
+// Self-contained report.html files for the classifier (requirement: "each run and each
+// evaluation writes a self-contained report.html with the curves, the per-class table and the
+// confusion matrix"), built with the shared writer engine/report/report_html.h.
 //
 //   training run   <run>/report.html: loss / accuracy / learning-rate curves per epoch read from
 //                  <run>/metrics.jsonl, then the per-class table and confusion matrix of the best

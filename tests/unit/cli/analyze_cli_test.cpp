@@ -1,5 +1,5 @@
 // `marrowscope analyze` as a user runs it: the real binary with tiny trained models on a folder
-// of synthetic fields mixed with broken files. Checks the JSON against issue 5's key list, the
+// of synthetic fields mixed with broken files. Checks the JSON against its documented keys, the
 // CSV, crops, drawings and labelme output (read back with our own labelme reader), the messages
 // for skipped files and the exit status.
 #include <gtest/gtest.h>

@@ -137,7 +137,7 @@ TEST(CliStats, DetectsAFolderTreeAndCountsCells) {
   EXPECT_EQ((*j)["image_sizes"][0], Json({{"width", 36}, {"height", 36}, {"count", 2}}));
 }
 
-// Done-when check of issue 2: txl-pbc's val split converted to COCO keeps 252 images and the
+// Conversion must not lose data: txl-pbc's val split converted to COCO keeps 252 images and the
 // box counts per class that `stats` reports for the YOLO original.
 TEST(CliConvert, TxlPbcValidationSplitToCoco) {
   const std::string data = testing::shared_data_dir();

@@ -1,4 +1,4 @@
-// `marrowscope classify --json`, `eval-classifier` (JSON keys exactly as issue 4 lists them,
+// `marrowscope classify --json`, `eval-classifier` (JSON keys exactly as documented for scripts,
 // --report, --embeddings, --ignore-unknown) and `explain`, run as the real binary on a tiny ViT
 // model folder with random weights and synthetic cells.
 #include <sys/wait.h>
