@@ -34,6 +34,7 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
   const auto t0 = std::chrono::steady_clock::now();
   // Inference as the product runs it: in the process's CPU precision (models/runtime.h).
   const Precision precision = dev.is_cpu() ? inference_precision() : Precision::kFp32;
+  net.prepare_for_inference(dev.is_cpu() && precision == Precision::kBf16);
   while (auto batch = loader.next()) {
     ViewAveragedOutput r;
     {

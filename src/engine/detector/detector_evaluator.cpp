@@ -42,6 +42,8 @@ std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const De
   const auto params = net.parameters();
   const auto device = params.empty() ? at::Device(at::kCPU) : params.front().device();
   const auto& o = net.options();
+  net.backbone()->fold_norms_for_inference(device.is_cpu() &&
+                                           detector_inference_precision() == Precision::kBf16);
   for (size_t s = 0; s < ds.size(); s += static_cast<size_t>(batch_size)) {
     const size_t e = std::min(ds.size(), s + static_cast<size_t>(batch_size));
     std::vector<at::Tensor> images;

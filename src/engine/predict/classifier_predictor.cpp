@@ -46,6 +46,7 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
   impl->precision = inference_precision();
   impl->net->to(at::Device(device));
   impl->net->eval();
+  impl->net->prepare_for_inference(device == "cpu" && impl->precision == Precision::kBf16);
   impl->cache_side = cache_side_for(impl->info.model.input_size, impl->info.crop_fraction);
   // A folder without atypical.json gives no atypical score; a broken one is an error, not silence.
   auto ref = read_atypical(model_dir, impl->info.classes);

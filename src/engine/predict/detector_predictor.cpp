@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/detector/detector_model_file.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -37,6 +38,8 @@ Result<std::unique_ptr<DetectorPredictor>> DetectorPredictor::load(const std::st
     return fail(ErrorCode::kInvalidArgument, "--device", "cpu or cuda[:N]", device);
   }
   impl->net->eval();
+  impl->net->backbone()->fold_norms_for_inference(
+      at::Device(device).is_cpu() && detector_inference_precision() == Precision::kBf16);
   return std::unique_ptr<DetectorPredictor>(new DetectorPredictor(std::move(impl)));
 }
 

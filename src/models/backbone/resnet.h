@@ -4,6 +4,7 @@
 // consumes. Depth 18/34 use BasicBlock, 50 uses Bottleneck (expansion 4, stride on the 3x3 conv as
 // in torchvision's "ResNet v1.5"). Total stride 32: C2 stride 4, C3 8, C4 16, C5 32.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,12 +65,26 @@ class ResNetImpl : public torch::nn::Module {
   // never move (weights are frozen through requires_grad(false)).
   void train(bool on = true) override;
 
+  // For inference: folds every BatchNorm (its running statistics) into the convolution before it,
+  // so forward runs one convolution with a bias per pair instead of a convolution and a separate
+  // normalisation pass, and pools the stem in channels-last order (LibTorch's channels-first CPU
+  // max-pool is several times slower, most of all on bfloat16). The parameters are not changed:
+  // the folded copies are used only in eval mode with gradients off, and train(true) drops them.
+  // Where `bf16_copies`, bfloat16 copies are kept too and used under bf16 autocast, so the weights
+  // are not cast again on every call. Idempotent; call it after moving the module to its device.
+  void fold_norms_for_inference(bool bf16_copies);
+  bool norms_folded() const { return folded_ != nullptr; }
+
  private:
+  struct Folded;
+  std::vector<at::Tensor> forward_folded(const at::Tensor& x) const;
+
   ResNetOptions options_;
   std::vector<int64_t> out_channels_;
   torch::nn::Sequential stem_{nullptr};         // conv7x7/2, norm, relu, maxpool3x3/2
   std::vector<torch::nn::Sequential> stages_;   // layer1..layer4 -> C2..C5
   std::vector<torch::nn::BatchNorm2d> norms_;   // every norm layer, for the frozen mode
+  std::shared_ptr<const Folded> folded_;        // set by fold_norms_for_inference
 };
 TORCH_MODULE(ResNet);
 

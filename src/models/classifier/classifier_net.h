@@ -22,6 +22,10 @@ class ClassifierNetImpl : public torch::nn::Module {
   // Parameters that get weight decay (weights of linear/conv layers) and those that do not
   // (biases, norms, embeddings, tokens): AdamW practice for ViTs (Touvron et al., DeiT 2021).
   virtual void split_decay(std::vector<at::Tensor>& decay, std::vector<at::Tensor>& no_decay);
+  // Readies an eval-mode network for fast inference without changing its parameters (a CNN folds
+  // its BatchNorms into the convolutions; see ResNetImpl::fold_norms_for_inference). train(true)
+  // undoes it. `bf16_copies`: also keep bfloat16 copies of what it prepares.
+  virtual void prepare_for_inference(bool /*bf16_copies*/) {}
 };
 
 inline void ClassifierNetImpl::split_decay(std::vector<at::Tensor>& decay,

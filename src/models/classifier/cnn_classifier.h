@@ -22,6 +22,7 @@ class CnnClassifierImpl : public ClassifierNetImpl {
   CnnClassifierImpl(const CnnClassifierOptions& o, int num_classes);
   // images: [B,3,S,S] -> logits [B,C], embedding = pooled C5 [B,C5 channels].
   ClassifierOutput forward(const at::Tensor& images) override;
+  void prepare_for_inference(bool bf16_copies) override { backbone_->fold_norms_for_inference(bf16_copies); }
 
  private:
   CnnClassifierOptions options_;

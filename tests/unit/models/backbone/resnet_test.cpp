@@ -134,6 +134,99 @@ TEST(ResNet, OrdinaryBatchNormUpdatesStats) {
   EXPECT_TRUE(moved);
 }
 
+// Random running statistics and affine parameters, so a fold that ignored any of them would show.
+void randomise_norms(ResNet& net) {
+  at::NoGradGuard no_grad;
+  for (auto& m : net->modules(false))
+    if (auto* bn = m->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.5, 0.5);
+      bn->running_mean.uniform_(-0.3, 0.3);
+      bn->running_var.uniform_(0.2, 2.0);
+    }
+}
+
+// An eval-mode width-0.25 network whose norms are not the identity.
+ResNet net_with_random_norms(int depth, uint64_t seed) {
+  init_torch_runtime();
+  at::manual_seed(seed);
+  ResNetOptions o;
+  o.depth = depth;
+  o.width = 0.25f;
+  o.zero_init_residual = false;
+  ResNet net(o);
+  randomise_norms(net);
+  net->eval();
+  return net;
+}
+
+// max |a - b| relative to the size of b.
+float relative_gap(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kFloat) - b).abs().max().item<float>() / (1 + b.abs().max().item<float>());
+}
+
+class FoldedNorms : public ::testing::TestWithParam<int> {};
+
+TEST_P(FoldedNorms, GiveTheSameFeaturesAndLeaveTheParametersAlone) {
+  ResNet net = net_with_random_norms(GetParam(), 3);
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 70, 45});
+  const auto plain = net->forward(x);
+  std::vector<at::Tensor> params;
+  for (const auto& p : net->parameters()) params.push_back(p.clone());
+  net->fold_norms_for_inference(false);
+  ASSERT_TRUE(net->norms_folded());
+  const auto folded = net->forward(x);
+  ASSERT_EQ(folded.size(), plain.size());
+  for (size_t l = 0; l < plain.size(); ++l) {
+    ASSERT_EQ(folded[l].sizes(), plain[l].sizes()) << l;
+    EXPECT_LT(relative_gap(folded[l], plain[l]), 1e-4f) << "C" << l + 2;
+  }
+  {
+    // With gradients on (Grad-CAM of an eval-mode model) the real layers run, so gradients flow.
+    at::AutoGradMode grad(true);
+    EXPECT_TRUE(net->forward(x)[3].requires_grad());
+  }
+  const auto after = net->parameters();
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(at::equal(params[i], after[i])) << "parameter " << i;
+  // Training uses the real layers again: the folded copies would go stale as the weights move.
+  net->train(true);
+  EXPECT_FALSE(net->norms_folded());
+}
+
+INSTANTIATE_TEST_SUITE_P(Depths, FoldedNorms, ::testing::Values(18, 50));
+
+TEST(ResNet, FoldedNormsFollowTheRunningStatisticsOfTheirTime) {
+  // Folding reads the statistics when it is called; forward in training mode never uses the fold.
+  ResNet net = net_with_random_norms(18, 4);
+  net->fold_norms_for_inference(false);
+  net->train(true);
+  train_one_step(net);
+  net->eval();
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({1, 3, 64, 64});
+  const at::Tensor plain = net->forward(x)[3];
+  net->fold_norms_for_inference(false);
+  EXPECT_LT(relative_gap(net->forward(x)[3], plain), 1e-4f);
+}
+
+TEST(ResNet, FoldedNormsRunInBfloat16WithTheirOwnCopies) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no native bf16 on this CPU";
+  ResNet net = net_with_random_norms(18, 5);
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 64, 64});
+  const at::Tensor reference = net->forward(x)[3];
+  net->fold_norms_for_inference(true);
+  at::Tensor out;
+  {
+    const InferencePrecisionScope scope(Precision::kBf16);
+    out = net->forward(x)[3];
+  }
+  EXPECT_EQ(out.scalar_type(), at::kBFloat16);
+  EXPECT_GT(reference.abs().max().item<float>(), 0.5f);
+  EXPECT_LT(relative_gap(out, reference), 0.05f);
+}
+
 TEST(ResNet, FrozenStagesGetNoGradient) {
   ResNetOptions o;
   o.width = 0.25f;
