@@ -12,13 +12,16 @@
 namespace ms::bench {
 
 // net: Result<module holder> as load_*_model return it. False (the run skipped) when it failed.
-template <class NetResult>
-bool time_forward(benchmark::State& state, NetResult& net, int batch, int side) {
+// prepare(net, bf16) readies the eval-mode network as the product's predictors do (BatchNorms folded
+// into the convolutions), so this times the forward pass the product runs.
+template <class NetResult, class Prepare>
+bool time_forward(benchmark::State& state, NetResult& net, int batch, int side, Prepare prepare) {
   if (!net) {
     state.SkipWithError(net.error().message.c_str());
     return false;
   }
   (*net)->eval();
+  prepare(*net, ms::inference_precision() == ms::Precision::kBf16);
   c10::NoGradGuard no_grad;
   const ms::InferencePrecisionScope precision(ms::inference_precision());
   at::manual_seed(1);

@@ -84,14 +84,16 @@ void Configs(benchmark::internal::Benchmark* b) {
 }
 
 // The shipped network's forward pass alone on a normalised random batch [B,3,input,input], in eval
-// mode without gradients: what PyTorch eager runs for the same call (bench/peer_pytorch.py).
+// mode without gradients, prepared as the predictor prepares it: what PyTorch eager runs for the
+// same call (bench/peer_pytorch.py).
 void BM_ShippedClassifierForward(benchmark::State& state) {
   ms::init_torch_runtime();
   const int batch = static_cast<int>(state.range(0));
   at::set_num_threads(static_cast<int>(state.range(1)));
   ms::ClassifierModelInfo info;
   auto net = ms::load_classifier_model(ms::default_model_dir("classifier"), info);
-  if (!ms::bench::time_forward(state, net, batch, info.model.input_size)) return;
+  const auto prepare = [](auto& n, bool bf16) { n->prepare_for_inference(bf16); };
+  if (!ms::bench::time_forward(state, net, batch, info.model.input_size, prepare)) return;
   state.counters["cells_per_s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(info.version);

@@ -86,13 +86,15 @@ static void BM_ShippedDetector(benchmark::State& state) {
   state.SetLabel((*predictor)->version() + " " + std::to_string((*predictor)->input_size()) + "px");
 }
 // The shipped network's forward pass alone on one normalised random image at its input size (no
-// letterbox, no decoding): what PyTorch eager runs for the same call (bench/peer_pytorch.py).
+// letterbox, no decoding; BatchNorms folded as the predictor does): what PyTorch eager runs for
+// the same call (bench/peer_pytorch.py).
 static void BM_ShippedDetectorForward(benchmark::State& state) {
   ms::init_torch_runtime();
   at::set_num_threads(static_cast<int>(state.range(0)));
   ms::DetectorModelInfo info;
   auto net = ms::load_detector_model(ms::default_detector_dir(), info);
-  if (!ms::bench::time_forward(state, net, 1, info.model.input_size)) return;
+  const auto prepare = [](auto& n, bool bf16) { n->backbone()->fold_norms_for_inference(bf16); };
+  if (!ms::bench::time_forward(state, net, 1, info.model.input_size, prepare)) return;
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(info.version);
 }
