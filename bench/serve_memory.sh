@@ -10,50 +10,30 @@
 #   bench/serve_memory.sh [fields=40] [seconds=20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/server_lib.sh
+source bench/server_lib.sh
 fields=${1:-40}
 seconds=${2:-20}
 bin=build/marrowscope
 val=../shared/data/txl-pbc/images/val
-for tool in curl jq wrk /usr/bin/time /usr/bin/python3; do
-  command -v "$tool" >/dev/null || { echo "serve_memory: $tool is not installed" >&2; exit 1; }
-done
+bench_require_tools serve_memory curl jq wrk /usr/bin/time /usr/bin/python3
 [ -x "$bin" ] || { echo "serve_memory: no $bin" >&2; exit 1; }
 [ -d "$val" ] || { echo "serve_memory: no $val" >&2; exit 1; }
 
-out=$(mktemp -d /tmp/marrowscope-serve-memory.XXXXXX)
-serve_pid=""
-cleanup() {
-  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
-  rm -rf "$out"
-}
-trap cleanup EXIT
+bench_init marrowscope-serve-memory
 password=bench-password-1
 MARROWSCOPE_ADMIN_PASSWORD=$password "$bin" serve --data-dir "$out/data" --port 0 --workers 1 \
   --web-root "$(pwd)/web/dist" >"$out/serve.log" 2>&1 &
 serve_pid=$!
-port=""
-for _ in $(seq 1200); do
-  port=$(sed -n 's|^marrowscope serve: http://[^:]*:\([0-9]*\)/.*|\1|p' "$out/serve.log")
-  [ -n "$port" ] && break
-  kill -0 "$serve_pid" 2>/dev/null || { echo "serve_memory: serve stopped:" >&2; cat "$out/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "serve_memory: serve did not start:" >&2; cat "$out/serve.log" >&2; exit 1; }
+pids+=("$serve_pid")
+port=$(bench_wait_for_port "$out/serve.log" serve_memory 1200 "$serve_pid")
 mib() { awk -v k="$1:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$serve_pid/status"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "serve (SQLite, shipped detector and classifier, 1 worker): RSS after start $(mib VmRSS) MiB"
 
 api="http://127.0.0.1:$port/api"
-login=$(curl -sf -c "$out/cookies" -H 'Content-Type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$api/auth/login")
-csrf=$(jq -r .csrf_token <<<"$login")
+bench_login "$api" "$password" "$out/cookies"
 cookie=$(awk '$6 == "ms_session" {print "ms_session=" $7}' "$out/cookies")
-call() {  # METHOD PATH [curl args...]
-  local method=$1 path=$2
-  shift 2
-  curl -sf -b "$out/cookies" -H "X-CSRF-Token: $csrf" -X "$method" "$@" "$api$path"
-}
-json() { call "$@" -H 'Content-Type: application/json'; }
 patient=$(json POST /patients -d '{"identifier":"BENCH-MEM","name":"Bench Memory"}' | jq .id)
 sample=$(json POST "/patients/$patient/samples" -d '{"accession":"BENCH-MEM","specimen":"bone_marrow"}' | jq .id)
 args=()

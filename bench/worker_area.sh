@@ -13,55 +13,25 @@
 # Uses $MARROWSCOPE_TEST_PG when set, otherwise starts (and stops) scripts/start-test-postgres.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/server_lib.sh
+source bench/server_lib.sh
 slide=${1:?slide file}
 IFS=, read -r ax ay aw ah <<<"${2:?area x,y,w,h}"
 threads=${3:-${MARROWSCOPE_THREADS:-2}}
 bin=build/marrowscope
-for tool in curl jq psql /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "worker_area: $tool is not installed" >&2; exit 1; }
-done
+bench_require_tools worker_area curl jq psql /usr/bin/time
 [ -x "$bin" ] || { echo "worker_area: no $bin" >&2; exit 1; }
 
-out=$(mktemp -d /tmp/marrowscope-worker-area.XXXXXX)
-pids=()
-pg_started=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$pg_started" ]; then scripts/start-test-postgres.sh --stop "$MARROWSCOPE_TEST_PG_DIR" >/dev/null 2>&1 || true; fi
-  rm -rf "$out"
-}
-trap cleanup EXIT
-if [ -z "${MARROWSCOPE_TEST_PG:-}" ]; then
-  eval "$(scripts/start-test-postgres.sh)"
-  pg_started=1
-fi
-schema="bench_area_$$"
-psql -q "$MARROWSCOPE_TEST_PG" -c "CREATE SCHEMA $schema"
-db="$MARROWSCOPE_TEST_PG?options=-csearch_path%3D$schema"
+bench_init marrowscope-worker-area
+bench_start_postgres_schema bench_area
 data="$out/data"
 password=bench-password-1
 MARROWSCOPE_ADMIN_PASSWORD=$password /usr/bin/time -v -o "$out/serve.time" "$bin" serve --db "$db" \
   --data-dir "$data" --port 0 --workers 0 --no-analysis --web-root "$(pwd)/web/dist" >"$out/serve.log" 2>&1 &
 serve_pid=$!
-pids+=($serve_pid)
-port=""
-for _ in $(seq 600); do
-  port=$(sed -n 's|^marrowscope serve: http://[^:]*:\([0-9]*\)/.*|\1|p' "$out/serve.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "worker_area: serve did not start:" >&2; cat "$out/serve.log" >&2; exit 1; }
-api="http://127.0.0.1:$port/api"
-login=$(curl -sf -c "$out/cookies" -H 'Content-Type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$api/auth/login")
-csrf=$(jq -r .csrf_token <<<"$login")
-call() {  # METHOD PATH [curl args...]
-  local method=$1 path=$2
-  shift 2
-  curl -sf -b "$out/cookies" -H "X-CSRF-Token: $csrf" -X "$method" "$@" "$api$path"
-}
-json() { call "$@" -H 'Content-Type: application/json'; }
+pids+=("$serve_pid")
+port=$(bench_wait_for_port "$out/serve.log" worker_area)
+bench_login "http://127.0.0.1:$port/api" "$password" "$out/cookies"
 patient=$(json POST /patients -d '{"identifier":"BENCH-A","name":"Bench Area"}' | jq .id)
 sample=$(json POST "/patients/$patient/samples" -d '{"accession":"BENCH-AREA","specimen":"bone_marrow"}' | jq .id)
 
@@ -82,7 +52,7 @@ job=$(json POST "/images/$image/areas" -d "{\"x\":$ax,\"y\":$ay,\"w\":$aw,\"h\":
 MARROWSCOPE_THREADS=$threads /usr/bin/time -v -o "$out/worker.time" "$bin" worker --db "$db" \
   --data-dir "$data" --poll-ms 100 >"$out/worker.log" 2>&1 &
 worker_pid=$!
-pids+=($worker_pid)
+pids+=("$worker_pid")
 while :; do
   status=$(call GET "/jobs/$job" | jq -r .status)
   case $status in done) break ;; failed | cancelled) echo "worker_area: job $status" >&2; call GET "/jobs/$job" >&2; exit 1 ;; esac

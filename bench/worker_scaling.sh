@@ -13,36 +13,21 @@
 # Uses $MARROWSCOPE_TEST_PG when set, otherwise starts (and stops) scripts/start-test-postgres.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/server_lib.sh
+source bench/server_lib.sh
 
 fields=${1:-60}
 counts=${2:-"1 2 3"}
 threads=${3:-${MARROWSCOPE_THREADS:-1}}
 bin=build/marrowscope
 images=../shared/data/txl-pbc/images/val
-for tool in curl jq psql; do
-  command -v "$tool" >/dev/null || { echo "worker_scaling: $tool is not installed" >&2; exit 1; }
-done
+bench_require_tools worker_scaling curl jq psql
 [ -x "$bin" ] || { echo "worker_scaling: no $bin (cmake --build build --target marrowscope)" >&2; exit 1; }
 [ -d "$images" ] || { echo "worker_scaling: no $images" >&2; exit 1; }
 
-out=$(mktemp -d /tmp/marrowscope-workers.XXXXXX)
-pids=()
-pg_started=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$pg_started" ]; then scripts/start-test-postgres.sh --stop "$MARROWSCOPE_TEST_PG_DIR" >/dev/null 2>&1 || true; fi
-  rm -rf "$out"
-}
-trap cleanup EXIT
-if [ -z "${MARROWSCOPE_TEST_PG:-}" ]; then
-  eval "$(scripts/start-test-postgres.sh)"
-  pg_started=1
-fi
+bench_init marrowscope-workers
 # A schema of its own, so the benchmark's queue holds only its jobs.
-schema="bench_workers_$$"
-psql -q "$MARROWSCOPE_TEST_PG" -c "CREATE SCHEMA $schema"
-db="$MARROWSCOPE_TEST_PG?options=-csearch_path%3D$schema"
+bench_start_postgres_schema bench_workers
 sql() { psql -qtA "$MARROWSCOPE_TEST_PG" -c "SET search_path TO $schema; $1" | tail -n 1; }
 data="$out/data"
 
@@ -50,22 +35,8 @@ password=bench-password-1
 MARROWSCOPE_ADMIN_PASSWORD=$password "$bin" serve --db "$db" --data-dir "$data" --port 0 --workers 0 \
   --no-analysis --web-root "$out/none" >"$out/serve.log" 2>&1 &
 pids+=($!)
-port=""
-for _ in $(seq 600); do
-  port=$(sed -n 's|^marrowscope serve: http://[^:]*:\([0-9]*\)/.*|\1|p' "$out/serve.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "worker_scaling: serve did not start:" >&2; cat "$out/serve.log" >&2; exit 1; }
-api="http://127.0.0.1:$port/api"
-login=$(curl -sf -c "$out/cookies" -H 'Content-Type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$api/auth/login")
-csrf=$(jq -r .csrf_token <<<"$login")
-call() {  # METHOD PATH [curl args...]
-  local method=$1 path=$2
-  shift 2
-  curl -sf -b "$out/cookies" -H "X-CSRF-Token: $csrf" -X "$method" "$@" "$api$path"
-}
+port=$(bench_wait_for_port "$out/serve.log" worker_scaling)
+bench_login "http://127.0.0.1:$port/api" "$password" "$out/cookies"
 patient=$(call POST /patients -H 'Content-Type: application/json' -d '{"identifier":"BENCH-W","name":"Bench Workers"}' | jq .id)
 batch=()
 for f in $(ls "$images" | sort | head -n "$fields"); do batch+=(-F "files=@$images/$f"); done
