@@ -404,13 +404,15 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
     }
     flush();
   };
+  // Wakes the reader and every stream, which then stop taking or queueing fields.
+  auto request_abort = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    abort = true;
+    cv_space.notify_all();
+    cv_ready.notify_all();
+  };
   auto stop_reader = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      abort = true;
-      cv_space.notify_all();
-      cv_ready.notify_all();
-    }
+    request_abort();
     reader.join();
   };
 
@@ -439,10 +441,7 @@ void Pipeline::analyze_files(const std::vector<std::string>& paths,
             std::lock_guard<std::mutex> lock(failed_mu);
             if (!failed) failed = std::current_exception();
           }
-          std::lock_guard<std::mutex> lock(mu);
-          abort = true;
-          cv_space.notify_all();
-          cv_ready.notify_all();
+          request_abort();
         }
       });
     for (auto& w : workers) w.join();
