@@ -294,7 +294,9 @@ TEST_P(ReviewApiTest, TechniciansPreVerifyAndDoctorsConfirm) {
 
   auto batch = post(tech, "/api/cells/review", {{"ids", {ids[0], ids[1]}}, {"verified", true}});
   ASSERT_EQ(batch->status, 200) << batch->body;
-  for (const auto& c : body_json(batch)["items"]) {
+  // A named copy: iterating a member of the temporary body_json() returns would read freed memory.
+  const auto verified = body_json(batch)["items"];
+  for (const auto& c : verified) {
     EXPECT_EQ(c["verified"], true);
     EXPECT_EQ(c["confirmed"], false);
     EXPECT_EQ(c["verifier"]["username"], "tech");
