@@ -93,6 +93,45 @@ double atypical_distance(const AtypicalReference& ref, const float* embedding) {
   return best;
 }
 
+AtypicalScorer::AtypicalScorer(AtypicalReference ref) : ref_(std::move(ref)) {
+  const size_t d = static_cast<size_t>(ref_.dim);
+  p_mean_.assign(ref_.means.size() * d, 0.0);
+  mean_term_.assign(ref_.means.size(), 0.0);
+  for (size_t c = 0; c < ref_.means.size(); ++c) {
+    const auto& mu = ref_.means[c];
+    double* pm = p_mean_.data() + c * d;
+    for (size_t r = 0; r < d; ++r) {
+      const double* p = ref_.precision.data() + r * d;
+      double s = 0;
+      for (size_t k = 0; k < d; ++k) s += p[k] * mu[k];
+      pm[r] = s;
+      mean_term_[c] += mu[r] * s;
+    }
+  }
+}
+
+double AtypicalScorer::distance(const float* embedding) const {
+  const size_t d = static_cast<size_t>(ref_.dim);
+  std::vector<double> x(embedding, embedding + d);
+  double xpx = 0;
+  for (size_t r = 0; r < d; ++r) {
+    const double* p = ref_.precision.data() + r * d;
+    double s = 0;
+    for (size_t k = 0; k < d; ++k) s += p[k] * x[k];
+    xpx += x[r] * s;
+  }
+  double best = -1;
+  for (size_t c = 0; c < mean_term_.size(); ++c) {
+    const double* pm = p_mean_.data() + c * d;
+    double cross = 0;
+    for (size_t k = 0; k < d; ++k) cross += pm[k] * x[k];
+    // P is positive definite, so the exact value is >= 0; rounding may not be.
+    const double q = std::max(0.0, xpx - 2 * cross + mean_term_[c]);
+    if (best < 0 || q < best) best = q;
+  }
+  return best;
+}
+
 float atypical_score(const AtypicalReference& ref, double distance) {
   const auto& cal = ref.calibration;
   if (cal.empty()) return -1.f;

@@ -58,6 +58,23 @@ double atypical_distance(const AtypicalReference& ref, const float* embedding);
 // Share of calibration distances below `distance` (ties count half), in [0,1].
 float atypical_score(const AtypicalReference& ref, double distance);
 
+// atypical_distance for many cells against one reference. The distance to class c expands to
+// x'Px - 2 (P mu_c)'x + mu_c'P mu_c; with P mu_c and mu_c'P mu_c computed once, a cell costs one
+// D x D product instead of one per class (11x fewer operations for 11 classes). Equal to
+// atypical_distance up to rounding; the reference must pass validate_atypical.
+class AtypicalScorer {
+ public:
+  explicit AtypicalScorer(AtypicalReference ref);
+  const AtypicalReference& reference() const { return ref_; }
+  double distance(const float* embedding) const;
+  float score(const float* embedding) const { return atypical_score(ref_, distance(embedding)); }
+
+ private:
+  AtypicalReference ref_;
+  std::vector<double> p_mean_;     // [C][D] P mu_c
+  std::vector<double> mean_term_;  // [C] mu_c' P mu_c
+};
+
 // Checks sizes against each other and against the classifier's class list (empty: not checked).
 Status validate_atypical(const AtypicalReference& ref, const std::vector<std::string>& classes,
                          const std::string& source);

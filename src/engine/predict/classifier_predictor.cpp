@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/cuda.h>
 
@@ -25,9 +26,15 @@ at::Tensor ClassifierPredictor::Impl::preprocess(const std::vector<cv::Mat>& cro
       throw MarrowError(ErrorCode::kInvalidArgument,
                         "crop " + std::to_string(i) + ": expected a non-empty 8-bit BGR image, found " +
                             (c.empty() ? std::string("an empty image") : "type " + std::to_string(c.type())));
-    const cv::Mat view = center_crop(resize_square(c, cache_side), s);
-    bgr_to_chw(view, info.normalization, dst + i * 3 * s * s);
   }
+  // Each crop writes only its own slice, so the crops are shared among the intra-op threads
+  // (a serial loop when the caller is already inside a parallel region).
+  at::parallel_for(0, static_cast<int64_t>(crops.size()), 4, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const cv::Mat view = center_crop(resize_square(crops[static_cast<size_t>(i)], cache_side), s);
+      bgr_to_chw(view, info.normalization, dst + i * 3 * s * s);
+    }
+  });
   return t.to(at::Device(device));
 }
 
@@ -51,7 +58,7 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
   // A folder without atypical.json gives no atypical score; a broken one is an error, not silence.
   auto ref = read_atypical(model_dir, impl->info.classes);
   if (ref) {
-    impl->atypical = std::move(*ref);
+    impl->atypical.emplace(std::move(*ref));
   } else if (ref.error().code != ErrorCode::kNotFound) {
     return tl::unexpected(ref.error());
   }
@@ -108,8 +115,9 @@ std::vector<std::vector<float>> ClassifierPredictor::embed(const std::vector<cv:
 std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv::Mat>& crops_bgr) {
   std::vector<ClassPrediction> out;
   out.reserve(crops_bgr.size());
-  const auto& ref = impl_->atypical;
-  for_each_batch(*impl_, crops_bgr, ref.has_value(), [&](const at::Tensor& probs, const at::Tensor& emb, size_t) {
+  const auto& scorer = impl_->atypical;
+  const AtypicalReference* ref = scorer ? &scorer->reference() : nullptr;
+  for_each_batch(*impl_, crops_bgr, ref != nullptr, [&](const at::Tensor& probs, const at::Tensor& emb, size_t) {
     const int64_t c = probs.size(1);
     const float* p = probs.data_ptr<float>();
     if (ref && emb.size(1) != ref->dim)
@@ -123,7 +131,7 @@ std::vector<ClassPrediction> ClassifierPredictor::classify(const std::vector<cv:
       pr.probability = pr.probs[pr.class_id];
       for (float q : pr.probs)
         if (q > 0) pr.entropy -= q * std::log(q);
-      if (ref) pr.atypical = atypical_score(*ref, atypical_distance(*ref, emb.data_ptr<float>() + i * ref->dim));
+      if (ref) pr.atypical = scorer->score(emb.data_ptr<float>() + i * ref->dim);
       out.push_back(std::move(pr));
     }
   });

@@ -20,7 +20,7 @@ struct ClassifierPredictor::Impl {
   std::string device = "cpu";
   Precision precision = Precision::kFp32;  // of CPU inference (models/runtime.h)
   int cache_side = 0;  // crops are resized to this, then center-cropped to input_size
-  std::optional<AtypicalReference> atypical;  // from atypical.json when the folder has one
+  std::optional<AtypicalScorer> atypical;  // from atypical.json when the folder has one
 
   // crops: BGR any size -> [B,3,S,S] float on `device`, preprocessed exactly as validation.
   at::Tensor preprocess(const std::vector<cv::Mat>& crops) const;

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <opencv2/imgproc.hpp>
 
+#include "core/area_resize.h"
 #include "core/error.h"
 
 namespace ms {
@@ -14,7 +15,10 @@ cv::Mat resize_square(const cv::Mat& bgr, int size) {
   if (bgr.cols == size && bgr.rows == size) return bgr;
   cv::Mat out;
   const bool shrink = bgr.cols > size || bgr.rows > size;
-  cv::resize(bgr, out, cv::Size(size, size), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  if (shrink)
+    resize_area(bgr, out, cv::Size(size, size));
+  else
+    cv::resize(bgr, out, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
   return out;
 }
 

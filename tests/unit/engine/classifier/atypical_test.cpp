@@ -55,6 +55,48 @@ TEST(Atypical, DistanceIsMahalanobisToTheNearestClassUnderTheSharedCovariance) {
   EXPECT_LT(atypical_score(*ref, atypical_distance(*ref, at_mean)), 0.01f);
 }
 
+TEST(Atypical, ScorerGivesTheDefinitionsDistanceForEveryCell) {
+  // 7 classes in 48-D with correlated features, so the precision matrix is dense; the scorer's
+  // expanded form must give atypical_distance's value near a class mean (small distances, where
+  // the expansion cancels most) and far from every mean.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> n01(0.f, 1.f);
+  const int d = 48, classes = 7;
+  std::vector<std::vector<float>> mix(d, std::vector<float>(d));
+  for (auto& row : mix)
+    for (auto& v : row) v = n01(rng) * 0.3f;
+  auto cell = [&](int c, float spread) {
+    std::vector<float> z(d), x(d, 0.f);
+    for (auto& v : z) v = n01(rng) * spread;
+    for (int r = 0; r < d; ++r) {
+      for (int k = 0; k < d; ++k) x[r] += mix[r][k] * z[k];
+      x[r] += (r % classes == c ? 5.f : 0.f) + z[r];
+    }
+    return x;
+  };
+  std::vector<std::vector<float>> x, cal, probe;
+  std::vector<int> y;
+  for (int i = 0; i < 1400; ++i) {
+    x.push_back(cell(i % classes, 1.f));
+    y.push_back(i % classes);
+  }
+  for (int i = 0; i < 200; ++i) cal.push_back(cell(i % classes, 1.f));
+  for (int i = 0; i < 100; ++i) probe.push_back(cell(i % classes, i < 50 ? 0.05f : 4.f));
+  std::vector<std::string> names;
+  for (int c = 0; c < classes; ++c) names.push_back("c" + std::to_string(c));
+  auto ref = fit_atypical(x, y, names, cal, 0.05);
+  ASSERT_TRUE(ref) << ref.error().message;
+  const AtypicalScorer scorer(*ref);
+  for (const auto& e : probe) {
+    const double want = atypical_distance(*ref, e.data());
+    EXPECT_NEAR(scorer.distance(e.data()), want, 1e-9 * std::max(1.0, want));
+    EXPECT_FLOAT_EQ(scorer.score(e.data()), atypical_score(*ref, want));
+  }
+  // The probes span both ends: some near a mean, some far beyond every calibration cell.
+  EXPECT_LT(scorer.score(probe.front().data()), 0.2f);
+  EXPECT_FLOAT_EQ(scorer.score(probe.back().data()), 1.f);
+}
+
 TEST(Atypical, ShrinkageMakesADegenerateCovarianceInvertible) {
   // Every cell has the same second feature: the covariance is singular without shrinkage.
   std::vector<std::vector<float>> x = {{0, 1}, {1, 1}, {2, 1}, {10, 1}, {11, 1}, {12, 1}};
