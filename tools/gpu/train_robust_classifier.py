@@ -268,6 +268,18 @@ def predict(model, x_u8, out, mean, std, views=1, bs=256, stain=None):
     return torch.cat(ps)
 
 
+def orientation_consistency(model, x_u8, out, mean, std, stain=None):
+    """Share of cells whose one-view answer is the same class in all eight dihedral orientations."""
+    tops = []
+    for k in range(8):
+        xk = np.ascontiguousarray(np.rot90(x_u8, k % 4, axes=(1, 2)))
+        if k >= 4:
+            xk = np.ascontiguousarray(xk[:, :, ::-1])
+        tops.append(predict(model, xk, out, mean, std, stain=stain).argmax(1))
+    t = torch.stack(tops)
+    return (t == t[0]).all(0).float().mean().item()
+
+
 def ood_scores(p, y, classes):
     idx = [[classes.index(c) for c in grp] for grp in OOD_GROUPS]
     grouped = torch.stack([p[:, i].sum(1) for i in idx], 1)
@@ -300,6 +312,10 @@ def main():
     ap.add_argument("--distill", type=float, default=0.0,
                     help="weight of distillation from the --init model: its answer on the plain view of each "
                          "labelled cell is a soft target for the augmented view (keeps the training lab's accuracy)")
+    ap.add_argument("--teacher-views", type=int, default=0, choices=[0, 1, 2, 4, 8],
+                    help="0: the teacher answers each step's plain view; N > 0: its answer averaged over the "
+                         "first N dihedral views of the product's framing, computed once per cell, is the target "
+                         "of every view the student sees (self-distillation into one orientation-free pass)")
     ap.add_argument("--zoom-min", type=float, default=0.33, help="smallest window, as a fraction of the cell image")
     ap.add_argument("--zoom-max", type=float, default=1.15)
     ap.add_argument("--plain", type=float, default=0.35, help="share of labelled views in the product's framing")
@@ -361,6 +377,22 @@ def main():
         teacher.eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
+    fixed_targets = None
+    if teacher is not None and a.teacher_views > 0:
+        # The N-view average is the same for every dihedral transform of a cell, so one target per cell
+        # serves whatever orientation the student is shown; computed once and kept for --resume.
+        tpath = os.path.join(a.out, "teacher_targets_v%d.pt" % a.teacher_views)
+        if os.path.exists(tpath):
+            fixed_targets = torch.load(tpath)
+        else:
+            t1 = time.time()
+            fixed_targets = predict(teacher, xtr, inp, mean, std, views=a.teacher_views, stain=stain)
+            torch.save(fixed_targets, tpath + ".tmp")
+            os.replace(tpath + ".tmp", tpath)
+            print("teacher targets (%d views) for %d cells in %.0f s" % (a.teacher_views, len(xtr), time.time() - t1),
+                  flush=True)
+        if len(fixed_targets) != len(xtr):
+            raise SystemExit("%s holds %d targets for %d training cells" % (tpath, len(fixed_targets), len(xtr)))
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0}],
@@ -404,7 +436,9 @@ def main():
             idx = perm[i * a.batch:(i + 1) * a.batch]
             xraw = xtr_t[idx].float() / 255
             xl = photometric(geometric(xraw, g, inp, a.zoom_min, a.zoom_max, a.plain, a.shift), g, a)
-            if teacher is not None:
+            if fixed_targets is not None:
+                pt = fixed_targets[idx]
+            elif teacher is not None:
                 with torch.no_grad():
                     pt = F.softmax(teacher((geometric(xraw, g, inp, 1.0, 1.0, 1.0, 0.0) - mean) / std), 1)
             parts = [(std_in(xl) - mean) / std]
@@ -453,6 +487,8 @@ def main():
         model.load_state_dict(ema)
         pv = predict(model, xva, inp, mean, std, stain=stain)
         rec["val_accuracy_ema"] = (pv.argmax(1) == torch.from_numpy(yva)).float().mean().item()
+        if a.teacher_views > 0:
+            rec["val_same_class_8_orientations_ema"] = orientation_consistency(model, xva, inp, mean, std, stain)
         if xood is not None:
             rec.update({k + "_ema": v for k, v in ood_scores(predict(model, xood, inp, mean, std, stain=stain), yood, classes).items()})
         model.load_state_dict(live)
