@@ -187,5 +187,36 @@ TEST_F(TestTimeViewsModel, PredictorGivesTheSameAnswerForARotatedCrop) {
   EXPECT_EQ(pred.test_time_views(), 1);
 }
 
+TEST_F(TestTimeViewsModel, EachCropOfABatchGetsTheAnswerItGetsAlone) {
+  // The crops of a batch are prepared on several threads, each writing its own slice of the batch
+  // tensor; a crop must get the same answer in a batch as alone, whatever its size (shrunk by the
+  // area resize, kept, or enlarged).
+  at::set_num_threads(2);
+  auto p = ClassifierPredictor::load(dir_.string());
+  ASSERT_TRUE(p) << p.error().message;
+  auto& pred = **p;
+  std::vector<cv::Mat> crops;
+  cv::RNG rng(3);
+  for (int i = 0; i < 13; ++i) {
+    const int side = i % 3 == 0 ? 97 + i : i % 3 == 1 ? 40 : 23;
+    cv::Mat crop(side, side + i % 2, CV_8UC3);
+    rng.fill(crop, cv::RNG::UNIFORM, 0, 256);
+    cv::circle(crop, {side / 2, side / 3}, side / 4, cv::Scalar(40 * (i % 6), 20, 200 - 10 * i), cv::FILLED);
+    crops.push_back(crop);
+  }
+  const auto batch = pred.classify(crops);
+  ASSERT_EQ(batch.size(), crops.size());
+  float spread = 0;
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const auto alone = pred.classify({crops[i]});
+    ASSERT_EQ(alone.size(), 1u);
+    for (size_t c = 0; c < alone[0].probs.size(); ++c) {
+      EXPECT_NEAR(batch[i].probs[c], alone[0].probs[c], 1e-5) << "crop " << i << " class " << c;
+      spread = std::max(spread, std::abs(batch[i].probs[c] - batch[0].probs[c]));
+    }
+  }
+  EXPECT_GT(spread, 1e-4);  // the crops differ, so a crop answered with another's slice would show
+}
+
 }  // namespace
 }  // namespace ms
