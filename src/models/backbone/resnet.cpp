@@ -168,9 +168,14 @@ void ResNetImpl::fold_norms_for_inference(bool bf16_copies) {
 std::vector<at::Tensor> ResNetImpl::forward_folded(const at::Tensor& x) const {
   const bool bf16 = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 &&
                     x.device().is_cpu();
-  at::Tensor h = run_folded(folded_->stem, x, bf16);
+  // In float32 on the CPU the whole network runs channels-last: oneDNN's NHWC convolutions are
+  // faster there (bench/detector_channels_last.py). In bf16 they are slower, so bf16 stays
+  // channels-first. The features come out in the format the network ran in.
+  const bool nhwc = !bf16 && x.device().is_cpu();
+  at::Tensor h = run_folded(folded_->stem, nhwc ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, bf16);
   // The same values as the channels-first pool, several times faster on the CPU.
-  h = at::max_pool2d(h.contiguous(at::MemoryFormat::ChannelsLast), {3, 3}, {2, 2}, {1, 1}).contiguous();
+  h = at::max_pool2d(h.contiguous(at::MemoryFormat::ChannelsLast), {3, 3}, {2, 2}, {1, 1});
+  if (!nhwc) h = h.contiguous();
   std::vector<at::Tensor> features;
   features.reserve(folded_->stages.size());
   for (const auto& stage : folded_->stages) {
