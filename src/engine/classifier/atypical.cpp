@@ -11,6 +11,24 @@ namespace ms {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// x'Px for the reference's precision P, leaving Px in px (ref.dim values each).
+double quadratic_form(const AtypicalReference& ref, const double* x, double* px) {
+  const size_t d = static_cast<size_t>(ref.dim);
+  double q = 0;
+  for (size_t r = 0; r < d; ++r) {
+    const double* p = ref.precision.data() + r * d;
+    double s = 0;
+    for (size_t k = 0; k < d; ++k) s += p[k] * x[k];
+    px[r] = s;
+    q += x[r] * s;
+  }
+  return q;
+}
+
+}  // namespace
+
 Result<AtypicalReference> fit_atypical(const std::vector<std::vector<float>>& embeddings,
                                        const std::vector<int>& labels,
                                        const std::vector<std::string>& classes,
@@ -81,13 +99,7 @@ double atypical_distance(const AtypicalReference& ref, const float* embedding) {
   double best = -1;
   for (const auto& mu : ref.means) {
     for (int k = 0; k < d; ++k) diff[k] = embedding[k] - mu[k];
-    double q = 0;
-    for (int r = 0; r < d; ++r) {
-      const double* p = ref.precision.data() + static_cast<size_t>(r) * d;
-      double s = 0;
-      for (int k = 0; k < d; ++k) s += p[k] * diff[k];
-      q += diff[r] * s;
-    }
+    const double q = quadratic_form(ref, diff.data(), pd.data());
     if (best < 0 || q < best) best = q;
   }
   return best;
@@ -97,29 +109,14 @@ AtypicalScorer::AtypicalScorer(AtypicalReference ref) : ref_(std::move(ref)) {
   const size_t d = static_cast<size_t>(ref_.dim);
   p_mean_.assign(ref_.means.size() * d, 0.0);
   mean_term_.assign(ref_.means.size(), 0.0);
-  for (size_t c = 0; c < ref_.means.size(); ++c) {
-    const auto& mu = ref_.means[c];
-    double* pm = p_mean_.data() + c * d;
-    for (size_t r = 0; r < d; ++r) {
-      const double* p = ref_.precision.data() + r * d;
-      double s = 0;
-      for (size_t k = 0; k < d; ++k) s += p[k] * mu[k];
-      pm[r] = s;
-      mean_term_[c] += mu[r] * s;
-    }
-  }
+  for (size_t c = 0; c < ref_.means.size(); ++c)
+    mean_term_[c] = quadratic_form(ref_, ref_.means[c].data(), p_mean_.data() + c * d);
 }
 
 double AtypicalScorer::distance(const float* embedding) const {
   const size_t d = static_cast<size_t>(ref_.dim);
-  std::vector<double> x(embedding, embedding + d);
-  double xpx = 0;
-  for (size_t r = 0; r < d; ++r) {
-    const double* p = ref_.precision.data() + r * d;
-    double s = 0;
-    for (size_t k = 0; k < d; ++k) s += p[k] * x[k];
-    xpx += x[r] * s;
-  }
+  std::vector<double> x(embedding, embedding + d), px(d);
+  const double xpx = quadratic_form(ref_, x.data(), px.data());
   double best = -1;
   for (size_t c = 0; c < mean_term_.size(); ++c) {
     const double* pm = p_mean_.data() + c * d;
