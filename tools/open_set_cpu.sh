@@ -44,10 +44,9 @@ for left in "${classes[@]}"; do
   grep -v "^$left	" "$split/train.txt" >"$run/fit.txt"
   grep -v "^$left	" "$split/val.txt" >"$run/calibration.txt"
   if [ ! -d "$run/tree" ]; then
-    while IFS=$'\t' read -r c p; do
-      mkdir -p "$run/tree.tmp/$c"
-      ln -sf "$data/$p" "$run/tree.tmp/$c/"
-    done <"$run/fit.txt"
+    rm -rf "$run/tree.tmp"
+    for c in $(cut -f1 "$run/fit.txt" | sort -u); do mkdir -p "$run/tree.tmp/$c"; done
+    while IFS=$'\t' read -r c p; do ln -s "$data/$p" "$run/tree.tmp/$c/"; done <"$run/fit.txt"
     mv "$run/tree.tmp" "$run/tree"
   fi
   if [ ! -f "$run/trained" ]; then

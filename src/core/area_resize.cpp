@@ -88,4 +88,11 @@ void resize_area(const cv::Mat& src, cv::Mat& dst, cv::Size size) {
   dst = out;
 }
 
+void resize_for_model(const cv::Mat& src, cv::Mat& dst, cv::Size size) {
+  if (size.width < src.cols || size.height < src.rows)
+    resize_area(src, dst, size);
+  else
+    cv::resize(src, dst, size, 0, 0, cv::INTER_LINEAR);
+}
+
 }  // namespace ms

@@ -15,4 +15,8 @@ namespace ms {
 // cv::resize with INTER_AREA.
 void resize_area(const cv::Mat& src, cv::Mat& dst, cv::Size size);
 
+// The resize the models' inputs use: area averaging (resize_area) when either side shrinks,
+// bilinear when the image is enlarged or kept.
+void resize_for_model(const cv::Mat& src, cv::Mat& dst, cv::Size size);
+
 }  // namespace ms

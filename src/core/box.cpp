@@ -72,11 +72,7 @@ cv::Mat letterbox_image(const cv::Mat& src, const Letterbox& lb, const cv::Scala
   if (w == src.cols && h == src.rows) {
     resized = src;
   } else {
-    const cv::Size size(std::max(w, 1), std::max(h, 1));
-    if (lb.scale < 1.f)
-      resize_area(src, resized, size);
-    else
-      cv::resize(src, resized, size, 0, 0, cv::INTER_LINEAR);
+    resize_for_model(src, resized, cv::Size(std::max(w, 1), std::max(h, 1)));
   }
   cv::Mat out(lb.dst_h, lb.dst_w, src.type(), pad);
   const int px = static_cast<int>(lb.pad_x), py = static_cast<int>(lb.pad_y);

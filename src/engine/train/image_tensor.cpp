@@ -14,11 +14,7 @@ namespace ms {
 cv::Mat resize_square(const cv::Mat& bgr, int size) {
   if (bgr.cols == size && bgr.rows == size) return bgr;
   cv::Mat out;
-  const bool shrink = bgr.cols > size || bgr.rows > size;
-  if (shrink)
-    resize_area(bgr, out, cv::Size(size, size));
-  else
-    cv::resize(bgr, out, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
+  resize_for_model(bgr, out, cv::Size(size, size));
   return out;
 }
 
