@@ -8,7 +8,7 @@
 #   tools/detector_ablation_cpu.sh OUT_DIR [SEEDS...]        (default seeds: 1 2 3)
 #
 # Environment: MARROWSCOPE_BIN (build/marrowscope), DATA (../shared/data/txl-pbc), INPUT (256),
-# EPOCHS (12), THREADS (1). The budget is written to OUT_DIR/budget.txt so the table says which.
+# EPOCHS (12), THREADS (1), CONFIGS (the rows to train, space-separated; default every row). The budget is written to OUT_DIR/budget.txt so the table says which.
 # tools/summarise_detector_ablation.py OUT_DIR turns the runs into the table (mean and spread).
 set -euo pipefail
 out=${1:?usage: tools/detector_ablation_cpu.sh OUT_DIR [SEEDS...]}
@@ -20,7 +20,7 @@ data=${DATA:-../shared/data/txl-pbc}
 input=${INPUT:-256}
 epochs=${EPOCHS:-12}
 threads=${THREADS:-1}
-configs=(baseline pa iou pa_iou pa_iou_atss pa_iou_ota pa_iou_paa)
+read -r -a configs <<<"${CONFIGS:-baseline pa iou pa_iou pa_iou_atss pa_iou_ota pa_iou_paa}"
 mkdir -p "$out"
 printf 'input_size=%s epochs=%s threads=%s data=%s\n' "$input" "$epochs" "$threads" "$data" >"$out/budget.txt"
 for seed in "${seeds[@]}"; do
