@@ -12,8 +12,9 @@
 namespace ms::bench {
 
 // net: Result<module holder> as load_*_model return it. False (the run skipped) when it failed.
-// prepare(net, bf16) readies the eval-mode network as the product's predictors do (BatchNorms folded
-// into the convolutions), so this times the forward pass the product runs.
+// prepare(net) readies the eval-mode network as the product's predictors do (BatchNorms folded into
+// the convolutions; int8 quantized from the folder's calibration) and returns the precision it
+// runs in, so this times the forward pass the product runs.
 template <class NetResult, class Prepare>
 bool time_forward(benchmark::State& state, NetResult& net, int batch, int side, Prepare prepare) {
   if (!net) {
@@ -21,9 +22,9 @@ bool time_forward(benchmark::State& state, NetResult& net, int batch, int side, 
     return false;
   }
   (*net)->eval();
-  prepare(*net, ms::inference_precision() == ms::Precision::kBf16);
+  const ms::Precision p = prepare(*net);
   c10::NoGradGuard no_grad;
-  const ms::InferencePrecisionScope precision(ms::inference_precision());
+  const ms::InferencePrecisionScope precision(p);
   at::manual_seed(1);
   const auto x = at::randn({batch, 3, side, side});
   (*net)->forward(x);  // warm-up: first-call allocations

@@ -21,6 +21,7 @@
 #include "engine/classifier/classifier_model_file.h"
 #include "engine/classifier/classifier_trainer.h"
 #include "engine/predict/classifier_predictor.h"
+#include "engine/predict/inference_preparation.h"
 #include "models/runtime.h"
 
 namespace {
@@ -91,8 +92,13 @@ void BM_ShippedClassifierForward(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   at::set_num_threads(static_cast<int>(state.range(1)));
   ms::ClassifierModelInfo info;
-  auto net = ms::load_classifier_model(ms::default_model_dir("classifier"), info);
-  const auto prepare = [](auto& n, bool bf16) { n->prepare_for_inference(bf16); };
+  const std::string dir = ms::default_model_dir("classifier");
+  auto net = ms::load_classifier_model(dir, info);
+  const auto prepare = [&](auto& n) {
+    auto p = ms::prepare_classifier_for_inference(*n, dir, info.version, true);
+    if (!p) throw ms::MarrowError(p.error());
+    return *p;
+  };
   if (!ms::bench::time_forward(state, net, batch, info.model.input_size, prepare)) return;
   state.counters["cells_per_s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);

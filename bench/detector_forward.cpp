@@ -17,6 +17,7 @@
 #include "bench_forward.h"
 #include "engine/detector/detector_model_file.h"
 #include "engine/predict/detector_predictor.h"
+#include "engine/predict/inference_preparation.h"
 #include "models/detector/retina_net.h"
 #include "models/runtime.h"
 
@@ -92,8 +93,13 @@ static void BM_ShippedDetectorForward(benchmark::State& state) {
   ms::init_torch_runtime();
   at::set_num_threads(static_cast<int>(state.range(0)));
   ms::DetectorModelInfo info;
-  auto net = ms::load_detector_model(ms::default_detector_dir(), info);
-  const auto prepare = [](auto& n, bool bf16) { n->backbone()->fold_norms_for_inference(bf16); };
+  const std::string dir = ms::default_detector_dir();
+  auto net = ms::load_detector_model(dir, info);
+  const auto prepare = [&](auto& n) {
+    auto p = ms::prepare_detector_for_inference(*n, dir, info.version, true);
+    if (!p) throw ms::MarrowError(p.error());
+    return *p;
+  };
   if (!ms::bench::time_forward(state, net, 1, info.model.input_size, prepare)) return;
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(info.version);

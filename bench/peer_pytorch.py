@@ -15,6 +15,8 @@ Both sides take the same inputs and do the same work, with the same weights and 
               (DetectorPredictor::detect). Python: the tools/gpu/detector_mirror.py mirror.
 bf16: the C++ side runs with MARROWSCOPE_PRECISION=bf16 (autocast, models/runtime.h), Python under
 torch.autocast("cpu", dtype=torch.bfloat16): the same mechanism on both sides.
+auto: the C++ side as shipped (MARROWSCOPE_PRECISION=auto: the detector's backbone in int8 from its
+calibration, the classifier in bf16), Python under bf16 autocast: what each gives without more work.
 Python times whole calls (preprocessing included) with time.perf_counter over --seconds after one
 warm-up call; C++ reports Google Benchmark's real time. Needs Debian's python3-torch and python3-pil,
 and the two bench binaries (cmake --build build --target bench_classifier_speed bench_detector_forward).
@@ -48,7 +50,7 @@ PRECISION = {"value": "fp32"}
 
 
 def timed(fn, seconds):
-    if PRECISION["value"] == "bf16":
+    if PRECISION["value"] in ("bf16", "auto"):
         plain = fn
 
         def fn():
@@ -145,7 +147,7 @@ def cpp(binary, flt, seconds):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "auto"])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--json", default="")

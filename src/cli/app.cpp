@@ -25,6 +25,7 @@ int run(int argc, char** argv) {
   register_classify(app);
   register_explain(app);
   register_fit_atypical(app);
+  register_calibrate_int8(app);
   register_adapt(app);
   register_analyze(app);
   try {

@@ -25,9 +25,12 @@ void register_train_classifier(CLI::App& app);
 void register_classify(CLI::App& app);  // classify + eval-classifier
 void register_explain(CLI::App& app);
 void register_fit_atypical(CLI::App& app);
+void register_calibrate_int8(CLI::App& app);
 void register_adapt(CLI::App& app);
 
 // The shipped classifier folder (core/paths.h default_model_dir("classifier")).
 std::string default_classifier_dir();
 void register_analyze(CLI::App& app);
+// An image file name, by extension (case-insensitive): .png .jpg .jpeg .bmp .tif .tiff.
+bool has_image_extension(const std::string& path);
 }  // namespace ms::cli

@@ -48,19 +48,10 @@ struct InputField {
   std::string sub_dir;
 };
 
-// An image file name, by extension (case-insensitive). In a directory, a file is a field when its
-// first bytes are an image or its name says it is one, so a broken "x.png" is reported while a
-// label file or README beside the fields is passed over in silence.
-bool has_image_extension(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
-  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
-    if (ext == e) return true;
-  return false;
-}
-
 // Directories contribute their regular image files (sorted, recursive); a path named explicitly
-// is always tried, so a bad one is reported.
+// is always tried, so a bad one is reported. In a directory, a file is a field when its first
+// bytes are an image or its name says it is one, so a broken "x.png" is reported while a label
+// file or README beside the fields is passed over in silence.
 std::vector<InputField> expand_inputs(const std::vector<std::string>& inputs) {
   std::vector<InputField> paths;
   for (const auto& in : inputs) {
@@ -76,7 +67,7 @@ std::vector<InputField> expand_inputs(const std::vector<std::string>& inputs) {
       std::ifstream f(it->path(), std::ios::binary);
       std::uint8_t head[16] = {};
       f.read(reinterpret_cast<char*>(head), sizeof head);
-      if (has_image_extension(it->path()) ||
+      if (has_image_extension(it->path().string()) ||
           sniff_image_format(head, static_cast<size_t>(f.gcount())) != ImageFormat::kUnknown)
         found.push_back({it->path().string(), it->path().parent_path().lexically_relative(in).string()});
     }
@@ -318,6 +309,14 @@ void register_analyze(CLI::App& app) {
     const int rc = run_analyze(*args);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
+}
+
+bool has_image_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+    if (ext == e) return true;
+  return false;
 }
 
 }  // namespace ms::cli

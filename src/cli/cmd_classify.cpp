@@ -194,6 +194,7 @@ void register_eval_cmd(CLI::App& app) {
              {"model folder", a->model.empty() ? default_classifier_dir() : a->model},
              {"data", a->data},
              {"cells", std::to_string(m->num_samples)},
+             {"precision", pred->precision()},
              {"test-time views", std::to_string(pred->test_time_views()) +
                                      (a->views ? " (--views)" : " (model.json)")},
              {"skipped files", std::to_string(cache->skipped.size())},

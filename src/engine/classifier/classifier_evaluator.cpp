@@ -32,8 +32,9 @@ ClassifierPredictions predict_cells(ClassifierNetImpl& net, const CellCache& cac
   CellBatchLoader loader(cache, indices, lo);
   const at::Device dev(device);
   const auto t0 = std::chrono::steady_clock::now();
-  // Inference as the product runs it: in the process's CPU precision (models/runtime.h).
-  const Precision precision = dev.is_cpu() ? inference_precision() : Precision::kFp32;
+  // Inference as the product runs it: in the process's CPU precision (models/runtime.h); int8 where
+  // the network was quantized from its folder's calibration (the predictor does that when loading).
+  const Precision precision = dev.is_cpu() ? usable_precision(inference_precision(), net.quantized()) : Precision::kFp32;
   net.prepare_for_inference(dev.is_cpu() && precision == Precision::kBf16);
   while (auto batch = loader.next()) {
     ViewAveragedOutput r;

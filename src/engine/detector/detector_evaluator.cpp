@@ -42,8 +42,10 @@ std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const De
   const auto params = net.parameters();
   const auto device = params.empty() ? at::Device(at::kCPU) : params.front().device();
   const auto& o = net.options();
-  net.backbone()->fold_norms_for_inference(device.is_cpu() &&
-                                           detector_inference_precision() == Precision::kBf16);
+  // As prepared by the caller (the predictor: int8 from the folder's calibration), else as the
+  // process's precision asks.
+  if (!net.backbone()->norms_folded()) net.prepare_for_inference(device.is_cpu() ? detector_inference_precision()
+                                                                                 : Precision::kFp32);
   for (size_t s = 0; s < ds.size(); s += static_cast<size_t>(batch_size)) {
     const size_t e = std::min(ds.size(), s + static_cast<size_t>(batch_size));
     std::vector<at::Tensor> images;
@@ -55,7 +57,7 @@ std::vector<FieldDetections> detect_prepared_fields(RetinaNetImpl& net, const De
     RetinaNetOutput raw;
     {
       // Inference as the product runs it: in the process's CPU precision (models/runtime.h).
-      const InferencePrecisionScope precision(device.is_cpu() ? detector_inference_precision() : Precision::kFp32);
+      const InferencePrecisionScope precision(device.is_cpu() ? net.cpu_precision() : Precision::kFp32);
       raw = net.forward(at::stack(images).to(device));
     }
     raw.to_float();

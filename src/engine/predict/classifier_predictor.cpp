@@ -10,6 +10,7 @@
 
 #include "engine/classifier/cell_cache.h"
 #include "engine/predict/classifier_predictor_impl.h"
+#include "engine/predict/inference_preparation.h"
 #include "engine/train/image_tensor.h"
 #include "models/classifier/test_time_views.h"
 #include "models/runtime.h"
@@ -50,10 +51,11 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
   if (!net) return tl::unexpected(net.error());
   impl->net = *net;
   impl->device = device;
-  impl->precision = inference_precision();
   impl->net->to(at::Device(device));
   impl->net->eval();
-  impl->net->prepare_for_inference(device == "cpu" && impl->precision == Precision::kBf16);
+  auto precision = prepare_classifier_for_inference(*impl->net, model_dir, impl->info.version, device == "cpu");
+  if (!precision) return tl::unexpected(precision.error());
+  impl->precision = *precision;
   impl->cache_side = cache_side_for(impl->info.model.input_size, impl->info.crop_fraction);
   // A folder without atypical.json gives no atypical score; a broken one is an error, not silence.
   auto ref = read_atypical(model_dir, impl->info.classes);
@@ -75,6 +77,20 @@ void ClassifierPredictor::set_test_time_views(int views) {
 }
 
 bool ClassifierPredictor::has_atypical() const { return impl_->atypical.has_value(); }
+
+std::string ClassifierPredictor::precision() const {
+  return impl_->device == "cpu" ? precision_name(impl_->precision) : "fp32";
+}
+
+Status ClassifierPredictor::observe_int8_activations(const std::vector<cv::Mat>& crops_bgr,
+                                                     const ActivationVisitor& visit) {
+  c10::NoGradGuard no_grad;
+  const at::Tensor x = impl_->preprocess(crops_bgr);
+  for (int v = 0; v < impl_->info.test_time_views; ++v)
+    if (!impl_->net->observe_activations(dihedral_view(x, v), visit))
+      return fail(ErrorCode::kUnsupportedFormat, "this classifier has no int8 path (only CNN classifiers do)");
+  return {};
+}
 
 namespace {
 

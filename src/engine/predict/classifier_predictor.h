@@ -1,6 +1,8 @@
 #pragma once
 // Inference with a shipped cell classifier (the pipeline and the server call this). Torch-free
 // header (pimpl): callers need not parse LibTorch headers.
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +10,10 @@
 #include <opencv2/core.hpp>
 
 #include "core/error.h"
+
+namespace at {
+class Tensor;  // the activations a calibration visitor sees (LibTorch stays in the .cpp)
+}  // namespace at
 
 namespace ms {
 
@@ -47,6 +53,15 @@ class ClassifierPredictor {
   std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& crops_bgr);
   // True when the folder has an atypical reference (atypical.json), so predictions carry a score.
   bool has_atypical() const;
+  // The number format CPU inference runs in (models/runtime.h): "int8" where MARROWSCOPE_PRECISION
+  // asks for it and the folder has a calibration (int8.json) that this CPU can use, else "bf16" or "fp32".
+  std::string precision() const;
+  // Runs the network in float32 on these crops (preprocessed as classify() does, in each of its
+  // test-time views) and calls visit(point, values) at every point its int8 path stores a tensor:
+  // what calibrate-int8 measures int8.json's ranges with. Fails (kUnsupportedFormat) for a network
+  // without an int8 path.
+  using ActivationVisitor = std::function<void(size_t point, const at::Tensor& values)>;
+  Status observe_int8_activations(const std::vector<cv::Mat>& crops_bgr, const ActivationVisitor& visit);
 
   struct Impl;
   Impl& impl() { return *impl_; }  // for `explain` and evaluation (engine-internal)

@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/detector/detector_model_file.h"
+#include "engine/predict/inference_preparation.h"
 #include "models/runtime.h"
 
 namespace ms {
@@ -38,9 +39,28 @@ Result<std::unique_ptr<DetectorPredictor>> DetectorPredictor::load(const std::st
     return fail(ErrorCode::kInvalidArgument, "--device", "cpu or cuda[:N]", device);
   }
   impl->net->eval();
-  impl->net->backbone()->fold_norms_for_inference(
-      at::Device(device).is_cpu() && detector_inference_precision() == Precision::kBf16);
+  auto precision =
+      prepare_detector_for_inference(*impl->net, model_dir, impl->info.version, at::Device(device).is_cpu());
+  if (!precision) return tl::unexpected(precision.error());
   return std::unique_ptr<DetectorPredictor>(new DetectorPredictor(std::move(impl)));
+}
+
+std::string DetectorPredictor::precision() const {
+  const auto params = impl_->net->parameters();
+  const bool cpu = params.empty() || params.front().device().is_cpu();
+  return precision_name(cpu ? impl_->net->cpu_precision() : Precision::kFp32);
+}
+
+Status DetectorPredictor::observe_int8_activations(const std::vector<cv::Mat>& fields_bgr,
+                                                   const ActivationVisitor& visit) {
+  std::vector<cv::Mat> usable;
+  for (const auto& m : fields_bgr) {
+    if (m.empty() || m.depth() != CV_8U || m.channels() != 3)
+      return fail(ErrorCode::kInvalidArgument, "calibration fields must be 8-bit BGR images");
+    usable.push_back(m);
+  }
+  impl_->net->observe_int8_activations(usable, visit);
+  return {};
 }
 
 const std::vector<std::string>& DetectorPredictor::classes() const { return impl_->info.model.classes; }

@@ -6,14 +6,21 @@
 //   auto det = DetectorPredictor::load("models/detector");
 //   if (!det) ...;                                    // error names the folder and what is wrong
 //   auto per_image = (*det)->detect({field1, field2});  // boxes in each field's own pixels
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "core/error.h"
 #include "models/detector/postprocess.h"
+
+namespace at {
+class Tensor;  // the activations a calibration visitor sees (LibTorch stays in the .cpp)
+}  // namespace at
 
 namespace ms {
 
@@ -37,6 +44,16 @@ class DetectorPredictor {
   // image, detections sorted by decreasing score; box xyxy in that image's pixels, class_id
   // indexing classes(). Thread-compatible (one caller at a time).
   std::vector<std::vector<Detection>> detect(const std::vector<cv::Mat>& fields_bgr);
+
+  // The number format CPU inference runs in (models/runtime.h): "int8" (the backbone; neck and
+  // head as bf16) where MARROWSCOPE_PRECISION asks for it and the folder has a calibration
+  // (int8.json) this CPU can use, else "bf16" or "fp32".
+  std::string precision() const;
+  // Runs the backbone in float32 on these fields (letterboxed as detect() does) and calls
+  // visit(point, values) at every point its int8 path stores a tensor: what calibrate-int8
+  // measures int8.json's ranges with.
+  using ActivationVisitor = std::function<void(size_t point, const at::Tensor& values)>;
+  Status observe_int8_activations(const std::vector<cv::Mat>& fields_bgr, const ActivationVisitor& visit);
 
  private:
   struct Impl;

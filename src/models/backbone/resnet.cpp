@@ -1,8 +1,11 @@
 #include "models/backbone/resnet.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/native/quantized/PackedParams.h>
 
 #include <torch/nn/functional.h>
 #include <torch/nn/init.h>
@@ -11,6 +14,7 @@
 #include <torch/nn/modules/pooling.h>
 
 #include "core/error.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -133,7 +137,84 @@ at::Tensor run_folded(const std::vector<FoldedConv>& steps, at::Tensor x, bool b
   return x;
 }
 
+// The 8-bit affine encoding of a float range: quint8 with the zero point where 0.0 lands, so that
+// zero (ReLU outputs, padding) is exact. A range of width 0 gets a nominal scale.
+struct QuantParams {
+  double scale = 1.0;
+  int64_t zero_point = 0;
+};
+
+QuantParams quant_params(std::pair<float, float> range) {
+  const double lo = std::min(0.0, static_cast<double>(range.first));
+  const double hi = std::max(0.0, static_cast<double>(range.second));
+  QuantParams q;
+  q.scale = hi > lo ? (hi - lo) / 255.0 : 1.0 / 255.0;
+  q.zero_point = std::clamp<int64_t>(std::llround(-lo / q.scale), 0, 255);
+  return q;
+}
+
+struct QuantConv {
+  c10::intrusive_ptr<ConvPackedParamsBase<2>> packed;
+  QuantParams out;
+  bool relu = false;
+};
+
+at::Tensor run_folded_observed(const std::vector<FoldedConv>& steps, at::Tensor x,
+                               const ResNetImpl::ActivationVisitor& visit, size_t& i) {
+  for (const auto& f : steps) {
+    x = at::conv2d(x, f.weight, f.bias, {f.stride, f.stride}, {f.padding, f.padding});
+    if (f.relu) x = at::relu_(x);
+    visit(i++, x);
+  }
+  return x;
+}
+
+std::vector<QuantConv> quantize_sequence(const std::vector<FoldedConv>& steps,
+                                         const ResNetImpl::ActivationRanges& ranges, size_t& i) {
+  static const auto prepack =
+      c10::Dispatcher::singleton().findSchemaOrThrow("quantized::conv2d_prepack", "");
+  std::vector<QuantConv> out;
+  for (const auto& f : steps) {
+    const at::Tensor w = f.weight.to(at::kFloat).contiguous();
+    const int64_t oc = w.size(0);
+    // Symmetric per output channel: the largest |w| of a channel maps to 127.
+    at::Tensor scale = w.abs().reshape({oc, -1}).amax(1).to(at::kDouble) / 127.0;
+    scale = at::where(scale > 0, scale, at::ones_like(scale));
+    const at::Tensor qw = at::quantize_per_channel(w, scale, at::zeros({oc}, at::kLong), 0, at::kQInt8);
+    torch::jit::Stack stack{qw,
+                            c10::optional<at::Tensor>(f.bias.to(at::kFloat)),
+                            c10::List<int64_t>({f.stride, f.stride}),
+                            c10::List<int64_t>({f.padding, f.padding}),
+                            c10::List<int64_t>({1, 1}),
+                            int64_t{1}};
+    prepack.callBoxed(&stack);
+    QuantConv q;
+    q.packed = stack.at(0).toCustomClass<ConvPackedParamsBase<2>>();
+    q.out = quant_params(ranges.at(i++));
+    q.relu = f.relu;
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+
+at::Tensor run_quantized(const std::vector<QuantConv>& steps, at::Tensor x) {
+  for (const auto& q : steps)
+    x = q.relu ? q.packed->apply_relu(x, q.out.scale, q.out.zero_point)
+               : q.packed->apply(x, q.out.scale, q.out.zero_point);
+  return x;
+}
+
 }  // namespace
+
+struct ResNetImpl::Quantized {
+  QuantParams input;
+  std::vector<QuantConv> stem;
+  struct Block {
+    std::vector<QuantConv> branch, shortcut;
+    QuantParams out;  // after the residual sum and its ReLU
+  };
+  std::vector<std::vector<Block>> stages;
+};
 
 struct ResNetImpl::Folded {
   std::vector<FoldedConv> stem;
@@ -165,7 +246,102 @@ void ResNetImpl::fold_norms_for_inference(bool bf16_copies) {
   folded_ = std::move(f);
 }
 
+size_t ResNetImpl::activation_points() const {
+  MS_CHECK(folded_, "activation_points: fold the norms first");
+  size_t n = 1 + folded_->stem.size();
+  for (const auto& stage : folded_->stages)
+    for (const auto& b : stage) n += b.branch.size() + b.shortcut.size() + 1;
+  return n;
+}
+
+void ResNetImpl::observe_activations(const at::Tensor& x, const ActivationVisitor& visit) const {
+  MS_CHECK(folded_, "observe_activations: fold the norms first");
+  at::NoGradGuard no_grad;
+  size_t i = 0;
+  const at::Tensor in = x.to(at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+  visit(i++, in);
+  at::Tensor h = run_folded_observed(folded_->stem, in, visit, i);
+  h = at::max_pool2d(h, {3, 3}, {2, 2}, {1, 1});
+  for (const auto& stage : folded_->stages) {
+    for (const auto& b : stage) {
+      at::Tensor identity = b.shortcut.empty() ? h : run_folded_observed(b.shortcut, h, visit, i);
+      at::Tensor y = run_folded_observed(b.branch, h, visit, i);
+      h = at::relu_(y.add_(identity));
+      visit(i++, h);
+    }
+  }
+}
+
+void ResNetImpl::observe_activation_ranges(const at::Tensor& x, ActivationRanges& ranges) const {
+  MS_CHECK(folded_, "observe_activation_ranges: fold the norms first");
+  MS_CHECK(ranges.empty() || ranges.size() == activation_points(),
+           "observe_activation_ranges: ranges of another network");
+  const bool fresh = ranges.empty();
+  if (fresh) ranges.resize(activation_points());
+  observe_activations(x, [&](size_t i, const at::Tensor& t) {
+    const auto mm = at::aminmax(t);
+    const float lo = std::get<0>(mm).item<float>(), hi = std::get<1>(mm).item<float>();
+    ranges[i] = fresh ? std::make_pair(lo, hi)
+                      : std::make_pair(std::min(ranges[i].first, lo), std::max(ranges[i].second, hi));
+  });
+}
+
+void ResNetImpl::quantize_for_inference(const ActivationRanges& ranges, bool last_only) {
+  MS_CHECK(folded_, "quantize_for_inference: fold the norms first");
+  if (ranges.size() != activation_points())
+    throw MarrowError(ErrorCode::kInvalidArgument,
+                      "int8 calibration: expected " + std::to_string(activation_points()) +
+                          " activation ranges for this network, found " + std::to_string(ranges.size()));
+  for (const auto& r : ranges)
+    if (!std::isfinite(r.first) || !std::isfinite(r.second) || r.first > r.second)
+      throw MarrowError(ErrorCode::kInvalidArgument, "int8 calibration: a range is not finite lo <= hi");
+  at::NoGradGuard no_grad;
+  at::globalContext().setQEngine(at::QEngine::ONEDNN);
+  auto q = std::make_shared<Quantized>();
+  size_t i = 0;
+  q->input = quant_params(ranges.at(i++));
+  q->stem = quantize_sequence(folded_->stem, ranges, i);
+  for (const auto& stage : folded_->stages) {
+    std::vector<Quantized::Block> blocks;
+    for (const auto& b : stage) {
+      Quantized::Block qb;
+      // The same order as observe_activations: shortcut, branch, block output.
+      qb.shortcut = quantize_sequence(b.shortcut, ranges, i);
+      qb.branch = quantize_sequence(b.branch, ranges, i);
+      qb.out = quant_params(ranges.at(i++));
+      blocks.push_back(std::move(qb));
+    }
+    q->stages.push_back(std::move(blocks));
+  }
+  quantized_ = std::move(q);
+  int8_last_only_ = last_only;
+}
+
+std::vector<at::Tensor> ResNetImpl::forward_int8(const at::Tensor& x) const {
+  static const auto add_relu = c10::Dispatcher::singleton()
+                                   .findSchemaOrThrow("quantized::add_relu", "")
+                                   .typed<at::Tensor(at::Tensor, at::Tensor, double, int64_t)>();
+  const auto& q = *quantized_;
+  at::Tensor h = at::quantize_per_tensor(x.to(at::kFloat).contiguous(at::MemoryFormat::ChannelsLast),
+                                         q.input.scale, q.input.zero_point, at::kQUInt8);
+  h = run_quantized(q.stem, h);
+  h = at::max_pool2d(h, {3, 3}, {2, 2}, {1, 1}, {1, 1});
+  std::vector<at::Tensor> features;
+  features.reserve(q.stages.size());
+  for (const auto& stage : q.stages) {
+    for (const auto& b : stage) {
+      at::Tensor identity = b.shortcut.empty() ? h : run_quantized(b.shortcut, h);
+      at::Tensor y = run_quantized(b.branch, h);
+      h = add_relu.call(y, identity, b.out.scale, b.out.zero_point);
+    }
+    const bool last = features.size() + 1 == q.stages.size();
+    features.push_back(last || !int8_last_only_ ? h.dequantize() : at::Tensor());
+  }
+  return features;
+}
+
 std::vector<at::Tensor> ResNetImpl::forward_folded(const at::Tensor& x) const {
+  if (quantized_ && int8_inference_active() && x.device().is_cpu()) return forward_int8(x);
   const bool bf16 = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 &&
                     x.device().is_cpu();
   // In float32 on the CPU the whole network runs channels-last: oneDNN's NHWC convolutions are
@@ -264,7 +440,10 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
 
 void ResNetImpl::train(bool on) {
   nn::Module::train(on);
-  if (on) folded_.reset();
+  if (on) {
+    folded_.reset();
+    quantized_.reset();
+  }
   if (options_.norm == NormKind::kFrozen)
     for (auto& bn : norms_) bn->eval();
 }

@@ -4,6 +4,7 @@
 // consumes. Depth 18/34 use BasicBlock, 50 uses Bottleneck (expansion 4, stride on the 3x3 conv as
 // in torchvision's "ResNet v1.5"). Total stride 32: C2 stride 4, C3 8, C4 16, C5 32.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -75,9 +76,32 @@ class ResNetImpl : public torch::nn::Module {
   void fold_norms_for_inference(bool bf16_copies);
   bool norms_folded() const { return folded_ != nullptr; }
 
+  // 8-bit inference of the folded network. An activation range is the [lo, hi] of the values at
+  // one point where the int8 path stores a tensor: the input, every convolution's output (after
+  // its ReLU when one follows) and every block's output, in forward order.
+  using ActivationRanges = std::vector<std::pair<float, float>>;
+  // Runs the folded network in float32 on `x` and calls visit(i, values) with the tensor stored at
+  // each point i, in order (0 .. activation_points() - 1). Needs fold_norms_for_inference first.
+  using ActivationVisitor = std::function<void(size_t point, const at::Tensor& values)>;
+  void observe_activations(const at::Tensor& x, const ActivationVisitor& visit) const;
+  // observe_activations widening `ranges` (empty: starts them) to cover what it saw.
+  void observe_activation_ranges(const at::Tensor& x, ActivationRanges& ranges) const;
+  // Quantizes the folded convolutions (int8 weights per output channel, symmetric) and fixes each
+  // stored tensor's 8-bit scale from `ranges`; forward then runs int8 inside an int8
+  // InferencePrecisionScope (models/runtime.h) and returns float features. With `last_only` only C5
+  // is converted back to float (C2..C4 come back undefined): a pooled classifier reads nothing
+  // else. Throws when `ranges` does not fit this network (count) or the folding has not been done.
+  // CPU only.
+  void quantize_for_inference(const ActivationRanges& ranges, bool last_only = false);
+  bool quantized() const { return quantized_ != nullptr; }
+  // How many ranges this network's int8 path needs.
+  size_t activation_points() const;
+
  private:
   struct Folded;
+  struct Quantized;
   std::vector<at::Tensor> forward_folded(const at::Tensor& x) const;
+  std::vector<at::Tensor> forward_int8(const at::Tensor& x) const;
 
   ResNetOptions options_;
   std::vector<int64_t> out_channels_;
@@ -85,6 +109,8 @@ class ResNetImpl : public torch::nn::Module {
   std::vector<torch::nn::Sequential> stages_;   // layer1..layer4 -> C2..C5
   std::vector<torch::nn::BatchNorm2d> norms_;   // every norm layer, for the frozen mode
   std::shared_ptr<const Folded> folded_;        // set by fold_norms_for_inference
+  std::shared_ptr<const Quantized> quantized_;  // set by quantize_for_inference
+  bool int8_last_only_ = false;
 };
 TORCH_MODULE(ResNet);
 

@@ -1,6 +1,8 @@
 #pragma once
 // The common face of every cell classifier (ViT or CNN), so the trainer, evaluator, predictor and
 // `explain` work with any of them.
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -26,6 +28,16 @@ class ClassifierNetImpl : public torch::nn::Module {
   // its BatchNorms into the convolutions; see ResNetImpl::fold_norms_for_inference). train(true)
   // undoes it. `bf16_copies`: also keep bfloat16 copies of what it prepares.
   virtual void prepare_for_inference(bool /*bf16_copies*/) {}
+  // The 8-bit path (models/runtime.h, int8), after prepare_for_inference: run `images` [B,3,S,S]
+  // in float32 calling visit(point, values) at every point the int8 path stores a tensor
+  // (ResNetImpl::observe_activations), and quantize with ranges measured that way. A network
+  // without an int8 path returns false from both and is left as it was.
+  using ActivationVisitor = std::function<void(size_t point, const at::Tensor& values)>;
+  virtual bool observe_activations(const at::Tensor& /*images*/, const ActivationVisitor& /*visit*/) const {
+    return false;
+  }
+  virtual bool quantize_for_inference(const std::vector<std::pair<float, float>>& /*ranges*/) { return false; }
+  virtual bool quantized() const { return false; }
 };
 
 inline void ClassifierNetImpl::split_decay(std::vector<at::Tensor>& decay,

@@ -104,24 +104,47 @@ RetinaNetOutput RetinaNetImpl::forward(const at::Tensor& images) {
   return out;
 }
 
-std::vector<std::vector<Detection>> RetinaNetImpl::detect(const std::vector<cv::Mat>& bgr_images) {
-  if (bgr_images.empty()) return {};
+void RetinaNetImpl::prepare_for_inference(Precision p, const ResNetImpl::ActivationRanges* int8_ranges) {
+  MS_CHECK(p != Precision::kInt8 || int8_ranges, "int8 inference needs the backbone's activation ranges");
+  backbone_->fold_norms_for_inference(p == Precision::kBf16);
+  if (p == Precision::kInt8) backbone_->quantize_for_inference(*int8_ranges);
+  cpu_precision_ = p;
+}
+
+Precision RetinaNetImpl::cpu_precision() const { return cpu_precision_.value_or(detector_inference_precision()); }
+
+namespace {
+std::pair<at::Tensor, std::vector<Letterbox>> letterboxed_batch(const std::vector<cv::Mat>& bgr_images,
+                                                                const RetinaNetOptions& o) {
   std::vector<at::Tensor> inputs;
   std::vector<Letterbox> boxes;
   for (const auto& img : bgr_images) {
-    auto [t, lb] = detector_input(img, options_.input_size, options_.pixel_mean, options_.pixel_std);
+    auto [t, lb] = detector_input(img, o.input_size, o.pixel_mean, o.pixel_std);
     inputs.push_back(t);
     boxes.push_back(lb);
   }
+  return {at::stack(inputs), std::move(boxes)};
+}
+}  // namespace
+
+void RetinaNetImpl::observe_int8_activations(const std::vector<cv::Mat>& bgr_images,
+                                             const ResNetImpl::ActivationVisitor& visit) {
+  if (bgr_images.empty()) return;
+  at::NoGradGuard no_grad;
+  backbone_->observe_activations(letterboxed_batch(bgr_images, options_).first, visit);
+}
+
+std::vector<std::vector<Detection>> RetinaNetImpl::detect(const std::vector<cv::Mat>& bgr_images) {
+  if (bgr_images.empty()) return {};
+  auto [batch, boxes] = letterboxed_batch(bgr_images, options_);
   const bool was_training = is_training();
   eval();
   at::NoGradGuard no_grad;
-  at::Tensor batch = at::stack(inputs);
   const auto params = parameters();
   if (!params.empty()) batch = batch.to(params.front().device());
   RetinaNetOutput out;
   {
-    const InferencePrecisionScope precision(batch.is_cpu() ? detector_inference_precision() : Precision::kFp32);
+    const InferencePrecisionScope precision(batch.is_cpu() ? cpu_precision() : Precision::kFp32);
     out = forward(batch);
   }
   out.to_float();

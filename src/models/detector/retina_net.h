@@ -14,6 +14,7 @@
 // Inference on original images (any size, BGR 8-bit):
 //   auto dets = net->detect({mat1, mat2});             // boxes in each image's own pixels
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "models/head/retina_head.h"
 #include "models/loss/detection_loss.h"
 #include "models/neck/fpn.h"
+#include "models/runtime.h"
 
 namespace ms {
 
@@ -100,6 +102,17 @@ class RetinaNetImpl : public torch::nn::Module {
   // it found it.
   std::vector<std::vector<Detection>> detect(const std::vector<cv::Mat>& bgr_images);
 
+  // Readies the eval-mode network for CPU inference in `p`: folds the backbone's BatchNorms (with
+  // bfloat16 copies for bf16) and, for int8, quantizes the backbone with `int8_ranges` (measured
+  // by observe_int8_ranges on training fields; required then; neck and head run as under bf16).
+  // detect() and the evaluator then run in cpu_precision(). Throws MarrowError naming a bad range.
+  void prepare_for_inference(Precision p, const ResNetImpl::ActivationRanges* int8_ranges = nullptr);
+  // What prepare_for_inference chose; detector_inference_precision() before it is called.
+  Precision cpu_precision() const;
+  // Letterboxes and normalises the fields as detect() does and runs the backbone on them in
+  // float32, visiting its activations (ResNetImpl::observe_activations; needs prepare_for_inference).
+  void observe_int8_activations(const std::vector<cv::Mat>& bgr_images, const ResNetImpl::ActivationVisitor& visit);
+
   const RetinaNetOptions& options() const { return options_; }
   const BoxCoder& box_coder() const { return coder_; }
   const AnchorGenerator& anchor_generator() const { return anchors_; }
@@ -114,6 +127,7 @@ class RetinaNetImpl : public torch::nn::Module {
   RetinaHead head_{nullptr};
   AnchorGenerator anchors_;
   BoxCoder coder_;
+  std::optional<Precision> cpu_precision_;  // set by prepare_for_inference
 };
 TORCH_MODULE(RetinaNet);
 

@@ -2,6 +2,7 @@
 // folder loads into the predictor.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -18,6 +19,7 @@
 #include "engine/detector/detector_model_file.h"
 #include "engine/detector/detector_trainer.h"
 #include "engine/detector/field_source.h"
+#include "engine/int8_calibration.h"
 #include "engine/predict/detector_predictor.h"
 #include "engine/train/checkpoint.h"
 #include "models/assign/assigner.h"
@@ -86,6 +88,43 @@ TEST_F(DetectorTraining, TinyRetinaNetLearnsDiscs) {
     ASSERT_TRUE(ev) << ev.error().message;
     // Original-pixel evaluation through the predictor agrees with the trainer's best epoch.
     EXPECT_GE(ev->metrics.ap50, 0.9);
+
+    // int8: the backbone's ranges measured on training fields, written beside the weights, used
+    // when asked for; the discs are still found.
+    if (!cpu_has_int8_dot_products()) continue;
+    std::vector<cv::Mat> fields;
+    for (std::size_t i = 0; i < 16; ++i) {
+      auto img = read_image(train_.fields[i].image_path);
+      ASSERT_TRUE(img) << img.error().message;
+      fields.push_back(*img);
+    }
+    std::vector<std::pair<float, float>> ranges;
+    ASSERT_TRUE((*pred)->observe_int8_activations(fields, [&](size_t i, const at::Tensor& t) {
+      if (i >= ranges.size()) ranges.resize(i + 1, {1e30f, -1e30f});
+      ranges[i] = {std::min(ranges[i].first, t.min().item<float>()), std::max(ranges[i].second, t.max().item<float>())};
+    }));
+    Int8Calibration cal;
+    cal.model_version = (*pred)->version();
+    for (const auto& rg : ranges) cal.ranges.push_back({rg.first, rg.second});
+    ASSERT_TRUE(write_int8_calibration(run.out_dir + "/model", cal));
+    setenv("MARROWSCOPE_PRECISION", "int8", 1);
+    auto q = DetectorPredictor::load(run.out_dir + "/model");
+    unsetenv("MARROWSCOPE_PRECISION");
+    ASSERT_TRUE(q) << q.error().message;
+    EXPECT_EQ((*q)->precision(), "int8");
+    EXPECT_EQ((*pred)->precision(), precision_name(detector_inference_precision()));
+    auto qev = evaluate_fields([&](const std::vector<cv::Mat>& m) { return (*q)->detect(m); }, val_, 4, eo);
+    ASSERT_TRUE(qev) << qev.error().message;
+    EXPECT_GE(qev->metrics.ap50, 0.9);
+    EXPECT_NE(qev->metrics.ap, ev->metrics.ap) << "int8 ran: its boxes cannot all equal float32's";
+    // A calibration of other weights is refused, not used.
+    cal.model_version = "another";
+    ASSERT_TRUE(write_int8_calibration(run.out_dir + "/model", cal));
+    setenv("MARROWSCOPE_PRECISION", "int8", 1);
+    auto stale = DetectorPredictor::load(run.out_dir + "/model");
+    unsetenv("MARROWSCOPE_PRECISION");
+    ASSERT_FALSE(stale);
+    EXPECT_NE(stale.error().message.find("measured on model version 'another'"), std::string::npos);
   }
 }
 

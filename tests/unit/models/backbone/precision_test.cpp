@@ -37,14 +37,21 @@ TEST(InferencePrecision, SettingAndDefault) {
     EXPECT_EQ(inference_precision(), Precision::kBf16);
     EXPECT_EQ(detector_inference_precision(), Precision::kBf16);
   }
-  {
-    EnvGuard e(nullptr);
-    EXPECT_EQ(inference_precision(), cpu_has_native_bf16() ? Precision::kBf16 : Precision::kFp32);
-    EXPECT_EQ(detector_inference_precision(), inference_precision());
+  const Precision without_int8 = cpu_has_native_bf16() ? Precision::kBf16 : Precision::kFp32;
+  for (const char* v : {static_cast<const char*>(nullptr), "auto", "int8"}) {
+    // auto and int8 ask for int8: a model with a calibration gets it where the CPU can run it,
+    // one without (and a detector in training) bf16 where native, else fp32.
+    EnvGuard e(v);
+    EXPECT_EQ(inference_precision(), Precision::kInt8) << (v ? v : "unset");
+    EXPECT_EQ(usable_precision(inference_precision(), true),
+              cpu_has_int8_dot_products() ? Precision::kInt8 : without_int8);
+    EXPECT_EQ(usable_precision(inference_precision(), false), without_int8);
+    EXPECT_EQ(detector_inference_precision(), without_int8);
   }
   {
-    EnvGuard e("auto");
-    EXPECT_EQ(inference_precision(), cpu_has_native_bf16() ? Precision::kBf16 : Precision::kFp32);
+    // Asked for explicitly, bf16 and fp32 are used whatever calibration a model has.
+    EnvGuard e("bf16");
+    EXPECT_EQ(usable_precision(inference_precision(), true), Precision::kBf16);
   }
   EnvGuard e("float16");
   try {
@@ -54,6 +61,7 @@ TEST(InferencePrecision, SettingAndDefault) {
     EXPECT_NE(std::string(err.what()).find("float16"), std::string::npos) << err.what();
   }
   EXPECT_EQ(precision_name(Precision::kBf16), "bf16");
+  EXPECT_EQ(precision_name(Precision::kInt8), "int8");
 }
 
 TEST(InferencePrecision, Bf16ScopeRunsConvolutionsInBfloat16AndRestores) {

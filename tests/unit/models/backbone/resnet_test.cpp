@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ATen/Context.h>
+
 #include <torch/nn/functional.h>
 #include <torch/optim/sgd.h>
 
@@ -225,6 +227,86 @@ TEST(ResNet, FoldedNormsRunInBfloat16WithTheirOwnCopies) {
   EXPECT_EQ(out.scalar_type(), at::kBFloat16);
   EXPECT_GT(reference.abs().max().item<float>(), 0.5f);
   EXPECT_LT(relative_gap(out, reference), 0.05f);
+}
+
+bool onednn_quantized_engine() {
+  for (const auto e : at::globalContext().supportedQEngines())
+    if (e == at::QEngine::ONEDNN) return true;
+  return false;
+}
+
+class Int8Path : public ::testing::TestWithParam<int> {};
+
+// Calibrated on the batch it then runs, the 8-bit network gives float32's features up to the
+// rounding of 256 levels per tensor; outside an int8 scope it is the float32 network unchanged.
+TEST_P(Int8Path, GivesTheFloatFeaturesToWithinItsLevels) {
+  if (!onednn_quantized_engine()) GTEST_SKIP() << "LibTorch without oneDNN's quantized engine";
+  ResNet net = net_with_random_norms(GetParam(), 6);
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({4, 3, 64, 64});
+  net->fold_norms_for_inference(false);
+  const auto reference = net->forward(x);
+  ResNetImpl::ActivationRanges ranges;
+  net->observe_activation_ranges(x.narrow(0, 0, 2), ranges);
+  net->observe_activation_ranges(x.narrow(0, 2, 2), ranges);
+  ASSERT_EQ(ranges.size(), net->activation_points());
+  // The input's range is the input's; every ReLU output starts at 0.
+  EXPECT_FLOAT_EQ(ranges[0].first, x.min().item<float>());
+  EXPECT_FLOAT_EQ(ranges[0].second, x.max().item<float>());
+  EXPECT_FLOAT_EQ(ranges.back().first, 0.f);
+  net->quantize_for_inference(ranges);
+  ASSERT_TRUE(net->quantized());
+  std::vector<at::Tensor> q;
+  {
+    const InferencePrecisionScope scope(Precision::kInt8);
+    EXPECT_TRUE(int8_inference_active());
+    q = net->forward(x);
+  }
+  EXPECT_FALSE(int8_inference_active());
+  ASSERT_EQ(q.size(), reference.size());
+  for (size_t l = 0; l < q.size(); ++l) {
+    ASSERT_EQ(q[l].sizes(), reference[l].sizes()) << l;
+    EXPECT_FALSE(q[l].is_quantized());
+    const at::Tensor a = q[l].flatten(), b = reference[l].flatten();
+    const float cosine = (a * b).sum().item<float>() / (a.norm() * b.norm()).item<float>();
+    EXPECT_GT(cosine, 0.99f) << "C" << l + 2;
+    EXPECT_FALSE(at::equal(q[l], reference[l])) << "C" << l + 2 << ": int8 ran";
+  }
+  // Outside the scope: float32, exactly as before quantizing.
+  EXPECT_TRUE(at::equal(net->forward(x)[3], reference[3]));
+  // A pooled classifier reads C5 alone: the others stay 8-bit and come back undefined.
+  net->quantize_for_inference(ranges, /*last_only=*/true);
+  {
+    const InferencePrecisionScope scope(Precision::kInt8);
+    const auto only = net->forward(x);
+    EXPECT_FALSE(only[0].defined());
+    EXPECT_FALSE(only[2].defined());
+    EXPECT_TRUE(at::equal(only[3], q[3]));
+  }
+  net->train(true);
+  EXPECT_FALSE(net->quantized());
+}
+
+INSTANTIATE_TEST_SUITE_P(Depths, Int8Path, ::testing::Values(18, 50));
+
+TEST(ResNet, Int8RangesMustFitTheNetwork) {
+  ResNet net = net_with_random_norms(18, 7);
+  ResNetImpl::ActivationRanges ranges;
+  EXPECT_THROW(net->observe_activation_ranges(at::randn({1, 3, 32, 32}), ranges), MarrowError)
+      << "ranges need the folded network";
+  net->fold_norms_for_inference(false);
+  net->observe_activation_ranges(at::randn({1, 3, 32, 32}), ranges);
+  ranges.pop_back();
+  try {
+    net->quantize_for_inference(ranges);
+    FAIL() << "a range short";
+  } catch (const MarrowError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected " + std::to_string(net->activation_points())), std::string::npos)
+        << e.what();
+  }
+  ranges.emplace_back(1.f, 0.f);
+  EXPECT_THROW(net->quantize_for_inference(ranges), MarrowError) << "lo > hi";
+  EXPECT_FALSE(net->quantized());
 }
 
 TEST(ResNet, FrozenStagesGetNoGradient) {
