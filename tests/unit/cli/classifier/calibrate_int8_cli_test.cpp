@@ -3,6 +3,7 @@
 // an int8 path and a bad list are refused by name.
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 
 #include <ATen/ATen.h>
@@ -16,6 +17,7 @@
 #include "engine/int8_calibration.h"
 #include "models/classifier/classifier_factory.h"
 #include "models/runtime.h"
+#include "unit/precision_env.h"
 
 namespace ms {
 namespace {
@@ -69,10 +71,11 @@ TEST(CalibrateInt8Cli, WritesTheCalibrationThatInt8EvaluationUses) {
   ASSERT_TRUE(cal) << cal.error().message;
   EXPECT_EQ(cal->provenance["measured_cells"], 6);
 
-  setenv("MARROWSCOPE_PRECISION", "int8", 1);
+  std::optional<testing::PrecisionEnv> env1;
+  env1.emplace("int8");
   r = run_cli({"eval-classifier", "--model", model.string(), "--data", (root / "data").string(), "--json",
                (root / "eval.json").string()});
-  unsetenv("MARROWSCOPE_PRECISION");
+  env1.reset();
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream report(root / "report.html");
   const std::string html((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());

@@ -3,6 +3,7 @@
 // calibration is named or falls back, never used blindly.
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -15,6 +16,7 @@
 #include "engine/predict/classifier_predictor.h"
 #include "models/classifier/classifier_factory.h"
 #include "models/runtime.h"
+#include "unit/precision_env.h"
 
 namespace ms {
 namespace {
@@ -23,9 +25,10 @@ namespace fs = std::filesystem;
 
 // Sets MARROWSCOPE_PRECISION for one load.
 std::unique_ptr<ClassifierPredictor> load_as(const fs::path& dir, const char* precision) {
-  setenv("MARROWSCOPE_PRECISION", precision, 1);
+  std::optional<testing::PrecisionEnv> env1;
+  env1.emplace(precision);
   auto p = ClassifierPredictor::load(dir.string());
-  unsetenv("MARROWSCOPE_PRECISION");
+  env1.reset();
   EXPECT_TRUE(p) << (p ? "" : p.error().message);
   return p ? std::move(*p) : nullptr;
 }
@@ -131,9 +134,10 @@ TEST_F(Int8Calibrated, StaleOrMalformedCalibrationIsNamed) {
   EXPECT_NE(stale.error().message.find("measured on model version 'some-other-version'"), std::string::npos)
       << stale.error().message;
   if (cpu_has_int8_dot_products()) {
-    setenv("MARROWSCOPE_PRECISION", "int8", 1);
+    std::optional<testing::PrecisionEnv> env2;
+    env2.emplace("int8");
     auto p = ClassifierPredictor::load(dir_.string());
-    unsetenv("MARROWSCOPE_PRECISION");
+    env2.reset();
     EXPECT_FALSE(p) << "a stale calibration is an error when int8 is asked for";
     // Another precision does not read it.
     EXPECT_EQ(load_as(dir_, "fp32")->precision(), "fp32");
@@ -153,9 +157,10 @@ TEST_F(Int8Calibrated, StaleOrMalformedCalibrationIsNamed) {
     c = measure();
     c.ranges.pop_back();
     ASSERT_TRUE(write_int8_calibration(dir_.string(), c));
-    setenv("MARROWSCOPE_PRECISION", "int8", 1);
+    std::optional<testing::PrecisionEnv> env3;
+    env3.emplace("int8");
     auto p = ClassifierPredictor::load(dir_.string());
-    unsetenv("MARROWSCOPE_PRECISION");
+    env3.reset();
     ASSERT_FALSE(p);
     EXPECT_NE(p.error().message.find("activation ranges"), std::string::npos) << p.error().message;
   }

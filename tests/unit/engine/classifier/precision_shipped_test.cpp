@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "engine/predict/classifier_predictor.h"
 #include "engine/predict/detector_predictor.h"
 #include "models/runtime.h"
+#include "unit/precision_env.h"
 
 namespace ms {
 namespace {
@@ -42,9 +44,10 @@ std::vector<cv::Mat> shipped_val_cells() {
 std::vector<ClassPrediction> classify_as(const std::vector<cv::Mat>& cells, const char* precision,
                                          std::string* ran = nullptr) {
   const fs::path root = MARROWSCOPE_SOURCE_DIR;
-  setenv("MARROWSCOPE_PRECISION", precision, 1);
+  std::optional<testing::PrecisionEnv> env1;
+  env1.emplace(precision);
   auto pred = ClassifierPredictor::load((root / "models" / "classifier").string());
-  unsetenv("MARROWSCOPE_PRECISION");
+  env1.reset();
   EXPECT_TRUE(pred) << pred.error().message;
   if (!pred) return {};
   if (ran) *ran = (*pred)->precision();
@@ -118,12 +121,13 @@ TEST(ShippedDetectorPrecision, Bf16AndTheDefaultFindTheSameCells) {
   }
   std::string ran;
   const auto run = [&](const char* precision) {
-    setenv("MARROWSCOPE_PRECISION", precision, 1);
+    std::optional<testing::PrecisionEnv> env2;
+    env2.emplace(precision);
     auto det = DetectorPredictor::load((root / "models" / "detector").string());
     EXPECT_TRUE(det) << det.error().message;
     auto out = det ? (*det)->detect(fields) : std::vector<std::vector<Detection>>{};
     if (det) ran = (*det)->precision();
-    unsetenv("MARROWSCOPE_PRECISION");
+    env2.reset();
     return out;
   };
   const auto fp32 = run("fp32");
@@ -132,7 +136,7 @@ TEST(ShippedDetectorPrecision, Bf16AndTheDefaultFindTheSameCells) {
     const auto got = run(other);
     if (std::string(other) == "auto")
       EXPECT_EQ(ran, cpu_has_int8_dot_products() ? "int8"
-                                                 : precision_name(detector_inference_precision()));
+                                                 : precision_name(usable_precision(Precision::kInt8, false)));
     ASSERT_EQ(fp32.size(), fields.size());
     ASSERT_EQ(got.size(), fields.size());
     int confident = 0, bitwise_equal = 0;

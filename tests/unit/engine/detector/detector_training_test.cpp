@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <random>
 #include <set>
@@ -24,6 +25,7 @@
 #include "engine/train/checkpoint.h"
 #include "models/assign/assigner.h"
 #include "models/runtime.h"
+#include "unit/precision_env.h"
 #include "unit/engine/detector/disc_fields.h"
 
 namespace ms {
@@ -107,9 +109,10 @@ TEST_F(DetectorTraining, TinyRetinaNetLearnsDiscs) {
     cal.model_version = (*pred)->version();
     for (const auto& rg : ranges) cal.ranges.push_back({rg.first, rg.second});
     ASSERT_TRUE(write_int8_calibration(run.out_dir + "/model", cal));
-    setenv("MARROWSCOPE_PRECISION", "int8", 1);
+    std::optional<testing::PrecisionEnv> env1;
+    env1.emplace("int8");
     auto q = DetectorPredictor::load(run.out_dir + "/model");
-    unsetenv("MARROWSCOPE_PRECISION");
+    env1.reset();
     ASSERT_TRUE(q) << q.error().message;
     EXPECT_EQ((*q)->precision(), "int8");
     EXPECT_EQ((*pred)->precision(), precision_name(detector_inference_precision()));
@@ -120,9 +123,10 @@ TEST_F(DetectorTraining, TinyRetinaNetLearnsDiscs) {
     // A calibration of other weights is refused, not used.
     cal.model_version = "another";
     ASSERT_TRUE(write_int8_calibration(run.out_dir + "/model", cal));
-    setenv("MARROWSCOPE_PRECISION", "int8", 1);
+    std::optional<testing::PrecisionEnv> env2;
+    env2.emplace("int8");
     auto stale = DetectorPredictor::load(run.out_dir + "/model");
-    unsetenv("MARROWSCOPE_PRECISION");
+    env2.reset();
     ASSERT_FALSE(stale);
     EXPECT_NE(stale.error().message.find("measured on model version 'another'"), std::string::npos);
   }
