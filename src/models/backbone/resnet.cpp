@@ -127,12 +127,15 @@ std::vector<FoldedConv> fold_sequence(const nn::Sequential& seq, bool bf16_copie
   return out;
 }
 
-at::Tensor run_folded(const std::vector<FoldedConv>& steps, at::Tensor x, bool bf16) {
+// With `visit`, each convolution's output (after its ReLU) is visited as point (*point)++.
+at::Tensor run_folded(const std::vector<FoldedConv>& steps, at::Tensor x, bool bf16,
+                      const ResNetImpl::ActivationVisitor* visit = nullptr, size_t* point = nullptr) {
   for (const auto& f : steps) {
     const bool use16 = bf16 && f.weight16.defined();
     x = at::conv2d(x, use16 ? f.weight16 : f.weight, use16 ? f.bias16 : f.bias, {f.stride, f.stride},
                    {f.padding, f.padding});
     if (f.relu) x = at::relu_(x);
+    if (visit) (*visit)((*point)++, x);
   }
   return x;
 }
@@ -158,16 +161,6 @@ struct QuantConv {
   QuantParams out;
   bool relu = false;
 };
-
-at::Tensor run_folded_observed(const std::vector<FoldedConv>& steps, at::Tensor x,
-                               const ResNetImpl::ActivationVisitor& visit, size_t& i) {
-  for (const auto& f : steps) {
-    x = at::conv2d(x, f.weight, f.bias, {f.stride, f.stride}, {f.padding, f.padding});
-    if (f.relu) x = at::relu_(x);
-    visit(i++, x);
-  }
-  return x;
-}
 
 std::vector<QuantConv> quantize_sequence(const std::vector<FoldedConv>& steps,
                                          const ResNetImpl::ActivationRanges& ranges, size_t& i) {
@@ -257,19 +250,7 @@ size_t ResNetImpl::activation_points() const {
 void ResNetImpl::observe_activations(const at::Tensor& x, const ActivationVisitor& visit) const {
   MS_CHECK(folded_, "observe_activations: fold the norms first");
   at::NoGradGuard no_grad;
-  size_t i = 0;
-  const at::Tensor in = x.to(at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
-  visit(i++, in);
-  at::Tensor h = run_folded_observed(folded_->stem, in, visit, i);
-  h = at::max_pool2d(h, {3, 3}, {2, 2}, {1, 1});
-  for (const auto& stage : folded_->stages) {
-    for (const auto& b : stage) {
-      at::Tensor identity = b.shortcut.empty() ? h : run_folded_observed(b.shortcut, h, visit, i);
-      at::Tensor y = run_folded_observed(b.branch, h, visit, i);
-      h = at::relu_(y.add_(identity));
-      visit(i++, h);
-    }
-  }
+  forward_folded(x.to(at::kFloat), &visit);
 }
 
 void ResNetImpl::observe_activation_ranges(const at::Tensor& x, ActivationRanges& ranges) const {
@@ -340,15 +321,19 @@ std::vector<at::Tensor> ResNetImpl::forward_int8(const at::Tensor& x) const {
   return features;
 }
 
-std::vector<at::Tensor> ResNetImpl::forward_folded(const at::Tensor& x) const {
-  if (quantized_ && int8_inference_active() && x.device().is_cpu()) return forward_int8(x);
-  const bool bf16 = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 &&
-                    x.device().is_cpu();
+std::vector<at::Tensor> ResNetImpl::forward_folded(const at::Tensor& x, const ActivationVisitor* visit) const {
+  // Observed runs (the int8 calibration) are float32 whatever scope they are called in.
+  if (!visit && quantized_ && int8_inference_active() && x.device().is_cpu()) return forward_int8(x);
+  const bool bf16 = !visit && at::autocast::is_cpu_enabled() &&
+                    at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 && x.device().is_cpu();
   // In float32 on the CPU the whole network runs channels-last: oneDNN's NHWC convolutions are
   // faster there (bench/detector_channels_last.py). In bf16 they are slower, so bf16 stays
   // channels-first. The features come out in the format the network ran in.
   const bool nhwc = !bf16 && x.device().is_cpu();
-  at::Tensor h = run_folded(folded_->stem, nhwc ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, bf16);
+  const at::Tensor in = nhwc ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  size_t point = 0;
+  if (visit) (*visit)(point++, in);
+  at::Tensor h = run_folded(folded_->stem, in, bf16, visit, &point);
   // The same values as the channels-first pool, several times faster on the CPU.
   h = at::max_pool2d(h.contiguous(at::MemoryFormat::ChannelsLast), {3, 3}, {2, 2}, {1, 1});
   if (!nhwc) h = h.contiguous();
@@ -356,9 +341,10 @@ std::vector<at::Tensor> ResNetImpl::forward_folded(const at::Tensor& x) const {
   features.reserve(folded_->stages.size());
   for (const auto& stage : folded_->stages) {
     for (const auto& b : stage) {
-      at::Tensor identity = b.shortcut.empty() ? h : run_folded(b.shortcut, h, bf16);
-      at::Tensor y = run_folded(b.branch, h, bf16);
+      at::Tensor identity = b.shortcut.empty() ? h : run_folded(b.shortcut, h, bf16, visit, &point);
+      at::Tensor y = run_folded(b.branch, h, bf16, visit, &point);
       h = at::relu_(y.add_(identity));
+      if (visit) (*visit)(point++, h);
     }
     features.push_back(h);
   }

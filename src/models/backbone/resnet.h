@@ -100,7 +100,8 @@ class ResNetImpl : public torch::nn::Module {
  private:
   struct Folded;
   struct Quantized;
-  std::vector<at::Tensor> forward_folded(const at::Tensor& x) const;
+  // With `visit`: float32, visiting the input and every stored tensor (observe_activations).
+  std::vector<at::Tensor> forward_folded(const at::Tensor& x, const ActivationVisitor* visit = nullptr) const;
   std::vector<at::Tensor> forward_int8(const at::Tensor& x) const;
 
   ResNetOptions options_;
