@@ -88,7 +88,7 @@ Status ClassifierPredictor::observe_int8_activations(const std::vector<cv::Mat>&
   const at::Tensor x = impl_->preprocess(crops_bgr);
   for (int v = 0; v < impl_->info.test_time_views; ++v)
     if (!impl_->net->observe_activations(dihedral_view(x, v), visit))
-      return fail(ErrorCode::kUnsupportedFormat, "this classifier has no int8 path (only CNN classifiers do)");
+      return fail(ErrorCode::kUnsupportedFormat, "this classifier has no int8 path (only CNN classifiers with batch norm have one)");
   return {};
 }
 

@@ -20,7 +20,7 @@ namespace ms {
 
 const std::vector<std::pair<NormKind, std::string>>& enum_names(NormKind) {
   static const std::vector<std::pair<NormKind, std::string>> names{
-      {NormKind::kBatch, "batch"}, {NormKind::kFrozen, "frozen"}};
+      {NormKind::kBatch, "batch"}, {NormKind::kFrozen, "frozen"}, {NormKind::kGroup, "group"}};
   return names;
 }
 
@@ -31,6 +31,8 @@ void validate(const ResNetOptions& o) {
   };
   if (o.depth != 18 && o.depth != 34 && o.depth != 50) bad("depth", "18, 34 or 50", std::to_string(o.depth));
   if (!(o.width > 0.f) || o.width > 8.f) bad("width", "a multiplier in (0, 8]", std::to_string(o.width));
+  if (o.norm == NormKind::kGroup && o.width * 8.f < 1.f)
+    bad("width", "at least 0.125 with group norm (4 channels to a group)", std::to_string(o.width));
   if (o.frozen_stages < 0 || o.frozen_stages > 5)
     bad("frozen_stages", "0..5", std::to_string(o.frozen_stages));
   if (o.in_channels < 1) bad("in_channels", ">= 1", std::to_string(o.in_channels));
@@ -64,6 +66,26 @@ class ResidualBlockImpl : public nn::Module {
   nn::Sequential shortcut_{nullptr};
 };
 TORCH_MODULE(ResidualBlock);
+
+// GroupNorm over up to 32 groups of at least 4 channels, normalising in float32: LibTorch 1.13's
+// CPU group norm has no kernel for a bfloat16 input with float32 parameters, which is what bf16
+// autocast hands it (the next convolution casts down again).
+class ResNetGroupNormImpl : public nn::Module {
+ public:
+  explicit ResNetGroupNormImpl(int64_t channels) : groups_(32) {
+    while (groups_ > 1 && (channels % groups_ != 0 || channels / groups_ < 4)) groups_ /= 2;
+    weight = register_parameter("weight", at::ones({channels}));
+    bias = register_parameter("bias", at::zeros({channels}));
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    return at::group_norm(x.scalar_type() == at::kFloat ? x : x.to(at::kFloat), groups_, weight, bias, 1e-5);
+  }
+  at::Tensor weight, bias;
+
+ private:
+  int64_t groups_;
+};
+TORCH_MODULE(ResNetGroupNorm);
 
 int64_t scaled(int64_t c, float width) {
   return std::max<int64_t>(8, static_cast<int64_t>(std::lround(c * static_cast<double>(width))));
@@ -218,7 +240,7 @@ struct ResNetImpl::Folded {
 };
 
 void ResNetImpl::fold_norms_for_inference(bool bf16_copies) {
-  if (folded_) return;
+  if (folded_ || !foldable()) return;
   at::NoGradGuard no_grad;
   auto f = std::make_shared<Folded>();
   bool pooled = false;
@@ -268,6 +290,8 @@ void ResNetImpl::observe_activation_ranges(const at::Tensor& x, ActivationRanges
 }
 
 void ResNetImpl::quantize_for_inference(const ActivationRanges& ranges, bool last_only) {
+  if (!foldable())
+    throw MarrowError(ErrorCode::kInvalidArgument, "int8: a ResNet with group norm has no int8 path");
   MS_CHECK(folded_, "quantize_for_inference: fold the norms first");
   if (ranges.size() != activation_points())
     throw MarrowError(ErrorCode::kInvalidArgument,
@@ -357,11 +381,18 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   const int expansion = bottleneck ? 4 : 1;
   const std::vector<int> blocks = options_.depth == 18 ? std::vector<int>{2, 2, 2, 2}
                                                        : std::vector<int>{3, 4, 6, 3};
-  std::vector<std::tuple<nn::BatchNorm2d, bool>> all_norms;  // (norm, closes a residual branch)
-  auto norm = [&](int64_t c, bool last_in_branch = false) {
+  // (weight, bias, closes a residual branch) of every norm layer, for the initialisation.
+  std::vector<std::tuple<at::Tensor, at::Tensor, bool>> all_norms;
+  auto norm = [&](int64_t c, bool last_in_branch = false) -> nn::AnyModule {
+    if (options_.norm == NormKind::kGroup) {
+      ResNetGroupNorm gn(c);
+      all_norms.emplace_back(gn->weight, gn->bias, last_in_branch);
+      return nn::AnyModule(gn);
+    }
     nn::BatchNorm2d bn{nn::BatchNorm2dOptions(c)};
-    all_norms.emplace_back(bn, last_in_branch);
-    return bn;
+    all_norms.emplace_back(bn->weight, bn->bias, last_in_branch);
+    norms_.push_back(bn);
+    return nn::AnyModule(bn);
   };
 
   const int64_t stem_c = scaled(64, options_.width);
@@ -407,10 +438,9 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
     if (auto* c = m->as<nn::Conv2d>())
       nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
   }
-  for (auto& [bn, last] : all_norms) {
-    nn::init::constant_(bn->weight, (last && options_.zero_init_residual) ? 0.0 : 1.0);
-    nn::init::zeros_(bn->bias);
-    norms_.push_back(bn);
+  for (auto& [weight, bias, last] : all_norms) {
+    nn::init::constant_(weight, (last && options_.zero_init_residual) ? 0.0 : 1.0);
+    nn::init::zeros_(bias);
   }
 
   if (options_.norm == NormKind::kFrozen)

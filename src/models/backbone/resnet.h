@@ -23,6 +23,11 @@ enum class NormKind {
   kFrozen,  // BatchNorm2d kept in eval mode with weight/bias frozen (fine-tuning from a
             // pretrained backbone with batches too small for stable statistics, as in
             // Detectron/torchvision detection models). From random init it is close to identity.
+  kGroup,   // GroupNorm (Wu & He 2018; up to 32 groups of at least 4 channels): normalises each
+            // image by its own statistics, so no statistics of the training lab are stored in the
+            // network (Tsutsui et al. 2023 found BatchNorm ResNets generalise badly across
+            // white-cell datasets). It cannot be folded into the convolutions: such a network runs
+            // unfolded, and has no int8 path.
 };
 const std::vector<std::pair<NormKind, std::string>>& enum_names(NormKind);
 
@@ -61,6 +66,9 @@ class ResNetImpl : public torch::nn::Module {
   // Channels of C2..C5 (with width 1: 64,128,256,512 for depth 18/34; 256,...,2048 for 50).
   const std::vector<int64_t>& out_channels() const { return out_channels_; }
   const ResNetOptions& options() const { return options_; }
+
+  // False for GroupNorm: nothing to fold, no int8 path (fold_norms_for_inference is then a no-op).
+  bool foldable() const { return options_.norm != NormKind::kGroup; }
 
   // Keeps frozen BatchNorm layers in eval mode whatever `on` is, so their running statistics
   // never move (weights are frozen through requires_grad(false)).

@@ -23,11 +23,14 @@ class CnnClassifierImpl : public ClassifierNetImpl {
   // images: [B,3,S,S] -> logits [B,C], embedding = pooled C5 [B,C5 channels].
   ClassifierOutput forward(const at::Tensor& images) override;
   void prepare_for_inference(bool bf16_copies) override { backbone_->fold_norms_for_inference(bf16_copies); }
+  // A group-norm backbone has no int8 path: both return false.
   bool observe_activations(const at::Tensor& images, const ActivationVisitor& visit) const override {
+    if (!backbone_->foldable()) return false;
     backbone_->observe_activations(images, visit);
     return true;
   }
   bool quantize_for_inference(const std::vector<std::pair<float, float>>& ranges) override {
+    if (!backbone_->foldable()) return false;
     backbone_->quantize_for_inference(ranges, /*last_only=*/true);  // forward pools C5 alone
     return true;
   }

@@ -15,6 +15,7 @@
 #include "engine/predict/classifier_predictor.h"
 #include "engine/train/checkpoint.h"
 #include "models/runtime.h"
+#include "unit/precision_env.h"
 
 namespace ms {
 namespace {
@@ -211,6 +212,42 @@ TEST(ClassifierTraining, StainStandardisedModelIgnoresTheCamerasColour) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
     for (size_t k = 0; k < a[i].probs.size(); ++k) EXPECT_NEAR(a[i].probs[k], b[i].probs[k], 0.02) << i;
+}
+
+// A CNN with group norm (no statistics of the training lab in the network) trains, is written and
+// read back as one, and classifies unfolded: it has no int8 path, so int8 falls back and an int8
+// calibration is refused by name.
+TEST(ClassifierTraining, GroupNormCnnLearnsDiscsAndRunsWithoutInt8) {
+  init_torch_runtime();
+  const fs::path data = make_discs("ms_cls_discs_gn", 24);
+  const fs::path out = fs::temp_directory_path() / "ms_cls_gn_run";
+  fs::remove_all(out);
+  auto cfg = tiny_config();
+  cfg.model.arch = ClassifierArch::kCnn;
+  cfg.model.cnn.backbone.depth = 18;
+  cfg.model.cnn.backbone.width = 0.125f;
+  cfg.model.cnn.backbone.norm = NormKind::kGroup;
+  auto r = train_classifier(request(cfg, data, out));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GE(r->best_accuracy, 0.9);
+  auto info = read_classifier_model_info(r->model_dir);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->model.cnn.backbone.norm, NormKind::kGroup);
+
+  const testing::PrecisionEnv env("int8");
+  auto pred = ClassifierPredictor::load(r->model_dir);
+  ASSERT_TRUE(pred) << pred.error().message;
+  EXPECT_NE((*pred)->precision(), "int8");
+  std::mt19937 rng(7);
+  std::vector<cv::Mat> crops;
+  for (int i = 0; i < 9; ++i) crops.push_back(disc(i % 3, rng));
+  const auto preds = (*pred)->classify(crops);
+  int correct = 0;
+  for (size_t i = 0; i < preds.size(); ++i) correct += preds[i].class_id == static_cast<int>(i % 3);
+  EXPECT_GE(correct, 8);
+  const auto observed = (*pred)->observe_int8_activations(crops, [](size_t, const at::Tensor&) {});
+  ASSERT_FALSE(observed);
+  EXPECT_NE(observed.error().message.find("no int8 path"), std::string::npos) << observed.error().message;
 }
 
 TEST(ClassifierTraining, BadInputsAreErrors) {

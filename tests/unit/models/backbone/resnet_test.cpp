@@ -82,7 +82,8 @@ TEST(ResNet, ConfigRoundTripsThroughJson) {
   EXPECT_EQ(o.depth, 50);
   EXPECT_EQ(o.norm, NormKind::kFrozen);
   EXPECT_EQ(config_to_json(o)["norm"], "frozen");
-  EXPECT_THROW(config_from_json<ResNetOptions>(Json{{"norm", "group"}}), MarrowError);
+  EXPECT_EQ(config_from_json<ResNetOptions>(Json{{"norm", "group"}}).norm, NormKind::kGroup);
+  EXPECT_THROW(config_from_json<ResNetOptions>(Json{{"norm", "layer"}}), MarrowError);
 }
 
 // Snapshot of every BatchNorm tensor (weights, biases, running statistics) and every conv weight.
@@ -317,6 +318,89 @@ TEST(ResNet, FrozenStagesGetNoGradient) {
   for (const auto& item : net->named_parameters()) {
     const bool frozen = item.key().rfind("stem.", 0) == 0 || item.key().rfind("layer1.", 0) == 0;
     EXPECT_EQ(item.value().requires_grad(), !frozen) << item.key();
+  }
+}
+
+// Group norm: each image normalised by its own statistics. Nothing about the training batches is
+// stored, an image's features do not depend on the other images of its batch (BatchNorm's do in
+// training), and there is nothing to fold and no int8 path.
+ResNet group_norm_net(uint64_t seed) {
+  init_torch_runtime();
+  at::manual_seed(seed);
+  ResNetOptions o;
+  o.width = 0.25f;
+  o.norm = NormKind::kGroup;
+  o.zero_init_residual = false;
+  return ResNet(o);
+}
+
+TEST(ResNetGroupNorm, NormalisesEachImageAloneAndStoresNoStatistics) {
+  ResNet net = group_norm_net(3);
+  EXPECT_TRUE(net->named_buffers().is_empty()) << "a group-norm network keeps no running statistics";
+  // The stem's norm: 16 channels in 4 groups of 4, an affine pair per channel.
+  const auto params = net->named_parameters();
+  ASSERT_TRUE(params.contains("stem.1.weight"));
+  EXPECT_EQ(params["stem.1.weight"].size(0), 16);
+  at::NoGradGuard no_grad;
+  const at::Tensor a = at::randn({1, 3, 64, 64}), b = at::randn({1, 3, 64, 64}) * 4 + 2;
+  for (const bool training : {true, false}) {
+    net->train(training);
+    const at::Tensor alone = net->forward(a)[3];
+    const at::Tensor together = net->forward(at::cat({a, b}))[3].slice(0, 0, 1);
+    EXPECT_LT(relative_gap(together, alone), 1e-5f) << (training ? "training" : "eval");
+  }
+  // The control: BatchNorm in training normalises by the batch, so the other image changes a's.
+  ResNetOptions o;
+  o.width = 0.25f;
+  o.zero_init_residual = false;
+  ResNet bn(o);
+  bn->train();
+  EXPECT_GT(relative_gap(bn->forward(at::cat({a, b}))[3].slice(0, 0, 1), bn->forward(a)[3]), 1e-3f);
+}
+
+TEST(ResNetGroupNorm, NormalisesByGroupsOfChannels) {
+  // The stem's output, normalised by hand over groups of 4 channels, equals the network's.
+  ResNet net = group_norm_net(4);
+  net->eval();
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 32, 32});
+  auto* stem = net->named_children()["stem"]->as<torch::nn::SequentialImpl>();
+  ASSERT_NE(stem, nullptr);
+  const at::Tensor conv_out = stem->ptr(0)->as<torch::nn::Conv2dImpl>()->forward(x);
+  const at::Tensor g = conv_out.reshape({2, 4, -1});
+  const at::Tensor mean = g.mean(-1, true), var = g.var(-1, false, true);
+  const at::Tensor expected = ((g - mean) / at::sqrt(var + 1e-5)).reshape_as(conv_out);
+  const at::Tensor got = (stem->begin() + 1)->forward(conv_out);  // weight 1, bias 0 at initialisation
+  EXPECT_LT((got - expected).abs().max().item<float>(), 1e-4f);
+}
+
+TEST(ResNetGroupNorm, TrainsAndRunsUnfoldedInEveryPrecision) {
+  ResNet net = group_norm_net(5);
+  const auto before = snapshot(net).first;
+  train_one_step(net);
+  const auto after = snapshot(net).first;
+  bool moved = false;
+  for (size_t i = 0; i < before.size(); ++i) moved |= !at::equal(before[i], after[i]);
+  EXPECT_TRUE(moved) << "the group norms' affine parameters must train";
+
+  net->eval();
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 64, 64});
+  const at::Tensor reference = net->forward(x)[3];
+  EXPECT_FALSE(net->foldable());
+  net->fold_norms_for_inference(true);
+  EXPECT_FALSE(net->norms_folded()) << "nothing to fold";
+  EXPECT_TRUE(at::equal(net->forward(x)[3], reference));
+  if (cpu_has_native_bf16()) {
+    const InferencePrecisionScope scope(Precision::kBf16);
+    EXPECT_LT(relative_gap(net->forward(x)[3], reference), 0.05f);
+  }
+  try {
+    net->quantize_for_inference({});
+    FAIL() << "a group-norm network quantized";
+  } catch (const MarrowError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("group norm"), std::string::npos) << e.what();
   }
 }
 
