@@ -95,7 +95,7 @@ void BM_ShippedClassifierForward(benchmark::State& state) {
   const std::string dir = ms::default_model_dir("classifier");
   auto net = ms::load_classifier_model(dir, info);
   const auto prepare = [&](auto& n) {
-    auto p = ms::prepare_classifier_for_inference(*n, dir, info.version, true);
+    auto p = ms::prepare_classifier_for_inference(*n, dir, info.version, true, ms::inference_precision());
     if (!p) throw ms::MarrowError(p.error());
     return *p;
   };

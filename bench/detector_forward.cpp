@@ -96,7 +96,7 @@ static void BM_ShippedDetectorForward(benchmark::State& state) {
   const std::string dir = ms::default_detector_dir();
   auto net = ms::load_detector_model(dir, info);
   const auto prepare = [&](auto& n) {
-    auto p = ms::prepare_detector_for_inference(*n, dir, info.version, true);
+    auto p = ms::prepare_detector_for_inference(*n, dir, info.version, true, ms::inference_precision());
     if (!p) throw ms::MarrowError(p.error());
     return *p;
   };

@@ -16,6 +16,8 @@
 #include "engine/detector/detector_batch_loader.h"
 #include "engine/detector/detector_evaluator.h"
 #include "engine/detector/detector_model_file.h"
+#include "engine/int8_calibration.h"
+#include "engine/predict/int8_measure.h"
 #include "engine/report/report_html.h"
 #include "engine/train/checkpoint.h"
 #include "models/assign/assigner.h"
@@ -489,6 +491,30 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
     write_report((fs::path(out_dir) / "report.html").string(), "Detector training — " + fs::path(out_dir).filename().string(),
                  history, metrics ? &*metrics : nullptr, rows);
     result.last_validation = val_json;
+  }
+  // A fine-tuned detector keeps its base's int8 speed: when the base folder has a calibration of
+  // its weights, the new model gets one of its own, measured on the fields it trained on (the
+  // lab's and the replayed) by the base's rule. Without one it runs bf16, as its base did.
+  const fs::path model_dir = fs::path(out_dir) / "model";
+  if (!config.init_from.empty() && fs::exists(model_dir / "model.json")) {
+    auto init_info = read_detector_model_info(config.init_from);
+    auto base_cal = init_info ? read_int8_calibration(config.init_from, init_info->version)
+                              : Result<Int8Calibration>(tl::unexpected(init_info.error()));
+    if (base_cal) {
+      Int8MeasureRequest m;
+      m.model_dir = model_dir.string();
+      m.max_items = 256;
+      for (const auto* ds : {&train, &replay})
+        for (const auto& f : ds->fields) m.image_paths.push_back(f.image_path);
+      m.method = base_cal->provenance.value("method", std::string("mse"));
+      m.provenance = {{"fields", "the run's training fields (and replayed ones)"}, {"run", out_dir}};
+      auto cal = calibrate_detector_int8(m);
+      if (!cal) return tl::unexpected(cal.error());
+      log << fmt::format("int8: {} calibrated on {} fields ({})\n", m.model_dir,
+                         std::min(m.image_paths.size(), m.max_items), m.method);
+    } else if (base_cal.error().code != ErrorCode::kNotFound) {
+      log << "int8: no calibration for the new model: " << base_cal.error().message << "\n";
+    }
   }
   result.epochs_done = state.epoch;
   result.steps_done = state.step;

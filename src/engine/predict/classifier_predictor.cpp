@@ -43,7 +43,8 @@ ClassifierPredictor::ClassifierPredictor(std::unique_ptr<Impl> impl) : impl_(std
 ClassifierPredictor::~ClassifierPredictor() = default;
 
 Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std::string& model_dir,
-                                                                       const std::string& device) {
+                                                                       const std::string& device,
+                                                                       std::optional<Precision> precision) {
   if (device != "cpu" && (device.rfind("cuda", 0) != 0 || !torch::cuda::is_available()))
     return fail(ErrorCode::kInvalidArgument, "device", "cpu, or cuda with a CUDA build and GPU", device);
   auto impl = std::make_unique<Impl>();
@@ -53,9 +54,10 @@ Result<std::unique_ptr<ClassifierPredictor>> ClassifierPredictor::load(const std
   impl->device = device;
   impl->net->to(at::Device(device));
   impl->net->eval();
-  auto precision = prepare_classifier_for_inference(*impl->net, model_dir, impl->info.version, device == "cpu");
-  if (!precision) return tl::unexpected(precision.error());
-  impl->precision = *precision;
+  auto prepared = prepare_classifier_for_inference(*impl->net, model_dir, impl->info.version, device == "cpu",
+                                                   precision.value_or(inference_precision()));
+  if (!prepared) return tl::unexpected(prepared.error());
+  impl->precision = *prepared;
   impl->cache_side = cache_side_for(impl->info.model.input_size, impl->info.crop_fraction);
   // A folder without atypical.json gives no atypical score; a broken one is an error, not silence.
   auto ref = read_atypical(model_dir, impl->info.classes);

@@ -4,12 +4,14 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "core/error.h"
+#include "models/runtime.h"
 
 namespace at {
 class Tensor;  // the activations a calibration visitor sees (LibTorch stays in the .cpp)
@@ -31,9 +33,11 @@ struct ClassPrediction {
 class ClassifierPredictor {
  public:
   // model_dir: a folder with model.json + model.pt (engine/classifier/classifier_model_file.h).
-  // device: "cpu" or "cuda[:N]".
+  // device: "cpu" or "cuda[:N]". precision: what to ask for instead of MARROWSCOPE_PRECISION
+  // (a calibration loads in fp32 whatever the process runs in).
   static Result<std::unique_ptr<ClassifierPredictor>> load(const std::string& model_dir,
-                                                          const std::string& device = "cpu");
+                                                          const std::string& device = "cpu",
+                                                          std::optional<Precision> precision = std::nullopt);
   ~ClassifierPredictor();
 
   const std::vector<std::string>& classes() const;

@@ -24,7 +24,8 @@ DetectorPredictor::DetectorPredictor(std::unique_ptr<Impl> impl) : impl_(std::mo
 DetectorPredictor::~DetectorPredictor() = default;
 
 Result<std::unique_ptr<DetectorPredictor>> DetectorPredictor::load(const std::string& model_dir,
-                                                                  const std::string& device) {
+                                                                  const std::string& device,
+                                                                  std::optional<Precision> precision) {
   auto impl = std::make_unique<Impl>();
   impl->dir = model_dir;
   auto net = load_detector_model(model_dir, impl->info);
@@ -39,9 +40,9 @@ Result<std::unique_ptr<DetectorPredictor>> DetectorPredictor::load(const std::st
     return fail(ErrorCode::kInvalidArgument, "--device", "cpu or cuda[:N]", device);
   }
   impl->net->eval();
-  auto precision =
-      prepare_detector_for_inference(*impl->net, model_dir, impl->info.version, at::Device(device).is_cpu());
-  if (!precision) return tl::unexpected(precision.error());
+  auto prepared = prepare_detector_for_inference(*impl->net, model_dir, impl->info.version,
+                                                 at::Device(device).is_cpu(), precision.value_or(inference_precision()));
+  if (!prepared) return tl::unexpected(prepared.error());
   return std::unique_ptr<DetectorPredictor>(new DetectorPredictor(std::move(impl)));
 }
 

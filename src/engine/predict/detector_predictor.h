@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 
 #include "core/error.h"
 #include "models/detector/postprocess.h"
+#include "models/runtime.h"
 
 namespace at {
 class Tensor;  // the activations a calibration visitor sees (LibTorch stays in the .cpp)
@@ -27,9 +29,11 @@ namespace ms {
 class DetectorPredictor {
  public:
   // model_dir holds model.pt + model.json (engine/detector/detector_model_file.h). device: "cpu"
-  // or "cuda[:N]" when this LibTorch build has CUDA.
+  // or "cuda[:N]" when this LibTorch build has CUDA. precision: what to ask for instead of
+  // MARROWSCOPE_PRECISION (a calibration loads in fp32 whatever the process runs in).
   static Result<std::unique_ptr<DetectorPredictor>> load(const std::string& model_dir,
-                                                        const std::string& device = "cpu");
+                                                        const std::string& device = "cpu",
+                                                        std::optional<Precision> precision = std::nullopt);
   ~DetectorPredictor();
   DetectorPredictor(const DetectorPredictor&) = delete;
   DetectorPredictor& operator=(const DetectorPredictor&) = delete;

@@ -26,8 +26,7 @@ tl::unexpected<Error> bad_calibration(const std::string& model_dir, const Marrow
 }  // namespace
 
 Result<Precision> prepare_classifier_for_inference(ClassifierNetImpl& net, const std::string& model_dir,
-                                                   const std::string& version, bool cpu) {
-  const Precision asked = inference_precision();
+                                                   const std::string& version, bool cpu, Precision asked) {
   auto cal = calibration_for(asked, cpu, model_dir, version);
   if (!cal) return tl::unexpected(cal.error());
   Precision p = cpu ? usable_precision(asked, cal->has_value()) : Precision::kFp32;
@@ -43,8 +42,7 @@ Result<Precision> prepare_classifier_for_inference(ClassifierNetImpl& net, const
 }
 
 Result<Precision> prepare_detector_for_inference(RetinaNetImpl& net, const std::string& model_dir,
-                                                 const std::string& version, bool cpu) {
-  const Precision asked = inference_precision();
+                                                 const std::string& version, bool cpu, Precision asked) {
   auto cal = calibration_for(asked, cpu, model_dir, version);
   if (!cal) return tl::unexpected(cal.error());
   const Precision p = cpu ? usable_precision(asked, cal->has_value()) : Precision::kFp32;

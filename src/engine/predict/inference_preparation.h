@@ -12,13 +12,14 @@
 
 namespace ms {
 
-// `asked` resolved for this model: int8 only where model_dir has a calibration of `version`
+// `asked` (MARROWSCOPE_PRECISION's inference_precision() unless the caller needs another: a
+// calibration measures in float32) resolved for this model: int8 only where model_dir has a calibration of `version`
 // (a stale or malformed one is an error naming it, not silence) and the CPU can use it; a network
 // without an int8 path, or asked for int8 without a calibration, runs bf16 where native, else
 // fp32. Off the CPU: fp32. Returns the precision the network now runs in on the CPU.
 Result<Precision> prepare_classifier_for_inference(ClassifierNetImpl& net, const std::string& model_dir,
-                                                   const std::string& version, bool cpu);
+                                                   const std::string& version, bool cpu, Precision asked);
 Result<Precision> prepare_detector_for_inference(RetinaNetImpl& net, const std::string& model_dir,
-                                                 const std::string& version, bool cpu);
+                                                 const std::string& version, bool cpu, Precision asked);
 
 }  // namespace ms

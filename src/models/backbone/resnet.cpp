@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -275,18 +276,20 @@ void ResNetImpl::observe_activations(const at::Tensor& x, const ActivationVisito
   forward_folded(x.to(at::kFloat), &visit);
 }
 
+void widen_activation_range(ResNetImpl::ActivationRanges& ranges, size_t point, const at::Tensor& values) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  if (point >= ranges.size()) ranges.resize(point + 1, {inf, -inf});
+  const auto mm = at::aminmax(values);
+  auto& r = ranges[point];
+  r.first = std::min(r.first, std::get<0>(mm).item<float>());
+  r.second = std::max(r.second, std::get<1>(mm).item<float>());
+}
+
 void ResNetImpl::observe_activation_ranges(const at::Tensor& x, ActivationRanges& ranges) const {
   MS_CHECK(folded_, "observe_activation_ranges: fold the norms first");
   MS_CHECK(ranges.empty() || ranges.size() == activation_points(),
            "observe_activation_ranges: ranges of another network");
-  const bool fresh = ranges.empty();
-  if (fresh) ranges.resize(activation_points());
-  observe_activations(x, [&](size_t i, const at::Tensor& t) {
-    const auto mm = at::aminmax(t);
-    const float lo = std::get<0>(mm).item<float>(), hi = std::get<1>(mm).item<float>();
-    ranges[i] = fresh ? std::make_pair(lo, hi)
-                      : std::make_pair(std::min(ranges[i].first, lo), std::max(ranges[i].second, hi));
-  });
+  observe_activations(x, [&](size_t i, const at::Tensor& t) { widen_activation_range(ranges, i, t); });
 }
 
 void ResNetImpl::quantize_for_inference(const ActivationRanges& ranges, bool last_only) {

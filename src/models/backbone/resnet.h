@@ -123,4 +123,8 @@ class ResNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ResNet);
 
+// Widens ranges[point] ([lo, hi]) to cover `values`; ranges grows to hold the point, a point seen
+// for the first time starting from its values. The one min/max rule of every int8 calibration.
+void widen_activation_range(ResNetImpl::ActivationRanges& ranges, size_t point, const at::Tensor& values);
+
 }  // namespace ms

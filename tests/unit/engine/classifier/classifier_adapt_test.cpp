@@ -14,7 +14,9 @@
 #include "engine/classifier/atypical.h"
 #include "engine/classifier/classifier_model_file.h"
 #include "engine/classifier/classifier_trainer.h"
+#include "engine/int8_calibration.h"
 #include "engine/predict/classifier_predictor.h"
+#include "engine/predict/int8_measure.h"
 #include "models/runtime.h"
 #include "unit/engine/classifier/classifier_test_support.h"
 
@@ -158,6 +160,50 @@ TEST_F(ClassifierAdaptTest, RefusesWhatItCannotUseAndWritesNothing) {
   auto b = adapt_classifier(bad);
   ASSERT_FALSE(b);
   EXPECT_NE(b.error().message.find("holdout_fraction"), std::string::npos) << b.error().message;
+}
+
+// A base with an int8 calibration gives an adapted version with its own, measured on the new
+// weights by the base's rule (the old ranges belong to other weights); a base without one gives a
+// version without one, and says so.
+TEST_F(ClassifierAdaptTest, ACalibratedBaseGivesACalibratedVersion) {
+  const fs::path base = fs::temp_directory_path() / "ms_adapt_int8_base";
+  fs::remove_all(base);
+  fs::copy(base_, base, fs::copy_options::recursive);
+  Int8MeasureRequest m;
+  m.model_dir = base.string();
+  for (const auto& e : fs::recursive_directory_iterator(base_data_))
+    if (e.is_regular_file()) m.image_paths.push_back(e.path().string());
+  std::sort(m.image_paths.begin(), m.image_paths.end());
+  m.method = "mse";
+  ASSERT_TRUE(calibrate_classifier_int8(m));
+
+  const fs::path lab = make_cells("ms_adapt_int8_cells", 10, true, 43);
+  auto req = request(lab, "ms_adapt_int8_out");
+  req.base_model = base.string();
+  req.options.max_epochs = 3;
+  auto r = adapt_classifier(req);
+  ASSERT_TRUE(r) << r.error().message;
+  auto cal = read_int8_calibration(r->model_dir, r->version);
+  ASSERT_TRUE(cal) << cal.error().message;
+  EXPECT_EQ(cal->provenance.at("method"), "mse");
+  EXPECT_EQ(cal->provenance.at("refitted_by"), "adapt");
+  EXPECT_EQ(cal->provenance.at("measured_cells"), r->lab_train + r->replay);
+  auto base_cal = read_int8_calibration(base.string(), read_classifier_model_info(base.string())->version);
+  ASSERT_TRUE(base_cal);
+  EXPECT_NE(cal->ranges, base_cal->ranges) << "measured on the new weights, not copied";
+  EXPECT_EQ(read_json_file(r->model_dir + "/adaptation.json")->at("int8"), "recalibrated (mse)");
+  if (cpu_has_int8_dot_products()) {
+    auto q = ClassifierPredictor::load(r->model_dir, "cpu", Precision::kInt8);
+    ASSERT_TRUE(q) << q.error().message;
+    EXPECT_EQ((*q)->precision(), "int8");
+  }
+
+  // The uncalibrated base of the suite: no calibration in the adapted folder, and the reason.
+  auto plain = adapt_classifier(request(lab, "ms_adapt_int8_plain_out"));
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_FALSE(fs::exists(fs::path(plain->model_dir) / kInt8File));
+  const std::string note = read_json_file(plain->model_dir + "/adaptation.json")->at("int8");
+  EXPECT_EQ(note.rfind("none", 0), 0u) << note;
 }
 
 }  // namespace

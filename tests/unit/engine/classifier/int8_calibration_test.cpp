@@ -16,6 +16,7 @@
 #include "engine/predict/classifier_predictor.h"
 #include "models/classifier/classifier_factory.h"
 #include "models/runtime.h"
+#include "models/backbone/resnet.h"
 #include "unit/precision_env.h"
 
 namespace ms {
@@ -61,10 +62,8 @@ class Int8Calibrated : public ::testing::Test {
   Int8Calibration measure() {
     auto p = load_as(dir_, "fp32");
     std::vector<std::pair<float, float>> ranges;
-    EXPECT_TRUE(p->observe_int8_activations(cells_, [&](size_t i, const at::Tensor& t) {
-      if (i >= ranges.size()) ranges.resize(i + 1, {1e30f, -1e30f});
-      ranges[i] = {std::min(ranges[i].first, t.min().item<float>()), std::max(ranges[i].second, t.max().item<float>())};
-    }));
+    EXPECT_TRUE(p->observe_int8_activations(
+        cells_, [&](size_t i, const at::Tensor& t) { widen_activation_range(ranges, i, t); }));
     Int8Calibration c;
     c.model_version = p->version();
     for (const auto& r : ranges) c.ranges.push_back({r.first, r.second});

@@ -22,8 +22,10 @@
 #include "engine/detector/field_source.h"
 #include "engine/int8_calibration.h"
 #include "engine/predict/detector_predictor.h"
+#include "engine/predict/int8_measure.h"
 #include "engine/train/checkpoint.h"
 #include "models/assign/assigner.h"
+#include "models/backbone/resnet.h"
 #include "models/runtime.h"
 #include "unit/precision_env.h"
 #include "unit/engine/detector/disc_fields.h"
@@ -101,10 +103,8 @@ TEST_F(DetectorTraining, TinyRetinaNetLearnsDiscs) {
       fields.push_back(*img);
     }
     std::vector<std::pair<float, float>> ranges;
-    ASSERT_TRUE((*pred)->observe_int8_activations(fields, [&](size_t i, const at::Tensor& t) {
-      if (i >= ranges.size()) ranges.resize(i + 1, {1e30f, -1e30f});
-      ranges[i] = {std::min(ranges[i].first, t.min().item<float>()), std::max(ranges[i].second, t.max().item<float>())};
-    }));
+    ASSERT_TRUE((*pred)->observe_int8_activations(
+        fields, [&](size_t i, const at::Tensor& t) { widen_activation_range(ranges, i, t); }));
     Int8Calibration cal;
     cal.model_version = (*pred)->version();
     for (const auto& rg : ranges) cal.ranges.push_back({rg.first, rg.second});
@@ -374,8 +374,16 @@ TEST_F(DetectorTraining, FineTunesFromAnExportWithReplay) {
   EXPECT_LT(blue_unmasked, 0.2) << "unmasked, the unannotated blue discs are learned as background";
   EXPECT_GT(blue_masked, blue_unmasked + 0.3) << "masked, they are not pushed to background";
 
+  EXPECT_FALSE(fs::exists(fs::path(masked_dir) / "model" / kInt8File)) << "an uncalibrated base gives none";
+
   // With replay of the original fields besides the mask: every epoch mixes 16 of them in, the
-  // shared layers keep serving the blue discs, and provenance says how the model was made.
+  // shared layers keep serving the blue discs, and provenance says how the model was made. The
+  // base is calibrated for int8 first: the tuned model gets a calibration of its own weights.
+  Int8MeasureRequest m;
+  m.model_dir = base_run.out_dir + "/model";
+  for (size_t i = 0; i < 16; ++i) m.image_paths.push_back(train_.fields[i].image_path);
+  m.method = "minmax";
+  ASSERT_TRUE(calibrate_detector_int8(m));
   auto cfg = base_cfg;
   cfg.optim.epochs = 6;
   cfg.optim.lr = 0.02;
@@ -399,6 +407,11 @@ TEST_F(DetectorTraining, FineTunesFromAnExportWithReplay) {
   ASSERT_TRUE(tuned) << tuned.error().message;
   EXPECT_EQ(info.provenance["init_from"], cfg.init_from);
   EXPECT_EQ(info.provenance["replay"]["fields_per_epoch"], 16);
+  auto cal = read_int8_calibration(run.out_dir + "/model", info.version);
+  ASSERT_TRUE(cal) << cal.error().message;
+  EXPECT_EQ(cal->provenance.at("method"), "minmax") << "the base's rule";
+  EXPECT_EQ(cal->provenance.at("measured_fields"), 24 + 64) << "the corrected fields and the replayed ones";
+  EXPECT_NE(rlog.str().find("int8: "), std::string::npos) << rlog.str();
   // An architecture that differs from the folder's is refused, naming it.
   auto other = cfg;
   other.model.neck.channels = 16;
