@@ -32,8 +32,6 @@ void validate(const ResNetOptions& o) {
   };
   if (o.depth != 18 && o.depth != 34 && o.depth != 50) bad("depth", "18, 34 or 50", std::to_string(o.depth));
   if (!(o.width > 0.f) || o.width > 8.f) bad("width", "a multiplier in (0, 8]", std::to_string(o.width));
-  if (o.norm == NormKind::kGroup && o.width * 8.f < 1.f)
-    bad("width", "at least 0.125 with group norm (4 channels to a group)", std::to_string(o.width));
   if (o.frozen_stages < 0 || o.frozen_stages > 5)
     bad("frozen_stages", "0..5", std::to_string(o.frozen_stages));
   if (o.in_channels < 1) bad("in_channels", ">= 1", std::to_string(o.in_channels));
@@ -68,7 +66,8 @@ class ResidualBlockImpl : public nn::Module {
 };
 TORCH_MODULE(ResidualBlock);
 
-// GroupNorm over up to 32 groups of at least 4 channels, normalising in float32: LibTorch 1.13's
+// GroupNorm over up to 32 groups of at least 4 channels (every layer has 8 or more), normalising
+// in float32: LibTorch 1.13's
 // CPU group norm has no kernel for a bfloat16 input with float32 parameters, which is what bf16
 // autocast hands it (the next convolution casts down again).
 class ResNetGroupNormImpl : public nn::Module {
