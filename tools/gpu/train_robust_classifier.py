@@ -244,6 +244,18 @@ def centre(x, out):
     return x[..., o:o + out, o:o + out]
 
 
+def dihedral(x, k, hw):
+    """View k (0-7) of the dihedral group: k % 4 quarter turns, then a flip of the width axis for
+    k >= 4. All eight are the C++ predictor's eight views in another order (models/classifier/
+    test_time_views.h), so only 1 and 8 views average the same here. x is a torch tensor or a numpy
+    array; hw names its (height, width) axes."""
+    if torch.is_tensor(x):
+        v = torch.rot90(x, k % 4, hw)
+        return v.flip(hw[1]) if k >= 4 else v
+    v = np.rot90(x, k % 4, axes=hw)
+    return np.flip(v, hw[1]) if k >= 4 else v
+
+
 def predict(model, x_u8, out, mean, std, views=1, bs=256, stain=None):
     """Probabilities [N,C] of uint8 [N,H,W,3] cells resized to 146 then centre-cropped, as the C++
     predictor; views 1 or 8 (dihedral average)."""
@@ -260,10 +272,7 @@ def predict(model, x_u8, out, mean, std, views=1, bs=256, stain=None):
             xb = (xb - mean) / std
             acc = 0
             for k in range(views):
-                v = torch.rot90(xb, k % 4, (2, 3))
-                if k >= 4:
-                    v = v.flip(-1)
-                acc = acc + F.softmax(model(v), 1)
+                acc = acc + F.softmax(model(dihedral(xb, k, (2, 3))), 1)
             ps.append(acc / views)
     return torch.cat(ps)
 
@@ -272,9 +281,7 @@ def orientation_consistency(model, x_u8, out, mean, std, stain=None):
     """Share of cells whose one-view answer is the same class in all eight dihedral orientations."""
     tops = []
     for k in range(8):
-        xk = np.ascontiguousarray(np.rot90(x_u8, k % 4, axes=(1, 2)))
-        if k >= 4:
-            xk = np.ascontiguousarray(xk[:, :, ::-1])
+        xk = np.ascontiguousarray(dihedral(x_u8, k, (1, 2)))
         tops.append(predict(model, xk, out, mean, std, stain=stain).argmax(1))
     t = torch.stack(tops)
     return (t == t[0]).all(0).float().mean().item()
