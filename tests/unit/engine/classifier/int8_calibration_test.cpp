@@ -11,12 +11,14 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/config.h"
+#include "core/image.h"
 #include "engine/classifier/classifier_model_file.h"
 #include "engine/int8_calibration.h"
 #include "engine/predict/classifier_predictor.h"
+#include "engine/predict/int8_measure.h"
+#include "models/backbone/resnet.h"
 #include "models/classifier/classifier_factory.h"
 #include "models/runtime.h"
-#include "models/backbone/resnet.h"
 #include "unit/precision_env.h"
 
 namespace ms {
@@ -140,6 +142,26 @@ TEST_F(Int8Calibrated, StaleOrMalformedCalibrationIsNamed) {
     EXPECT_FALSE(p) << "a stale calibration is an error when int8 is asked for";
     // Another precision does not read it.
     EXPECT_EQ(load_as(dir_, "fp32")->precision(), "fp32");
+    // An explicit precision wins over the environment, so a process that runs int8 (the server
+    // adapting a model) still measures a new calibration over the stale one, in float32.
+    env2.emplace("int8");
+    auto f = ClassifierPredictor::load(dir_.string(), "cpu", Precision::kFp32);
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_EQ((*f)->precision(), "fp32");
+    Int8MeasureRequest m;
+    m.model_dir = dir_.string();
+    for (size_t i = 0; i < cells_.size(); ++i) {
+      m.image_paths.push_back((dir_ / ("cell" + std::to_string(i) + ".png")).string());
+      ASSERT_TRUE(write_image(m.image_paths.back(), cells_[i]));
+    }
+    auto replaced = calibrate_classifier_int8(m);
+    ASSERT_TRUE(replaced) << replaced.error().message;
+    EXPECT_EQ(replaced->model_version, "tiny-int8");
+    EXPECT_EQ(replaced->ranges, measure().ranges) << "the same ranges as measured here, by the one rule";
+    auto now = ClassifierPredictor::load(dir_.string());
+    env2.reset();
+    ASSERT_TRUE(now) << now.error().message;
+    EXPECT_EQ((*now)->precision(), "int8");
   }
   // Wrong shapes are refused when written and when read.
   c = measure();
