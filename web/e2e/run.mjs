@@ -351,7 +351,16 @@ try {
 
     // Draw a box over the field's top-left corner: a screen point for an image pixel.
     await page.click('[data-test=mode-draw]')
-    const r = await layer.boundingBox()
+    // The viewer animates to its home view after a field opens (slower on a busy machine): measure
+    // the layer once it has stopped moving, or the drag lands where the field was.
+    let r = await layer.boundingBox()
+    for (let tries = 0; tries < 40; tries++) {
+      await page.waitForTimeout(250)
+      const again = await layer.boundingBox()
+      const still = ['x', 'y', 'width', 'height'].every((k) => Math.abs(again[k] - r[k]) < 0.5)
+      r = again
+      if (still) break
+    }
     const at = (x, y) => [r.x + (x * r.width) / image.width, r.y + (y * r.height) / image.height]
     const side = Math.round(Math.min(image.width, image.height) * 0.15)
     const [sx, sy] = at(8, 8)
