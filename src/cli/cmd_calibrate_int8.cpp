@@ -78,9 +78,10 @@ void register_calibrate_int8(CLI::App& app) {
     }
     std::cerr << "\n";
     if (!c) throw MarrowError(c.error());
-    const size_t n = std::min(r.image_paths.size(), r.max_items);
-    std::cout << fmt::format("{}/{}: {} activation ranges from {} {}\n", a->model, kInt8File, c->ranges.size(), n,
-                             a->cells.empty() ? "fields" : "cells");
+    const bool cells = !a->cells.empty();
+    std::cout << fmt::format("{}/{}: {} activation ranges from {} {}\n", a->model, kInt8File, c->ranges.size(),
+                             c->provenance.at(cells ? "measured_cells" : "measured_fields").get<size_t>(),
+                             cells ? "cells" : "fields");
   });
 }
 

@@ -511,7 +511,7 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
       auto cal = calibrate_detector_int8(m);
       if (!cal) return tl::unexpected(cal.error());
       log << fmt::format("int8: {} calibrated on {} fields ({})\n", m.model_dir,
-                         std::min(m.image_paths.size(), m.max_items), m.method);
+                         cal->provenance.at("measured_fields").get<size_t>(), m.method);
     } else if (base_cal.error().code != ErrorCode::kNotFound) {
       log << "int8: no calibration for the new model: " << base_cal.error().message << "\n";
     }

@@ -77,8 +77,9 @@ Status measure_pass(const Int8MeasureRequest& r, size_t n, size_t chunk, Activat
   return {};
 }
 
+// Writes how many items it measured under provenance[measured_key], beside `provenance`.
 Result<Int8Calibration> measure_and_write(const Int8MeasureRequest& r, const std::string& version, size_t chunk,
-                                          const Observe& observe, Json provenance) {
+                                          const Observe& observe, const char* measured_key, Json provenance) {
   if (r.method != "minmax" && r.method != "mse")
     return fail(ErrorCode::kInvalidArgument, "int8 calibration method", "minmax or mse", r.method);
   if (r.image_paths.empty()) return fail(ErrorCode::kInvalidArgument, "int8 calibration: no images to measure on");
@@ -95,6 +96,7 @@ Result<Int8Calibration> measure_and_write(const Int8MeasureRequest& r, const std
   c.model_version = version;
   c.provenance = r.provenance.is_object() ? r.provenance : Json::object();
   for (auto& [k, v] : provenance.items()) c.provenance[k] = v;
+  c.provenance[measured_key] = n;
   c.provenance["date"] = utc_time_text();
   c.provenance["method"] = r.method;
   for (const auto& [lo, hi] : ranges) c.ranges.push_back({lo, hi});
@@ -108,22 +110,20 @@ Result<Int8Calibration> calibrate_classifier_int8(const Int8MeasureRequest& r) {
   auto loaded = ClassifierPredictor::load(r.model_dir, "cpu", Precision::kFp32);
   if (!loaded) return tl::unexpected(loaded.error());
   auto& pred = **loaded;
-  const size_t n = std::min(r.image_paths.size(), std::max<size_t>(1, r.max_items));
   return measure_and_write(
       r, pred.version(), 64,
       [&](const std::vector<cv::Mat>& m, const Visitor& v) { return pred.observe_int8_activations(m, v); },
-      {{"measured_cells", n}, {"test_time_views", pred.test_time_views()}});
+      "measured_cells", {{"test_time_views", pred.test_time_views()}});
 }
 
 Result<Int8Calibration> calibrate_detector_int8(const Int8MeasureRequest& r) {
   auto loaded = DetectorPredictor::load(r.model_dir, "cpu", Precision::kFp32);
   if (!loaded) return tl::unexpected(loaded.error());
   auto& det = **loaded;
-  const size_t n = std::min(r.image_paths.size(), std::max<size_t>(1, r.max_items));
   return measure_and_write(
       r, det.version(), 8,
       [&](const std::vector<cv::Mat>& m, const Visitor& v) { return det.observe_int8_activations(m, v); },
-      {{"measured_fields", n}});
+      "measured_fields", Json::object());
 }
 
 }  // namespace ms

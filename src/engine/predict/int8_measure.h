@@ -24,7 +24,8 @@ struct Int8MeasureRequest {
   // minmax: everything seen; mse: the clip with least expected 8-bit error (mse_clip_range),
   // from a second pass that histograms each point's values.
   std::string method = "minmax";
-  Json provenance = Json::object();      // added to the file's provenance (with date, method, items)
+  Json provenance = Json::object();      // added to the file's provenance (with date, method, and
+                                         // measured_cells or measured_fields: how many were measured)
   std::function<void(const std::string&)> progress;  // "ranges: 64 of 512" lines (default: none)
 };
 
