@@ -67,9 +67,8 @@ class ResidualBlockImpl : public nn::Module {
 TORCH_MODULE(ResidualBlock);
 
 // GroupNorm over up to 32 groups of at least 4 channels (every layer has 8 or more), normalising
-// in float32: LibTorch 1.13's
-// CPU group norm has no kernel for a bfloat16 input with float32 parameters, which is what bf16
-// autocast hands it (the next convolution casts down again).
+// in float32: LibTorch 1.13's CPU group norm has no kernel for a bfloat16 input with float32
+// parameters, which is what bf16 autocast hands it (the next convolution casts down again).
 class ResNetGroupNormImpl : public nn::Module {
  public:
   explicit ResNetGroupNormImpl(int64_t channels) : groups_(32) {
