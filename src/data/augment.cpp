@@ -421,6 +421,18 @@ cv::Mat adjust_saturation(const cv::Mat& img, float factor) {
   return out;
 }
 
+cv::Mat downsample_blur(const cv::Mat& img, float factor) {
+  MS_CHECK(std::isfinite(factor) && factor > 0.f && factor <= 1.f,
+           "downsample factor must be in (0,1], got " + std::to_string(factor));
+  const int w = std::max(1, static_cast<int>(std::lround(img.cols * factor)));
+  const int h = std::max(1, static_cast<int>(std::lround(img.rows * factor)));
+  if (w == img.cols && h == img.rows) return img.clone();
+  cv::Mat small, out;
+  cv::resize(img, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  cv::resize(small, out, img.size(), 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
 Status validate_augment_options(const AugmentOptions& o, const std::string& source) {
   const std::string where = source.empty() ? "augment" : source;
   auto bad = [&](const char* key, const std::string& expected, float v) {
@@ -429,7 +441,8 @@ Status validate_augment_options(const AugmentOptions& o, const std::string& sour
   const std::pair<const char*, float> probs[] = {
       {"hflip", o.hflip},           {"vflip", o.vflip},
       {"rot90", o.rot90},           {"rotate_prob", o.rotate_prob},
-      {"scale_prob", o.scale_prob}, {"gaussian_prob", o.gaussian_prob},
+      {"scale_prob", o.scale_prob}, {"scale_shift", o.scale_shift},
+      {"downsample_prob", o.downsample_prob}, {"gaussian_prob", o.gaussian_prob},
       {"channel_gain_prob", o.channel_gain_prob},
       {"salt_pepper_prob", o.salt_pepper_prob}, {"poisson_prob", o.poisson_prob},
       {"salt_pepper_amount", o.salt_pepper_amount}};
@@ -448,6 +461,8 @@ Status validate_augment_options(const AugmentOptions& o, const std::string& sour
   if (!(o.scale_min > 0.f && std::isfinite(o.scale_min))) return bad("scale_min", "a value > 0", o.scale_min);
   if (!(o.scale_max >= o.scale_min && std::isfinite(o.scale_max)))
     return bad("scale_max", "a value >= scale_min (" + std::to_string(o.scale_min) + ")", o.scale_max);
+  if (!(o.downsample_min > 0.f && o.downsample_min <= 1.f))
+    return bad("downsample_min", "a value in (0,1]", o.downsample_min);
   if (o.poisson_prob > 0.f && !(o.poisson_peak > 0.f && std::isfinite(o.poisson_peak)))
     return bad("poisson_peak", "a value > 0 when poisson_prob > 0", o.poisson_peak);
   return {};
@@ -470,11 +485,20 @@ AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, st
     const int sw = std::max(1, static_cast<int>(std::lround(W * scale)));
     const int sh = std::max(1, static_cast<int>(std::lround(H * scale)));
     // Zoom in: the window lies inside the scaled image; zoom out: the scaled image lies inside
-    // the window (negative offsets pad around it).
-    const int dx = uniform_int(rng, std::min(0, sw - W), std::max(0, sw - W));
-    const int dy = uniform_int(rng, std::min(0, sh - H), std::max(0, sh - H));
+    // the window (negative offsets pad around it). The offset ranges over scale_shift of the
+    // free range, centred.
+    auto offset = [&](int free) {
+      const int lo = std::min(0, free), hi = std::max(0, free);
+      const float mid = 0.5f * static_cast<float>(lo + hi), half = 0.5f * o.scale_shift * static_cast<float>(hi - lo);
+      const int a = static_cast<int>(std::ceil(mid - half)), b = static_cast<int>(std::floor(mid + half));
+      return a <= b ? uniform_int(rng, a, b) : static_cast<int>(std::floor(mid));
+    };
+    const int dx = offset(sw - W);
+    const int dy = offset(sh - H);
     out = scale_crop(out, scale, dx, dy);
   }
+  if (o.downsample_min < 1.f && chance(rng, o.downsample_prob))
+    out.image = downsample_blur(out.image, uniform(rng, o.downsample_min, 1.f));
   if (out.image.type() != CV_8UC3) return out;  // photometric jitter is defined on BGR only
   if (o.channel_gain > 0.f && chance(rng, o.channel_gain_prob)) {
     std::array<float, 3> gain{};

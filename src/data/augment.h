@@ -53,6 +53,10 @@ AugmentSample rotate(const AugmentSample& s, float degrees, float min_visible = 
 // are scaled, shifted, clipped, and dropped when less than min_visible of their area stays.
 AugmentSample scale_crop(const AugmentSample& s, float scale, int dx, int dy, float min_visible = 0.4f);
 
+// Resolution loss, same size out: shrunk by `factor` in (0,1] with area averaging, enlarged back
+// bilinearly (boxes unchanged, so it is applied to the image alone).
+cv::Mat downsample_blur(const cv::Mat& img, float factor);
+
 // Photometric (boxes unchanged). img: CV_8UC3 BGR; results saturate to [0,255].
 // Additive zero-mean Gaussian noise per channel value; sigma is a fraction of full scale
 // (0.04 = about 10 grey levels), like brightness below.
@@ -73,7 +77,11 @@ cv::Mat adjust_saturation(const cv::Mat& img, float factor);
 
 // A seeded random pipeline with probabilities and ranges (config struct, visit() for JSON).
 // Order: hflip, vflip, rot90 (1-3 quarter turns), rotate (uniform in +-rotate_degrees), scale_crop
-// (scale uniform in [scale_min, scale_max], window offset uniform), then a colour cast (with
+// (scale uniform in [scale_min, scale_max]; the window offset uniform over scale_shift of its free
+// range about the centre: 1 = anywhere, 0 = centred, which keeps a single cell in view when
+// zooming in), a resolution loss (with downsample_prob: shrunk by a factor uniform in
+// [downsample_min, 1] with area averaging and enlarged back bilinearly, as a camera with fewer
+// pixels per micron or a softer focus sees the cell), then a colour cast (with
 // channel_gain_prob, each channel's gain uniform in 1 +- channel_gain), brightness (delta
 // uniform in +-brightness), contrast and saturation (factor uniform in 1 +- value), hue (uniform
 // in +-hue_degrees), Gaussian, Poisson and salt-and-pepper noise, each with its probability.
@@ -81,7 +89,8 @@ cv::Mat adjust_saturation(const cv::Mat& img, float factor);
 struct AugmentOptions {
   float hflip = 0.5f, vflip = 0.5f, rot90 = 0.5f;
   float rotate_prob = 0.f, rotate_degrees = 0.f;
-  float scale_prob = 0.f, scale_min = 1.f, scale_max = 1.f;
+  float scale_prob = 0.f, scale_min = 1.f, scale_max = 1.f, scale_shift = 1.f;
+  float downsample_prob = 0.f, downsample_min = 1.f;
   float channel_gain_prob = 0.f, channel_gain = 0.f;
   float brightness = 0.f, contrast = 0.f, saturation = 0.f, hue_degrees = 0.f;
   float gaussian_prob = 0.f, gaussian_sigma = 0.f;
@@ -92,6 +101,8 @@ struct AugmentOptions {
     v("hflip", hflip); v("vflip", vflip); v("rot90", rot90);
     v("rotate_prob", rotate_prob); v("rotate_degrees", rotate_degrees);
     v("scale_prob", scale_prob); v("scale_min", scale_min); v("scale_max", scale_max);
+    v("scale_shift", scale_shift);
+    v("downsample_prob", downsample_prob); v("downsample_min", downsample_min);
     v("channel_gain_prob", channel_gain_prob); v("channel_gain", channel_gain);
     v("brightness", brightness); v("contrast", contrast); v("saturation", saturation);
     v("hue_degrees", hue_degrees);
@@ -101,7 +112,7 @@ struct AugmentOptions {
   }
 };
 // Checks ranges (probabilities in [0,1], non-negative magnitudes, 0 < scale_min <= scale_max,
-// contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
+// scale_shift in [0,1], downsample_min in (0,1], contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
 Status validate_augment_options(const AugmentOptions& o, const std::string& source);
 // Throws MarrowError (kInvalidArgument) for options validate_augment_options() rejects.
 AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, std::mt19937& rng);

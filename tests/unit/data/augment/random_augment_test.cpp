@@ -131,6 +131,80 @@ TEST(RandomAugment, ChannelGainCastsWithinItsRange) {
   EXPECT_FALSE(validate_augment_options(o, "x").has_value());
 }
 
+// A single cell in the middle of its crop: a zoom of 2.5x with scale_shift 0 keeps it centred
+// (its box centred on the image), while the default (the window anywhere in the scaled image)
+// often pushes it half out of view.
+TEST(RandomAugment, CentredZoomKeepsASingleCellInView) {
+  cv::Mat img(64, 64, CV_8UC3, cv::Scalar::all(220));
+  const Box cell = scene::draw_disc(img, {32, 32}, 8, cv::Vec3b(120, 40, 90));
+  AugmentOptions o;
+  o.hflip = o.vflip = o.rot90 = 0.f;
+  o.scale_prob = 1.f;
+  o.scale_min = o.scale_max = 2.5f;
+  // Centred: the image centre stays put, so the disc's centre moves 2.5x its offset from it.
+  const float want_x = 32.f + 2.5f * (0.5f * (cell.x1 + cell.x2) - 32.f);
+  const float want_y = 32.f + 2.5f * (0.5f * (cell.y1 + cell.y2) - 32.f);
+  std::mt19937 rng(3);
+  float worst_anywhere = 0.f;
+  for (int i = 0; i < 30; ++i) {
+    o.scale_shift = 0.f;
+    const AugmentSample c = random_augment({img, {cell}, {0}}, o, rng);
+    ASSERT_EQ(c.boxes.size(), 1u);
+    EXPECT_NEAR(0.5f * (c.boxes[0].x1 + c.boxes[0].x2), want_x, 0.5f);
+    EXPECT_NEAR(0.5f * (c.boxes[0].y1 + c.boxes[0].y2), want_y, 0.5f);
+    EXPECT_NEAR(c.boxes[0].x2 - c.boxes[0].x1, 2.5f * (cell.x2 - cell.x1), 1.f);
+    o.scale_shift = 1.f;
+    const AugmentSample a = random_augment({img, {cell}, {0}}, o, rng);
+    if (a.boxes.empty()) {
+      worst_anywhere = 64.f;
+      continue;
+    }
+    worst_anywhere = std::max(worst_anywhere, std::abs(0.5f * (a.boxes[0].x1 + a.boxes[0].x2) - want_x));
+  }
+  EXPECT_GT(worst_anywhere, 20.f);
+  // Half the free range: the centre moves at most a quarter of (scaled - window) either way.
+  o.scale_shift = 0.5f;
+  for (int i = 0; i < 30; ++i) {
+    const AugmentSample h = random_augment({img, {cell}, {0}}, o, rng);
+    ASSERT_EQ(h.boxes.size(), 1u);
+    EXPECT_LE(std::abs(0.5f * (h.boxes[0].x1 + h.boxes[0].x2) - want_x), 0.25f * (160 - 64) + 1.f);
+  }
+}
+
+// The resolution loss keeps the size and the mean colour and removes fine detail: a one-pixel
+// checkerboard becomes nearly flat at a factor of 0.5; factor 1 is the identity.
+TEST(RandomAugment, DownsampleBlurLosesDetailNotSizeOrColour) {
+  cv::Mat board(40, 40, CV_8UC3);
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 40; ++x) board.at<cv::Vec3b>(y, x) = (x + y) % 2 ? cv::Vec3b(200, 60, 20) : cv::Vec3b(40, 180, 220);
+  const cv::Mat same = downsample_blur(board, 1.f);
+  EXPECT_EQ(cv::norm(same, board, cv::NORM_INF), 0.0);
+  const cv::Mat soft = downsample_blur(board, 0.5f);
+  ASSERT_EQ(soft.size(), board.size());
+  ASSERT_EQ(soft.type(), board.type());
+  const cv::Scalar m0 = cv::mean(board), m1 = cv::mean(soft);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(m1[c], m0[c], 2.0);
+  cv::Mat lap0, lap1;
+  cv::Laplacian(board, lap0, CV_32F);
+  cv::Laplacian(soft, lap1, CV_32F);
+  EXPECT_LT(cv::norm(lap1), 0.05 * cv::norm(lap0));
+  EXPECT_THROW(downsample_blur(board, 0.f), MarrowError);
+  EXPECT_THROW(downsample_blur(board, 1.5f), MarrowError);
+
+  // Through the pipeline: always at 0.5 (downsample_min 0.5 draws in [0.5, 1)), boxes untouched.
+  AugmentOptions o;
+  o.hflip = o.vflip = o.rot90 = 0.f;
+  o.downsample_prob = 1.f;
+  o.downsample_min = 0.5f;
+  std::mt19937 rng(4);
+  const AugmentSample r = random_augment({board, {Box{2, 2, 9, 9}}, {1}}, o, rng);
+  ASSERT_EQ(r.boxes.size(), 1u);
+  EXPECT_EQ(r.boxes[0], (Box{2, 2, 9, 9}));
+  cv::Mat lap2;
+  cv::Laplacian(r.image, lap2, CV_32F);
+  EXPECT_LT(cv::norm(lap2), cv::norm(lap0));
+}
+
 TEST(RandomAugment, OptionsReadFromJsonAndValidate) {
   const Json j = Json::parse(R"({"hflip": 0.2, "rotate_prob": 0.3, "rotate_degrees": 20})");
   const AugmentOptions o = config_from_json<AugmentOptions>(j);
@@ -150,6 +224,20 @@ TEST(RandomAugment, OptionsReadFromJsonAndValidate) {
   bad.scale_min = 1.2f;
   bad.scale_max = 1.1f;
   EXPECT_FALSE(validate_augment_options(bad, "x").has_value());
+  for (float v : {-0.1f, 1.5f}) {
+    bad = AugmentOptions{};
+    bad.scale_shift = v;
+    r = validate_augment_options(bad, "cfg");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("cfg.scale_shift"), std::string::npos) << r.error().message;
+  }
+  for (float v : {0.f, 1.5f}) {
+    bad = AugmentOptions{};
+    bad.downsample_min = v;
+    r = validate_augment_options(bad, "cfg");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("cfg.downsample_min"), std::string::npos) << r.error().message;
+  }
   bad = AugmentOptions{};
   bad.poisson_prob = 0.5f;
   EXPECT_FALSE(validate_augment_options(bad, "x").has_value());
