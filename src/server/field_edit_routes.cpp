@@ -168,7 +168,7 @@ void register_field_edit_routes(Api& api, std::shared_ptr<CellCrops> crops) {
             return logged_edit(
                 db, c, known.get(), "cell.remove",
                 [&](store::Tx& tx, const store::Reviewer& who, const std::string& change_id) -> Result<store::CellView> {
-                  MS_ASSIGN_OR_RETURN(auto v, store::review_cells(tx, {{id, std::string(store::kNotACell), std::nullopt}},
+                  MS_ASSIGN_OR_RETURN(auto v, store::review_cells(tx, {{id, std::string(store::kNotACell), std::nullopt, std::nullopt}},
                                                                   who, change_id));
                   return v.front();
                 },

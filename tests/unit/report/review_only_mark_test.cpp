@@ -74,7 +74,9 @@ TEST(ReviewOnlyMark, FhirGivesTheClassObservationTheMethodAndThePanelTheNote) {
       EXPECT_EQ(res["method"]["coding"][0]["display"], m.label.en);
       EXPECT_EQ(res["method"]["text"], m.note.en);
     }
-    if (code == "blast" || code == "plasma_cell") EXPECT_TRUE(res.contains("method")) << code;
+    if (code == "blast" || code == "plasma_cell") {
+      EXPECT_TRUE(res.contains("method")) << code;
+    }
     if (code == "lymphocyte") {
       lymphocyte_seen = true;
       EXPECT_FALSE(res.contains("method"));
@@ -103,8 +105,12 @@ TEST(ReviewOnlyMark, Hl7PutsTheCodeInObx17AndTheNoteInAnNte) {
     const std::string seg = msg->substr(start, pos - start);
     if (seg.rfind("OBX|", 0) != 0) continue;
     if (contains(seg, method)) ++marked;
-    if (contains(seg, "|blast^") || contains(seg, "|plasma_cell^")) EXPECT_TRUE(contains(seg, method)) << seg;
-    if (contains(seg, "|lymphocyte^")) EXPECT_FALSE(contains(seg, method)) << seg;
+    if (contains(seg, "|blast^") || contains(seg, "|plasma_cell^")) {
+      EXPECT_TRUE(contains(seg, method)) << seg;
+    }
+    if (contains(seg, "|lymphocyte^")) {
+      EXPECT_FALSE(contains(seg, method)) << seg;
+    }
   }
   int review_only_rows = 0;
   for (const auto& row : review_only_report().differential.rows) review_only_rows += row.review_only;
