@@ -15,6 +15,7 @@
 #include <torch/nn/modules/pooling.h>
 
 #include "core/error.h"
+#include "models/ops/group_norm.h"
 #include "models/runtime.h"
 
 namespace ms {
@@ -66,25 +67,6 @@ class ResidualBlockImpl : public nn::Module {
 };
 TORCH_MODULE(ResidualBlock);
 
-// GroupNorm over up to 32 groups of at least 4 channels (every layer has 8 or more), normalising
-// in float32: LibTorch 1.13's CPU group norm has no kernel for a bfloat16 input with float32
-// parameters, which is what bf16 autocast hands it (the next convolution casts down again).
-class ResNetGroupNormImpl : public nn::Module {
- public:
-  explicit ResNetGroupNormImpl(int64_t channels) : groups_(32) {
-    while (groups_ > 1 && (channels % groups_ != 0 || channels / groups_ < 4)) groups_ /= 2;
-    weight = register_parameter("weight", at::ones({channels}));
-    bias = register_parameter("bias", at::zeros({channels}));
-  }
-  at::Tensor forward(const at::Tensor& x) {
-    return at::group_norm(x.scalar_type() == at::kFloat ? x : x.to(at::kFloat), groups_, weight, bias, 1e-5);
-  }
-  at::Tensor weight, bias;
-
- private:
-  int64_t groups_;
-};
-TORCH_MODULE(ResNetGroupNorm);
 
 int64_t scaled(int64_t c, float width) {
   return std::max<int64_t>(8, static_cast<int64_t>(std::lround(c * static_cast<double>(width))));
@@ -386,7 +368,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   std::vector<std::tuple<at::Tensor, at::Tensor, bool>> all_norms;
   auto norm = [&](int64_t c, bool last_in_branch = false) -> nn::AnyModule {
     if (options_.norm == NormKind::kGroup) {
-      ResNetGroupNorm gn(c);
+      // Up to 32 groups of at least 4 channels (every layer has 8 or more).
+      Float32GroupNorm gn(group_norm_groups(c, 32, 4), c);
       all_norms.emplace_back(gn->weight, gn->bias, last_in_branch);
       return nn::AnyModule(gn);
     }

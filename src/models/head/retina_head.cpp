@@ -4,9 +4,10 @@
 
 #include <torch/nn/init.h>
 #include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/container/sequential.h>
 
 #include "core/error.h"
+#include "models/ops/group_norm.h"
 
 namespace ms {
 
@@ -42,11 +43,7 @@ nn::Sequential tower(const RetinaHeadOptions& o, int64_t channels) {
   nn::Sequential t;
   for (int i = 0; i < o.num_convs; ++i) {
     t->push_back(conv3x3(channels, channels));
-    if (o.norm == HeadNorm::kGroup) {
-      int64_t groups = 32;
-      while (channels % groups) groups /= 2;
-      t->push_back(nn::GroupNorm(nn::GroupNormOptions(groups, channels)));
-    }
+    if (o.norm == HeadNorm::kGroup) t->push_back(Float32GroupNorm(group_norm_groups(channels, 32, 1), channels));
     t->push_back(nn::ReLU());
   }
   return t;
@@ -56,17 +53,6 @@ nn::Sequential tower(const RetinaHeadOptions& o, int64_t channels) {
 at::Tensor flatten_level(const at::Tensor& x, int64_t a, int64_t k) {
   const int64_t b = x.size(0), h = x.size(2), w = x.size(3);
   return x.view({b, a, k, h, w}).permute({0, 3, 4, 1, 2}).reshape({b, h * w * a, k});
-}
-
-// A tower's modules in order. LibTorch 1.13's CPU GroupNorm has no kernel for a bfloat16 input
-// with float32 parameters, which is what bf16 autocast hands it: such an input goes back to
-// float32 for the normalisation (the next convolution casts down again).
-at::Tensor run_tower(nn::Sequential& t, at::Tensor x) {
-  for (auto& m : *t) {
-    if (x.scalar_type() != at::kFloat && m.ptr()->as<nn::GroupNormImpl>() != nullptr) x = x.to(at::kFloat);
-    x = m.forward(x);
-  }
-  return x;
 }
 
 }  // namespace
@@ -88,8 +74,8 @@ HeadOutput RetinaHeadImpl::forward(const std::vector<at::Tensor>& features) {
   MS_CHECK(!features.empty(), "the head needs at least one feature map");
   std::vector<at::Tensor> cls, box, iou;
   for (const auto& f : features) {
-    const at::Tensor ct = run_tower(cls_tower_, f);
-    const at::Tensor bt = run_tower(box_tower_, f);
+    const at::Tensor ct = cls_tower_->forward(f);
+    const at::Tensor bt = box_tower_->forward(f);
     cls.push_back(flatten_level(cls_out_->forward(ct), num_anchors_, num_classes_));
     box.push_back(flatten_level(box_out_->forward(bt), num_anchors_, 4));
     if (iou_out_) iou.push_back(flatten_level(iou_out_->forward(bt), num_anchors_, 1));

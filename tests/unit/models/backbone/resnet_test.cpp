@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/backbone/resnet.h"
+#include "models/ops/group_norm.h"
 #include "models/runtime.h"
 
 namespace ms {
@@ -402,6 +403,31 @@ TEST(ResNetGroupNorm, TrainsAndRunsUnfoldedInEveryPrecision) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("group norm"), std::string::npos) << e.what();
   }
+}
+
+// The one group-norm module of the backbone and the detector head: the group rule, torch's
+// parameter names, and a bfloat16 input normalised in float32 (LibTorch 1.13 has no such kernel).
+TEST(Float32GroupNorm, GroupRuleNamesAndBf16Input) {
+  EXPECT_EQ(group_norm_groups(64, 32, 4), 16);
+  EXPECT_EQ(group_norm_groups(8, 32, 4), 2);
+  EXPECT_EQ(group_norm_groups(256, 32, 1), 32);
+  EXPECT_EQ(group_norm_groups(48, 32, 1), 16);
+  EXPECT_EQ(group_norm_groups(3, 32, 4), 1);
+  EXPECT_THROW(Float32GroupNorm(3, 8), MarrowError);
+
+  Float32GroupNorm gn(4, 16);
+  const auto params = gn->named_parameters();
+  ASSERT_EQ(params.size(), 2u);
+  EXPECT_TRUE(params.contains("weight") && params.contains("bias"));
+  at::NoGradGuard no_grad;
+  gn->weight.uniform_(0.5, 1.5);
+  gn->bias.uniform_(-0.5, 0.5);
+  const at::Tensor x = at::randn({2, 16, 8, 8});
+  const at::Tensor want = at::group_norm(x, 4, gn->weight, gn->bias, 1e-5);
+  EXPECT_TRUE(at::allclose(gn->forward(x), want, 1e-6, 1e-6));
+  const at::Tensor from_bf16 = gn->forward(x.to(at::kBFloat16));
+  EXPECT_EQ(from_bf16.scalar_type(), at::kFloat);
+  EXPECT_LT((from_bf16 - want).abs().max().item<float>(), 0.05f);
 }
 
 }  // namespace
