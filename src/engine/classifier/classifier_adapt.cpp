@@ -22,7 +22,6 @@
 #include "engine/classifier/cell_list.h"
 #include "engine/classifier/classifier_evaluator.h"
 #include "engine/classifier/classifier_model_file.h"
-#include "engine/int8_calibration.h"
 #include "engine/predict/int8_measure.h"
 
 namespace ms {
@@ -360,11 +359,11 @@ Result<AdaptResult> adapt_classifier(const AdaptRequest& req) {
   // The int8 calibration follows the new weights as the atypical reference does: measured on the
   // cells it trained on (lab and replayed) by the base's rule, so the adapted version runs as fast
   // as the base. A base without one (or with one of other weights) gives a version without one.
-  if (auto base_cal = read_int8_calibration(req.base_model, info.version)) {
+  if (auto method = base_int8_method(req.base_model, info.version, "minmax")) {
     Int8MeasureRequest m;
     m.model_dir = tmp.string();
     for (int i : pool) m.image_paths.push_back(cache->paths[i]);
-    m.method = base_cal->provenance.value("method", std::string("minmax"));
+    m.method = *method;
     m.provenance = {{"cells", "the adaptation's training cells (lab and replayed)"}, {"refitted_by", "adapt"}};
     auto cal = calibrate_classifier_int8(m);
     if (!cal) {
@@ -373,7 +372,7 @@ Result<AdaptResult> adapt_classifier(const AdaptRequest& req) {
     }
     result.summary["int8"] = "recalibrated (" + m.method + ")";
   } else {
-    result.summary["int8"] = "none: " + base_cal.error().message;
+    result.summary["int8"] = "none: " + method.error().message;
   }
   if (auto s = write_json_file((tmp / "adaptation.json").string(), result.summary); !s) {
     fs::remove_all(tmp, ec);

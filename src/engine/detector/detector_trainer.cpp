@@ -16,7 +16,6 @@
 #include "engine/detector/detector_batch_loader.h"
 #include "engine/detector/detector_evaluator.h"
 #include "engine/detector/detector_model_file.h"
-#include "engine/int8_calibration.h"
 #include "engine/predict/int8_measure.h"
 #include "engine/report/report_html.h"
 #include "engine/train/checkpoint.h"
@@ -498,22 +497,22 @@ Result<DetectorTrainResult> train_detector(const DetectorTrainConfig& config, co
   const fs::path model_dir = fs::path(out_dir) / "model";
   if (!config.init_from.empty() && fs::exists(model_dir / "model.json")) {
     auto init_info = read_detector_model_info(config.init_from);
-    auto base_cal = init_info ? read_int8_calibration(config.init_from, init_info->version)
-                              : Result<Int8Calibration>(tl::unexpected(init_info.error()));
-    if (base_cal) {
+    auto method = init_info ? base_int8_method(config.init_from, init_info->version, "mse")
+                            : Result<std::string>(tl::unexpected(init_info.error()));
+    if (method) {
       Int8MeasureRequest m;
       m.model_dir = model_dir.string();
       m.max_items = 256;
       for (const auto* ds : {&train, &replay})
         for (const auto& f : ds->fields) m.image_paths.push_back(f.image_path);
-      m.method = base_cal->provenance.value("method", std::string("mse"));
+      m.method = *method;
       m.provenance = {{"fields", "the run's training fields (and replayed ones)"}, {"run", out_dir}};
       auto cal = calibrate_detector_int8(m);
       if (!cal) return tl::unexpected(cal.error());
       log << fmt::format("int8: {} calibrated on {} fields ({})\n", m.model_dir,
                          cal->provenance.at("measured_fields").get<size_t>(), m.method);
-    } else if (base_cal.error().code != ErrorCode::kNotFound) {
-      log << "int8: no calibration for the new model: " << base_cal.error().message << "\n";
+    } else if (method.error().code != ErrorCode::kNotFound) {
+      log << "int8: no calibration for the new model: " << method.error().message << "\n";
     }
   }
   result.epochs_done = state.epoch;

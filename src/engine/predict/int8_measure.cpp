@@ -126,4 +126,11 @@ Result<Int8Calibration> calibrate_detector_int8(const Int8MeasureRequest& r) {
       "measured_fields", Json::object());
 }
 
+Result<std::string> base_int8_method(const std::string& base_dir, const std::string& base_version,
+                                     const std::string& fallback) {
+  auto cal = read_int8_calibration(base_dir, base_version);
+  if (!cal) return tl::unexpected(cal.error());
+  return cal->provenance.value("method", fallback);
+}
+
 }  // namespace ms

@@ -34,4 +34,11 @@ struct Int8MeasureRequest {
 Result<Int8Calibration> calibrate_classifier_int8(const Int8MeasureRequest& request);
 Result<Int8Calibration> calibrate_detector_int8(const Int8MeasureRequest& request);
 
+// The rule a base model's calibration was measured by, so that a model derived from it (adapted,
+// fine-tuned) is measured the same way; `fallback` for a file that predates recording it.
+// kNotFound when the base has no calibration; kInvalidArgument when it is malformed or belongs to
+// other weights than `base_version`.
+Result<std::string> base_int8_method(const std::string& base_dir, const std::string& base_version,
+                                     const std::string& fallback);
+
 }  // namespace ms

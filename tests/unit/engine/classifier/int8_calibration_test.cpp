@@ -124,6 +124,18 @@ TEST_F(Int8Calibrated, CalibrationFileRoundTripsAndCoversEveryPoint) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->ranges, c.ranges);
   EXPECT_EQ(read_int8_calibration((dir_ / "nowhere").string(), "tiny-int8").error().code, ErrorCode::kNotFound);
+
+  // A derived model is measured by its base's rule: the recorded one, the fallback for a file
+  // without it, none (kNotFound) for a base without a calibration, an error for another version's.
+  Int8Calibration with = c;
+  with.provenance = {{"method", "mse"}};
+  ASSERT_TRUE(write_int8_calibration(dir_.string(), with));
+  EXPECT_EQ(base_int8_method(dir_.string(), "tiny-int8", "minmax").value_or("?"), "mse");
+  with.provenance = Json::object();
+  ASSERT_TRUE(write_int8_calibration(dir_.string(), with));
+  EXPECT_EQ(base_int8_method(dir_.string(), "tiny-int8", "minmax").value_or("?"), "minmax");
+  EXPECT_EQ(base_int8_method((dir_ / "nowhere").string(), "tiny-int8", "minmax").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(base_int8_method(dir_.string(), "other-weights", "minmax").error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(Int8Calibrated, StaleOrMalformedCalibrationIsNamed) {
