@@ -351,6 +351,27 @@ cv::Mat adjust_channel_gain(const cv::Mat& img, const std::array<float, 3>& gain
   return out;
 }
 
+cv::Mat adjust_stain_matrix(const cv::Mat& img, const std::array<std::array<float, 3>, 3>& m) {
+  check_bgr(img);
+  for (const auto& row : m)
+    for (float v : row) MS_CHECK(std::isfinite(v), "stain matrix entries must be finite");
+  std::array<float, 256> od{};
+  for (int v = 0; v < 256; ++v) od[v] = -std::log((v + 1.f) / 256.f);
+  cv::Mat out(img.size(), CV_8UC3);
+  for (int y = 0; y < img.rows; ++y) {
+    const auto* src = img.ptr<cv::Vec3b>(y);
+    auto* dst = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < img.cols; ++x) {
+      const float o[3] = {od[src[x][0]], od[src[x][1]], od[src[x][2]]};
+      for (int c = 0; c < 3; ++c) {
+        const float d = std::max(0.f, m[c][0] * o[0] + m[c][1] * o[1] + m[c][2] * o[2]);
+        dst[x][c] = cv::saturate_cast<uchar>(256.f * std::exp(-d) - 1.f);
+      }
+    }
+  }
+  return out;
+}
+
 cv::Mat adjust_brightness(const cv::Mat& img, float delta) {
   check_bgr(img);
   cv::Mat out;
@@ -442,7 +463,8 @@ Status validate_augment_options(const AugmentOptions& o, const std::string& sour
       {"hflip", o.hflip},           {"vflip", o.vflip},
       {"rot90", o.rot90},           {"rotate_prob", o.rotate_prob},
       {"scale_prob", o.scale_prob}, {"scale_shift", o.scale_shift},
-      {"downsample_prob", o.downsample_prob}, {"gaussian_prob", o.gaussian_prob},
+      {"downsample_prob", o.downsample_prob}, {"stain_jitter_prob", o.stain_jitter_prob},
+      {"gaussian_prob", o.gaussian_prob},
       {"channel_gain_prob", o.channel_gain_prob},
       {"salt_pepper_prob", o.salt_pepper_prob}, {"poisson_prob", o.poisson_prob},
       {"salt_pepper_amount", o.salt_pepper_amount}};
@@ -461,6 +483,8 @@ Status validate_augment_options(const AugmentOptions& o, const std::string& sour
   if (!(o.scale_min > 0.f && std::isfinite(o.scale_min))) return bad("scale_min", "a value > 0", o.scale_min);
   if (!(o.scale_max >= o.scale_min && std::isfinite(o.scale_max)))
     return bad("scale_max", "a value >= scale_min (" + std::to_string(o.scale_min) + ")", o.scale_max);
+  if (!(o.stain_jitter >= 0.f && o.stain_jitter < 1.f))
+    return bad("stain_jitter", "a value in [0,1) (matrix entries I +- it)", o.stain_jitter);
   if (!(o.downsample_min > 0.f && o.downsample_min <= 1.f))
     return bad("downsample_min", "a value in (0,1]", o.downsample_min);
   if (o.poisson_prob > 0.f && !(o.poisson_peak > 0.f && std::isfinite(o.poisson_peak)))
@@ -500,6 +524,12 @@ AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, st
   if (o.downsample_min < 1.f && chance(rng, o.downsample_prob))
     out.image = downsample_blur(out.image, uniform(rng, o.downsample_min, 1.f));
   if (out.image.type() != CV_8UC3) return out;  // photometric jitter is defined on BGR only
+  if (o.stain_jitter > 0.f && chance(rng, o.stain_jitter_prob)) {
+    std::array<std::array<float, 3>, 3> m{};
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c) m[r][c] = (r == c ? 1.f : 0.f) + uniform(rng, -o.stain_jitter, o.stain_jitter);
+    out.image = adjust_stain_matrix(out.image, m);
+  }
   if (o.channel_gain > 0.f && chance(rng, o.channel_gain_prob)) {
     std::array<float, 3> gain{};
     for (auto& g : gain) g = uniform(rng, 1.f - o.channel_gain, 1.f + o.channel_gain);

@@ -69,6 +69,13 @@ cv::Mat salt_pepper_noise(const cv::Mat& img, float amount, std::mt19937& rng);
 cv::Mat poisson_noise(const cv::Mat& img, float peak, std::mt19937& rng);
 // A camera's colour cast: each channel times its own gain (gain_bgr: blue, green, red), rounded.
 cv::Mat adjust_channel_gain(const cv::Mat& img, const std::array<float, 3>& gain_bgr);
+// Stain-matrix jitter in optical density: each pixel's OD vector od_c = -ln((v_c + 1) / 256) becomes
+// M * od (M: 3x3, rows and columns in BGR order) and is turned back into intensities. Unlike a
+// gain on intensities, the background (OD about 0) stays background, and the off-diagonal terms
+// move each stain's colour by its own amount: a nucleus and a cytoplasm of other hues shift
+// differently, as another lab's stain batch or camera filters do. M = identity is the identity
+// up to rounding.
+cv::Mat adjust_stain_matrix(const cv::Mat& img, const std::array<std::array<float, 3>, 3>& m);
 cv::Mat adjust_brightness(const cv::Mat& img, float delta);       // add delta*255
 cv::Mat adjust_contrast(const cv::Mat& img, float factor);        // about the mean grey
 cv::Mat adjust_hue(const cv::Mat& img, float degrees);            // rotate HSV hue (red+120=green)
@@ -81,7 +88,8 @@ cv::Mat adjust_saturation(const cv::Mat& img, float factor);
 // range about the centre: 1 = anywhere, 0 = centred, which keeps a single cell in view when
 // zooming in), a resolution loss (with downsample_prob: shrunk by a factor uniform in
 // [downsample_min, 1] with area averaging and enlarged back bilinearly, as a camera with fewer
-// pixels per micron or a softer focus sees the cell), then a colour cast (with
+// pixels per micron or a softer focus sees the cell), a stain-matrix jitter (with stain_jitter_prob:
+// every entry of M = I + E drawn with E uniform in +-stain_jitter), then a colour cast (with
 // channel_gain_prob, each channel's gain uniform in 1 +- channel_gain), brightness (delta
 // uniform in +-brightness), contrast and saturation (factor uniform in 1 +- value), hue (uniform
 // in +-hue_degrees), Gaussian, Poisson and salt-and-pepper noise, each with its probability.
@@ -91,6 +99,7 @@ struct AugmentOptions {
   float rotate_prob = 0.f, rotate_degrees = 0.f;
   float scale_prob = 0.f, scale_min = 1.f, scale_max = 1.f, scale_shift = 1.f;
   float downsample_prob = 0.f, downsample_min = 1.f;
+  float stain_jitter_prob = 0.f, stain_jitter = 0.f;
   float channel_gain_prob = 0.f, channel_gain = 0.f;
   float brightness = 0.f, contrast = 0.f, saturation = 0.f, hue_degrees = 0.f;
   float gaussian_prob = 0.f, gaussian_sigma = 0.f;
@@ -103,6 +112,7 @@ struct AugmentOptions {
     v("scale_prob", scale_prob); v("scale_min", scale_min); v("scale_max", scale_max);
     v("scale_shift", scale_shift);
     v("downsample_prob", downsample_prob); v("downsample_min", downsample_min);
+    v("stain_jitter_prob", stain_jitter_prob); v("stain_jitter", stain_jitter);
     v("channel_gain_prob", channel_gain_prob); v("channel_gain", channel_gain);
     v("brightness", brightness); v("contrast", contrast); v("saturation", saturation);
     v("hue_degrees", hue_degrees);
@@ -112,7 +122,7 @@ struct AugmentOptions {
   }
 };
 // Checks ranges (probabilities in [0,1], non-negative magnitudes, 0 < scale_min <= scale_max,
-// scale_shift in [0,1], downsample_min in (0,1], contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
+// scale_shift in [0,1], downsample_min in (0,1], stain_jitter in [0,1), contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
 Status validate_augment_options(const AugmentOptions& o, const std::string& source);
 // Throws MarrowError (kInvalidArgument) for options validate_augment_options() rejects.
 AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, std::mt19937& rng);

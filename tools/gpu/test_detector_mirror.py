@@ -282,14 +282,15 @@ def test_augment():
         n += 1
     check("augment: boxes follow the pixels", worst <= 1.0 and n > 50, "max error %.2f px over %d" % (worst, n))
     refused = 0
-    for extra in ({"scale_shift": 0.5}, {"downsample_prob": 0.5, "downsample_min": 0.5}):
+    for extra in ({"scale_shift": 0.5}, {"downsample_prob": 0.5, "downsample_min": 0.5},
+                  {"stain_jitter_prob": 0.5, "stain_jitter": 0.2}):
         try:
             td.augment_batch(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), torch.zeros(1, 1, 4),
                              torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.bool),
                              dict(dm.DEFAULT_CONFIG["augment"], **extra))
         except ValueError:
             refused += 1
-    check("augment: C++-only options refused, not ignored", refused == 2, "%d of 2" % refused)
+    check("augment: C++-only options refused, not ignored", refused == 3, "%d of 3" % refused)
 
 
 def test_letterbox():

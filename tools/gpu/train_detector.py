@@ -187,10 +187,11 @@ def _hue(x, deg):
 def augment_batch(img_u8, boxes, labels, valid, a):
     """img_u8 [B,S,S,3] uint8 RGB, boxes [B,G,4] input pixels, valid [B,G] -> float [B,3,S,S] 0..255,
     boxes, valid (boxes dropped by scale_crop become invalid)."""
-    # The C++ pipeline's centred zoom and resolution loss are not mirrored here: refuse them
-    # rather than train on a different recipe.
-    if a["scale_shift"] != 1.0 or a["downsample_prob"] > 0:
-        raise ValueError("augment.scale_shift != 1 and augment.downsample_prob > 0 are C++-trainer only")
+    # The C++ pipeline's centred zoom, resolution loss and stain-matrix jitter are not mirrored
+    # here: refuse them rather than train on a different recipe.
+    if a["scale_shift"] != 1.0 or a["downsample_prob"] > 0 or a["stain_jitter_prob"] > 0:
+        raise ValueError("augment.scale_shift != 1, augment.downsample_prob > 0 and augment.stain_jitter_prob > 0 "
+                         "are C++-trainer only")
     dev = img_u8.device
     x = img_u8.permute(0, 3, 1, 2).float()
     B, S = x.shape[0], x.shape[2]

@@ -52,7 +52,7 @@ from vit_model import VisionTransformer, contrastive_loss, count_macs, split_dec
 AUGMENT_DEFAULTS = {  # ms::AugmentOptions
     "hflip": 0.5, "vflip": 0.5, "rot90": 0.5, "rotate_prob": 0.0, "rotate_degrees": 0.0,
     "scale_prob": 0.0, "scale_min": 1.0, "scale_max": 1.0, "scale_shift": 1.0, "downsample_prob": 0.0,
-    "downsample_min": 1.0, "brightness": 0.0, "contrast": 0.0,
+    "downsample_min": 1.0, "stain_jitter_prob": 0.0, "stain_jitter": 0.0, "brightness": 0.0, "contrast": 0.0,
     "saturation": 0.0, "hue_degrees": 0.0, "gaussian_prob": 0.0, "gaussian_sigma": 0.0,
     "salt_pepper_prob": 0.0, "salt_pepper_amount": 0.0, "poisson_prob": 0.0, "poisson_peak": 0.0}
 SCHEDULE_DEFAULTS = {"decay": "cosine", "warmup_epochs": 1.0, "step_epochs": [], "gamma": 0.1,
@@ -67,10 +67,12 @@ def effective_config(cfg, a):
     c = copy.deepcopy(cfg)
     c.setdefault("data", {})
     c["data"]["augment"] = dict(AUGMENT_DEFAULTS, **c["data"].get("augment", {}))
-    # The C++ trainer's centred zoom and resolution loss are not mirrored here: refuse them
-    # rather than train on a different recipe.
-    if c["data"]["augment"]["scale_shift"] != 1.0 or c["data"]["augment"]["downsample_prob"] > 0:
-        raise ValueError("data.augment.scale_shift != 1 and data.augment.downsample_prob > 0 are C++-trainer only")
+    # The C++ trainer's centred zoom, resolution loss and stain-matrix jitter are not mirrored
+    # here: refuse them rather than train on a different recipe.
+    aug = c["data"]["augment"]
+    if aug["scale_shift"] != 1.0 or aug["downsample_prob"] > 0 or aug["stain_jitter_prob"] > 0:
+        raise ValueError("data.augment.scale_shift != 1, downsample_prob > 0 and stain_jitter_prob > 0 "
+                         "are C++-trainer only")
     c["optim"] = dict(OPTIM_DEFAULTS, **c.get("optim", {}))
     c["optim"]["schedule"] = dict(SCHEDULE_DEFAULTS, **c["optim"].get("schedule", {}))
     c.setdefault("seed", 1)

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <opencv2/imgproc.hpp>
@@ -203,6 +205,46 @@ TEST(RandomAugment, DownsampleBlurLosesDetailNotSizeOrColour) {
   cv::Mat lap2;
   cv::Laplacian(r.image, lap2, CV_32F);
   EXPECT_LT(cv::norm(lap2), cv::norm(lap0));
+}
+
+// Stain-matrix jitter acts on optical density: the identity changes nothing, white background
+// stays white under any matrix, and an off-diagonal term moves a colour by how much of the other
+// channel's stain it holds (a pixel without blue absorption keeps its red; one with it loses red).
+TEST(RandomAugment, StainMatrixJitterMovesStainsNotBackground) {
+  cv::Mat img(2, 2, CV_8UC3);
+  img.at<cv::Vec3b>(0, 0) = {255, 255, 255};
+  img.at<cv::Vec3b>(0, 1) = {255, 120, 200};  // no blue-channel absorption
+  img.at<cv::Vec3b>(1, 0) = {90, 120, 200};   // strong blue-channel absorption
+  img.at<cv::Vec3b>(1, 1) = {150, 60, 170};
+  const std::array<std::array<float, 3>, 3> eye{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+  EXPECT_EQ(cv::norm(adjust_stain_matrix(img, eye), img, cv::NORM_INF), 0.0);
+  std::array<std::array<float, 3>, 3> m = eye;
+  m[2][0] = 0.5f;  // red OD += half the blue OD
+  const cv::Mat j = adjust_stain_matrix(img, m);
+  EXPECT_EQ(j.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 255, 255));
+  EXPECT_EQ(j.at<cv::Vec3b>(0, 1), img.at<cv::Vec3b>(0, 1));
+  EXPECT_LT(j.at<cv::Vec3b>(1, 0)[2], 150);  // 200 * (91/256)^0.5 - 1 = about 118
+  EXPECT_EQ(j.at<cv::Vec3b>(1, 0)[0], 90);
+  std::array<std::array<float, 3>, 3> bad_m = eye;
+  bad_m[1][1] = std::nanf("");
+  EXPECT_THROW(adjust_stain_matrix(img, bad_m), MarrowError);
+
+  AugmentOptions o;
+  o.hflip = o.vflip = o.rot90 = 0.f;
+  o.stain_jitter_prob = 1.f;
+  o.stain_jitter = 0.3f;
+  std::mt19937 rng(8);
+  bool moved = false;
+  for (int i = 0; i < 10; ++i) {
+    const AugmentSample r = random_augment({img, {Box{0, 0, 1, 1}}, {0}}, o, rng);
+    EXPECT_EQ(r.image.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 255, 255));
+    moved = moved || cv::norm(r.image, img, cv::NORM_INF) > 5;
+  }
+  EXPECT_TRUE(moved);
+  o.stain_jitter = 1.f;
+  auto v = validate_augment_options(o, "cfg");
+  ASSERT_FALSE(v.has_value());
+  EXPECT_NE(v.error().message.find("cfg.stain_jitter"), std::string::npos) << v.error().message;
 }
 
 TEST(RandomAugment, OptionsReadFromJsonAndValidate) {
