@@ -122,7 +122,8 @@ struct AugmentOptions {
   }
 };
 // Checks ranges (probabilities in [0,1], non-negative magnitudes, 0 < scale_min <= scale_max,
-// scale_shift in [0,1], downsample_min in (0,1], stain_jitter in [0,1), contrast and saturation <= 1, poisson_peak > 0 when used); the message names `source` and the key.
+// scale_shift in [0,1], downsample_min in (0,1], stain_jitter in [0,1), contrast and saturation
+// <= 1, poisson_peak > 0 when used); the message names `source` and the key.
 Status validate_augment_options(const AugmentOptions& o, const std::string& source);
 // Throws MarrowError (kInvalidArgument) for options validate_augment_options() rejects.
 AugmentSample random_augment(const AugmentSample& s, const AugmentOptions& o, std::mt19937& rng);
